@@ -373,9 +373,10 @@ class Actors:
         n = self.envs.num_envs
         obs = torch.zeros((num_steps, n) + self.next_obs.shape[1:], device=self.device)
         actions = torch.zeros((num_steps, n) + self.envs.single_action_space.shape, device=self.device)
-        logprobs, values, rewards, next_values, terminations, episode_ends = (
+        logprobs, values, rewards, truncated_values, terminations, episode_ends = (
             torch.zeros((num_steps, n), device=self.device) for _ in range(6)
         )
+        truncations = torch.zeros((num_steps, n), dtype=torch.bool, device=self.device)
         self.finished = []
         for t in range(num_steps):
             obs[t] = self.next_obs
@@ -389,15 +390,19 @@ class Actors:
             self.track_episodes(t, reward, episode_end)
             rewards[t] = self.to_tensor(self.reward_scaler(reward, episode_end))
             self.next_obs = self.to_tensor(self.obs_normalizer(raw_obs))
-            next_values[t] = agent.get_value(self.next_obs)
+            terminations[t] = self.to_tensor(terminated)
+            episode_ends[t] = self.to_tensor(episode_end)
             # A time limit is not a terminal state: bootstrap from V(final observation) (Pardo et al., 2018).
             # With SAME_STEP autoreset, raw_obs already starts the next episode for the envs that ended.
             cut = np.flatnonzero(truncated & ~terminated)
             if cut.size:
-                final_obs = np.stack(infos["final_obs"][cut])
-                next_values[t, cut] = agent.get_value(self.to_tensor(self.obs_normalizer(final_obs, update=False)))
-            terminations[t] = self.to_tensor(terminated)
-            episode_ends[t] = self.to_tensor(episode_end)
+                final_obs = self.obs_normalizer(np.stack(infos["final_obs"][cut]), update=False)
+                truncated_values[t, cut] = agent.get_value(self.to_tensor(final_obs))
+                truncations[t, cut] = True
+        # V(s_{t+1}) is the next step's V(s_t), and V(s_T) at the end of the rollout, except where a
+        # time limit cut the episode (its final observation's value, above).
+        next_values = torch.cat([values[1:], agent.get_value(self.next_obs)[None]])
+        next_values = torch.where(truncations, truncated_values, next_values)
         return Rollout(obs, actions, logprobs, values, rewards, next_values, terminations, episode_ends)
 
     def track_episodes(self, t: int, reward: np.ndarray, episode_end: np.ndarray) -> None:
