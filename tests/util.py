@@ -1,0 +1,77 @@
+"""Helpers the test files share: load a script as a module, run it as a user would, read its logs."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script(name: str):
+    """Import ppo_<name>.py by path (importing must have no side effects)."""
+    path = ROOT / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses need the module registered
+    spec.loader.exec_module(module)
+    return module
+
+
+def script_env() -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def run_script(script, *args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run a script in a fresh interpreter, as a user would from the shell."""
+    script = Path(script) if Path(script).is_absolute() else ROOT / script
+    return subprocess.run(
+        [sys.executable, str(script), *map(str, args)],
+        cwd=cwd or ROOT,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def read_scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar of a run's TensorBoard events, as {tag: [(step, value), ...]}."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return {tag: [(e.step, e.value) for e in accumulator.Scalars(tag)] for tag in accumulator.Tags()["scalars"]}
+
+
+def only_run_dir(runs_dir) -> Path:
+    runs = [p for p in Path(runs_dir).iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+TENSORBOARD_KEYS = {
+    "charts/episodic_return",
+    "charts/episodic_length",
+    "charts/learning_rate",
+    "charts/SPS",
+    "losses/policy_loss",
+    "losses/value_loss",
+    "losses/entropy",
+    "losses/approx_kl",
+    "losses/clipfrac",
+    "losses/explained_variance",
+}
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """A user's mistake ends in one clear line on stderr, a non-zero exit, and no traceback."""
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert lines, result.stderr
+    for fragment in fragments:
+        assert fragment.lower() in result.stderr.lower(), result.stderr
