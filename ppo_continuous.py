@@ -138,9 +138,8 @@ def make_probe_env(env_id: str) -> gym.Env:
     """gym.make with the errors a user can cause turned into one-line messages."""
     try:
         return gym.make(env_id)
-    except gym.error.DependencyNotInstalled as e:
-        hint = ' (pip install "gymnasium[mujoco]")' if "mujoco" in str(e).lower() else ""
-        raise UserError(f"{env_id} needs a package that is not installed: {e}{hint}") from None
+    except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
+        raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
         raise UserError(f"unknown environment id {env_id!r}: {e}") from None
 
