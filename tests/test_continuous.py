@@ -1,0 +1,412 @@
+"""ppo_continuous.py: the math against hand-computed values, the rollout's corner cases, short runs,
+a learning check, checkpoints, resume, and the errors a user can cause."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from util import (
+    ROOT,
+    TENSORBOARD_KEYS,
+    assert_one_line_error,
+    load_script,
+    only_run_dir,
+    read_scalars,
+    run_script,
+    script_env,
+)
+
+ppo = load_script("ppo_continuous")
+
+# A short run's flags: 2 iterations of 512 steps, small updates.
+TINY = ["--num-steps", "512", "--num-minibatches", "4", "--update-epochs", "2", "--total-timesteps", "1024"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Environments made for the tests
+# ---------------------------------------------------------------------------------------------
+
+
+class CountingEnv(gym.Env):
+    """Observation = steps taken in this episode; reward 1 per step; ends after `end_after` steps,
+    by termination if `terminate` else left to the TimeLimit. Records the actions it receives."""
+
+    def __init__(self, terminate: bool = False, end_after: int = 3, reward: float = 1.0):
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float64)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.terminate, self.end_after, self.reward = terminate, end_after, reward
+        self.received = []
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.k = 0
+        return np.array([0.0]), {}
+
+    def step(self, action):
+        self.received.append(np.array(action))
+        self.k += 1
+        terminated = self.terminate and self.k >= self.end_after
+        return np.array([float(self.k)]), self.reward, terminated, False, {}
+
+
+gym.register("tests/CountTruncate-v0", entry_point=lambda: CountingEnv(terminate=False), max_episode_steps=3)
+gym.register("tests/CountTerminate-v0", entry_point=lambda: CountingEnv(terminate=True), max_episode_steps=100)
+gym.register("tests/NanReward-v0", entry_point=lambda: CountingEnv(reward=float("nan")), max_episode_steps=50)
+
+
+def identity_critic_agent() -> nn.Module:
+    """An agent whose value function is V(s) = s (one linear unit, weight 1), so every value is known."""
+    agent = ppo.Agent(1, 1)
+    agent.critic = nn.Linear(1, 1)
+    with torch.no_grad():
+        agent.critic.weight.fill_(1.0)
+        agent.critic.bias.fill_(0.0)
+    return agent
+
+
+def make_actors(env_id: str, num_steps: int = 5, **overrides):
+    args = ppo.Args(env_id=env_id, num_envs=1, num_steps=num_steps, norm_obs=False, norm_reward=False, **overrides)
+    envs = ppo.make_vector_env(args, run_dir="unused")
+    obs_normalizer = ppo.ObsNormalizer((1,), enabled=False)
+    reward_scaler = ppo.RewardScaler(1, args.gamma, enabled=False)
+    return envs, ppo.Actors(envs, obs_normalizer, reward_scaler, seed=0, device=torch.device("cpu"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The math, against values computed by hand
+# ---------------------------------------------------------------------------------------------
+
+
+def test_compute_gae_by_hand():
+    # Column 0: termination at t=1, time-limit truncation at t=3 (bootstrap from V(final obs) = 4.0),
+    # end of rollout at t=4 (bootstrap V(s_T) = 3.0). γ = 0.9, λ = 0.8, γλ = 0.72.
+    #   δ = [1 + 0.9·1 − 0.5, 1 − 1.0, 1 + 0.9·2 − 1.5, 1 + 0.9·4 − 2, 1 + 0.9·3 − 2.5] = [1.4, 0, 1.3, 2.6, 1.2]
+    #   Â_4 = 1.2; Â_3 = 2.6 (episode ends); Â_2 = 1.3 + 0.72·2.6 = 3.172; Â_1 = 0 (ends); Â_0 = 1.4 + 0.72·0
+    # Column 1: no episode ends, zero rewards and values, bootstrap 10 at the end:
+    #   Â_4 = 0.9·10 = 9, Â_t = 0.72^(4−t)·9.
+    rewards = torch.tensor([[1.0, 0.0]] * 5)
+    values = torch.tensor([[0.5, 0.0], [1.0, 0.0], [1.5, 0.0], [2.0, 0.0], [2.5, 0.0]])
+    next_values = torch.tensor([[1.0, 0.0], [9.0, 0.0], [2.0, 0.0], [4.0, 0.0], [3.0, 10.0]])
+    terminations = torch.tensor([[0.0, 0], [1, 0], [0, 0], [0, 0], [0, 0]])
+    episode_ends = torch.tensor([[0.0, 0], [1, 0], [0, 0], [1, 0], [0, 0]])
+    advantages, returns = ppo.compute_gae(rewards, values, next_values, terminations, episode_ends, 0.9, 0.8)
+    expected = torch.tensor(
+        [[1.4, 2.41864704], [0.0, 3.359232], [3.172, 4.6656], [2.6, 6.48], [1.2, 9.0]], dtype=torch.float32
+    )
+    torch.testing.assert_close(advantages, expected)
+    torch.testing.assert_close(returns[:, 0], torch.tensor([1.9, 1.0, 4.672, 4.6, 3.7]))
+
+
+def test_clipped_surrogate_by_hand():
+    # ε = 0.2. Per sample: min(r·Â, clip(r)·Â) and which term the min picks:
+    #   r=0.5 Â=+1 → min(0.5, 0.8)  = 0.5   unclipped   d/dr = Â
+    #   r=1.0 Â=+1 → 1.0                    inside      d/dr = Â
+    #   r=1.1 Â=−1 → −1.1                   inside      d/dr = Â
+    #   r=1.5 Â=+1 → min(1.5, 1.2)  = 1.2   clipped     d/dr = 0
+    #   r=0.5 Â=−1 → min(−0.5, −0.8) = −0.8 clipped     d/dr = 0
+    #   r=1.5 Â=−1 → min(−1.5, −1.2) = −1.5 unclipped   d/dr = Â
+    # L^CLIP = (0.5 + 1 − 1.1 + 1.2 − 0.8 − 1.5) / 6 = −0.7 / 6; the loss is its negative.
+    ratio = torch.tensor([0.5, 1.0, 1.1, 1.5, 0.5, 1.5], requires_grad=True)
+    advantages = torch.tensor([1.0, 1.0, -1.0, 1.0, -1.0, -1.0])
+    loss = ppo.clipped_surrogate_loss(ratio, advantages, 0.2)
+    torch.testing.assert_close(loss, torch.tensor(0.7 / 6))
+    loss.backward()
+    torch.testing.assert_close(ratio.grad, torch.tensor([-1.0, -1.0, 1.0, 0.0, 0.0, 1.0]) / 6)
+    assert ratio.grad[3] == 0.0 and ratio.grad[4] == 0.0  # exactly zero where the clipped term is the min
+
+
+def test_value_loss_by_hand():
+    new, old, returns = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 2.0]), torch.tensor([2.0, 0.0])
+    # Unclipped: 0.5 · mean((1−2)², (2−0)²) = 0.5 · 2.5 = 1.25.
+    torch.testing.assert_close(ppo.value_loss(new, old, returns, 0.2, clip_vloss=False), torch.tensor(1.25))
+    # Clipped: V_clip = old + clamp(new − old, ±0.2) = [0.2, 2.0]; errors max((1−2)², (0.2−2)²) = 3.24 and 4,
+    # so 0.5 · mean(3.24, 4) = 1.81.
+    torch.testing.assert_close(ppo.value_loss(new, old, returns, 0.2, clip_vloss=True), torch.tensor(1.81))
+
+
+def test_gaussian_log_prob_is_summed_over_action_dimensions():
+    agent = ppo.Agent(3, 2)
+    with torch.no_grad():
+        agent.actor_logstd.fill_(np.log(2.0))
+    obs = torch.zeros(1, 3)
+    mean = agent.actor_mean(obs)
+    action = mean + torch.tensor([[2.0, -4.0]])  # one and two standard deviations away
+    _, logprob, entropy, _ = agent.get_action_and_value(obs, action)
+    # log N(x; μ, σ=2) = −(x−μ)²/(2σ²) − log σ − ½ log 2π, summed over the two dimensions.
+    expected = -(4.0 / 8 + 16.0 / 8) - 2 * np.log(2.0) - np.log(2 * np.pi)
+    torch.testing.assert_close(logprob, torch.tensor([expected], dtype=torch.float32))
+    # Entropy of N(μ, σ²) is ½ log(2πeσ²) per dimension.
+    torch.testing.assert_close(entropy, torch.tensor([np.log(2 * np.pi * np.e * 4.0)], dtype=torch.float32))
+
+
+def test_running_mean_std_matches_numpy_over_batches():
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(3.0, 2.0, size=(n, 4)) for n in (1, 7, 100, 3)]
+    rms = ppo.RunningMeanStd((4,))
+    for batch in batches:
+        rms.update(batch)
+    everything = np.concatenate(batches)
+    np.testing.assert_allclose(rms.mean, everything.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(rms.var, everything.var(0), rtol=1e-5)
+
+
+def test_reward_scaler_divides_by_the_discounted_return_std():
+    scaler = ppo.RewardScaler(1, gamma=0.5, enabled=True)
+    # Discounted returns seen: 2, then 2·0.5 + 2 = 3. Their running variance (count starts at 1e-4)
+    # is ≈ var([2, 3]) = 0.25, so the second reward is scaled by 1/0.5.
+    scaler(np.array([2.0]), np.array([False]))
+    scaled = scaler(np.array([2.0]), np.array([True]))
+    np.testing.assert_allclose(scaled, [4.0], rtol=1e-3)
+    assert scaler.discounted_return[0] == 0.0  # reset at the episode's end
+
+
+# ---------------------------------------------------------------------------------------------
+# The rollout: time-limit bootstrap, termination, action clipping
+# ---------------------------------------------------------------------------------------------
+
+
+def test_time_limit_truncation_bootstraps_from_the_final_observation():
+    # Observations 0,1,2 | time limit after 3 steps (final obs 3, reset obs 0) | 0,1 | s_T = 2.
+    # V(s) = s, r = 1, γ = 0.5, λ = 1:
+    #   δ = [1 + 0.5·1 − 0, 1 + 0.5·2 − 1, 1 + 0.5·3 − 2, 1 + 0.5·1 − 0, 1 + 0.5·2 − 1] = [1.5, 1, 0.5, 1.5, 1]
+    #   returns = Â + V = [2.125, 2.25, 2.5, 2.0, 2.0]; at the truncation step r + γ·V(3) = 2.5
+    #   (zeroing would give 1.0, bootstrapping from the reset observation 1.0 too).
+    envs, actors = make_actors("tests/CountTruncate-v0")
+    rollout = actors.collect(identity_critic_agent(), num_steps=5)
+    envs.close()
+    torch.testing.assert_close(rollout.next_values[:, 0], torch.tensor([1.0, 2.0, 3.0, 1.0, 2.0]))
+    _, returns = ppo.compute_gae(
+        rollout.rewards, rollout.values, rollout.next_values, rollout.terminations, rollout.episode_ends, 0.5, 1.0
+    )
+    torch.testing.assert_close(returns[:, 0], torch.tensor([2.125, 2.25, 2.5, 2.0, 2.0]))
+    assert actors.finished == [(2, 3.0, 3)]  # (step, raw return, length) of the episode that ended
+
+
+def test_termination_does_not_bootstrap():
+    # Same, but the episode terminates at its third step: δ_2 = 1 + 0 − 2 = −1, so
+    #   Â = [1.75 − 0, 1.5 − 1, −1, 2, 1] and returns = [1.75, 1.5, 1.0, 2.0, 2.0]; at t=2 just r = 1.
+    envs, actors = make_actors("tests/CountTerminate-v0")
+    rollout = actors.collect(identity_critic_agent(), num_steps=5)
+    envs.close()
+    _, returns = ppo.compute_gae(
+        rollout.rewards, rollout.values, rollout.next_values, rollout.terminations, rollout.episode_ends, 0.5, 1.0
+    )
+    torch.testing.assert_close(returns[:, 0], torch.tensor([1.75, 1.5, 1.0, 2.0, 2.0]))
+    assert rollout.terminations[:, 0].tolist() == [0, 0, 1, 0, 0]
+
+
+def test_actions_are_clipped_only_on_the_way_to_the_environment():
+    envs, actors = make_actors("tests/CountTerminate-v0", num_steps=64)
+    agent = ppo.Agent(1, 1)
+    with torch.no_grad():
+        agent.actor_logstd.fill_(np.log(5.0))  # σ = 5: most samples fall outside [−1, 1]
+    rollout = actors.collect(agent, num_steps=64)
+    received = np.concatenate(envs.envs[0].unwrapped.received)
+    envs.close()
+    stored = rollout.actions[:, 0, 0].numpy()
+    assert np.abs(stored).max() > 1.0  # the rollout keeps the sampled action
+    np.testing.assert_allclose(received, np.clip(stored, -1.0, 1.0))  # the environment gets it clipped
+    # and the stored log-prob is that of the unclipped sample
+    dist = agent.distribution(rollout.obs[:, 0])
+    torch.testing.assert_close(rollout.logprobs[:, 0], dist.log_prob(rollout.actions[:, 0]).sum(-1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Short runs, determinism, checkpoints, resume
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "Hopper-v4"])
+def test_short_run_writes_the_logs_and_a_checkpoint_that_evaluates(tmp_path, env_id):
+    result = run_script("ppo_continuous.py", "--env-id", env_id, *TINY, "--runs-dir", tmp_path, "--save-model")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    run_dir = only_run_dir(tmp_path)
+    assert read_scalars(run_dir).keys() >= TENSORBOARD_KEYS
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["global_step"] == 1024 and summary["interrupted"] is None
+    checkpoint = torch.load(run_dir / "model.pt", weights_only=True)
+    assert checkpoint["script"] == "ppo_continuous" and checkpoint["global_step"] == 1024
+    assert checkpoint["obs_rms"]["count"] > 1024  # normalization statistics travel with the model
+    evaluation = run_script("ppo_continuous.py", "--eval-checkpoint", run_dir / "model.pt", "--eval-episodes", "2")
+    assert evaluation.returncode == 0, evaluation.stderr
+    assert f"{env_id}: 2 episodes, return" in evaluation.stdout
+
+
+def test_evaluate_uses_frozen_statistics(tmp_path):
+    summary = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), save_model=True, **tiny_kwargs()))
+    before = torch.load(summary["checkpoint"], weights_only=True)["obs_rms"]
+    returns = ppo.evaluate(summary["checkpoint"], episodes=1)
+    after = torch.load(summary["checkpoint"], weights_only=True)["obs_rms"]
+    assert len(returns) == 1 and np.isfinite(returns[0])
+    torch.testing.assert_close(before["mean"], after["mean"])
+
+
+def tiny_kwargs(**overrides):
+    kwargs = dict(num_steps=512, num_minibatches=4, update_epochs=2, total_timesteps=1024)
+    return kwargs | overrides
+
+
+def test_same_seed_gives_identical_losses(tmp_path):
+    runs = []
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        args = ppo.Args(env_id="Pendulum-v1", seed=seed, runs_dir=str(tmp_path / name), **tiny_kwargs())
+        runs.append(read_scalars(ppo.train(args)["run_dir"]))
+    for key in ("losses/policy_loss", "losses/value_loss", "losses/approx_kl"):
+        assert runs[0][key] == runs[1][key]
+    assert runs[0]["losses/policy_loss"] != runs[2]["losses/policy_loss"]  # a different seed differs
+
+
+def test_resume_continues_the_step_schedules_optimizer_and_statistics(tmp_path, monkeypatch):
+    first = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path / "a"), save_model=True, **tiny_kwargs()))
+    saved = torch.load(first["checkpoint"], weights_only=True)
+
+    seen = {}
+    real_update = ppo.update
+
+    def spy(agent, optimizer, batch, args):
+        seen.setdefault("optimizer", {k: v.clone() for k, v in optimizer.state_dict()["state"][0].items()})
+        return real_update(agent, optimizer, batch, args)
+
+    monkeypatch.setattr(ppo, "update", spy)
+    resumed_kwargs = tiny_kwargs(total_timesteps=2048, resume=first["checkpoint"], save_model=True)
+    second = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path / "b"), **resumed_kwargs))
+    assert (second["start_step"], second["global_step"]) == (1024, 2048)
+    for key, value in saved["optimizer"]["state"][0].items():  # Adam's moments and step count carried over
+        torch.testing.assert_close(seen["optimizer"][key], value)
+    scalars = read_scalars(second["run_dir"])
+    assert scalars["losses/policy_loss"][0][0] == 1536  # the first update of the resumed run
+    lr = scalars["charts/learning_rate"][0]
+    assert lr[0] == 1536 and lr[1] == pytest.approx(3e-4 * (1 - 1024 / 2048))  # the schedule goes on
+    resumed = torch.load(second["checkpoint"], weights_only=True)
+    # The statistics went on from the saved ones: one reset observation and 1024 steps more.
+    assert resumed["obs_rms"]["count"] == pytest.approx(saved["obs_rms"]["count"] + 1025)
+
+
+def test_learning_inverted_pendulum(tmp_path):
+    """A minute of training on InvertedPendulum-v4 clearly beats the random policy (~6 per episode)."""
+    args = ppo.Args(env_id="InvertedPendulum-v4", total_timesteps=40_960, runs_dir=str(tmp_path), seed=1)
+    summary = ppo.train(args)
+    assert summary["mean_return"] > 100, summary
+
+
+def test_file_copied_alone_into_an_empty_folder_runs(tmp_path):
+    shutil.copy(ROOT / "ppo_continuous.py", tmp_path)
+    result = run_script(tmp_path / "ppo_continuous.py", "--env-id", "Pendulum-v1", *TINY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "runs").is_dir()
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input and faults: one line, non-zero exit, no traceback
+# ---------------------------------------------------------------------------------------------
+
+
+def run_main(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        ppo.main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code not in (0, None), err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--num-minibatches", "7"], "not divisible by --num-minibatches"),
+        (["--num-envs", "0"], "--num-envs must be positive"),
+        (["--gamma", "1.5"], "--gamma must be in [0, 1]"),
+        (["--gae-lambda", "-0.1"], "--gae-lambda must be in [0, 1]"),
+        (["--total-timesteps", "100"], "at least --num-envs × --num-steps"),
+        (["--learning-rate", "0"], "--learning-rate must be positive"),
+        (["--env-id", "NoSuchEnv-v0"], "unknown environment id 'NoSuchEnv-v0'"),
+        (["--env-id", "CartPole-v1"], "use ppo_discrete.py"),
+    ],
+)
+def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, fragment):
+    err = run_main(capsys, *argv, "--runs-dir", tmp_path)
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not any(tmp_path.iterdir())  # refused before anything started
+
+
+def test_bad_checkpoints(capsys, tmp_path):
+    assert "does not exist" in run_main(capsys, "--eval-checkpoint", tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    assert "is not a checkpoint" in run_main(capsys, "--eval-checkpoint", junk)
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    assert "not a checkpoint of these PPO scripts" in run_main(capsys, "--resume", tmp_path / "other.pt")
+    foreign = {"format_version": 1, "script": "ppo_discrete", "args": {"env_id": "CartPole-v1"}, "model": {}}
+    torch.save(foreign, tmp_path / "discrete.pt")
+    assert "use that script" in run_main(capsys, "--eval-checkpoint", tmp_path / "discrete.pt")
+
+    summary = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), save_model=True, **tiny_kwargs()))
+    err = run_main(capsys, "--eval-checkpoint", summary["checkpoint"], "--env-id", "Hopper-v4")
+    assert "was trained on Pendulum-v1, not Hopper-v4" in err
+    err = run_main(capsys, "--resume", summary["checkpoint"])  # already at its --total-timesteps
+    assert "pass a larger --total-timesteps" in err
+
+
+def test_non_finite_loss_stops_with_the_step(capsys, tmp_path):
+    err = run_main(capsys, "--env-id", "tests/NanReward-v0", *TINY, "--runs-dir", tmp_path)
+    assert "non-finite" in err and "global step 512" in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_missing_mujoco_says_what_to_install():
+    code = (
+        "import sys, runpy; sys.modules['mujoco'] = None; "
+        f"sys.argv = ['ppo_continuous.py', '--env-id', 'Hopper-v4']; runpy.run_path({str(ROOT / 'ppo_continuous.py')!r}, run_name='__main__')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=script_env(), timeout=120)
+    assert_one_line_error(result, 'pip install "gymnasium[mujoco]"')
+
+
+def test_cli_error_from_the_shell(tmp_path):
+    result = run_script("ppo_continuous.py", "--env-id", "CartPole-v1", "--runs-dir", tmp_path)
+    assert_one_line_error(result, "use ppo_discrete.py")
+    assert result.returncode == 2
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_flushes_logs_and_saves(tmp_path, sig, code):
+    command = [sys.executable, str(ROOT / "ppo_continuous.py"), "--env-id", "Pendulum-v1", "--num-steps", "256"]
+    command += ["--num-minibatches", "4", "--update-epochs", "1", "--runs-dir", str(tmp_path), "--save-model"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env())
+    first_line = process.stdout.readline()  # the status line of the first iteration
+    assert first_line.startswith("step"), first_line + process.stderr.read()
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == code, err
+    assert "Traceback" not in err
+    assert "interrupted" in out
+    run_dir = only_run_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["interrupted"] == sig.name
+    checkpoint = torch.load(run_dir / "model.pt", weights_only=True)
+    assert checkpoint["global_step"] == summary["global_step"] >= 256
+    assert read_scalars(run_dir)["losses/policy_loss"][-1][0] == summary["global_step"]  # logs flushed
+
+
+def test_importing_has_no_side_effects(tmp_path):
+    code = f"import runpy; runpy.run_path({str(ROOT / 'ppo_continuous.py')!r}, run_name='not_main')"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=script_env(), timeout=120
+    )
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_status_line_is_short():
+    line = ppo.status_line(2048, 1_000_000, [1.0, 2.0], 2000.0)
+    # (1,000,000 − 2,048) steps left at 2,000 steps/s: 498 s.
+    assert "2,048/1,000,000" in line and "1.50" in line and "2,000 steps/s" in line and "eta 0:08:18" in line
