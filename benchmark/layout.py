@@ -1,0 +1,173 @@
+"""Run folders on disk: what the scripts write, and how a run's state is read back from them.
+
+A script writes `{runs_dir}/{env_id}__{exp_name}__{seed}__{unix_time}/` with TensorBoard events,
+`args.json`, `model.pt` (with --save-model) and, when it ends, `summary.json`; the runner adds
+`meta.json` (command, commit, machine) after the process ends. One *run* (env id, exp name, seed, step
+budget) may span several folders: each `--resume` continues the global step into a new folder, and its
+`args.json` names the checkpoint it came from. A run is complete when one of its folders has a summary
+with `interrupted` null and a global step within one batch of the budget (the scripts run whole
+iterations: 1M requested is 999,424 done with batches of 2048).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FOLDER_RE = re.compile(r"^(?P<env_id>.+?)__(?P<exp_name>.+)__(?P<seed>\d+)__(?P<time>\d+)$")
+
+
+def run_key(env_id: str, exp_name: str, seed: int) -> str:
+    """The name of a run: its folders' names without the unix time."""
+    return f"{env_id}__{exp_name}__{seed}"
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON file's content, or None when it is missing or half-written."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class RunFolder:
+    """One folder written by one process of a script."""
+
+    path: Path
+    env_id: str
+    exp_name: str
+    seed: int
+    unix_time: int
+    args: dict = field(default_factory=dict)
+    summary: dict | None = None
+    meta: dict | None = None
+
+    @property
+    def key(self) -> str:
+        return run_key(self.env_id, self.exp_name, self.seed)
+
+    @property
+    def budget(self) -> int | None:
+        """The --total-timesteps this process was asked for."""
+        return self.args.get("total_timesteps")
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.args.get("num_envs", 1)) * int(self.args.get("num_steps", 1))
+
+    @property
+    def checkpoint(self) -> Path | None:
+        path = self.path / "model.pt"
+        return path if path.is_file() else None
+
+    @property
+    def resumed_from(self) -> str | None:
+        """The folder name of the checkpoint this process resumed from (None for a fresh start)."""
+        resume = self.args.get("resume")
+        return Path(resume).parent.name if resume else None
+
+    def is_complete(self, total_timesteps: int) -> bool:
+        """Finished normally, within one batch of the budget."""
+        s = self.summary
+        if s is None or s.get("interrupted") is not None:
+            return False
+        return total_timesteps - self.batch_size < s.get("global_step", -1) <= total_timesteps
+
+    def last_modified(self) -> float:
+        """The newest modification time of the folder's files (TensorBoard flushes every ≤ 2 minutes)."""
+        times = [p.stat().st_mtime for p in self.path.iterdir() if p.is_file()]
+        return max(times, default=self.path.stat().st_mtime)
+
+
+def read_folder(path: Path) -> RunFolder | None:
+    """A run folder's identity and files, or None when the name is not a run folder's."""
+    match = FOLDER_RE.match(path.name)
+    if match is None or not path.is_dir():
+        return None
+    return RunFolder(
+        path=path,
+        env_id=match["env_id"],
+        exp_name=match["exp_name"],
+        seed=int(match["seed"]),
+        unix_time=int(match["time"]),
+        args=read_json(path / "args.json") or {},
+        summary=read_json(path / "summary.json"),
+        meta=read_json(path / "meta.json"),
+    )
+
+
+def scan(runs_dir: Path) -> dict[str, list[RunFolder]]:
+    """Every run folder under runs_dir, grouped by run key, oldest first."""
+    groups: dict[str, list[RunFolder]] = {}
+    if not runs_dir.is_dir():
+        return groups
+    for path in runs_dir.iterdir():
+        folder = read_folder(path)
+        if folder is not None:
+            groups.setdefault(folder.key, []).append(folder)
+    for folders in groups.values():
+        folders.sort(key=lambda f: (f.unix_time, f.path.name))
+    return groups
+
+
+def folders_of(runs_dir: Path, key: str, total_timesteps: int) -> list[RunFolder]:
+    """The folders of one run: its key, made for this budget (a hand-made run of another budget is not it)."""
+    return [f for f in scan(runs_dir).get(key, []) if f.budget in (None, total_timesteps)]
+
+
+@dataclass
+class RunState:
+    """What the runner should do about a run: `complete`, `busy`, `resume` (from `checkpoint`) or `start`."""
+
+    action: str
+    reason: str
+    checkpoint: Path | None = None
+
+
+def run_state(
+    folders: list[RunFolder],
+    total_timesteps: int,
+    allow_resume: bool = True,
+    busy_minutes: float = 10.0,
+    checkpoint_step=None,
+    now: float | None = None,
+) -> RunState:
+    """Decide from a run's folders (oldest first) whether it is complete, running elsewhere, resumable or new.
+
+    `checkpoint_step(path) -> int` reads a checkpoint's global step; it is asked only for a checkpoint
+    without a summary, to spot a run that finished its last iteration but died before writing summary.json."""
+    now = time.time() if now is None else now
+    done = [f for f in folders if f.is_complete(total_timesteps)]
+    if done:
+        return RunState("complete", f"complete in {done[-1].path.name}")
+    if folders and folders[-1].summary is None and busy_minutes > 0:
+        age = now - folders[-1].last_modified()
+        if age < busy_minutes * 60:
+            return RunState(
+                "busy",
+                f"{folders[-1].path.name} was written {age / 60:.0f} min ago and has no summary: it looks "
+                f"running (else wait {busy_minutes:g} min or pass --busy-minutes 0)",
+            )
+    with_checkpoint = [f for f in folders if f.checkpoint is not None]
+    if not allow_resume or not with_checkpoint:
+        why = "resuming is off" if folders and not allow_resume else "no checkpoint" if folders else "new"
+        return RunState("start", why)
+    latest = with_checkpoint[-1]
+    if latest.summary is None and checkpoint_step is not None:
+        step = checkpoint_step(latest.checkpoint)
+        if step is not None and step > total_timesteps - latest.batch_size:
+            return RunState("complete", f"{latest.path.name} reached step {step:,} (no summary.json)")
+    return RunState("resume", f"cut short in {latest.path.name}", latest.checkpoint)
+
+
+def chain(folders: list[RunFolder], last: RunFolder) -> list[RunFolder]:
+    """The pieces of a resumed run, oldest first, following each folder's resume link back from `last`."""
+    by_name = {f.path.name: f for f in folders}
+    pieces = [last]
+    while pieces[-1].resumed_from in by_name and by_name[pieces[-1].resumed_from] not in pieces:
+        pieces.append(by_name[pieces[-1].resumed_from])
+    return pieces[::-1]

@@ -1,0 +1,507 @@
+"""Read a suite's TensorBoard logs and write its results beside the paper's, into benchmark/results/.
+
+    python benchmark/report.py --suite mujoco
+    python benchmark/report.py --suite table1
+
+For a suite S it writes:
+- S.csv: one row per run (script, setting, env_id, seed, total_timesteps, final_return, wall_seconds, sps,
+  commit, and whether it is complete); final_return is the mean return of the run's last 100 episodes,
+  the paper's score;
+- S.md: a table of the scores (mean ± std across seeds) next to the paper's and baselines' figures
+  (paper.md), and for table1 the normalized score exactly as the paper defines it (see normalized_scores);
+- S.png: learning curves, mean ± std across seeds, one panel per environment, as in the paper's Figure 3.
+
+A run that was cut short and resumed spans several run folders (each --resume writes a new one that
+continues the global step). Its curve is stitched: starting from its final folder, the resume links in
+args.json lead back through the earlier folders; from each earlier folder only the episodes up to the step
+where the next one resumed are kept (the episodes it logged after its last checkpoint were played again
+by the resumed run and are dropped), then the next folder's episodes follow. Its wall time is the sum of
+the pieces', and its commit the commits of the pieces (joined by '+' when they differ).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import tyro
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from layout import RunFolder, chain, scan  # noqa: E402
+from suites import SUITES, Suite, budget_label, paper_columns, split_exp_name  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "benchmark" / "results"
+CSV_COLUMNS = (
+    "script",
+    "setting",
+    "env_id",
+    "seed",
+    "total_timesteps",
+    "final_return",
+    "wall_seconds",
+    "sps",
+    "commit",
+    "complete",
+    "budget",
+    "episodes",
+    "pieces",
+    "machine",
+)
+
+
+@dataclass
+class Cli:
+    """Write a suite's results (CSV, markdown table, learning curves) into benchmark/results/."""
+
+    suite: Literal["mujoco", "table1", "atari", "atari3", "classic"]
+    """which suite's runs to read"""
+    runs_dir: Path = REPO / "benchmark" / "runs"
+    """root of the run folders; the suite's are in <runs-dir>/<suite>"""
+    results_dir: Path = RESULTS_DIR
+    """where <suite>.csv, <suite>.md and <suite>.png are written"""
+    random_csv: Path = RESULTS_DIR / "random_policy.csv"
+    """random-policy scores (made by benchmark/random_policy.py), the 0 of Table 1's normalized score"""
+    last_episodes: int = 100
+    """a run's score is the mean return of its last this many episodes (the paper: 100)"""
+    include_incomplete: bool = False
+    """also use runs that are not complete in the tables and curves (they are always in the CSV)"""
+
+
+class ReportError(Exception):
+    """A problem the user can fix; main() prints it as one line and exits 2."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading runs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """One run (possibly stitched from several folders), as the CSV and the tables see it."""
+
+    script: str
+    setting: str
+    env_id: str
+    seed: int
+    budget: int
+    total_timesteps: int
+    final_return: float
+    wall_seconds: float
+    sps: float
+    commit: str
+    complete: bool
+    pieces: int
+    machine: str
+    episodes: list[tuple[int, float]] = field(default_factory=list, repr=False)
+
+    def row(self) -> dict:
+        values = dataclasses.asdict(self) | {"episodes": len(self.episodes)}
+        return {key: fmt_csv(values[key]) for key in CSV_COLUMNS}
+
+
+def fmt_csv(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}" if abs(value) < 1e6 else f"{value:.1f}"
+    return str(value)
+
+
+@dataclass
+class Events:
+    """What the report needs from one folder's TensorBoard events."""
+
+    episodes: list[tuple[int, float]]  # (global step at the episode's end, return)
+    update_steps: list[int]  # steps at which charts/SPS was logged: one per finished iteration
+    wall: tuple[float, float] | None  # first and last event wall times
+
+
+def read_events(folder: Path) -> Events:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    tags = accumulator.Tags()["scalars"]
+    returns = accumulator.Scalars("charts/episodic_return") if "charts/episodic_return" in tags else []
+    sps = accumulator.Scalars("charts/SPS") if "charts/SPS" in tags else []
+    walls = [e.wall_time for tag in tags for e in accumulator.Scalars(tag)]
+    return Events(
+        episodes=[(e.step, e.value) for e in returns],
+        update_steps=[e.step for e in sps],
+        wall=(min(walls), max(walls)) if walls else None,
+    )
+
+
+def start_step(folder: RunFolder, events: Events) -> int:
+    """The global step a folder's process started from (0, or the step of the checkpoint it resumed)."""
+    if folder.summary is not None and "start_step" in folder.summary:
+        return int(folder.summary["start_step"])
+    if folder.resumed_from is None:
+        return 0
+    if events.update_steps:
+        return min(events.update_steps) - folder.batch_size
+    checkpoint = folder.path.parent / folder.resumed_from / "model.pt"
+    return checkpoint_step(checkpoint) if checkpoint.is_file() else 0
+
+
+def checkpoint_step(path: Path) -> int:
+    import torch
+
+    return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+
+
+def stitch(pieces: list[tuple[int, list[tuple[int, float]]]]) -> list[tuple[int, float]]:
+    """The episodes of a resumed run. `pieces` are (start step, episodes) of its folders, oldest first:
+    a folder's episodes count up to the step where the next folder resumed, the rest were played again."""
+    episodes: list[tuple[int, float]] = []
+    for i, (_, piece_episodes) in enumerate(pieces):
+        cut = pieces[i + 1][0] if i + 1 < len(pieces) else math.inf
+        episodes += [(step, value) for step, value in piece_episodes if step <= cut]
+    return episodes
+
+
+def final_score(episodes: list[tuple[int, float]], last: int = 100) -> float:
+    """The paper's score of a run: the mean total reward of its last 100 episodes."""
+    return float(np.mean([value for _, value in episodes[-last:]])) if episodes else math.nan
+
+
+def read_run(folders: list[RunFolder], budget: int, suite: Suite, last: int) -> RunResult:
+    """One run from its folders (all of one key and budget, oldest first)."""
+    complete = [f for f in folders if f.is_complete(budget)]
+    final = complete[-1] if complete else folders[-1]
+    pieces = chain(folders, final)
+    events = [read_events(f.path) for f in pieces]
+    episodes = stitch([(start_step(f, e), e.episodes) for f, e in zip(pieces, events, strict=True)])
+    steps = final.summary["global_step"] if final.summary else max(events[-1].update_steps, default=0)
+    wall = sum(piece_wall(f, e) for f, e in zip(pieces, events, strict=True))
+    setting = split_exp_name(final.exp_name, suite)
+    return RunResult(
+        script=setting.script if setting else script_of(final),
+        setting=final.exp_name,
+        env_id=final.env_id,
+        seed=final.seed,
+        budget=budget,
+        total_timesteps=int(steps),
+        final_return=final_score(episodes, last),
+        wall_seconds=wall,
+        sps=steps / wall if wall > 0 else math.nan,
+        commit=joined(f.meta.get("commit", "") if f.meta else "" for f in pieces),
+        complete=bool(complete) or steps > budget - final.batch_size,
+        pieces=len(pieces),
+        machine=joined(f.meta.get("machine", "") if f.meta else "" for f in pieces),
+        episodes=episodes,
+    )
+
+
+def piece_wall(folder: RunFolder, events: Events) -> float:
+    if folder.summary is not None and "wall_seconds" in folder.summary:
+        return float(folder.summary["wall_seconds"])
+    return events.wall[1] - events.wall[0] if events.wall else 0.0
+
+
+def script_of(folder: RunFolder) -> str:
+    """The script named in meta.json's command, for a run that is not one of the suite's settings."""
+    command = (folder.meta or {}).get("command", "")
+    return next((word for word in command.split() if word.endswith(".py")), "")
+
+
+def joined(values) -> str:
+    """Distinct non-empty values in order, joined by '+'."""
+    unique: list[str] = []
+    for value in values:
+        if value and value not in unique:
+            unique.append(value)
+    return "+".join(unique)
+
+
+def read_suite(runs_dir: Path, suite: Suite, last: int) -> list[RunResult]:
+    """Every run in <runs_dir>, ordered like the suite (setting, environment, seed)."""
+    results = []
+    for folders in scan(runs_dir).values():
+        by_budget: dict[int, list[RunFolder]] = {}
+        for folder in folders:
+            by_budget.setdefault(folder.budget or 0, []).append(folder)
+        results += [read_run(group, budget, suite, last) for budget, group in by_budget.items()]
+    return sorted(results, key=lambda r: sort_key(r, suite))
+
+
+def sort_key(result: RunResult, suite: Suite) -> tuple:
+    setting = split_exp_name(result.setting, suite)
+    s = suite.settings.index(setting) if setting else len(suite.settings)
+    e = suite.env_ids.index(result.env_id) if result.env_id in suite.env_ids else len(suite.env_ids)
+    return (result.budget, s, result.setting, e, result.env_id, result.seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 1's normalized score
+# ---------------------------------------------------------------------------------------------
+
+
+def normalized_scores(scores: dict[str, dict[str, list[float]]], random: dict[str, float]) -> dict[str, float]:
+    """The paper's Table 1 score of each setting.
+
+    scores[setting][env] are the final scores of the setting's runs on env (one per seed). Per
+    environment, scores are shifted and scaled so that a random policy is 0 and the best setting (the
+    highest mean over its seeds) is 1; a setting's normalized score is the mean over all its runs
+    (7 environments × 3 seeds = 21 runs in the paper)."""
+    envs = sorted({env for per_env in scores.values() for env in per_env})
+    missing = [env for env in envs if env not in random]
+    if missing:
+        raise ReportError(
+            f"no random-policy score for {', '.join(missing)}; measure it with: "
+            f"python benchmark/random_policy.py --envs {' '.join(missing)}"
+        )
+    best = {env: max(np.mean(per_env[env]) for per_env in scores.values() if per_env.get(env)) for env in envs}
+    result = {}
+    for setting, per_env in scores.items():
+        normalized = [
+            (score - random[env]) / (best[env] - random[env]) for env, runs in per_env.items() for score in runs
+        ]
+        result[setting] = float(np.mean(normalized)) if normalized else math.nan
+    return result
+
+
+def read_random(path: Path) -> dict[str, float]:
+    """env_id -> mean return of a uniformly random policy, from random_policy.csv."""
+    if not path.is_file():
+        raise ReportError(f"{path} does not exist; make it with: python benchmark/random_policy.py")
+    with open(path, newline="") as f:
+        return {row["env_id"]: float(row["mean_return"]) for row in csv.DictReader(f)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing the results
+# ---------------------------------------------------------------------------------------------
+
+
+def write_csv(results: list[RunResult], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(r.row() for r in results)
+
+
+def group(results: list[RunResult]) -> dict[tuple[int, str, str], list[RunResult]]:
+    """(budget, setting, env id) -> the runs (one per seed), in the results' order."""
+    groups: dict[tuple[int, str, str], list[RunResult]] = {}
+    for r in results:
+        groups.setdefault((r.budget, r.setting, r.env_id), []).append(r)
+    return groups
+
+
+def mean_std(values: list[float]) -> str:
+    """'mean ± std' across seeds (population std); a single seed has no ±."""
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{np.mean(values):.1f} ± {np.std(values):.1f}"
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def scores_table(suite: Suite, groups: dict) -> list[str]:
+    """One row per (setting, environment): our score beside the paper's and baselines' figures."""
+    rows = []
+    for (budget, setting, env_id), runs in groups.items():
+        paper = paper_columns(suite.name, env_id)
+        cells = [env_id, setting, steps_cell(budget, suite), seeds_cell(runs, suite)]
+        rows.append(cells + [mean_std([r.final_return for r in runs])] + list(paper.values()))
+    first_env = next(iter(groups), (0, "", ""))[2]
+    header = ["environment", "setting", "steps", "seeds", "ours (last 100 episodes)"]
+    return markdown_table(header + list(paper_columns(suite.name, first_env)), rows)
+
+
+def steps_cell(budget: int, suite: Suite) -> str:
+    label = budget_label(budget)
+    return (
+        label if budget == suite.total_timesteps else f"{label} (reduced; paper {budget_label(suite.total_timesteps)})"
+    )
+
+
+def seeds_cell(runs: list[RunResult], suite: Suite) -> str:
+    n = len(runs)
+    return str(n) if n >= len(suite.seeds) else f"{n} (paper {len(suite.seeds)})"
+
+
+def table1_sections(suite: Suite, groups: dict, random: dict[str, float]) -> list[str]:
+    """Table 1: the scores per setting and environment, then the normalized score beside the paper's."""
+    lines: list[str] = []
+    for budget in sorted({b for b, _, _ in groups}):
+        scores: dict[str, dict[str, list[float]]] = {}
+        for (b, setting, env_id), runs in groups.items():
+            if b == budget:
+                scores.setdefault(setting, {})[env_id] = [
+                    r.final_return for r in runs if not math.isnan(r.final_return)
+                ]
+        envs = [e for e in suite.env_ids if any(e in per_env for per_env in scores.values())]
+        envs += sorted({e for per_env in scores.values() for e in per_env} - set(envs))
+        lines += [f"## Scores at {steps_cell(budget, suite)} steps (mean ± std across seeds, last 100 episodes)", ""]
+        rows = [[s, *(mean_std(per_env.get(e, [])) for e in envs)] for s, per_env in scores.items()]
+        rows.append(["random policy (100 episodes)", *(f"{random[e]:.1f}" if e in random else "—" for e in envs)])
+        lines += markdown_table(["setting", *envs], rows) + [""]
+        normalized = normalized_scores(scores, random)
+        lines += [
+            f"## Normalized score at {steps_cell(budget, suite)} steps",
+            "",
+            "Per environment, 0 = a uniformly random policy (random_policy.csv), 1 = the best setting's mean "
+            "over its seeds; a setting's score is the mean over its runs (the paper: 7 environments × 3 seeds "
+            "= 21 runs).",
+            "",
+        ]
+        rows = []
+        for slug, value in normalized.items():
+            setting = split_exp_name(slug, suite)
+            runs = sum(len(v) for v in scores[slug].values())
+            paper = f"{setting.paper_score:.2f}" if setting and setting.paper_score is not None else "—"
+            rows.append([setting.label if setting else slug, slug, str(runs), f"{value:.2f}", paper])
+        lines += markdown_table(["setting", "exp name", "runs", "ours", "paper, Table 1"], rows) + [""]
+    return lines
+
+
+def write_markdown(suite: Suite, results: list[RunResult], used: list[RunResult], path: Path, cli: Cli) -> None:
+    commits = joined(c for r in results for c in r.commit.split("+"))
+    machines = joined(m for r in results for m in r.machine.split("+"))
+    lines = [
+        f"# {suite.name}: {suite.description}",
+        "",
+        f"Made by `python benchmark/report.py --suite {suite.name}` on {time.strftime('%Y-%m-%d %H:%M')} from "
+        f"{len(results)} runs in `{display(cli.runs_dir / suite.name)}` ({sum(r.complete for r in results)} complete"
+        + ("; incomplete runs are in the CSV only" if not cli.include_incomplete else "; incomplete runs included")
+        + f"). A run's score is the mean return of its last {cli.last_episodes} episodes, as the paper scores; "
+        "± is the standard deviation across seeds.",
+        "",
+        f"Commits: {', '.join(c[:10] for c in commits.split('+')) if commits else 'unknown'}. "
+        f"Machines: {machines.replace('+', '; ') or 'unknown'}.",
+        "",
+    ]
+    groups = group(used)
+    if not groups:
+        lines += ["No complete runs yet.", ""]
+    elif suite.name == "table1":
+        lines += table1_sections(suite, groups, read_random(cli.random_csv))
+    else:
+        lines += scores_table(suite, groups) + [""]
+    path.write_text("\n".join(lines))
+
+
+def display(path: Path) -> str:
+    try:
+        return str(path.absolute().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning curves
+# ---------------------------------------------------------------------------------------------
+
+
+def curve(episodes: list[tuple[int, float]], grid, window: float, end: float = math.inf) -> np.ndarray:
+    """A run's smoothed learning curve on `grid`: at each x, the mean return of the episodes that ended in
+    (x - window, x]; where no episode ended there, the previous value; NaN before the first episode and
+    after `end`, the last step the run reached."""
+    steps = np.array([s for s, _ in episodes], dtype=float)
+    values = np.array([v for _, v in episodes], dtype=float)
+    out = np.full(len(grid), np.nan)
+    for i, x in enumerate(grid):
+        inside = (steps > x - window) & (steps <= x)
+        out[i] = values[inside].mean() if inside.any() else (out[i - 1] if i else np.nan)
+    out[np.asarray(grid) > end] = np.nan
+    return out
+
+
+def plot(suite: Suite, groups: dict, path: Path) -> bool:
+    """One panel per environment, one line per setting: mean ± std across seeds. False without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = list(dict.fromkeys(env for _, _, env in groups))
+    cols = min(len(envs), 7 if len(envs) > 16 else 4)
+    rows = math.ceil(len(envs) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    colors = plt.cm.tab20.colors if len({s for _, s, _ in groups}) > 10 else plt.cm.tab10.colors
+    settings = list(dict.fromkeys((b, s) for b, s, _ in groups))
+    for ax, env_id in zip(axes.flat, envs, strict=False):
+        for (budget, setting, env), runs in groups.items():
+            if env != env_id:
+                continue
+            grid = np.linspace(0, max(r.total_timesteps for r in runs), 101)[1:]
+            curves = np.array([curve(r.episodes, grid, budget / 25, r.total_timesteps) for r in runs])
+            with warnings.catch_warnings():  # numpy warns of empty slices before a run's first episode
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+            color = colors[settings.index((budget, setting)) % len(colors)]
+            ax.plot(grid, mean, color=color, label=f"{setting} ({len(runs)} seeds)")
+            ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.2)
+        ax.set_title(env_id, fontsize=10)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("episodic return")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(envs) :]:
+        ax.axis("off")
+    fig.suptitle(f"{suite.name}: mean ± std across seeds", fontsize=12)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def report(cli: Cli) -> dict[str, Path]:
+    """Write the suite's CSV, markdown and PNG; return their paths (no PNG without matplotlib)."""
+    suite = SUITES[cli.suite]
+    runs_dir = cli.runs_dir / suite.name
+    if not runs_dir.is_dir():
+        raise ReportError(
+            f"{runs_dir} does not exist: run the suite first (python benchmark/run.py --suite {suite.name})"
+        )
+    if cli.last_episodes < 1:
+        raise ReportError("--last-episodes must be at least 1")
+    results = read_suite(runs_dir, suite, cli.last_episodes)
+    used = [r for r in results if r.complete or cli.include_incomplete]
+    cli.results_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": cli.results_dir / f"{suite.name}.csv", "md": cli.results_dir / f"{suite.name}.md"}
+    write_csv(results, paths["csv"])
+    write_markdown(suite, results, used, paths["md"], cli)
+    png = cli.results_dir / f"{suite.name}.png"
+    if used and plot(suite, group(used), png):
+        paths["png"] = png
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli = tyro.cli(Cli, args=argv)
+        paths = report(cli)
+    except ReportError as e:
+        print(f"report.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    for path in paths.values():
+        print(f"report.py: wrote {display(path)}")
+    if "png" not in paths:
+        print(
+            "report.py: no learning curves (no complete runs, or no matplotlib: pip install -r benchmark/requirements.txt)"
+        )
+
+
+if __name__ == "__main__":
+    main()

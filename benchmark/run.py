@@ -1,0 +1,566 @@
+"""Run a benchmark suite: locally, a few processes at a time, or as a Slurm job array.
+
+A suite (see suites.py) expands into runs, one per setting × environment id × seed. Each run is one
+training process of a script, writing to `benchmark/runs/<suite>/`. A run whose result is already
+complete is skipped, so an interrupted suite resumes where it stopped, in this session or a later one;
+a run cut short is resumed from its checkpoint (`--resume`), or restarted when it has none. After each
+process ends, the runner writes `meta.json` (command, commit, machine) into the run's folder.
+
+    python benchmark/run.py --suite mujoco --workers 2
+    python benchmark/run.py --suite table1 --seeds 1 --total-timesteps 300000 --dry-run
+    python benchmark/run.py --suite table1 --seeds 1 --total-timesteps 300000 \\
+        --slurm --partition cpu --time 04:00:00 --cpus-per-task 1 [--submit]
+
+Reduced budgets are flags (--seeds, --total-timesteps, --envs, --settings). A reduced step budget
+becomes part of the run's exp name (e.g. `clip0.1-300k`), so the report never takes it for a full run.
+On Slurm, each array task calls this file again with `--run <key>`: the skip/resume decision is made
+when the task starts, and Slurm alone does the scheduling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import tyro
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from layout import RunState, folders_of, read_folder, run_key, run_state, scan  # noqa: E402
+from suites import SUITES, Setting, Suite, exp_name  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_RUNS_DIR = REPO / "benchmark" / "runs"
+
+
+@dataclass
+class Cli:
+    """Run a benchmark suite (locally, or as a Slurm job array with --slurm)."""
+
+    suite: Literal["mujoco", "table1", "atari", "atari3", "classic"]
+    """which suite (see benchmark/README.md)"""
+    seeds: tuple[int, ...] | None = None
+    """seeds to run (default: the suite's, 1 2 3)"""
+    total_timesteps: int | None = None
+    """step budget of every run (default: the suite's); a different one is added to the exp name, e.g. clip0.1-300k"""
+    envs: tuple[str, ...] | None = None
+    """environments to run (default: the suite's), as full ids or short names: Hopper, Pong"""
+    settings: tuple[str, ...] | None = None
+    """settings to run, by slug (default: all of the suite's), e.g. cpi clip0.2 klpen_fixed_1"""
+    workers: int = 1
+    """local runs at a time (each a single-threaded process: OMP_NUM_THREADS=1)"""
+    dry_run: bool = False
+    """print what would run (or the Slurm script) and exit"""
+    runs_dir: Path = DEFAULT_RUNS_DIR
+    """root of the run folders; a suite's runs go to <runs-dir>/<suite>"""
+    python: str = sys.executable
+    """the Python interpreter that runs the scripts"""
+    resume: bool = True
+    """resume a run cut short from its checkpoint; --no-resume restarts it from scratch"""
+    busy_minutes: float = 10.0
+    """a run folder without summary.json written less than this long ago is taken as running elsewhere and left alone (0: never)"""
+
+    # --- Slurm ---
+    slurm: bool = False
+    """write a Slurm job-array script (one array task per run still to do) instead of running locally"""
+    submit: bool = False
+    """with --slurm: also submit the script with sbatch"""
+    partition: str | None = None
+    """sbatch --partition"""
+    time: str | None = None
+    """sbatch --time of one array task (default: the suite's, e.g. 02:00:00 for MuJoCo)"""
+    cpus_per_task: int = 1
+    """sbatch --cpus-per-task"""
+    mem: str | None = None
+    """sbatch --mem (default: the suite's, e.g. 2G)"""
+    account: str | None = None
+    """sbatch --account"""
+    qos: str | None = None
+    """sbatch --qos"""
+    max_parallel: int | None = None
+    """at most this many array tasks at once (the %N of --array)"""
+    run: str | None = None
+    """run only the run with this key, <env_id>__<exp_name>__<seed>, in the foreground (what a Slurm array task calls)"""
+
+
+class UserError(Exception):
+    """A problem the user can fix; main() prints it as one line and exits 2."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Expanding a suite
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training process to be done: a setting on an environment with a seed and a step budget."""
+
+    suite: str
+    setting: Setting
+    env_id: str
+    seed: int
+    total_timesteps: int
+    exp_name: str
+
+    @property
+    def key(self) -> str:
+        return run_key(self.env_id, self.exp_name, self.seed)
+
+    def command(self, python: str, runs_dir: Path, resume: Path | None = None) -> list[str]:
+        """The script's command line, run from the repository's root."""
+        cmd = [python, self.setting.script, "--env-id", self.env_id, "--seed", str(self.seed)]
+        cmd += ["--exp-name", self.exp_name, "--runs-dir", display(runs_dir / self.suite)]
+        cmd += ["--total-timesteps", str(self.total_timesteps), "--save-model", *self.setting.flags]
+        return cmd + (["--resume", display(resume)] if resume is not None else [])
+
+
+def display(path: Path | str) -> str:
+    """A path as the commands show it: relative to the repository's root when inside it."""
+    path = Path(path).absolute()
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def select_envs(suite: Suite, names: tuple[str, ...] | None) -> list[str]:
+    """The suite's env ids, or those named: a full id (any gymnasium id), or a short name (Hopper, Pong)."""
+    if names is None:
+        return list(suite.env_ids)
+    chosen = []
+    for name in names:
+        matches = [e for e in suite.env_ids if name.lower() in (e.lower(), short_name(e).lower())]
+        if not matches and "-v" in name:
+            matches = [name]  # a full id outside the suite's list: allowed, on the user's word
+        if not matches:
+            raise UserError(f"--envs: {name!r} is not in suite {suite.name}; its envs are {', '.join(suite.env_ids)}")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+def short_name(env_id: str) -> str:
+    """Hopper-v4 -> Hopper, PongNoFrameskip-v4 -> Pong."""
+    return env_id.split("-v")[0].removesuffix("NoFrameskip")
+
+
+def select_settings(suite: Suite, slugs: tuple[str, ...] | None) -> list[Setting]:
+    if slugs is None:
+        return list(suite.settings)
+    unknown = [s for s in slugs if suite.setting(s) is None]
+    if unknown:
+        known = " ".join(s.slug for s in suite.settings)
+        raise UserError(f"--settings: {', '.join(unknown)} not in suite {suite.name}; its settings are {known}")
+    return [s for s in suite.settings if s.slug in slugs]
+
+
+def expand(cli: Cli) -> list[Run]:
+    """The suite's runs after the reductions of the flags, seed by seed (a first seed of everything comes first)."""
+    suite = SUITES[cli.suite]
+    total = suite.total_timesteps if cli.total_timesteps is None else cli.total_timesteps
+    if total <= 0:
+        raise UserError("--total-timesteps must be positive")
+    seeds = suite.seeds if cli.seeds is None else cli.seeds
+    settings, envs = select_settings(suite, cli.settings), select_envs(suite, cli.envs)
+    return [
+        Run(suite.name, setting, env_id, seed, total, exp_name(setting, total, suite))
+        for seed in seeds
+        for setting in settings
+        for env_id in envs
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The state of a run on disk
+# ---------------------------------------------------------------------------------------------
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """A checkpoint's global step (plain tensors only: weights_only=True); None when unreadable."""
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    except Exception:
+        return None
+
+
+def state_of(run: Run, cli: Cli) -> RunState:
+    folders = folders_of(cli.runs_dir / run.suite, run.key, run.total_timesteps)
+    return run_state(folders, run.total_timesteps, cli.resume, cli.busy_minutes, checkpoint_step)
+
+
+def machine() -> str:
+    """'<cpu model>, <n> cores', as meta.json records it."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def script_modified(script: str) -> bool:
+    """True when the script differs from the commit (the run is then not exactly that commit's code)."""
+    result = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", script], cwd=REPO, capture_output=True)
+    return result.returncode != 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Executing runs
+# ---------------------------------------------------------------------------------------------
+
+
+class Children:
+    """The training processes running now. Each runs in its own session, so a signal reaches it only
+    through the runner: the first Ctrl-C/SIGTERM is forwarded once (the script checkpoints and stops
+    after its iteration), a second one is forwarded again (the script stops at once)."""
+
+    def __init__(self):
+        self.lock = threading.RLock()  # the handler may run while the main thread holds it
+        self.procs: set[subprocess.Popen] = set()
+        self.signal: int | None = None
+        self.previous: dict = {}
+
+    def __enter__(self) -> Children:
+        self.previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def handle(self, signum: int, frame) -> None:
+        first = self.signal is None
+        self.signal = self.signal or signum
+        name = signal.Signals(signum).name
+        print(
+            f"\nrun.py: {name}: "
+            + ("stopping the runs after their iteration (they checkpoint); no new run starts" if first else "again")
+            + ("; again to stop them at once" if first else ": stopping the runs at once"),
+            file=sys.stderr,
+            flush=True,
+        )
+        with self.lock:
+            for proc in self.procs:
+                if proc.poll() is None:
+                    proc.send_signal(signum)
+
+    def start(self, cmd: list[str], **kwargs) -> subprocess.Popen | None:
+        with self.lock:
+            if self.signal is not None:
+                return None
+            proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(), start_new_session=True, **kwargs)
+            self.procs.add(proc)
+            return proc
+
+    def finish(self, proc: subprocess.Popen) -> int:
+        returncode = proc.wait()
+        with self.lock:
+            self.procs.discard(proc)
+        return returncode
+
+
+def child_env() -> dict:
+    """One thread per training process: N processes at a time on N cores."""
+    return dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+
+@dataclass
+class Outcome:
+    run: Run
+    status: str  # complete (skipped), busy (skipped), done, interrupted, failed, not started
+    detail: str = ""
+    returncode: int | None = None
+
+
+def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome:
+    """Do one run: skip it when complete or busy, else resume or start it; write meta.json after.
+
+    The decision is made here, just before starting, from what is on disk now. `log` is where the
+    script's output goes (None: this process's own stdout, as in a Slurm task)."""
+    state = state_of(run, cli)
+    if state.action in ("complete", "busy"):
+        return Outcome(run, state.action, state.reason)
+    outcome = launch(run, cli, children, log, state.checkpoint)
+    if outcome.returncode == 2 and state.checkpoint is not None and children.signal is None:
+        # The checkpoint could not be resumed (unreadable, or made by other code): start afresh.
+        print(f"run.py: {run.key}: resuming {display(state.checkpoint)} failed; starting it afresh", flush=True)
+        outcome = launch(run, cli, children, log, None)
+    return outcome
+
+
+def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Path | None) -> Outcome:
+    """Start the script, wait for it, and record meta.json in the folder it made."""
+    cmd = run.command(cli.python, cli.runs_dir, resume)
+    command = shlex.join([display(cmd[0]) if Path(cmd[0]).is_absolute() else cmd[0], *cmd[1:]])
+    runs_dir = cli.runs_dir / run.suite
+    before = {f.path.name for f in scan(runs_dir).get(run.key, [])}
+    meta = {"command": command, "commit": git_commit(), "machine": machine()}
+    meta["script_modified"] = script_modified(run.setting.script)
+    meta["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    if log is None:
+        proc = children.start(cmd)
+    else:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as out:
+            out.write(f"$ {command}\n")
+            out.flush()
+            proc = children.start(cmd, stdout=out, stderr=subprocess.STDOUT)
+    if proc is None:
+        return Outcome(run, "not started", "the runner was asked to stop")
+    returncode = children.finish(proc)
+    meta |= {"returncode": returncode, "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    new = [f for f in scan(runs_dir).get(run.key, []) if f.path.name not in before]
+    if not new:
+        return Outcome(run, "failed", f"exit {returncode} before making a run folder", returncode)
+    folder = new[-1]
+    (folder.path / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    folder = read_folder(folder.path)
+    if folder.is_complete(run.total_timesteps):
+        summary = folder.summary
+        detail = f"return {summary['mean_return']:.1f} (last {summary['episodes']} episodes)"
+        return Outcome(run, "done", f"{detail} in {summary['wall_seconds']:.0f} s; {display(folder.path)}", returncode)
+    status = "interrupted" if returncode in (130, 143) else "failed"
+    return Outcome(run, status, f"exit {returncode}; {display(folder.path)}", returncode)
+
+
+def run_locally(runs: list[Run], cli: Cli) -> int:
+    """Execute the runs, --workers at a time; returns the exit code (0 all complete, 1 some failed,
+    130/143 when interrupted)."""
+    logs = cli.runs_dir / runs[0].suite / "logs" if runs else cli.runs_dir
+    stamp = int(time.time())
+    outcomes: list[Outcome] = []
+    total = len(runs)
+    with Children() as children, ThreadPoolExecutor(max_workers=cli.workers) as pool:
+        pending = {pool.submit(execute, run, cli, children, logs / f"{run.key}__{stamp}.log"): run for run in runs}
+        print(
+            f"run.py: {total} runs, {cli.workers} at a time; each script's output goes to {display(logs)}/", flush=True
+        )
+        while pending:
+            done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                pending.pop(future)
+                outcome = future.result()
+                outcomes.append(outcome)
+                print(f"[{len(outcomes)}/{total}] {outcome.run.key}: {outcome.status} ({outcome.detail})", flush=True)
+    return final_report(outcomes, children.signal)
+
+
+def final_report(outcomes: list[Outcome], stop_signal: int | None) -> int:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    print("run.py: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())), flush=True)
+    if stop_signal is not None:
+        print("run.py: stopped; run the same command again to resume where it stopped", flush=True)
+        return 130 if stop_signal == signal.SIGINT else 143
+    unfinished = [o for o in outcomes if o.status in ("failed", "interrupted")]
+    if unfinished:
+        print(f"run.py: {len(unfinished)} runs did not complete (see their logs); run again to retry", flush=True)
+    return 1 if unfinished else 0
+
+
+def run_one(runs: list[Run], cli: Cli) -> int:
+    """--run KEY: do exactly that run in the foreground, its output on this process's stdout."""
+    match = [r for r in runs if r.key == cli.run]
+    if not match:
+        raise UserError(f"--run {cli.run}: no such run in suite {cli.suite} with these flags")
+    if cli.dry_run:
+        print_plan(plan(match, cli), cli)
+        return 0
+    with Children() as children:
+        outcome = execute(match[0], cli, children, None)
+    print(f"run.py: {outcome.run.key}: {outcome.status} ({outcome.detail})", flush=True)
+    if outcome.status in ("complete", "done"):
+        return 0
+    return outcome.returncode if outcome.returncode not in (None, 0) else 1
+
+
+def plan(runs: list[Run], cli: Cli) -> list[tuple[Run, RunState]]:
+    """Each run with what would be done about it now."""
+    return [(run, state_of(run, cli)) for run in runs]
+
+
+def print_plan(planned: list[tuple[Run, RunState]], cli: Cli) -> None:
+    """The --dry-run listing: the state of each run, and the command that would do it."""
+    for run, state in planned:
+        if state.action in ("complete", "busy"):
+            print(f"# {run.key}: {state.action}, skipped ({state.reason})")
+        else:
+            command = shlex.join(run.command(display(cli.python), cli.runs_dir, state.checkpoint))
+            print(f"# {run.key}: {state.action} ({state.reason})\nOMP_NUM_THREADS=1 {command}")
+    print(summarize(planned))
+
+
+def summarize(planned: list[tuple[Run, RunState]]) -> str:
+    counts = {action: sum(s.action == action for _, s in planned) for action in ("complete", "busy", "resume", "start")}
+    return (
+        f"# {len(planned)} runs: {counts['complete']} complete, {counts['busy']} running elsewhere, "
+        f"{counts['resume']} to resume, {counts['start']} to start"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Slurm
+# ---------------------------------------------------------------------------------------------
+
+
+def forwarded_flags(cli: Cli) -> list[str]:
+    """The flags an array task needs to expand the same suite again (everything that selects runs)."""
+    flags = ["--suite", cli.suite]
+    if cli.seeds is not None:
+        flags += ["--seeds", *map(str, cli.seeds)]
+    if cli.total_timesteps is not None:
+        flags += ["--total-timesteps", str(cli.total_timesteps)]
+    if cli.envs is not None:
+        flags += ["--envs", *cli.envs]
+    if cli.settings is not None:
+        flags += ["--settings", *cli.settings]
+    if cli.runs_dir.absolute() != DEFAULT_RUNS_DIR:
+        flags += ["--runs-dir", str(cli.runs_dir.absolute())]
+    if not cli.resume:
+        flags.append("--no-resume")
+    if cli.busy_minutes != Cli.busy_minutes:
+        flags += ["--busy-minutes", f"{cli.busy_minutes:g}"]
+    return flags
+
+
+def slurm_script(runs: list[Run], cli: Cli) -> str:
+    """A Slurm job-array script with one array task per run; each task calls `run.py --run <key>`."""
+    suite = SUITES[cli.suite]
+    out_dir = (cli.runs_dir / cli.suite / "slurm").absolute()
+    options = [
+        f"--job-name=ppo-{cli.suite}",
+        f"--array=0-{len(runs) - 1}" + (f"%{cli.max_parallel}" if cli.max_parallel else ""),
+        f"--time={cli.time or suite.slurm_time}",
+        "--ntasks=1",
+        f"--cpus-per-task={cli.cpus_per_task}",
+        f"--mem={cli.mem or suite.slurm_mem}",
+        f"--output={out_dir}/%A_%a.out",
+        # SIGTERM to this script 2 minutes before the time limit: run.py forwards it, the run
+        # checkpoints and stops; submitting again resumes it.
+        "--signal=B:TERM@120",
+    ]
+    options += [
+        f"--{name}={value}"
+        for name, value in (("partition", cli.partition), ("account", cli.account), ("qos", cli.qos))
+        if value
+    ]
+    task = shlex.join([cli.python, "benchmark/run.py", *forwarded_flags(cli)])
+    lines = [
+        "#!/bin/bash",
+        f"# {suite.description}",
+        f"# Written by benchmark/run.py on {time.strftime('%Y-%m-%d %H:%M')}: {len(runs)} runs still to do, one per array task.",
+        "# Each task skips its run if complete and resumes it from its checkpoint if cut short, so the same",
+        "# run.py command, run again after a time-out or a failure, writes a script for what is left.",
+        *(f"#SBATCH {option}" for option in options),
+        "",
+        "set -euo pipefail",
+        "RUNS=(",
+        *(f"  {run.key}" for run in runs),
+        ")",
+        f"cd {shlex.quote(str(REPO))}",
+        "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1",
+        f'exec {task} --run "${{RUNS[$SLURM_ARRAY_TASK_ID]}}"',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_slurm(runs: list[Run], cli: Cli) -> int:
+    """--slurm: write (or with --dry-run print) the array script of the runs still to do; --submit it."""
+    planned = plan(runs, cli)
+    todo = [run for run, state in planned if state.action in ("resume", "start")]
+    print(summarize(planned), file=sys.stderr if cli.dry_run else sys.stdout)
+    if not todo:
+        print("run.py: nothing to submit", file=sys.stderr)
+        return 0
+    text = slurm_script(todo, cli)
+    if cli.dry_run:
+        print(text, end="")
+        return 0
+    out_dir = cli.runs_dir / cli.suite / "slurm"
+    out_dir.mkdir(parents=True, exist_ok=True)  # sbatch does not create the --output folder
+    path = out_dir / f"{cli.suite}__{int(time.time())}.sbatch"
+    path.write_text(text)
+    print(f"run.py: wrote {display(path)} ({len(todo)} array tasks)")
+    if not cli.submit:
+        print(f"run.py: submit it with: sbatch {display(path)}")
+        return 0
+    try:
+        result = subprocess.run(["sbatch", str(path)], cwd=REPO, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise UserError("sbatch not found: --submit needs a Slurm login node (or submit the script by hand)") from None
+    if result.returncode != 0:
+        raise UserError(f"sbatch failed: {result.stderr.strip()}")
+    print(result.stdout.strip())
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def validate(cli: Cli) -> None:
+    if cli.workers < 1:
+        raise UserError("--workers must be at least 1")
+    if cli.cpus_per_task < 1:
+        raise UserError("--cpus-per-task must be at least 1")
+    if cli.submit and not cli.slurm:
+        raise UserError("--submit goes with --slurm")
+    if cli.run and cli.slurm:
+        raise UserError("--run is what an array task calls; do not combine it with --slurm")
+    if cli.max_parallel is not None and cli.max_parallel < 1:
+        raise UserError("--max-parallel must be at least 1")
+    if not Path(cli.python).exists() and not any(
+        (Path(p) / cli.python).exists() for p in os.environ.get("PATH", "").split(os.pathsep)
+    ):
+        raise UserError(f"--python {cli.python}: no such interpreter")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli = tyro.cli(Cli, args=argv)
+        cli = dataclasses.replace(cli, runs_dir=cli.runs_dir.absolute())
+        validate(cli)
+        runs = expand(cli)
+        if cli.run:
+            sys.exit(run_one(runs, cli))
+        if cli.slurm:
+            sys.exit(write_slurm(runs, cli))
+        if cli.dry_run:
+            print_plan(plan(runs, cli), cli)
+            return
+        sys.exit(run_locally(runs, cli))
+    except UserError as e:
+        print(f"run.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+
+
+if __name__ == "__main__":
+    main()

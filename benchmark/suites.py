@@ -1,0 +1,269 @@
+"""The benchmark suites as small declarative tables, and the paper's figures the report sets beside ours.
+
+A suite is a list of settings (a script and its flags, named by a short slug that becomes the run's
+--exp-name), a list of environment ids, seeds and a step budget. `run.py` expands a suite into runs
+(setting × env id × seed); `report.py` reads them back. The figures are those of /work/shared/paper.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One column of a suite: a script with its flags. `slug` is the run's --exp-name."""
+
+    slug: str
+    script: str
+    flags: tuple[str, ...] = ()
+    label: str = ""
+    """how the paper names this setting (the report's row label)"""
+    paper_score: float | None = None
+    """the paper's Table 1 normalized score for this setting, where it has one"""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A benchmark: settings × env ids × seeds at one step budget, plus Slurm defaults per run."""
+
+    name: str
+    description: str
+    settings: tuple[Setting, ...]
+    env_ids: tuple[str, ...]
+    total_timesteps: int
+    seeds: tuple[int, ...] = (1, 2, 3)
+    slurm_time: str = "02:00:00"
+    """default wall-time limit of one array task (one run on one core), with a safety margin"""
+    slurm_mem: str = "2G"
+
+    def setting(self, slug: str) -> Setting | None:
+        return next((s for s in self.settings if s.slug == slug), None)
+
+
+MUJOCO_ENVS = tuple(
+    f"{name}-v4"
+    for name in (
+        "HalfCheetah",
+        "Hopper",
+        "InvertedDoublePendulum",
+        "InvertedPendulum",
+        "Reacher",
+        "Swimmer",
+        "Walker2d",
+    )
+)
+
+# The 49 games of the paper's Table 6 (those of Mnih et al. 2015), as gymnasium/ale-py ids.
+ATARI_GAMES = [
+    "Alien",
+    "Amidar",
+    "Assault",
+    "Asterix",
+    "Asteroids",
+    "Atlantis",
+    "BankHeist",
+    "BattleZone",
+    "BeamRider",
+    "Bowling",
+    "Boxing",
+    "Breakout",
+    "Centipede",
+    "ChopperCommand",
+    "CrazyClimber",
+    "DemonAttack",
+    "DoubleDunk",
+    "Enduro",
+    "FishingDerby",
+    "Freeway",
+    "Frostbite",
+    "Gopher",
+    "Gravitar",
+    "IceHockey",
+    "Jamesbond",
+    "Kangaroo",
+    "Krull",
+    "KungFuMaster",
+    "MontezumaRevenge",
+    "MsPacman",
+    "NameThisGame",
+    "Pitfall",
+    "Pong",
+    "PrivateEye",
+    "Qbert",
+    "Riverraid",
+    "RoadRunner",
+    "Robotank",
+    "Seaquest",
+    "SpaceInvaders",
+    "StarGunner",
+    "Tennis",
+    "TimePilot",
+    "Tutankham",
+    "UpNDown",
+    "Venture",
+    "VideoPinball",
+    "WizardOfWor",
+    "Zaxxon",
+]
+ATARI_ENVS = tuple(f"{game}NoFrameskip-v4" for game in ATARI_GAMES)
+
+PPO_CLIP = Setting("ppo_continuous", "ppo_continuous.py", label="PPO-Clip, ε = 0.2")
+
+
+def _fixed_beta(beta: str, score: float) -> Setting:
+    flags = ("--no-adaptive-beta", "--init-beta", beta)
+    return Setting(f"klpen_fixed_{beta}", "ppo_penalty.py", flags, f"fixed KL, β = {beta}", score)
+
+
+def _adaptive_kl(d_targ: str, score: float) -> Setting:
+    flags = ("--kl-target", d_targ)
+    return Setting(f"klpen_adaptive_{d_targ}", "ppo_penalty.py", flags, f"adaptive KL, d_targ = {d_targ}", score)
+
+
+def _clip(eps: str, score: float) -> Setting:
+    return Setting(f"clip{eps}", "ppo_continuous.py", ("--clip-coef", eps), f"clipping, ε = {eps}", score)
+
+
+# Table 1, in the paper's row order, with the paper's normalized scores.
+TABLE1_SETTINGS = (
+    # L^CPI: the penalty script with a fixed β of 0 is the unclipped, unpenalized surrogate of Eq. (6).
+    Setting(
+        "cpi", "ppo_penalty.py", ("--no-adaptive-beta", "--init-beta", "0"), "no clipping or penalty (L^CPI)", -0.39
+    ),
+    _clip("0.1", 0.76),
+    _clip("0.2", 0.82),
+    _clip("0.3", 0.70),
+    _adaptive_kl("0.003", 0.68),
+    _adaptive_kl("0.01", 0.74),
+    _adaptive_kl("0.03", 0.71),
+    _fixed_beta("0.3", 0.62),
+    _fixed_beta("1", 0.71),
+    _fixed_beta("3", 0.72),
+    _fixed_beta("10", 0.69),
+)
+
+ATARI_SETTING = Setting("ppo_shared_backbone", "ppo_shared_backbone.py", label="PPO, Table 5 settings")
+
+SUITES: dict[str, Suite] = {
+    suite.name: suite
+    for suite in (
+        Suite(
+            "mujoco",
+            "Figure 3 (PPO-Clip, ε = 0.2): ppo_continuous.py on the 7 MuJoCo environments, 1M steps, 3 seeds",
+            (PPO_CLIP,),
+            MUJOCO_ENVS,
+            1_000_000,
+        ),
+        Suite(
+            "table1",
+            "Table 1: the 11 surrogate-objective settings on the 7 MuJoCo environments, 1M steps, 3 seeds",
+            TABLE1_SETTINGS,
+            MUJOCO_ENVS,
+            1_000_000,
+        ),
+        Suite(
+            "atari",
+            "Table 6: ppo_shared_backbone.py on the paper's 49 Atari games, 10M steps (40M frames), 3 seeds",
+            (ATARI_SETTING,),
+            ATARI_ENVS,
+            10_000_000,
+            slurm_time="24:00:00",
+            slurm_mem="6G",
+        ),
+        Suite(
+            "atari3",
+            "Three Atari games of Table 6 (Pong, Breakout, BeamRider), 10M steps, 3 seeds",
+            (ATARI_SETTING,),
+            ("PongNoFrameskip-v4", "BreakoutNoFrameskip-v4", "BeamRiderNoFrameskip-v4"),
+            10_000_000,
+            slurm_time="24:00:00",
+            slurm_mem="6G",
+        ),
+        Suite(
+            "classic",
+            "Classic control (no paper figure): ppo_discrete.py and ppo_shared_backbone.py, 500k steps, 3 seeds",
+            (
+                Setting("ppo_discrete", "ppo_discrete.py", label="PPO-Clip, separate networks"),
+                Setting("ppo_shared_backbone", "ppo_shared_backbone.py", label="PPO-Clip, shared trunk"),
+            ),
+            ("CartPole-v1", "Acrobot-v1", "MountainCar-v0"),
+            500_000,
+            slurm_time="01:00:00",
+        ),
+    )
+}
+
+# ---------------------------------------------------------------------------------------------
+# The paper's figures (paper.md) that the report prints beside ours
+# ---------------------------------------------------------------------------------------------
+
+# Figure 3, PPO (clip, ε = 0.2) at 1M steps: plot readings (±10–15%); and OpenAI baselines' ppo2 at 1M.
+FIGURE3_READING = {
+    "HalfCheetah-v4": "~1800",
+    "Hopper-v4": "~2300",
+    "InvertedDoublePendulum-v4": "~8000",
+    "InvertedPendulum-v4": "~1000",
+    "Reacher-v4": "~−7",
+    "Swimmer-v4": "~108",
+    "Walker2d-v4": "~3000–3460",
+}
+BASELINES_PPO2_1M = {
+    "HalfCheetah-v4": 1668.6,
+    "Hopper-v4": 2316.2,
+    "InvertedDoublePendulum-v4": 7102.9,
+    "InvertedPendulum-v4": 809.4,
+    "Reacher-v4": -6.7,
+    "Swimmer-v4": 111.2,
+    "Walker2d-v4": 3425.0,
+}
+
+# Table 6 rows given in paper.md (mean of the last 100 episodes at 40M frames): (A2C, ACER, PPO).
+TABLE6 = {
+    "PongNoFrameskip-v4": (19.7, 20.7, 20.7),
+    "BreakoutNoFrameskip-v4": (303.0, 456.4, 274.8),
+    "BeamRiderNoFrameskip-v4": (3031.7, 3863.3, 1590.0),
+    "EnduroNoFrameskip-v4": (0.0, 0.0, 758.3),
+    "QbertNoFrameskip-v4": (10065.7, 15316.6, 14293.3),
+    "SeaquestNoFrameskip-v4": (1714.3, 1739.5, 1204.5),
+    "SpaceInvadersNoFrameskip-v4": (744.5, 1213.9, 942.5),
+}
+
+
+def paper_columns(suite: str, env_id: str) -> dict[str, str]:
+    """The paper's (and baselines') figures for one environment of a suite, as printed table cells."""
+    if suite in ("mujoco", "table1"):
+        ppo2 = BASELINES_PPO2_1M.get(env_id)
+        return {
+            "paper Fig. 3 (PPO, plot reading)": FIGURE3_READING.get(env_id, "—"),
+            "baselines ppo2 at 1M": "—" if ppo2 is None else f"{ppo2:g}",
+        }
+    if suite in ("atari", "atari3"):
+        row = TABLE6.get(env_id)
+        cells = ["—"] * 3 if row is None else [f"{x:g}" for x in row]
+        return dict(zip(("paper PPO", "paper A2C", "paper ACER"), (cells[2], cells[0], cells[1]), strict=True))
+    return {}
+
+
+def budget_label(total_timesteps: int) -> str:
+    """A short, exact name for a step budget: 300000 -> '300k', 1000000 -> '1M', 2048 -> '2048'."""
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if total_timesteps % size == 0:
+            return f"{total_timesteps // size}{unit}"
+    return str(total_timesteps)
+
+
+def exp_name(setting: Setting, total_timesteps: int, suite: Suite) -> str:
+    """The run's --exp-name: the setting's slug, plus the budget when it differs from the suite's, so a
+    reduced run is never taken for a full one (e.g. 'clip0.1-300k')."""
+    if total_timesteps == suite.total_timesteps:
+        return setting.slug
+    return f"{setting.slug}-{budget_label(total_timesteps)}"
+
+
+def split_exp_name(name: str, suite: Suite) -> Setting | None:
+    """The suite's setting an exp name belongs to (its slug, with or without a budget suffix)."""
+    for setting in suite.settings:
+        if name == setting.slug or name.startswith(f"{setting.slug}-"):
+            return setting
+    return None

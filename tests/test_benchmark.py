@@ -1,0 +1,471 @@
+"""benchmark/: suite expansion, the skip/resume decision, the local runner, the Slurm script (its text,
+without a cluster), the report on a tiny real run, the stitching of resumed runs, and Table 1's
+normalized score against a hand-computed example."""
+
+import csv
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from util import ROOT, assert_one_line_error, run_script
+
+sys.path.insert(0, str(ROOT / "benchmark"))
+import layout  # noqa: E402
+import report  # noqa: E402
+import run as runner  # noqa: E402
+import suites  # noqa: E402
+
+HAS_MATPLOTLIB = __import__("importlib").util.find_spec("matplotlib") is not None
+needs_matplotlib = pytest.mark.skipif(
+    not HAS_MATPLOTLIB, reason="matplotlib is not installed (pip install -r benchmark/requirements.txt)"
+)
+
+
+def cli(*flags: str, runs_dir: Path | None = None) -> runner.Cli:
+    """run.py's parsed command line, as main() sees it."""
+    args = list(flags) + (["--runs-dir", str(runs_dir)] if runs_dir else [])
+    return runner.tyro.cli(runner.Cli, args=args)
+
+
+def make_folder(
+    runs_dir: Path,
+    key: str,
+    unix_time: int,
+    total: int = 1_000_000,
+    global_step: int | None = None,
+    interrupted: str | None = None,
+    checkpoint: bool = True,
+    resume: str | None = None,
+    age_minutes: float = 60,
+) -> Path:
+    """A run folder as a script leaves it: args.json, model.pt, and summary.json when global_step is given."""
+    path = runs_dir / f"{key}__{unix_time}"
+    path.mkdir(parents=True)
+    args = {"total_timesteps": total, "num_envs": 1, "num_steps": 2048, "resume": resume}
+    (path / "args.json").write_text(json.dumps(args))
+    if checkpoint:
+        (path / "model.pt").write_bytes(b"")
+    if global_step is not None:
+        summary = {"global_step": global_step, "start_step": 0, "interrupted": interrupted, "wall_seconds": 1.0}
+        (path / "summary.json").write_text(json.dumps(summary))
+    old = time.time() - age_minutes * 60
+    for file in path.iterdir():
+        os.utime(file, (old, old))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Suites
+# ---------------------------------------------------------------------------------------------
+
+
+def test_suites_expand_into_the_papers_runs():
+    counts = {name: len(runner.expand(cli("--suite", name))) for name in suites.SUITES}
+    assert counts == {"mujoco": 7 * 3, "table1": 11 * 7 * 3, "atari": 49 * 3, "atari3": 3 * 3, "classic": 2 * 3 * 3}
+    runs = runner.expand(cli("--suite", "mujoco"))
+    assert [r.seed for r in runs[:7]] == [1] * 7, "a first seed of every environment comes first"
+    assert {r.env_id for r in runs} == set(suites.MUJOCO_ENVS)
+    assert all(r.exp_name == "ppo_continuous" and r.total_timesteps == 1_000_000 for r in runs)
+    atari = runner.expand(cli("--suite", "atari", "--seeds", "1"))
+    assert len({r.env_id for r in atari}) == 49 and all(r.env_id.endswith("NoFrameskip-v4") for r in atari)
+
+
+def test_table1_settings_call_the_right_script_with_the_right_flags():
+    runs = runner.expand(cli("--suite", "table1", "--seeds", "1", "--envs", "Hopper"))
+    commands = {r.exp_name: r.command("python", Path("/r")) for r in runs}
+    tails = {name: " ".join([cmd[1], *cmd[cmd.index("--save-model") + 1 :]]) for name, cmd in commands.items()}
+    assert tails == {
+        "cpi": "ppo_penalty.py --no-adaptive-beta --init-beta 0",
+        "clip0.1": "ppo_continuous.py --clip-coef 0.1",
+        "clip0.2": "ppo_continuous.py --clip-coef 0.2",
+        "clip0.3": "ppo_continuous.py --clip-coef 0.3",
+        "klpen_adaptive_0.003": "ppo_penalty.py --kl-target 0.003",
+        "klpen_adaptive_0.01": "ppo_penalty.py --kl-target 0.01",
+        "klpen_adaptive_0.03": "ppo_penalty.py --kl-target 0.03",
+        "klpen_fixed_0.3": "ppo_penalty.py --no-adaptive-beta --init-beta 0.3",
+        "klpen_fixed_1": "ppo_penalty.py --no-adaptive-beta --init-beta 1",
+        "klpen_fixed_3": "ppo_penalty.py --no-adaptive-beta --init-beta 3",
+        "klpen_fixed_10": "ppo_penalty.py --no-adaptive-beta --init-beta 10",
+    }
+    assert [s.paper_score for s in suites.TABLE1_SETTINGS][:3] == [-0.39, 0.76, 0.82]
+
+
+def test_a_reduced_budget_is_recorded_in_the_exp_name_and_the_command():
+    runs = runner.expand(
+        cli(
+            "--suite",
+            "table1",
+            "--seeds",
+            "2",
+            "--total-timesteps",
+            "300000",
+            "--envs",
+            "Swimmer",
+            "--settings",
+            "clip0.1",
+        )
+    )
+    assert [r.key for r in runs] == ["Swimmer-v4__clip0.1-300k__2"]
+    command = runs[0].command("python", ROOT / "benchmark" / "runs")
+    assert command == [
+        "python",
+        "ppo_continuous.py",
+        "--env-id",
+        "Swimmer-v4",
+        "--seed",
+        "2",
+        "--exp-name",
+        "clip0.1-300k",
+        "--runs-dir",
+        "benchmark/runs/table1",
+        "--total-timesteps",
+        "300000",
+        "--save-model",
+        "--clip-coef",
+        "0.1",
+    ]
+    assert suites.split_exp_name("klpen_fixed_10-300k", suites.SUITES["table1"]).slug == "klpen_fixed_10"
+    assert suites.budget_label(2048) == "2048" and suites.budget_label(10_000_000) == "10M"
+
+
+def test_short_env_names_and_errors():
+    runs = runner.expand(cli("--suite", "atari3", "--envs", "Pong", "breakout", "--seeds", "1"))
+    assert [r.env_id for r in runs] == ["PongNoFrameskip-v4", "BreakoutNoFrameskip-v4"]
+    assert [
+        r.env_id for r in runner.expand(cli("--suite", "mujoco", "--envs", "InvertedPendulum", "--seeds", "1"))
+    ] == ["InvertedPendulum-v4"]
+    with pytest.raises(runner.UserError, match="not in suite mujoco"):
+        runner.expand(cli("--suite", "mujoco", "--envs", "Hoper"))
+    with pytest.raises(runner.UserError, match="--settings"):
+        runner.expand(cli("--suite", "table1", "--settings", "clip0.4"))
+    result = run_script("benchmark/run.py", "--suite", "mujoco", "--envs", "Hoper", "--dry-run")
+    assert result.returncode == 2
+    assert_one_line_error(result, "Hoper", "Hopper-v4")
+
+
+# ---------------------------------------------------------------------------------------------
+# Skip if complete, resume if cut short
+# ---------------------------------------------------------------------------------------------
+
+KEY = "Hopper-v4__ppo_continuous__1"
+
+
+def state(runs_dir: Path, total: int = 1_000_000, **kwargs) -> layout.RunState:
+    return layout.run_state(layout.folders_of(runs_dir, KEY, total), total, **kwargs)
+
+
+def test_run_state_complete_resume_start_busy(tmp_path):
+    assert state(tmp_path).action == "start"
+    # Cut short by SIGKILL: a checkpoint, no summary.
+    cut = make_folder(tmp_path, KEY, 100)
+    assert (state(tmp_path).action, state(tmp_path).checkpoint) == ("resume", cut / "model.pt")
+    assert state(tmp_path, allow_resume=False).action == "start"
+    # Resumed, then interrupted by SIGTERM: the newest checkpoint is the one to resume from.
+    stopped = make_folder(tmp_path, KEY, 200, global_step=600_064, interrupted="SIGTERM", resume=str(cut / "model.pt"))
+    assert state(tmp_path).checkpoint == stopped / "model.pt"
+    # A folder of another budget (a hand-made 300k run under the same name) is not this run.
+    make_folder(tmp_path, KEY, 250, total=300_000, global_step=299_008)
+    assert state(tmp_path).action == "resume"
+    # 1M requested is 999,424 done with batches of 2048: complete, within one batch.
+    make_folder(tmp_path, KEY, 300, global_step=999_424, resume=str(stopped / "model.pt"))
+    assert state(tmp_path).action == "complete"
+    assert state(tmp_path, total=300_000).action == "complete"
+
+
+def test_run_state_one_batch_short_is_not_complete(tmp_path):
+    make_folder(tmp_path, KEY, 100, global_step=999_424 - 2048)
+    assert state(tmp_path).action == "resume"
+
+
+def test_run_state_leaves_a_run_that_looks_alive_alone(tmp_path):
+    make_folder(tmp_path, KEY, 100, age_minutes=1)
+    assert state(tmp_path).action == "busy"
+    assert state(tmp_path, busy_minutes=0).action == "resume"
+    make_folder(tmp_path, KEY, 50, checkpoint=False, age_minutes=120)
+    assert state(tmp_path, busy_minutes=0).checkpoint.parent.name.endswith("__100")
+
+
+def test_run_state_final_checkpoint_without_summary_is_complete(tmp_path):
+    make_folder(tmp_path, KEY, 100)
+    assert state(tmp_path, checkpoint_step=lambda path: 999_424).action == "complete"
+    assert state(tmp_path, checkpoint_step=lambda path: 500_000).action == "resume"
+
+
+def test_dry_run_lists_states_and_commands(tmp_path):
+    runs_dir = tmp_path / "runs"
+    make_folder(runs_dir / "mujoco", KEY, 100, global_step=999_424)
+    cut = make_folder(runs_dir / "mujoco", "Hopper-v4__ppo_continuous__2", 100)
+    result = run_script(
+        "benchmark/run.py", "--suite", "mujoco", "--envs", "Hopper", "--runs-dir", runs_dir, "--dry-run"
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"# {KEY}: complete, skipped" in result.stdout
+    assert f"--resume {cut}/model.pt" in result.stdout
+    assert "# 3 runs: 1 complete, 0 running elsewhere, 1 to resume, 1 to start" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# The local runner, with a stand-in for a training script
+# ---------------------------------------------------------------------------------------------
+
+FAKE_SCRIPT = """
+import argparse, json, os, sys, time
+parser = argparse.ArgumentParser()
+for flag in ("--env-id", "--exp-name", "--runs-dir", "--resume"):
+    parser.add_argument(flag)
+parser.add_argument("--seed", type=int)
+parser.add_argument("--total-timesteps", type=int)
+parser.add_argument("--save-model", action="store_true")
+a, _ = parser.parse_known_args()
+if a.env_id == "Bad-v0":
+    sys.exit("fake: error: bad input")
+assert os.environ["OMP_NUM_THREADS"] == "1"
+run_dir = os.path.join(a.runs_dir, f"{a.env_id}__{a.exp_name}__{a.seed}__{int(time.time())}")
+os.makedirs(run_dir)
+args = {"total_timesteps": a.total_timesteps, "num_envs": 1, "num_steps": 512, "resume": a.resume, "argv": sys.argv}
+json.dump(args, open(os.path.join(run_dir, "args.json"), "w"))
+open(os.path.join(run_dir, "model.pt"), "wb").close()
+summary = {"global_step": a.total_timesteps, "start_step": 0, "mean_return": 1.0, "episodes": 1,
+           "wall_seconds": 0.1, "sps": 1.0, "interrupted": None}
+json.dump(summary, open(os.path.join(run_dir, "summary.json"), "w"))
+"""
+
+
+def test_local_runner_runs_resumes_records_meta_and_skips_on_the_second_pass(tmp_path, capsys):
+    fake = tmp_path / "fake_script.py"
+    fake.write_text(FAKE_SCRIPT)
+    setting = suites.Setting("fake", str(fake))
+    runs = [runner.Run("mujoco", setting, env, 1, 1024, "fake") for env in ("A-v0", "B-v0", "Bad-v0")]
+    runs_dir = tmp_path / "runs"
+    cut = make_folder(runs_dir / "mujoco", "B-v0__fake__1", 100, total=1024)
+    options = cli("--suite", "mujoco", "--workers", "2", runs_dir=runs_dir)
+    assert runner.run_locally(runs, options) == 1  # Bad-v0 failed
+    out = capsys.readouterr().out
+    assert "A-v0__fake__1: done" in out and "Bad-v0__fake__1: failed" in out
+    groups = layout.scan(runs_dir / "mujoco")
+    a = groups["A-v0__fake__1"][-1]
+    assert {"command", "commit", "machine"} <= a.meta.keys()
+    assert (
+        a.meta["commit"]
+        == subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    )
+    assert shlex.split(a.meta["command"])[1:3] == [str(fake), "--env-id"]
+    assert " cores" in a.meta["machine"]
+    resumed = groups["B-v0__fake__1"][-1]
+    assert resumed.args["resume"] == str(cut / "model.pt")
+    assert (runs_dir / "mujoco" / "logs").is_dir()
+    # Second pass: everything complete is skipped, nothing new is made.
+    assert runner.run_locally(runs[:2], options) == 0
+    assert "A-v0__fake__1: complete" in capsys.readouterr().out
+    assert sum(len(v) for v in layout.scan(runs_dir / "mujoco").values()) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Slurm
+# ---------------------------------------------------------------------------------------------
+
+SLURM_FLAGS = ("--suite", "table1", "--seeds", "1", "--total-timesteps", "300000", "--slurm")
+SLURM_FLAGS += ("--partition", "cpu", "--time", "04:00:00", "--cpus-per-task", "1", "--max-parallel", "20")
+
+
+def test_slurm_script_has_one_array_task_per_run_still_to_do(tmp_path):
+    done = "Hopper-v4__cpi-300k__1"
+    make_folder(tmp_path / "table1", done, 100, total=300_000, global_step=299_008)
+    options = cli(*SLURM_FLAGS, runs_dir=tmp_path)
+    todo = [r for r in runner.expand(options) if r.key != done]
+    text = runner.slurm_script(todo, options)
+    assert text.startswith("#!/bin/bash\n")
+    for line in (
+        "#SBATCH --job-name=ppo-table1",
+        "#SBATCH --array=0-75%20",
+        "#SBATCH --time=04:00:00",
+        "#SBATCH --cpus-per-task=1",
+        "#SBATCH --mem=2G",
+        "#SBATCH --partition=cpu",
+        "#SBATCH --signal=B:TERM@120",
+        f"#SBATCH --output={tmp_path}/table1/slurm/%A_%a.out",
+        f"cd {ROOT}",
+        "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1",
+    ):
+        assert line in text.splitlines(), line
+    keys = text.split("RUNS=(\n")[1].split("\n)")[0].split()
+    assert keys == [r.key for r in todo] and done not in keys and len(keys) == 76
+    assert "#SBATCH --account" not in text
+    assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
+    # The task's own command line selects its run: run it as task 3 would, with --dry-run.
+    exec_line = next(line for line in text.splitlines() if line.startswith("exec "))
+    task = exec_line.replace('"${RUNS[$SLURM_ARRAY_TASK_ID]}"', keys[3]).split()[1:]
+    assert task[:2] == [sys.executable, "benchmark/run.py"]
+    assert task[2:] == [
+        "--suite",
+        "table1",
+        "--seeds",
+        "1",
+        "--total-timesteps",
+        "300000",
+        "--runs-dir",
+        str(tmp_path),
+        "--run",
+        keys[3],
+    ]
+    result = subprocess.run([*task, "--dry-run"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"# {keys[3]}: start (new)" in result.stdout and "--exp-name cpi-300k" in result.stdout
+
+
+def test_slurm_cli_writes_the_script_and_dry_run_prints_it(tmp_path):
+    result = run_script("benchmark/run.py", *SLURM_FLAGS, "--runs-dir", tmp_path, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "#SBATCH --array=0-76%20" in result.stdout and not (tmp_path / "table1").exists()
+    result = run_script("benchmark/run.py", *SLURM_FLAGS, "--runs-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    [script] = (tmp_path / "table1" / "slurm").glob("table1__*.sbatch")
+    assert "sbatch" in result.stdout and "#SBATCH --array=0-76%20" in script.read_text()
+    result = run_script("benchmark/run.py", "--suite", "mujoco", "--submit")
+    assert_one_line_error(result, "--submit goes with --slurm")
+
+
+# ---------------------------------------------------------------------------------------------
+# Report: stitching, the normalized score, a tiny real run
+# ---------------------------------------------------------------------------------------------
+
+
+def test_stitch_drops_the_episodes_a_resumed_run_played_again():
+    first = [(1000, 1.0), (3000, 2.0), (4096, 3.0), (5000, 99.0)]  # 5000: after its checkpoint at 4096
+    second = [(5500, 4.0), (8000, 5.0)]
+    assert report.stitch([(0, first), (4096, second)]) == [
+        (1000, 1.0),
+        (3000, 2.0),
+        (4096, 3.0),
+        (5500, 4.0),
+        (8000, 5.0),
+    ]
+    assert report.final_score(report.stitch([(0, first), (4096, second)]), last=2) == 4.5
+
+
+def write_events(folder: Path, episodes: list[tuple[int, float]], update_steps: list[int]) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(folder))
+    for step, value in episodes:
+        writer.add_scalar("charts/episodic_return", value, step)
+    for step in update_steps:
+        writer.add_scalar("charts/SPS", 1000.0, step)
+    writer.close()
+
+
+def test_report_stitches_a_run_resumed_from_a_checkpoint(tmp_path):
+    key = "Hopper-v4__ppo_continuous-8192__1"
+    first = make_folder(tmp_path, key, 100, total=8192)  # killed: no summary; last checkpoint at 4096
+    write_events(first, [(1000, 1.0), (3000, 2.0), (5000, 99.0)], [2048, 4096, 6144])
+    second = make_folder(tmp_path, key, 200, total=8192, global_step=8192, resume=f"elsewhere/{first.name}/model.pt")
+    summary = json.loads((second / "summary.json").read_text()) | {"start_step": 4096, "wall_seconds": 2.0}
+    (second / "summary.json").write_text(json.dumps(summary))
+    (second / "meta.json").write_text(json.dumps({"command": "c", "commit": "abc", "machine": "m, 2 cores"}))
+    write_events(second, [(6000, 4.0), (8000, 5.0)], [6144, 8192])
+    [result] = report.read_suite(tmp_path, suites.SUITES["mujoco"], last=100)
+    assert result.episodes == [(1000, 1.0), (3000, 2.0), (6000, 4.0), (8000, 5.0)]
+    assert (result.final_return, result.total_timesteps, result.pieces, result.complete) == (3.0, 8192, 2, True)
+    assert result.commit == "abc" and result.script == "ppo_continuous.py" and result.setting == "ppo_continuous-8192"
+    # Without the resumed run's summary, its start is one batch before its first update.
+    (second / "summary.json").unlink()
+    [result] = report.read_suite(tmp_path, suites.SUITES["mujoco"], last=100)
+    assert result.episodes == [(1000, 1.0), (3000, 2.0), (6000, 4.0), (8000, 5.0)] and result.complete
+
+
+# Hand-computed example of Table 1's normalized score. Two environments, two settings, two seeds.
+#   Hopper:  random 0.   cpi runs 10, 20 (mean 15); clip0.2 runs 30, 50 (mean 40) -> best 40.
+#            cpi: 10/40 = 0.25, 20/40 = 0.5;        clip0.2: 30/40 = 0.75, 50/40 = 1.25
+#   Swimmer: random -100. cpi runs -50, -30 (mean -40); clip0.2 -80, -60 (mean -70) -> best -40, range 60.
+#            cpi: 50/60 = 0.8333, 70/60 = 1.1667;   clip0.2: 20/60 = 0.3333, 40/60 = 0.6667
+#   cpi = (0.25 + 0.5 + 0.8333 + 1.1667) / 4 = 0.6875;  clip0.2 = (0.75 + 1.25 + 0.3333 + 0.6667) / 4 = 0.75
+SCORES = {
+    "cpi": {"Hopper-v4": [10.0, 20.0], "Swimmer-v4": [-50.0, -30.0]},
+    "clip0.2": {"Hopper-v4": [30.0, 50.0], "Swimmer-v4": [-80.0, -60.0]},
+}
+RANDOM = {"Hopper-v4": 0.0, "Swimmer-v4": -100.0}
+
+
+def test_normalized_score_matches_the_hand_computed_example():
+    assert report.normalized_scores(SCORES, RANDOM) == pytest.approx({"cpi": 0.6875, "clip0.2": 0.75})
+    with pytest.raises(report.ReportError, match="random_policy.py --envs Swimmer-v4"):
+        report.normalized_scores(SCORES, {"Hopper-v4": 0.0})
+
+
+def test_table1_report_prints_the_normalized_score_beside_the_papers(tmp_path):
+    runs_dir, results = tmp_path / "runs", tmp_path / "results"
+    for setting, per_env in SCORES.items():
+        for env_id, scores in per_env.items():
+            for seed, score in enumerate(scores, start=1):
+                folder = make_folder(runs_dir / "table1", f"{env_id}__{setting}__{seed}", 100, global_step=999_424)
+                write_events(folder, [(500_000, score)], [999_424])
+    random_csv = tmp_path / "random_policy.csv"
+    random_csv.write_text("env_id,episodes,mean_return\nHopper-v4,100,0.0\nSwimmer-v4,100,-100.0\n")
+    flags = [
+        "--suite",
+        "table1",
+        "--runs-dir",
+        str(runs_dir),
+        "--results-dir",
+        str(results),
+        "--random-csv",
+        str(random_csv),
+    ]
+    paths = report.report(report.tyro.cli(report.Cli, args=flags))
+    table = paths["md"].read_text()
+    assert "| no clipping or penalty (L^CPI) | cpi | 4 | 0.69 | -0.39 |" in table
+    assert "| clipping, ε = 0.2 | clip0.2 | 4 | 0.75 | 0.82 |" in table
+    assert "| random policy (100 episodes) | 0.0 | -100.0 |" in table
+    with open(paths["csv"]) as f:
+        assert len(list(csv.DictReader(f))) == 8
+
+
+def test_report_on_a_tiny_real_run(tmp_path):
+    """run.py makes one real run (ppo_continuous.py, 2048 steps), skips it the second time, and
+    report.py turns it into the CSV, the markdown table and the learning curves."""
+    runs_dir, results = tmp_path / "runs", tmp_path / "results"
+    flags = ["--suite", "mujoco", "--envs", "InvertedPendulum", "--seeds", "1", "--total-timesteps", "2048"]
+    result = run_script("benchmark/run.py", *flags, "--runs-dir", runs_dir, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "InvertedPendulum-v4__ppo_continuous-2048__1: done" in result.stdout
+    [folder] = [f for f in (runs_dir / "mujoco").iterdir() if f.name.startswith("InvertedPendulum")]
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["command"].split()[1:4] == ["ppo_continuous.py", "--env-id", "InvertedPendulum-v4"]
+    again = run_script("benchmark/run.py", *flags, "--runs-dir", runs_dir)
+    assert again.returncode == 0 and "complete" in again.stdout, again.stdout + again.stderr
+
+    result = run_script("benchmark/report.py", "--suite", "mujoco", "--runs-dir", runs_dir, "--results-dir", results)
+    assert result.returncode == 0, result.stderr
+    with open(results / "mujoco.csv") as f:
+        [row] = list(csv.DictReader(f))
+    assert row["script"] == "ppo_continuous.py" and row["setting"] == "ppo_continuous-2048"
+    assert (row["env_id"], row["seed"], row["total_timesteps"], row["complete"]) == (
+        "InvertedPendulum-v4",
+        "1",
+        "2048",
+        "True",
+    )
+    assert row["commit"] == meta["commit"] and float(row["final_return"]) > 0 and float(row["sps"]) > 0
+    table = (results / "mujoco.md").read_text()
+    assert "| InvertedPendulum-v4 | ppo_continuous-2048 | 2048 (reduced; paper 1M) | 1 (paper 3) |" in table
+    assert "| ~1000 | 809.4 |" in table
+    if HAS_MATPLOTLIB:
+        assert (results / "mujoco.png").stat().st_size > 1000
+
+
+@needs_matplotlib
+def test_learning_curves_png(tmp_path):
+    runs_dir = tmp_path / "runs"
+    for seed in (1, 2):
+        folder = make_folder(runs_dir / "mujoco", f"Hopper-v4__ppo_continuous__{seed}", 100, global_step=999_424)
+        write_events(folder, [(s, s / 1000 + seed) for s in range(10_000, 1_000_000, 10_000)], [999_424])
+    flags = ["--suite", "mujoco", "--runs-dir", str(runs_dir), "--results-dir", str(tmp_path / "results")]
+    paths = report.report(report.tyro.cli(report.Cli, args=flags))
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    grid = [100_000.0, 200_000.0]
+    assert report.curve([(50_000, 1.0), (90_000, 3.0), (150_000, 5.0)], grid, 60_000) == pytest.approx([2.0, 5.0])
