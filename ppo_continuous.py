@@ -125,17 +125,23 @@ def check_env(env_id: str) -> None:
     env = make_probe_env(env_id)
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
+    if len(obs_space.shape or ()) == 3:
+        raise UserError(f"{env_id} has image observations {obs_space.shape}; use ppo_shared_backbone.py for it")
     if isinstance(act_space, gym.spaces.Discrete):
         raise UserError(f"{env_id} has a discrete action space; use ppo_discrete.py for it")
     if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1:
         raise UserError(f"{env_id} has action space {act_space}; this script needs a 1-D Box")
     if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        hint = "; use ppo_shared_backbone.py for images" if len(obs_space.shape or ()) == 3 else ""
-        raise UserError(f"{env_id} has observation space {obs_space}; this script needs a 1-D Box{hint}")
+        raise UserError(f"{env_id} has observation space {obs_space}; this script needs a 1-D Box")
 
 
 def make_probe_env(env_id: str) -> gym.Env:
     """gym.make with the errors a user can cause turned into one-line messages."""
+    if importlib.util.find_spec("ale_py") is not None:
+        import ale_py  # gymnasium >= 1.0 knows the Atari ids (ALE/Pong-v5, PongNoFrameskip-v4) only once ale_py is imported
+
+        gym.register_envs(ale_py)
+        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every environment
     try:
         return gym.make(env_id)
     except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install

@@ -126,10 +126,6 @@ class UserError(Exception):
 
 def check_env(env_id: str) -> None:
     """Fail early, in one line, on an id gymnasium does not know or spaces this script cannot handle."""
-    if importlib.util.find_spec("ale_py") is not None:
-        import ale_py  # gymnasium >= 1.0 knows the Atari ids (ALE/Pong-v5, Pong-ram-v4) only once ale_py is imported
-
-        gym.register_envs(ale_py)
     env = make_probe_env(env_id)
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
@@ -144,6 +140,11 @@ def check_env(env_id: str) -> None:
 
 def make_probe_env(env_id: str) -> gym.Env:
     """gym.make with the errors a user can cause turned into one-line messages."""
+    if importlib.util.find_spec("ale_py") is not None:
+        import ale_py  # gymnasium >= 1.0 knows the Atari ids (ALE/Pong-v5, PongNoFrameskip-v4) only once ale_py is imported
+
+        gym.register_envs(ale_py)
+        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every environment
     try:
         return gym.make(env_id)
     except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install

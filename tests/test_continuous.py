@@ -329,6 +329,7 @@ def run_main(capsys, *argv):
         (["--learning-rate", "0"], "--learning-rate must be positive"),
         (["--env-id", "NoSuchEnv-v0"], "unknown environment id 'NoSuchEnv-v0'"),
         (["--env-id", "CartPole-v1"], "use ppo_discrete.py"),
+        (["--env-id", "ALE/Pong-v5"], "use ppo_shared_backbone.py"),
     ],
 )
 def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, fragment):
