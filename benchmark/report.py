@@ -433,12 +433,14 @@ def plot(suite: Suite, groups: dict, path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     envs = list(dict.fromkeys(env for _, _, env in groups))
+    settings = list(dict.fromkeys((b, s) for b, s, _ in groups))
     cols = min(len(envs), 7 if len(envs) > 16 else 4)
     rows = math.ceil(len(envs) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
-    colors = plt.cm.tab20.colors if len({s for _, s, _ in groups}) > 10 else plt.cm.tab10.colors
-    settings = list(dict.fromkeys((b, s) for b, s, _ in groups))
+    colors = [*plt.cm.tab10.colors, "black", "grey"]
+    lines = {}
     for ax, env_id in zip(axes.flat, envs, strict=False):
+        seeds = []
         for (budget, setting, env), runs in groups.items():
             if env != env_id:
                 continue
@@ -448,14 +450,18 @@ def plot(suite: Suite, groups: dict, path: Path) -> bool:
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
             color = colors[settings.index((budget, setting)) % len(colors)]
-            ax.plot(grid, mean, color=color, label=f"{setting} ({len(runs)} seeds)")
-            ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.2)
-        ax.set_title(env_id, fontsize=10)
+            (lines[setting],) = ax.plot(grid, mean, color=color, label=setting)
+            ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.15)
+            seeds.append(len(runs))
+        n = f"{min(seeds)}" if min(seeds) == max(seeds) else f"{min(seeds)}–{max(seeds)}"
+        ax.set_title(f"{env_id} ({n} seed{'s' if max(seeds) > 1 else ''})", fontsize=10)
         ax.set_xlabel("environment steps")
         ax.set_ylabel("episodic return")
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(envs) :]:
+    spare = list(axes.flat)[len(envs) :]
+    for ax in spare:
         ax.axis("off")
+    legend_ax = spare[0] if spare else axes.flat[0]
+    legend_ax.legend(lines.values(), lines.keys(), loc="center" if spare else "best", fontsize=8)
     fig.suptitle(f"{suite.name}: mean ± std across seeds", fontsize=12)
     fig.tight_layout()
     fig.savefig(path, dpi=80)

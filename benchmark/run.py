@@ -349,8 +349,8 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
 
 
 def run_locally(runs: list[Run], cli: Cli) -> int:
-    """Execute the runs, --workers at a time; returns the exit code (0 all complete, 1 some failed,
-    130/143 when interrupted)."""
+    """Execute the runs, --workers at a time; returns the exit code (0 all complete, 1 some failed or
+    running elsewhere, 130/143 when interrupted)."""
     logs = cli.runs_dir / runs[0].suite / "logs" if runs else cli.runs_dir
     stamp = int(time.time())
     outcomes: list[Outcome] = []
@@ -381,7 +381,10 @@ def final_report(outcomes: list[Outcome], stop_signal: int | None) -> int:
     unfinished = [o for o in outcomes if o.status in ("failed", "interrupted")]
     if unfinished:
         print(f"run.py: {len(unfinished)} runs did not complete (see their logs); run again to retry", flush=True)
-    return 1 if unfinished else 0
+    busy = [o for o in outcomes if o.status == "busy"]
+    if busy:
+        print(f"run.py: {len(busy)} runs look running elsewhere; run again once they have ended", flush=True)
+    return 1 if unfinished or busy else 0
 
 
 def run_one(runs: list[Run], cli: Cli) -> int:

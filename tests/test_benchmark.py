@@ -6,13 +6,14 @@ import csv
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from util import ROOT, assert_one_line_error, run_script
+from util import ROOT, assert_one_line_error, run_script, script_env
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import layout  # noqa: E402
@@ -232,6 +233,17 @@ json.dump(args, open(os.path.join(run_dir, "args.json"), "w"))
 open(os.path.join(run_dir, "model.pt"), "wb").close()
 summary = {"global_step": a.total_timesteps, "start_step": 0, "mean_return": 1.0, "episodes": 1,
            "wall_seconds": 0.1, "sps": 1.0, "interrupted": None}
+if a.env_id == "Slow-v0":  # trains until a signal, like the scripts: count the signals, then stop
+    import signal
+    received = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: received.append(signal.Signals(signum).name))
+    while not received:
+        time.sleep(0.05)
+    time.sleep(0.5)  # a second signal, if any, would arrive now
+    summary |= {"global_step": 512, "interrupted": received[0], "signals": len(received)}
+    json.dump(summary, open(os.path.join(run_dir, "summary.json"), "w"))
+    sys.exit(143)
 json.dump(summary, open(os.path.join(run_dir, "summary.json"), "w"))
 """
 
@@ -263,6 +275,32 @@ def test_local_runner_runs_resumes_records_meta_and_skips_on_the_second_pass(tmp
     assert runner.run_locally(runs[:2], options) == 0
     assert "A-v0__fake__1: complete" in capsys.readouterr().out
     assert sum(len(v) for v in layout.scan(runs_dir / "mujoco").values()) == 3
+
+
+def test_sigterm_reaches_each_run_once_and_the_run_is_resumed_next_time(tmp_path):
+    fake = tmp_path / "fake_script.py"
+    fake.write_text(FAKE_SCRIPT)
+    runs_dir = tmp_path / "runs"
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'benchmark')!r}); import run, suites; "
+        f"r = run.Run('mujoco', suites.Setting('fake', {str(fake)!r}), 'Slow-v0', 1, 1024, 'fake'); "
+        f"sys.exit(run.run_locally([r], run.tyro.cli(run.Cli, args=['--suite', 'mujoco', '--runs-dir', {str(runs_dir)!r}])))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 30
+    while not list((runs_dir / "mujoco").glob("Slow-v0__*/model.pt")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, out + err
+    assert "run the same command again to resume" in out
+    [folder] = layout.scan(runs_dir / "mujoco")["Slow-v0__fake__1"]
+    assert folder.summary["signals"] == 1 and folder.summary["interrupted"] == "SIGTERM"
+    assert folder.meta["returncode"] == 143
+    state = layout.run_state([folder], 1024, busy_minutes=10)
+    assert (state.action, state.checkpoint) == ("resume", folder.path / "model.pt")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,37 +463,50 @@ def test_table1_report_prints_the_normalized_score_beside_the_papers(tmp_path):
         assert len(list(csv.DictReader(f))) == 8
 
 
-def test_report_on_a_tiny_real_run(tmp_path):
-    """run.py makes one real run (ppo_continuous.py, 2048 steps), skips it the second time, and
-    report.py turns it into the CSV, the markdown table and the learning curves."""
+def test_real_run_interrupted_resumed_skipped_and_reported(tmp_path):
+    """A tiny real run of ppo_continuous.py (4 iterations of 2048 steps) through run.py: SIGTERM after its
+    first iteration stops it with a checkpoint; the same command resumes it to the end; a third time it is
+    skipped; report.py stitches the two folders into one row, the markdown table and the learning curves."""
     runs_dir, results = tmp_path / "runs", tmp_path / "results"
-    flags = ["--suite", "mujoco", "--envs", "InvertedPendulum", "--seeds", "1", "--total-timesteps", "2048"]
-    result = run_script("benchmark/run.py", *flags, "--runs-dir", runs_dir, timeout=240)
+    flags = ["benchmark/run.py", "--suite", "mujoco", "--envs", "InvertedPendulum", "--seeds", "1"]
+    flags += ["--total-timesteps", "8192", "--runs-dir", str(runs_dir)]
+    key = "InvertedPendulum-v4__ppo_continuous-8192__1"
+    proc = subprocess.Popen([sys.executable, *flags], cwd=ROOT, env=script_env(), stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and "step " not in "".join(p.read_text() for p in runs_dir.glob("mujoco/logs/*")):
+        time.sleep(0.1)  # the script prints a status line after its first iteration
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out
+    assert f"{key}: interrupted (exit 143" in out
+
+    result = run_script(*flags, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "InvertedPendulum-v4__ppo_continuous-2048__1: done" in result.stdout
-    [folder] = [f for f in (runs_dir / "mujoco").iterdir() if f.name.startswith("InvertedPendulum")]
-    meta = json.loads((folder / "meta.json").read_text())
-    assert meta["command"].split()[1:4] == ["ppo_continuous.py", "--env-id", "InvertedPendulum-v4"]
-    again = run_script("benchmark/run.py", *flags, "--runs-dir", runs_dir)
-    assert again.returncode == 0 and "complete" in again.stdout, again.stdout + again.stderr
+    assert f"{key}: done" in result.stdout
+    first, second = layout.scan(runs_dir / "mujoco")[key]
+    assert first.summary["interrupted"] == "SIGTERM" and second.args["resume"].endswith(f"{first.path.name}/model.pt")
+    assert second.summary["start_step"] == first.summary["global_step"] < 8192 == second.summary["global_step"]
+    assert shlex.split(second.meta["command"])[1:4] == ["ppo_continuous.py", "--env-id", "InvertedPendulum-v4"]
+    again = run_script(*flags)
+    assert again.returncode == 0 and f"{key}: complete" in again.stdout, again.stdout + again.stderr
 
     result = run_script("benchmark/report.py", "--suite", "mujoco", "--runs-dir", runs_dir, "--results-dir", results)
     assert result.returncode == 0, result.stderr
     with open(results / "mujoco.csv") as f:
         [row] = list(csv.DictReader(f))
-    assert row["script"] == "ppo_continuous.py" and row["setting"] == "ppo_continuous-2048"
-    assert (row["env_id"], row["seed"], row["total_timesteps"], row["complete"]) == (
+    assert (row["script"], row["setting"], row["env_id"], row["seed"]) == (
+        "ppo_continuous.py",
+        "ppo_continuous-8192",
         "InvertedPendulum-v4",
         "1",
-        "2048",
-        "True",
     )
-    assert row["commit"] == meta["commit"] and float(row["final_return"]) > 0 and float(row["sps"]) > 0
+    assert (row["total_timesteps"], row["complete"], row["pieces"], row["budget"]) == ("8192", "True", "2", "8192")
+    assert row["commit"] == second.meta["commit"] and float(row["final_return"]) > 0 and float(row["sps"]) > 0
     table = (results / "mujoco.md").read_text()
-    assert "| InvertedPendulum-v4 | ppo_continuous-2048 | 2048 (reduced; paper 1M) | 1 (paper 3) |" in table
+    assert "| InvertedPendulum-v4 | ppo_continuous-8192 | 8192 (reduced; paper 1M) | 1 (paper 3) |" in table
     assert "| ~1000 | 809.4 |" in table
     if HAS_MATPLOTLIB:
-        assert (results / "mujoco.png").stat().st_size > 1000
+        assert (results / "mujoco.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @needs_matplotlib
