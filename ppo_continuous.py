@@ -695,7 +695,8 @@ def status_line(global_step: int, total_timesteps: int, recent_returns: deque, s
 
 class StopRequest:
     """Ctrl-C or SIGTERM asks the training loop to stop after the current iteration, so the logs are
-    flushed and the checkpoint is consistent; a second Ctrl-C stops at once."""
+    flushed and the checkpoint is consistent. A second Ctrl-C stops at once; a repeated SIGTERM does
+    not (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
 
     def __init__(self):
         self.signal: str | None = None
@@ -712,9 +713,15 @@ class StopRequest:
 
     def handle(self, signum: int, frame) -> None:
         if self.signal is not None:
-            raise KeyboardInterrupt
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
         self.signal = signal.Signals(signum).name
-        print(f"\n{self.signal}: stopping after this iteration (again to stop at once)", file=sys.stderr, flush=True)
+        print(
+            f"\n{self.signal}: stopping after this iteration (Ctrl-C again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def save_checkpoint(path: str, payload: dict) -> None:

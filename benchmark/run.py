@@ -235,8 +235,9 @@ def script_modified(script: str) -> bool:
 
 class Children:
     """The training processes running now. Each runs in its own session, so a signal reaches it only
-    through the runner: the first Ctrl-C/SIGTERM is forwarded once (the script checkpoints and stops
-    after its iteration), a second one is forwarded again (the script stops at once)."""
+    through the runner: the first Ctrl-C/SIGTERM is forwarded (the script checkpoints and stops after
+    its iteration), and so is a second one (a second Ctrl-C stops the script at once; the scripts ignore
+    a repeated SIGTERM)."""
 
     def __init__(self):
         self.lock = threading.RLock()  # the handler may run while the main thread holds it
