@@ -1,0 +1,178 @@
+"""ppo_penalty.py: the β rule, the closed-form KL and L^KLPEN against hand and reference values,
+the adaptive β on a short Hopper run, checkpoints, and the errors a user can cause. What the file
+shares with ppo_continuous.py (rollout, GAE, truncation, normalization) is the same text, checked by
+test_shared_code.py and tested in test_continuous.py."""
+
+import json
+import math
+import shutil
+
+import pytest
+import torch
+from torch.distributions import Independent, Normal, kl_divergence
+from util import ROOT, TENSORBOARD_KEYS, load_script, only_run_dir, read_scalars, run_script
+
+ppo = load_script("ppo_penalty")
+
+TINY = ["--num-steps", "512", "--num-minibatches", "4", "--update-epochs", "2", "--total-timesteps", "1024"]
+
+
+def tiny_kwargs(**overrides):
+    return dict(num_steps=512, num_minibatches=4, update_epochs=2, total_timesteps=1024) | overrides
+
+
+# ---------------------------------------------------------------------------------------------
+# The math
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kl", "expected"),
+    [
+        (0.001, 0.5),  # below the band [d_targ/1.5, 1.5 d_targ] = [0.00667, 0.015]: β/2
+        (0.01, 1.0),  # inside: unchanged
+        (0.02, 2.0),  # above: 2β
+        (0.01 / 1.5, 1.0),  # the band's edges belong to the band (the paper's inequalities are strict)
+        (0.01 * 1.5, 1.0),
+        (0.01 / 1.5 * 0.999, 0.5),
+        (0.01 * 1.5 * 1.001, 2.0),
+    ],
+)
+def test_adapt_beta_follows_section_4(kl, expected):
+    assert ppo.adapt_beta(1.0, kl, 0.01) == expected
+
+
+def test_adapt_beta_scales_any_beta():
+    assert ppo.adapt_beta(3.0, 0.0, 0.01) == 1.5 and ppo.adapt_beta(3.0, 1.0, 0.01) == 6.0
+
+
+def test_gaussian_kl_by_hand():
+    # One dimension, μ_old = 0, σ_old = 1, μ_new = 1, σ_new = e:
+    # log(e/1) + (1 + 1) / (2 e²) - 1/2 = 1 + e⁻² - 0.5.
+    kl = ppo.gaussian_kl(torch.tensor([[0.0]]), torch.tensor([[0.0]]), torch.tensor([[1.0]]), torch.tensor([[1.0]]))
+    assert kl.item() == pytest.approx(0.5 + math.exp(-2.0), rel=1e-6)
+
+
+def test_gaussian_kl_matches_torch_and_monte_carlo():
+    generator = torch.Generator().manual_seed(0)
+    old_mean, new_mean = torch.randn(5, 3, generator=generator), torch.randn(5, 3, generator=generator)
+    old_log_std, new_log_std = (
+        0.3 * torch.randn(5, 3, generator=generator),
+        0.3 * torch.randn(5, 3, generator=generator),
+    )
+    kl = ppo.gaussian_kl(old_mean, old_log_std, new_mean, new_log_std)
+    old = Independent(Normal(old_mean, old_log_std.exp()), 1)
+    new = Independent(Normal(new_mean, new_log_std.exp()), 1)
+    torch.testing.assert_close(kl, kl_divergence(old, new))
+    # KL[p, q] = E_{a~p}[log p(a) - log q(a)], estimated from 200k samples per state.
+    samples = old.sample((200_000,))
+    monte_carlo = (old.log_prob(samples) - new.log_prob(samples)).mean(0)
+    torch.testing.assert_close(kl, monte_carlo, rtol=0.03, atol=0.01)
+
+
+def test_kl_penalty_with_beta_zero_is_the_cpi_surrogate():
+    ratio, advantages = torch.tensor([0.5, 1.0, 1.5, 3.0]), torch.tensor([1.0, -2.0, 0.5, -1.0])
+    kl = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    # -L^CPI = -mean(r·Â) = -(0.5 - 2 + 0.75 - 3) / 4 = 0.9375: no ratio is clipped.
+    assert ppo.kl_penalty_loss(ratio, advantages, kl, 0.0).item() == pytest.approx(0.9375)
+    # With β = 2 the penalty adds β·mean(KL) = 2 · 0.25.
+    assert ppo.kl_penalty_loss(ratio, advantages, kl, 2.0).item() == pytest.approx(0.9375 + 0.5)
+
+
+def test_penalty_and_its_gradient_vanish_when_the_policies_agree():
+    mean = torch.randn(4, 2, requires_grad=True)
+    log_std = torch.full((4, 2), -0.5, requires_grad=True)
+    kl = ppo.gaussian_kl(mean.detach(), log_std.detach(), mean, log_std)
+    assert torch.all(kl.abs() < 1e-7)
+    kl.sum().backward()  # KL is at its minimum where the new policy is the old one
+    assert mean.grad.abs().max() < 1e-6 and log_std.grad.abs().max() < 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# β in training
+# ---------------------------------------------------------------------------------------------
+
+
+def test_adaptive_beta_follows_the_logged_kl_toward_the_target(tmp_path):
+    """A β far too large keeps the policy still (d ≪ d_targ); the rule halves it after every update
+    and d grows toward d_targ. Every logged β is the rule applied to the previous β and d."""
+    args = ppo.Args(env_id="Hopper-v4", init_beta=30.0, kl_target=0.02, anneal_lr=False, runs_dir=str(tmp_path), seed=1)
+    args = ppo.dataclasses.replace(args, num_steps=512, num_minibatches=8, update_epochs=4, total_timesteps=5120)
+    summary = ppo.train(args)
+    scalars = read_scalars(summary["run_dir"])
+    betas = [value for _, value in scalars["charts/beta"]]
+    kls = [value for _, value in scalars["losses/kl"]]
+    assert len(betas) == len(kls) == 10
+    for k in range(9):
+        assert betas[k + 1] == pytest.approx(ppo.adapt_beta(betas[k], kls[k], 0.02))
+    assert betas[-1] < betas[0] / 8  # it moved, down
+    assert abs(math.log(kls[-1] / 0.02)) < abs(math.log(kls[0] / 0.02))  # and d moved toward d_targ
+    assert summary["beta"] == pytest.approx(ppo.adapt_beta(betas[-1], kls[-1], 0.02))
+
+
+def test_fixed_beta_never_changes(tmp_path):
+    args = ppo.Args(env_id="Pendulum-v1", adaptive_beta=False, init_beta=3.0, runs_dir=str(tmp_path), seed=1)
+    summary = ppo.train(ppo.dataclasses.replace(args, **tiny_kwargs(total_timesteps=2048)))
+    scalars = read_scalars(summary["run_dir"])
+    assert [value for _, value in scalars["charts/beta"]] == [3.0] * 4
+    assert all(value > 0 for _, value in scalars["losses/kl"])  # d is still measured and logged
+
+
+def test_short_run_logs_and_checkpoint_with_beta_that_evaluates_and_resumes(tmp_path):
+    result = run_script("ppo_penalty.py", "--env-id", "Hopper-v4", *TINY, "--runs-dir", tmp_path / "a", "--save-model")
+    assert result.returncode == 0, result.stderr
+    assert "β " in result.stdout and "| d " in result.stdout  # the status line shows β and d
+    run_dir = only_run_dir(tmp_path / "a")
+    scalars = read_scalars(run_dir)
+    assert scalars.keys() >= TENSORBOARD_KEYS | {"charts/beta", "losses/kl"}
+    summary = json.loads((run_dir / "summary.json").read_text())
+    checkpoint = torch.load(run_dir / "model.pt", weights_only=True)
+    assert checkpoint["script"] == "ppo_penalty" and checkpoint["beta"] == summary["beta"]
+    evaluation = run_script("ppo_penalty.py", "--eval-checkpoint", run_dir / "model.pt", "--eval-episodes", "2")
+    assert evaluation.returncode == 0, evaluation.stderr
+    assert "Hopper-v4: 2 episodes, return" in evaluation.stdout
+
+    # β is part of the training state: a resumed run starts from the saved β, not --init-beta.
+    resume_argv = [
+        "--resume",
+        str(run_dir / "model.pt"),
+        "--total-timesteps",
+        "2048",
+        "--runs-dir",
+        str(tmp_path / "b"),
+    ]
+    resumed = ppo.train(ppo.parse_args(resume_argv))
+    assert resumed["start_step"] == 1024
+    assert read_scalars(resumed["run_dir"])["charts/beta"][0][1] == pytest.approx(checkpoint["beta"])
+
+
+def test_file_copied_alone_into_an_empty_folder_runs(tmp_path):
+    shutil.copy(ROOT / "ppo_penalty.py", tmp_path)
+    result = run_script(tmp_path / "ppo_penalty.py", "--env-id", "Pendulum-v1", *TINY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "runs").is_dir()
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: one line, non-zero exit, no traceback
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--kl-target", "0"], "--kl-target must be positive"),
+        (["--init-beta", "-1"], "--init-beta must be non-negative"),
+        (["--init-beta", "0"], "add --no-adaptive-beta"),
+        (["--num-minibatches", "7"], "not divisible by --num-minibatches"),
+        (["--env-id", "CartPole-v1"], "use ppo_discrete.py"),
+        (["--env-id", "NoSuchEnv-v0"], "unknown environment id"),
+    ],
+)
+def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, fragment):
+    with pytest.raises(SystemExit) as exit_info:
+        ppo.main([*argv, "--runs-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert fragment in err and len(err.strip().splitlines()) == 1, err
+    assert not any(tmp_path.iterdir())
