@@ -1,0 +1,391 @@
+"""Steps per second of our scripts against Stable-Baselines3's PPO at identical settings.
+
+Each measurement is a fresh single-threaded process (OMP_NUM_THREADS=1, torch.set_num_threads(1))
+that builds the learner, then times `steps` environment steps of training (imports and construction
+are not timed, on either side). Ours and SB3 alternate, A B A B, for several rounds, so a machine
+whose load drifts hurts both alike; the report gives the median of each and their ratio. For ours,
+the time is also split between stepping the environments, the rest of the rollout (policy inference,
+normalization, bookkeeping), the update, and the remainder (GAE, logging), by timers wrapped around
+`envs.step`, `Actors.collect` and `update` from outside: the scripts are not changed to be measured.
+
+    pip install -r benchmark/requirements-speed.txt     # stable-baselines3
+    python benchmark/speed.py                            # every case, 3 rounds; writes benchmark/results/speed.md
+    python benchmark/speed.py --cases hopper --rounds 5
+    python benchmark/speed.py --memory                   # peak memory of a 100k- and a 1M-step Hopper run
+
+SB3's settings are set to ours, field by field (see CASES): the same rollout length, minibatch size,
+epochs, network (separate 64×64 tanh MLPs, or the Nature CNN), value clipping, normalization.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import tyro
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmark" / "results"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One comparison: our script with its default flags, and SB3's PPO set up the same way."""
+
+    name: str
+    script: str
+    env_id: str
+    steps: int
+    """environment steps timed in one measurement (whole rollouts)"""
+    sb3: str | None
+    """the SB3 setup (a key of SB3_SETUPS); None: compare with another case's SB3 figure"""
+    flags: tuple[str, ...] = ()
+    target: float = 2.0
+    """issue 7's target for the ratio ours / SB3"""
+
+
+CASES = {
+    case.name: case
+    for case in (
+        Case("hopper", "ppo_continuous.py", "Hopper-v4", 20_480, "mujoco"),
+        Case("hopper_penalty", "ppo_penalty.py", "Hopper-v4", 20_480, None),
+        Case("cartpole", "ppo_discrete.py", "CartPole-v1", 40_960, "classic"),
+        Case("breakout", "ppo_shared_backbone.py", "BreakoutNoFrameskip-v4", 8_192, "atari", target=1.3),
+    )
+}
+SB3_OF = {"hopper_penalty": "hopper"}  # penalty: the ratio to SB3's PPO on the same env (issue 7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers: one measurement in a fresh process, printed as JSON on the last line
+# ---------------------------------------------------------------------------------------------
+
+
+def load_script(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure_ours(case: Case, runs_dir: str) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    ppo = load_script(REPO / case.script)
+    timers = {"env_step": 0.0, "collect": 0.0, "update": 0.0}
+
+    def timed(fn, key):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                timers[key] += time.perf_counter() - start
+
+        return wrapper
+
+    make_vector_env = ppo.make_vector_env
+
+    def make_timed_vector_env(*args, **kwargs):
+        envs = make_vector_env(*args, **kwargs)
+        envs.step = timed(envs.step, "env_step")
+        return envs
+
+    ppo.make_vector_env = make_timed_vector_env
+    ppo.update = timed(ppo.update, "update")
+    ppo.Actors.collect = timed(ppo.Actors.collect, "collect")
+    argv = ["--env-id", case.env_id, "--total-timesteps", str(case.steps), "--runs-dir", runs_dir, *case.flags]
+    summary = ppo.train(ppo.parse_args(argv))
+    wall = summary["wall_seconds"]
+    split = {
+        "env_step": timers["env_step"] / wall,
+        "inference": (timers["collect"] - timers["env_step"]) / wall,
+        "update": timers["update"] / wall,
+        "other": (wall - timers["collect"] - timers["update"]) / wall,
+    }
+    return {"sps": summary["global_step"] / wall, "steps": summary["global_step"], "wall": wall, "split": split}
+
+
+SB3_SETUPS = {
+    # ppo_continuous.py's defaults: Table 3 plus baselines' details.
+    "mujoco": dict(
+        n_envs=1,
+        kwargs=dict(n_steps=2048, batch_size=64, n_epochs=10, learning_rate=3e-4, gamma=0.99, gae_lambda=0.95),
+        clip=0.2,
+        clip_vf=0.2,
+        ent_coef=0.0,
+        vf_coef=0.5,
+        normalize=True,
+        policy="MlpPolicy",
+    ),
+    # ppo_discrete.py's defaults: baselines' classic-control settings.
+    "classic": dict(
+        n_envs=4,
+        kwargs=dict(n_steps=128, batch_size=128, n_epochs=4, learning_rate=2.5e-4, gamma=0.99, gae_lambda=0.95),
+        clip=0.2,
+        clip_vf=0.2,
+        ent_coef=0.01,
+        vf_coef=0.5,
+        normalize=False,
+        policy="MlpPolicy",
+    ),
+    # ppo_shared_backbone.py's defaults: Table 5.
+    "atari": dict(
+        n_envs=8,
+        kwargs=dict(n_steps=128, batch_size=256, n_epochs=3, learning_rate=2.5e-4, gamma=0.99, gae_lambda=0.95),
+        clip=0.1,
+        clip_vf=0.1,
+        ent_coef=0.01,
+        vf_coef=1.0,
+        normalize=False,
+        policy="CnnPolicy",
+    ),
+}
+
+
+def measure_sb3(case: Case) -> dict:
+    import gymnasium as gym
+    import torch
+    import torch.nn as nn
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_atari_env, make_vec_env
+    from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
+
+    torch.set_num_threads(1)
+    setup = SB3_SETUPS[case.sb3]
+    total = case.steps
+
+    def linear(initial: float):
+        return lambda progress_remaining: progress_remaining * initial  # annealed to 0, as ours
+
+    if setup["policy"] == "CnnPolicy":
+        import ale_py
+
+        gym.register_envs(ale_py)
+        envs = VecFrameStack(make_atari_env(case.env_id, n_envs=setup["n_envs"], seed=1), n_stack=4)
+        policy_kwargs = {}
+    else:
+        envs = make_vec_env(case.env_id, n_envs=setup["n_envs"], seed=1)
+        if setup["normalize"]:
+            envs = VecNormalize(envs, norm_obs=True, norm_reward=True, clip_obs=10.0, clip_reward=10.0, gamma=0.99)
+        policy_kwargs = dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.Tanh, ortho_init=True)
+    kwargs = dict(setup["kwargs"])
+    kwargs["learning_rate"] = linear(kwargs["learning_rate"])
+    model = PPO(
+        setup["policy"],
+        envs,
+        clip_range=linear(setup["clip"]) if setup["policy"] == "CnnPolicy" else setup["clip"],
+        clip_range_vf=setup["clip_vf"],
+        ent_coef=setup["ent_coef"],
+        vf_coef=setup["vf_coef"],
+        max_grad_norm=0.5,
+        policy_kwargs=policy_kwargs,
+        device="cpu",
+        seed=1,
+        verbose=0,
+        **kwargs,
+    )
+    start = time.perf_counter()
+    model.learn(total_timesteps=total)
+    wall = time.perf_counter() - start
+    return {"sps": model.num_timesteps / wall, "steps": model.num_timesteps, "wall": wall}
+
+
+def run_worker(impl: str, case: Case) -> dict:
+    """One measurement in a fresh interpreter; returns its JSON."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as runs_dir:
+        command = [sys.executable, __file__, "--worker", impl, "--cases", case.name, "--runs-dir", runs_dir]
+        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+    if result.returncode != 0:
+        raise SystemExit(f"speed.py: the {impl} measurement of {case.name} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Peak memory: a 100k- and a 1M-step run of ppo_continuous.py (issue 7: within 10%)
+# ---------------------------------------------------------------------------------------------
+
+
+def peak_memory_mib(script: str, steps: int) -> float:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as runs_dir:
+        command = [sys.executable, str(REPO / script), "--total-timesteps", str(steps), "--runs-dir", runs_dir]
+        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO)
+        _, status, usage = os.wait4(process.pid, 0)
+        if status != 0:
+            raise SystemExit(f"speed.py: {' '.join(command)} failed: {process.stderr.read().decode()[-1000:]}")
+    return usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def percent(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def render(results: dict, rounds: int, command: str, memory: dict | None) -> str:
+    lines = [
+        "# Speed: our scripts against Stable-Baselines3's PPO",
+        "",
+        f"Made by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit()[:10]}, "
+        f"machine {machine()}; torch {results['versions']['torch']}, stable-baselines3 "
+        f"{results['versions']['sb3']}, gymnasium {results['versions']['gymnasium']}.",
+        "",
+        f"Each figure is the median of {rounds} measurements, ours and SB3 alternating; each measurement is a "
+        "fresh single-threaded process timing training only (imports and construction excluded). "
+        "Settings are each script's defaults, and SB3 set to the same (see `benchmark/speed.py`).",
+        "",
+        "| case | env | ours (steps/s) | SB3 (steps/s) | ours / SB3 | target | env step | inference | update | other |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in results["cases"].items():
+        case = CASES[name]
+        ours, sb3 = row["ours"], row.get("sb3")
+        ratio = f"{ours / sb3:.2f}×" if sb3 else "–"
+        met = "" if not sb3 else (" ✓" if ours / sb3 >= case.target else " ✗")
+        split = row["split"]
+        sb3_text = f"{sb3:,.0f}" + (f" (from {SB3_OF[name]})" if name in SB3_OF else "") if sb3 else "–"
+        lines.append(
+            f"| {name} (`{case.script}`) | {case.env_id} | {ours:,.0f} | {sb3_text} | {ratio}{met} | "
+            f"≥ {case.target}× | {percent(split['env_step'])} | {percent(split['inference'])} | "
+            f"{percent(split['update'])} | {percent(split['other'])} |"
+        )
+    lines += [
+        "",
+        "env step: time inside the vector env's `step`; inference: the rest of the rollout (the policy's "
+        "forward pass and sampling, normalization, copies into the buffer); update: the K epochs of "
+        "minibatch Adam; other: GAE, logging, checkpoints.",
+        "",
+        "All measurements (steps/s):",
+        "",
+    ]
+    for name, row in results["cases"].items():
+        ours = ", ".join(f"{x:,.0f}" for x in row["ours_all"])
+        sb3 = ", ".join(f"{x:,.0f}" for x in row.get("sb3_all", []))
+        lines.append(f"- {name}: ours {ours}" + (f"; SB3 {sb3}" if sb3 else ""))
+    if memory:
+        small, large = memory["100k"], memory["1M"]
+        lines += [
+            "",
+            "## Memory",
+            "",
+            f"Peak resident memory of `ppo_continuous.py --env-id Hopper-v4`: {small:,.0f} MiB at 100k steps, "
+            f"{large:,.0f} MiB at 1M steps ({100 * (large / small - 1):+.1f}%; target within 10%).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Cli:
+    """Steps per second of our scripts against Stable-Baselines3's PPO, at identical settings."""
+
+    cases: tuple[Literal["hopper", "hopper_penalty", "cartpole", "breakout"], ...] = tuple(CASES)
+    """which comparisons to run"""
+    rounds: int = 3
+    """measurements of each side (alternating ours, SB3)"""
+    memory: bool = False
+    """also measure peak memory of a 100k- and a 1M-step Hopper run (about 10 minutes)"""
+    output: Path = RESULTS / "speed.md"
+    """where the markdown report goes (the raw figures go beside it as .json)"""
+    worker: Literal["ours", "sb3"] | None = None
+    """internal: make one measurement in this process and print it as JSON"""
+    runs_dir: str = ""
+    """internal: the worker's run folder"""
+
+
+def main() -> None:
+    cli = tyro.cli(Cli)
+    if cli.worker:
+        case = CASES[cli.cases[0]]
+        result = measure_ours(case, cli.runs_dir) if cli.worker == "ours" else measure_sb3(case)
+        print(json.dumps(result))
+        return
+    if importlib.util.find_spec("stable_baselines3") is None:
+        raise SystemExit("speed.py: needs Stable-Baselines3: pip install -r benchmark/requirements-speed.txt")
+    import gymnasium
+    import stable_baselines3
+    import torch
+
+    results = {
+        "versions": {
+            "torch": torch.__version__,
+            "sb3": stable_baselines3.__version__,
+            "gymnasium": gymnasium.__version__,
+        },
+        "cases": {},
+    }
+    sb3_figures: dict[str, list[float]] = {}
+    for name in cli.cases:
+        case = CASES[name]
+        ours_all, sb3_all, splits = [], [], []
+        for round_ in range(cli.rounds):
+            mine = run_worker("ours", case)
+            ours_all.append(mine["sps"])
+            splits.append(mine["split"])
+            line = f"{name} round {round_ + 1}: ours {mine['sps']:,.0f} steps/s"
+            if case.sb3:
+                theirs = run_worker("sb3", case)
+                sb3_all.append(theirs["sps"])
+                line += f", SB3 {theirs['sps']:,.0f} steps/s"
+            print(line, flush=True)
+        row = {
+            "ours": statistics.median(ours_all),
+            "ours_all": ours_all,
+            "split": {key: statistics.median(s[key] for s in splits) for key in splits[0]},
+        }
+        sb3_all = sb3_all or sb3_figures.get(SB3_OF.get(name, ""), [])
+        if sb3_all:
+            row |= {"sb3": statistics.median(sb3_all), "sb3_all": sb3_all}
+            sb3_figures[name] = sb3_all
+        results["cases"][name] = row
+    memory = None
+    if cli.memory:
+        memory = {"100k": peak_memory_mib("ppo_continuous.py", 100_000)}
+        memory["1M"] = peak_memory_mib("ppo_continuous.py", 1_000_000)
+    command = "python benchmark/speed.py " + " ".join(sys.argv[1:])
+    cli.output.parent.mkdir(parents=True, exist_ok=True)
+    cli.output.write_text(render(results, cli.rounds, command.strip(), memory))
+    cli.output.with_suffix(".json").write_text(json.dumps(results | {"memory": memory}, indent=2))
+    print(f"speed.py: wrote {cli.output}")
+
+
+if __name__ == "__main__":
+    main()
