@@ -12,6 +12,7 @@ normalization, bookkeeping), the update, and the remainder (GAE, logging), by ti
     python benchmark/speed.py                            # every case, 3 rounds; writes benchmark/results/speed.md
     python benchmark/speed.py --cases hopper --rounds 5
     python benchmark/speed.py --memory                   # peak memory of a 100k- and a 1M-step Hopper run
+    python benchmark/speed.py --cases hopper --before HEAD   # a change: ours now against ours at a commit
 
 SB3's settings are set to ours, field by field (see CASES): the same rollout length, minibatch size,
 epochs, network (separate 64×64 tanh MLPs, or the Nature CNN), value clipping, normalization.
@@ -78,11 +79,11 @@ def load_script(path: Path):
     return module
 
 
-def measure_ours(case: Case, runs_dir: str) -> dict:
+def measure_ours(case: Case, runs_dir: str, script_path: Path | None = None) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    ppo = load_script(REPO / case.script)
+    ppo = load_script(script_path or REPO / case.script)
     timers = {"env_step": 0.0, "collect": 0.0, "update": 0.0}
 
     def timed(fn, key):
@@ -202,12 +203,13 @@ def measure_sb3(case: Case) -> dict:
     return {"sps": model.num_timesteps / wall, "steps": model.num_timesteps, "wall": wall}
 
 
-def run_worker(impl: str, case: Case) -> dict:
+def run_worker(impl: str, case: Case, script_path: Path | None = None) -> dict:
     """One measurement in a fresh interpreter; returns its JSON."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as runs_dir:
         command = [sys.executable, __file__, "--worker", impl, "--cases", case.name, "--runs-dir", runs_dir]
+        command += ["--script-path", str(script_path)] if script_path else []
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
         result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
     if result.returncode != 0:
@@ -313,6 +315,30 @@ def render(results: dict, rounds: int, command: str, memory: dict | None) -> str
     return "\n".join(lines) + "\n"
 
 
+def compare_commits(cli: Cli) -> None:
+    """Ours now against ours at an earlier commit, alternating: the before/after figure of a change."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in cli.cases:
+            case = CASES[name]
+            old = Path(tmp) / case.script
+            source = subprocess.run(
+                ["git", "show", f"{cli.before}:{case.script}"], cwd=REPO, capture_output=True, text=True, check=True
+            )
+            old.write_text(source.stdout)
+            now_all, before_all = [], []
+            for _ in range(cli.rounds):
+                now_all.append(run_worker("ours", case)["sps"])
+                before_all.append(run_worker("ours", case, old)["sps"])
+            now, before = statistics.median(now_all), statistics.median(before_all)
+            print(
+                f"{name}: now {now:,.0f} steps/s {[round(x) for x in now_all]}, at {cli.before} {before:,.0f} steps/s "
+                f"{[round(x) for x in before_all]}: {now / before:.2f}×",
+                flush=True,
+            )
+
+
 @dataclass
 class Cli:
     """Steps per second of our scripts against Stable-Baselines3's PPO, at identical settings."""
@@ -329,14 +355,21 @@ class Cli:
     """internal: make one measurement in this process and print it as JSON"""
     runs_dir: str = ""
     """internal: the worker's run folder"""
+    script_path: Path | None = None
+    """internal: the script file the worker measures"""
+    before: str | None = None
+    """instead of SB3, compare ours now with ours at this git commit (before/after a change); prints only"""
 
 
 def main() -> None:
     cli = tyro.cli(Cli)
     if cli.worker:
         case = CASES[cli.cases[0]]
-        result = measure_ours(case, cli.runs_dir) if cli.worker == "ours" else measure_sb3(case)
+        result = measure_ours(case, cli.runs_dir, cli.script_path) if cli.worker == "ours" else measure_sb3(case)
         print(json.dumps(result))
+        return
+    if cli.before:
+        compare_commits(cli)
         return
     if importlib.util.find_spec("stable_baselines3") is None:
         raise SystemExit("speed.py: needs Stable-Baselines3: pip install -r benchmark/requirements-speed.txt")

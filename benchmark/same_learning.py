@@ -1,0 +1,95 @@
+"""Did a change alter the learning? Runs a script as it is now and as it was at an earlier commit,
+with the same seed and flags, and compares the losses each update logged.
+
+A speed-up that only removes overhead leaves every loss bit for bit the same; one that changes the
+order of floating-point operations (a fused optimizer, a compiled graph) moves them by rounding noise,
+which this shows as the largest relative difference. Those need a full-length run instead, compared
+with the seed spread of earlier runs (see benchmark/results/).
+
+    python benchmark/same_learning.py ppo_continuous.py --before HEAD~1
+    python benchmark/same_learning.py ppo_discrete.py --before 0db1b95 --flags '--total-timesteps 4096'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+REPO = Path(__file__).resolve().parent.parent
+KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac")
+
+
+def read_losses(run_dir: Path) -> dict[str, list[float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return {key: [event.value for event in accumulator.Scalars(key)] for key in KEYS}
+
+
+def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[float]]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    command = [sys.executable, str(script_path), "--runs-dir", str(runs_dir), *flags]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=runs_dir)
+    if result.returncode != 0:
+        raise SystemExit(f"same_learning.py: {' '.join(command)} failed:\n{result.stderr[-1500:]}")
+    (run_dir,) = [p for p in runs_dir.iterdir() if p.is_dir()]
+    return read_losses(run_dir)
+
+
+@dataclass
+class Cli:
+    """Compare the losses a script logs now with those it logged at an earlier commit (same seed)."""
+
+    script: tyro.conf.Positional[str]
+    """the script, e.g. ppo_continuous.py"""
+    before: str = "HEAD"
+    """the commit to compare with"""
+    flags: str = "--total-timesteps 6144"
+    """flags for both runs, as one string (the script's defaults otherwise; seed 1)"""
+
+
+def main() -> None:
+    cli = tyro.cli(Cli)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        old_script = tmp / "before" / cli.script
+        old_script.parent.mkdir()
+        source = subprocess.run(
+            ["git", "show", f"{cli.before}:{cli.script}"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout
+        old_script.write_text(source)
+        (tmp / "runs_before").mkdir()
+        (tmp / "runs_now").mkdir()
+        before = run(old_script, shlex.split(cli.flags), tmp / "runs_before")
+        now = run(REPO / cli.script, shlex.split(cli.flags), tmp / "runs_now")
+    worst = 0.0
+    for key in KEYS:
+        for a, b in zip(before[key], now[key], strict=True):
+            worst = max(worst, abs(a - b) / max(abs(a), 1e-12))
+    identical = before == now
+    print(
+        json.dumps(
+            {
+                "script": cli.script,
+                "before": cli.before,
+                "updates": len(now[KEYS[0]]),
+                "identical": identical,
+                "max_relative_difference": worst,
+            }
+        )
+    )
+    print(f"first update, before: {[round(before[k][0], 6) for k in KEYS]}")
+    print(f"first update, now:    {[round(now[k][0], 6) for k in KEYS]}")
+
+
+if __name__ == "__main__":
+    main()
