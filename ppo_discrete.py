@@ -81,6 +81,9 @@ class Args:
     """use a GPU when there is one"""
     torch_deterministic: bool = True
     """ask torch for deterministic kernels"""
+    torch_threads: int = 1
+    """CPU threads for torch; 1 is fastest for these small networks (more threads contend with the
+    environment and with other processes, and can make a run several times slower)"""
 
     # --- algorithm (classic control of Huang et al. 2022 = baselines ppo2's Atari defaults, unless said otherwise) ---
     num_envs: int = 4
@@ -579,6 +582,7 @@ def validate(args: Args) -> None:
         (args.max_grad_norm > 0, "--max-grad-norm must be positive"),
         (args.target_kl is None or args.target_kl > 0, "--target-kl must be positive (or None)"),
         (args.save_interval > 0, "--save-interval must be positive"),
+        (args.torch_threads > 0, "--torch-threads must be positive"),
         (args.eval_episodes > 0, "--eval-episodes must be positive"),
         (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
     ]
@@ -711,6 +715,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(argv)
         validate(args)
+        torch.set_num_threads(args.torch_threads)
         if args.eval_checkpoint:
             load_checkpoint(args.eval_checkpoint, args.env_id)
             returns = evaluate(args.eval_checkpoint, args.eval_episodes, args.seed, args.capture_video)

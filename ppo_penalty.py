@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 import random
 import signal
@@ -42,11 +43,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 import tyro
-from torch.distributions import Normal
 from torch.utils.tensorboard import SummaryWriter
 
 SCRIPT = "ppo_penalty"
 CHECKPOINT_VERSION = 1
+LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 @dataclass
@@ -78,6 +79,9 @@ class Args:
     """use a GPU when there is one"""
     torch_deterministic: bool = True
     """ask torch for deterministic kernels"""
+    torch_threads: int = 1
+    """CPU threads for torch; 1 is fastest for these small networks (more threads contend with the
+    environment and with other processes, and can make a run several times slower)"""
 
     # --- algorithm (paper, Table 3, unless said otherwise) ---
     num_envs: int = 1
@@ -277,16 +281,20 @@ class Agent(nn.Module):
     def get_value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)
 
-    def distribution(self, obs: torch.Tensor) -> Normal:
-        mean = self.actor_mean(obs)
-        return Normal(mean, self.actor_logstd.expand_as(mean).exp(), validate_args=False)
-
     def get_action_and_value(self, obs: torch.Tensor, action: torch.Tensor | None = None):
-        dist = self.distribution(obs)
+        """a ~ π_θ(·|s) = N(μ_θ(s), σ²) when no action is given; log π_θ(a|s), the entropy, V(s).
+
+        The Gaussian is written out rather than built as a torch.distributions.Normal: the same
+        numbers, without the object's overhead on every step of the rollout."""
+        mean = self.actor_mean(obs)
+        log_std = self.actor_logstd.expand_as(mean)
+        std = log_std.exp()
         if action is None:
-            action = dist.sample()
-        # The action dimensions are independent: the log-probability of the action is the sum.
-        return action, dist.log_prob(action).sum(-1), dist.entropy().sum(-1), self.get_value(obs)
+            action = torch.normal(mean, std)
+        # The action dimensions are independent: log-probability and entropy are sums over them.
+        logprob = (-0.5 * ((action - mean) / std) ** 2 - log_std - LOG_SQRT_2PI).sum(-1)
+        entropy = (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
+        return action, logprob, entropy, self.get_value(obs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,7 +405,7 @@ class Actors:
         self.envs, self.obs_normalizer, self.reward_scaler, self.device = envs, obs_normalizer, reward_scaler, device
         self.action_low, self.action_high = envs.single_action_space.low, envs.single_action_space.high
         raw_obs, _ = envs.reset(seed=seed)
-        self.next_obs = self.to_tensor(obs_normalizer(raw_obs))
+        self.next_obs = obs_normalizer(raw_obs)
         self.episode_returns = np.zeros(envs.num_envs)
         self.episode_lengths = np.zeros(envs.num_envs, np.int64)
         self.finished: list[tuple[int, float, int]] = []  # (step index t, return, length) of the last rollout
@@ -407,40 +415,42 @@ class Actors:
 
     @torch.no_grad()
     def collect(self, agent: Agent, num_steps: int) -> Rollout:
+        # The buffers are numpy arrays written in place, handed to torch once at the end: a step then
+        # allocates no tensors besides the policy's forward pass (implementation detail, for speed).
         n = self.envs.num_envs
-        obs = torch.zeros((num_steps, n) + self.next_obs.shape[1:], device=self.device)
-        actions = torch.zeros((num_steps, n) + self.envs.single_action_space.shape, device=self.device)
+        obs = np.zeros((num_steps, n) + self.next_obs.shape[1:], np.float32)
+        actions = np.zeros((num_steps, n) + self.envs.single_action_space.shape, np.float32)
         logprobs, values, rewards, truncated_values, terminations, episode_ends = (
-            torch.zeros((num_steps, n), device=self.device) for _ in range(6)
+            np.zeros((num_steps, n), np.float32) for _ in range(6)
         )
-        truncations = torch.zeros((num_steps, n), dtype=torch.bool, device=self.device)
+        truncations = np.zeros((num_steps, n), bool)
         self.finished = []
         for t in range(num_steps):
             obs[t] = self.next_obs
-            action, logprob, _, value = agent.get_action_and_value(self.next_obs)
-            actions[t], logprobs[t], values[t] = action, logprob, value
+            action, logprob, _, value = agent.get_action_and_value(self.to_tensor(self.next_obs))
+            actions[t], logprobs[t], values[t] = action.cpu().numpy(), logprob.cpu().numpy(), value.cpu().numpy()
             # Implementation detail: the action is clipped to the bounds only on its way to the
             # environment; the rollout keeps the sampled action, whose log-prob r_t(θ) is computed from.
-            env_action = np.clip(action.cpu().numpy(), self.action_low, self.action_high)
+            env_action = np.clip(actions[t], self.action_low, self.action_high)
             raw_obs, reward, terminated, truncated, infos = self.envs.step(env_action)
             episode_end = terminated | truncated
             self.track_episodes(t, reward, episode_end)
-            rewards[t] = self.to_tensor(self.reward_scaler(reward, episode_end))
-            self.next_obs = self.to_tensor(self.obs_normalizer(raw_obs))
-            terminations[t] = self.to_tensor(terminated)
-            episode_ends[t] = self.to_tensor(episode_end)
+            rewards[t] = self.reward_scaler(reward, episode_end)
+            self.next_obs = self.obs_normalizer(raw_obs)
+            terminations[t], episode_ends[t] = terminated, episode_end
             # A time limit is not a terminal state: bootstrap from V(final observation) (Pardo et al., 2018).
             # With SAME_STEP autoreset, raw_obs already starts the next episode for the envs that ended.
             cut = np.flatnonzero(truncated & ~terminated)
             if cut.size:
                 final_obs = self.obs_normalizer(np.stack(infos["final_obs"][cut]), update=False)
-                truncated_values[t, cut] = agent.get_value(self.to_tensor(final_obs))
+                truncated_values[t, cut] = agent.get_value(self.to_tensor(final_obs)).cpu().numpy()
                 truncations[t, cut] = True
         # V(s_{t+1}) is the next step's V(s_t), and V(s_T) at the end of the rollout, except where a
         # time limit cut the episode (its final observation's value, above).
-        next_values = torch.cat([values[1:], agent.get_value(self.next_obs)[None]])
-        next_values = torch.where(truncations, truncated_values, next_values)
-        return Rollout(obs, actions, logprobs, values, rewards, next_values, terminations, episode_ends)
+        last_value = agent.get_value(self.to_tensor(self.next_obs)).cpu().numpy()
+        next_values = np.where(truncations, truncated_values, np.concatenate([values[1:], last_value[None]]))
+        fields = (obs, actions, logprobs, values, rewards, next_values, terminations, episode_ends)
+        return Rollout(*(self.to_tensor(x) for x in fields))
 
     def track_episodes(self, t: int, reward: np.ndarray, episode_end: np.ndarray) -> None:
         self.episode_returns += reward
@@ -454,10 +464,35 @@ class NonFiniteLossError(UserError):
     pass
 
 
+def minibatch_loss(
+    agent: Agent, mb: dict[str, torch.Tensor], args: Args, beta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The loss of Eq. (9) with L^KLPEN of Eq. (8) in place of L^CLIP on one minibatch, to be minimised,
+    and its diagnostics as one tensor: policy loss, value loss, entropy, approx KL, clip fraction."""
+    _, new_logprob, entropy, new_value = agent.get_action_and_value(mb["obs"], mb["actions"])
+    log_ratio = new_logprob - mb["logprobs"]
+    ratio = log_ratio.exp()  # r_t(θ) = π_θ(a_t|s_t) / π_θold(a_t|s_t), Eq. (6)
+    advantages = mb["advantages"]
+    if args.norm_adv:  # implementation detail (baselines): per-minibatch advantage normalization
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    new_mean = agent.actor_mean(mb["obs"])
+    kl = gaussian_kl(mb["old_mean"], mb["old_log_std"], new_mean, agent.actor_logstd.expand_as(new_mean))
+    policy_loss = kl_penalty_loss(ratio, advantages, kl, beta)
+    v_loss = value_loss(new_value, mb["values"], mb["returns"], args.clip_coef, args.clip_vloss)
+    entropy = entropy.mean()
+    # Eq. (9) with L^KLPEN for L^CLIP, negated for gradient descent: -(L^KLPEN - c1 L^VF + c2 S).
+    loss = policy_loss + args.vf_coef * v_loss - args.ent_coef * entropy
+    with torch.no_grad():
+        approx_kl = ((ratio - 1.0) - log_ratio).mean()  # k3 estimator of KL[π_old, π_θ]
+        clipfrac = ((ratio - 1.0).abs() > args.clip_coef).float().mean()  # diagnostic: nothing is clipped
+        diagnostics = torch.stack([policy_loss, v_loss, entropy, approx_kl, clipfrac])
+    return loss, diagnostics
+
+
 def update(
     agent: Agent, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], args: Args, beta: float
 ) -> dict:
-    """K epochs of minibatch Adam on the loss of Eq. (9) with L^KLPEN of Eq. (8) in place of L^CLIP;
+    """K epochs of minibatch Adam on the loss of Eq. (9) with L^KLPEN of Eq. (8) (minibatch_loss);
     returns the mean of each loss and diagnostic over all the minibatches of the update, and `kl`:
     d, the mean exact KL[π_old, π_θ] over the whole batch after the epochs, which the β rule reads."""
     batch_size = batch["obs"].shape[0]
@@ -467,46 +502,28 @@ def update(
     with torch.no_grad():
         old_mean = agent.actor_mean(batch["obs"])
         old_log_std = agent.actor_logstd.expand_as(old_mean).clone()
-    sums = dict.fromkeys(("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"), 0.0)
-    num_minibatches = 0
+    batch = batch | {"old_mean": old_mean, "old_log_std": old_log_std}
+    params = list(agent.parameters())
+    totals, num_minibatches = torch.zeros(5, dtype=torch.float64), 0
     for _epoch in range(args.update_epochs):
-        epoch_kl = 0.0
+        epoch_totals = torch.zeros(5, dtype=torch.float64)
         permutation = torch.randperm(batch_size, device=batch["obs"].device)  # shuffled minibatches
         for start in range(0, batch_size, minibatch_size):
             mb = permutation[start : start + minibatch_size]
-            _, new_logprob, entropy, new_value = agent.get_action_and_value(batch["obs"][mb], batch["actions"][mb])
-            log_ratio = new_logprob - batch["logprobs"][mb]
-            ratio = log_ratio.exp()  # r_t(θ) = π_θ(a_t|s_t) / π_θold(a_t|s_t), Eq. (6)
-            advantages = batch["advantages"][mb]
-            if args.norm_adv:  # implementation detail (baselines): per-minibatch advantage normalization
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-            new_mean = agent.actor_mean(batch["obs"][mb])
-            kl = gaussian_kl(old_mean[mb], old_log_std[mb], new_mean, agent.actor_logstd.expand_as(new_mean))
-            policy_loss = kl_penalty_loss(ratio, advantages, kl, beta)
-            v_loss = value_loss(new_value, batch["values"][mb], batch["returns"][mb], args.clip_coef, args.clip_vloss)
-            entropy = entropy.mean()
-            # Eq. (9) with L^KLPEN for L^CLIP, negated for gradient descent: -(L^KLPEN - c1 L^VF + c2 S).
-            loss = policy_loss + args.vf_coef * v_loss - args.ent_coef * entropy
+            loss, diagnostics = minibatch_loss(agent, {key: value[mb] for key, value in batch.items()}, args, beta)
             if not torch.isfinite(loss):
                 raise NonFiniteLossError
             optimizer.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)  # implementation detail (baselines)
+            nn.utils.clip_grad_norm_(params, args.max_grad_norm, foreach=True)  # implementation detail (baselines)
             optimizer.step()
-            with torch.no_grad():
-                approx_kl = ((ratio - 1.0) - log_ratio).mean().item()  # k3 estimator of KL[π_old, π_θ]
-                clipfrac = (
-                    ((ratio - 1.0).abs() > args.clip_coef).float().mean().item()
-                )  # diagnostic: nothing is clipped
-            for key, value in zip(
-                sums, (policy_loss.item(), v_loss.item(), entropy.item(), approx_kl, clipfrac), strict=True
-            ):
-                sums[key] += value
-            epoch_kl += approx_kl
+            epoch_totals += diagnostics.cpu().double()
             num_minibatches += 1
-        if args.target_kl is not None and epoch_kl / args.num_minibatches > args.target_kl:
+        totals += epoch_totals
+        if args.target_kl is not None and epoch_totals[3].item() / args.num_minibatches > args.target_kl:
             break  # early stopping on the KL (Spinning Up's variant); off by default
-    stats = {key: value / num_minibatches for key, value in sums.items()}
+    means = (totals / num_minibatches).tolist()
+    stats = dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"), means, strict=True))
     with torch.no_grad():  # section 4: d = Ê_t[KL[π_old(·|s_t), π_θ(·|s_t)]] after the update's epochs
         new_mean = agent.actor_mean(batch["obs"])
         stats["kl"] = gaussian_kl(old_mean, old_log_std, new_mean, agent.actor_logstd.expand_as(new_mean)).mean().item()
@@ -532,7 +549,8 @@ def train(args: Args) -> dict:
     obs_shape, action_dim = envs.single_observation_space.shape, envs.single_action_space.shape[0]
     envs.single_action_space.seed(args.seed)
     agent = Agent(obs_shape[0], action_dim).to(device)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)  # implementation detail: ε 1e-5
+    # Implementation detail: Adam ε 1e-5 (baselines). fused: one kernel for all parameters (same update, faster).
+    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
     obs_normalizer = ObsNormalizer(obs_shape, args.norm_obs)
     reward_scaler = RewardScaler(args.num_envs, args.gamma, args.norm_reward)
     global_step = 0
@@ -712,6 +730,7 @@ def validate(args: Args) -> None:
         (args.max_grad_norm > 0, "--max-grad-norm must be positive"),
         (args.target_kl is None or args.target_kl > 0, "--target-kl must be positive (or None)"),
         (args.save_interval > 0, "--save-interval must be positive"),
+        (args.torch_threads > 0, "--torch-threads must be positive"),
         (args.eval_episodes > 0, "--eval-episodes must be positive"),
         (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
     ]
@@ -844,6 +863,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(argv)
         validate(args)
+        torch.set_num_threads(args.torch_threads)
         if args.eval_checkpoint:
             load_checkpoint(args.eval_checkpoint, args.env_id)
             returns = evaluate(args.eval_checkpoint, args.eval_episodes, args.seed, args.capture_video)

@@ -214,7 +214,8 @@ def test_actions_are_clipped_only_on_the_way_to_the_environment():
     assert np.abs(stored).max() > 1.0  # the rollout keeps the sampled action
     np.testing.assert_allclose(received, np.clip(stored, -1.0, 1.0))  # the environment gets it clipped
     # and the stored log-prob is that of the unclipped sample
-    dist = agent.distribution(rollout.obs[:, 0])
+    with torch.no_grad():
+        dist = torch.distributions.Normal(agent.actor_mean(rollout.obs[:, 0]), 5.0)
     torch.testing.assert_close(rollout.logprobs[:, 0], dist.log_prob(rollout.actions[:, 0]).sum(-1))
 
 
@@ -327,6 +328,7 @@ def run_main(capsys, *argv):
         (["--gae-lambda", "-0.1"], "--gae-lambda must be in [0, 1]"),
         (["--total-timesteps", "100"], "at least --num-envs × --num-steps"),
         (["--learning-rate", "0"], "--learning-rate must be positive"),
+        (["--torch-threads", "0"], "--torch-threads must be positive"),
         (["--env-id", "NoSuchEnv-v0"], "unknown environment id 'NoSuchEnv-v0'"),
         (["--env-id", "CartPole-v1"], "use ppo_discrete.py"),
         (["--env-id", "ALE/Pong-v5"], "use ppo_shared_backbone.py"),

@@ -20,7 +20,8 @@ VARIANT = {
     "make_env",  # Atari preprocessing vs. plain environments
     "make_vector_env",
     "Actors",  # how an action reaches the environment (clipped Box, discrete, Atari's true game return)
-    "update",  # the objective: L^CLIP, L^KLPEN, L^{CLIP+VF+S}
+    "minibatch_loss",  # the objective: L^CLIP, L^KLPEN, L^{CLIP+VF+S}
+    "update",
     "train",
     "evaluate",
     "validate",  # each variant's own flags are checked too
