@@ -7,7 +7,7 @@ which this shows as the largest relative difference. Those need a full-length ru
 with the seed spread of earlier runs (see benchmark/results/).
 
     python benchmark/same_learning.py ppo_continuous.py --before HEAD~1
-    python benchmark/same_learning.py ppo_discrete.py --before 0db1b95 --flags '--total-timesteps 4096'
+    python benchmark/same_learning.py ppo_discrete.py --before 0db1b95 --flags='--total-timesteps 4096'
 """
 
 from __future__ import annotations

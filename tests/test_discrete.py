@@ -104,7 +104,7 @@ def test_time_limit_bootstraps_from_the_final_observation():
         final_obs, *_ = env.step(int(rollout.actions[t, 0]))
     with torch.no_grad():
         v_final = agent.get_value(torch.as_tensor(final_obs[None], dtype=torch.float32))[0]
-        v_end = agent.get_value(actors.next_obs)[0]
+        v_end = agent.get_value(actors.to_tensor(actors.next_obs))[0]
     torch.testing.assert_close(rollout.next_values[2, 0], v_final)
     assert not torch.isclose(rollout.next_values[2, 0], rollout.values[3, 0])  # not the next episode's V(s_0)
     torch.testing.assert_close(rollout.next_values[0, 0], rollout.values[1, 0])
