@@ -1,0 +1,913 @@
+"""PPO-Clip with one network for policy and value: the paper's Atari setting (Table 5).
+
+Schulman et al., "Proximal Policy Optimization Algorithms" (arXiv:1707.06347), with the
+advantage estimator of Schulman et al., "High-Dimensional Continuous Control Using Generalized
+Advantage Estimation" (arXiv:1506.02438). One trunk (the Nature-DQN CNN for Atari frames, a 2x64
+tanh MLP for vector observations) feeds a categorical policy head and a value head, so the policy
+and the value error share parameters and are trained on one combined objective. This file implements:
+
+- Eq. (7)       L^CLIP = E_t[min(r_t(θ) Â_t, clip(r_t(θ), 1-ε, 1+ε) Â_t)], r_t = π_θ(a_t|s_t) / π_θold(a_t|s_t)
+- Eq. (9)       L^{CLIP+VF+S} = E_t[L^CLIP_t - c1 L^VF_t + c2 S[π_θ](s_t)], L^VF_t = (V_θ(s_t) - V^targ_t)²,
+                maximised (its negative minimised) with c1 = 1 and c2 = 0.01 (Table 5)
+- Eq. (11)-(12) truncated GAE, Â_t = δ_t + (γλ) δ_{t+1} + ..., δ_t = r_t + γ V(s_{t+1}) - V(s_t)
+- Algorithm 1   N actors run π_θold for T steps, then K epochs of minibatch Adam on the surrogate
+
+The defaults are Table 5's (Atari, 10M steps = 40M frames): N = 8 actors, T = 128, K = 3 epochs,
+minibatch 32 x 8 = 256, Adam stepsize 2.5e-4 x α and clip ε = 0.1 x α with α annealed linearly
+from 1 to 0, c1 = 1, c2 = 0.01, γ = 0.99, λ = 0.95; with the Atari preprocessing of OpenAI
+baselines, whose ppo2 produced the paper's numbers (NoopReset, MaxAndSkip, EpisodicLife, FireReset,
+84x84 grayscale, reward sign, 4-frame stack). Vector observations (CartPole-v1, Acrobot-v1,
+MountainCar-v0, LunarLander-v3) get the MLP trunk and no preprocessing. Each implementation detail
+is marked "implementation detail" where it appears.
+
+    python ppo_shared_backbone.py                                   # BreakoutNoFrameskip-v4, Table 5
+    python ppo_shared_backbone.py --env-id PongNoFrameskip-v4 --seed 2 --save-model
+    python ppo_shared_backbone.py --env-id CartPole-v1 --total-timesteps 500000
+    python ppo_shared_backbone.py --eval-checkpoint runs/<run>/model.pt --eval-episodes 10
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import random
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
+SCRIPT = "ppo_shared_backbone"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class Args:
+    """PPO-Clip with a shared trunk for policy and value (ppo_shared_backbone.py).
+
+    Atari frames (a 3-D uint8 observation of an ALE game) get baselines' Atari preprocessing and the
+    Nature-DQN CNN; 1-D observations get a 2x64 tanh MLP trunk and are used as the environment gives them."""
+
+    # --- experiment ---
+    env_id: str = "BreakoutNoFrameskip-v4"
+    """gymnasium id: an Atari game (ALE, e.g. PongNoFrameskip-v4) or an environment with a 1-D Box
+    observation, with a Discrete action space (paper, Table 6: the NoFrameskip-v4 games)"""
+    total_timesteps: int = 10_000_000
+    """environment (agent) steps summed over all envs; Atari: 10M steps = 40M frames (paper, section 6.2)"""
+    seed: int = 1
+    """seeds python, numpy, torch, the environments and their action spaces"""
+    exp_name: str = SCRIPT
+    """name of the experiment, part of the run folder's name"""
+    runs_dir: str = "runs"
+    """where run folders (TensorBoard events, hyperparameters, checkpoints) are written"""
+    save_model: bool = False
+    """write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps"""
+    save_interval: int = 500_000
+    """with --save-model, also write the checkpoint every this many environment steps"""
+    eval_checkpoint: str | None = None
+    """evaluate this model.pt (arg-max action, whole games, raw score) instead of training"""
+    eval_episodes: int = 10
+    """episodes (whole games for Atari) to run with --eval-checkpoint"""
+    resume: str | None = None
+    """continue training from this model.pt into a new run folder (flags not given are taken from it)"""
+    capture_video: bool = False
+    """record videos of the first environment into the run folder (needs `pip install moviepy`)"""
+    cuda: bool = True
+    """use a GPU when there is one"""
+    torch_deterministic: bool = True
+    """ask torch for deterministic kernels"""
+    torch_threads: int = 1
+    """CPU threads for torch; 1 is fastest for these small networks (more threads contend with the
+    environment and with other processes, and can make a run several times slower)"""
+
+    # --- algorithm (paper, Table 5, unless said otherwise) ---
+    num_envs: int = 8
+    """N, parallel actors (Table 5: 8)"""
+    num_steps: int = 128
+    """T, steps each actor runs per rollout (Table 5: horizon 128)"""
+    learning_rate: float = 2.5e-4
+    """Adam stepsize at α = 1 (Table 5: 2.5e-4 × α)"""
+    anneal_lr: bool = True
+    """anneal the stepsize with α, linearly from 1 to 0 over training (Table 5)"""
+    gamma: float = 0.99
+    """discount γ (Table 5)"""
+    gae_lambda: float = 0.95
+    """GAE λ of Eq. (11) (Table 5)"""
+    num_minibatches: int = 4
+    """minibatches per epoch: M = 8*128 / 4 = 256 = 32 × 8 (Table 5)"""
+    update_epochs: int = 3
+    """K, epochs over each rollout (Table 5: 3; baselines' shipped ppo2 Atari defaults: 4)"""
+    norm_adv: bool = True
+    """implementation detail (baselines): normalize the advantages in each minibatch"""
+    clip_coef: float = 0.1
+    """ε of Eq. (7) at α = 1 (Table 5: 0.1 × α)"""
+    anneal_clip: bool = True
+    """anneal ε with α, linearly from 1 to 0 over training, as Table 5 says (baselines' shipped ppo2
+    Atari defaults kept it constant at 0.1: pass --no-anneal-clip for that)"""
+    clip_vloss: bool = True
+    """implementation detail (baselines ppo2; not in Table 5): clip the value update to ±ε around the old
+    value, with the same (annealed) ε as the policy"""
+    ent_coef: float = 0.01
+    """c2 of Eq. (9), the entropy bonus (Table 5: 0.01)"""
+    vf_coef: float = 1.0
+    """c1 of Eq. (9), the weight of the value error in the shared trunk's loss (Table 5: 1; L^VF is halved as in baselines)"""
+    max_grad_norm: float = 0.5
+    """implementation detail (baselines): clip the global gradient norm to this value"""
+    target_kl: float | None = None
+    """stop the epochs of an update early once the mean approx KL of an epoch exceeds this (off by default, as in the paper)"""
+
+
+class UserError(Exception):
+    """A problem the user can fix; main() prints it as one line and exits non-zero."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Environment
+# ---------------------------------------------------------------------------------------------
+
+
+def check_env(env_id: str) -> None:
+    """Fail early, in one line, on an id gymnasium does not know or spaces this script cannot handle."""
+    if importlib.util.find_spec("ale_py") is None and looks_like_atari(env_id):
+        raise UserError(f"{env_id} is an Atari game and needs the Arcade Learning Environment: pip install ale-py")
+    env = make_probe_env(env_id)
+    obs_space, act_space, atari = env.observation_space, env.action_space, hasattr(env.unwrapped, "ale")
+    env.close()
+    if isinstance(act_space, gym.spaces.Box):
+        raise UserError(f"{env_id} has a continuous (Box) action space; use ppo_continuous.py for it")
+    if not isinstance(act_space, gym.spaces.Discrete):
+        raise UserError(f"{env_id} has action space {act_space}; this script needs a Discrete one")
+    image = isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3 and obs_space.dtype == np.uint8
+    if image and not atari:
+        raise UserError(
+            f"{env_id} has image observations but is not an Atari (ALE) game; this script preprocesses only those"
+        )
+    if not (image or isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1):
+        raise UserError(f"{env_id} has observation space {obs_space}; this script needs Atari frames or a 1-D Box")
+
+
+def looks_like_atari(env_id: str) -> bool:
+    return env_id.startswith("ALE/") or "NoFrameskip" in env_id or "Deterministic-v" in env_id
+
+
+def make_probe_env(env_id: str) -> gym.Env:
+    """gym.make with the errors a user can cause turned into one-line messages."""
+    if importlib.util.find_spec("ale_py") is not None:
+        import ale_py  # gymnasium >= 1.0 knows the Atari ids (ALE/Pong-v5, PongNoFrameskip-v4) only once ale_py is imported
+
+        gym.register_envs(ale_py)
+        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every environment
+    try:
+        return gym.make(env_id)
+    except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
+        raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
+    except gym.error.Error as e:
+        raise UserError(f"unknown environment id {env_id!r}: {e}") from None
+
+
+# Atari preprocessing, as OpenAI baselines' wrap_deepmind (atari_wrappers.py) that produced the paper's
+# numbers. gymnasium's own wrappers do what they do the same way (AtariPreprocessing: NoopReset and
+# MaxAndSkip, grayscale, 84x84; TransformReward: the sign; FrameStackObservation: the stack); the two
+# below are what gymnasium lacks.
+
+
+class EpisodicLife(gym.Wrapper):
+    """Implementation detail (baselines' EpisodicLifeEnv): losing a life ends the *training* episode, a
+    terminal state for GAE (no bootstrap), but not the game: the next reset only steps a no-op from
+    where the life was lost. The game is reset when it is really over. (gymnasium's AtariPreprocessing
+    terminal_on_life_loss differs: it would reset the whole game after every lost life.)"""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.lives = 0
+        self.game_over = True
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.game_over = terminated or truncated
+        lives = self.env.unwrapped.ale.lives()
+        if 0 < lives < self.lives:
+            terminated = True  # a lost life, the game goes on
+        self.lives = lives
+        return obs, reward, terminated, truncated, info
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if self.game_over or seed is not None:
+            obs, info = self.env.reset(seed=seed, options=options)
+        else:
+            obs, _, terminated, truncated, info = self.env.step(0)  # no-op from the lost-life state, as baselines
+            if terminated or truncated:
+                obs, info = self.env.reset()
+        self.game_over = False
+        self.lives = self.env.unwrapped.ale.lives()
+        return obs, info
+
+
+class FireReset(gym.Wrapper):
+    """Implementation detail (baselines' FireResetEnv): in games that wait for FIRE to start (Breakout's
+    ball, Pong's serve...), every reset, also the one after a lost life, presses FIRE, then action 2."""
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        for action in (1, 2):
+            obs, _, terminated, truncated, _ = self.env.step(action)
+            if terminated or truncated:
+                obs, info = self.env.reset()
+        return obs, info
+
+
+def needs_fire(env: gym.Env) -> bool:
+    meanings = env.unwrapped.get_action_meanings()
+    return len(meanings) >= 3 and meanings[1] == "FIRE"  # baselines: FireResetEnv where 'FIRE' is an action
+
+
+def is_atari_frames(env: gym.Env) -> bool:
+    return hasattr(env.unwrapped, "ale") and len(env.observation_space.shape) == 3
+
+
+def atari_wrappers(env: gym.Env) -> gym.Env:
+    """Baselines' Atari preprocessing (make_atari + wrap_deepmind), in its order, on a game with frameskip 1.
+
+    RecordEpisodeStatistics sits where baselines' Monitor sat: above the frame skip, below the life-loss
+    and reward-sign wrappers, so info["episode"] holds the whole game's raw score and length (agent
+    steps, with the few no-op and FIRE steps of the resets after lost lives) when the game is really over."""
+    # NoopReset (1..30 no-ops at a game's start) and MaxAndSkip (repeat each action 4 frames, max over the
+    # last 2), then 84x84 grayscale (baselines' WarpFrame). Baselines converts RGB with OpenCV, gymnasium
+    # reads ALE's own grayscale screen: a pixel may differ by a grey level.
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True)
+    env = gym.wrappers.RecordEpisodeStatistics(env)  # the whole game's raw score (baselines' Monitor)
+    env = EpisodicLife(env)
+    if needs_fire(env):
+        env = FireReset(env)
+    env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))  # implementation detail: reward sign
+    return gym.wrappers.FrameStackObservation(env, 4)  # implementation detail: the last 4 frames, (4, 84, 84)
+
+
+def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bool = False):
+    """The environment of one actor: Atari frames get baselines' preprocessing, in training and evaluation
+    alike (the policy sees what it was trained on); a 1-D observation is used as gymnasium gives it.
+    Either way info["episode"] holds an episode's (a whole game's) true return when it ends."""
+
+    def thunk():
+        kwargs = {"render_mode": "rgb_array"} if video_dir else {}
+        spec = gym.spec(env_id)
+        if "ale_py" in str(spec.entry_point) and spec.kwargs.get("frameskip", 1) != 1:
+            # ALE/...-v5 skips frames itself (without max-pooling); AtariPreprocessing skips 4 with
+            # max-pooling instead. v5's sticky actions (repeat_action_probability 0.25) stay.
+            kwargs["frameskip"] = 1
+        env = gym.make(env_id, **kwargs)
+        if video_dir:
+            trigger = (lambda _: True) if record_every_episode else None
+            env = gym.wrappers.RecordVideo(env, video_dir, episode_trigger=trigger)
+        # The NoFrameskip-v4 games have no TimeLimit wrapper; ALE truncates a game at 108,000 frames
+        # (30 minutes), which the rollout treats as a time limit (bootstrapped), not a terminal state.
+        return atari_wrappers(env) if is_atari_frames(env) else gym.wrappers.RecordEpisodeStatistics(env)
+
+    return thunk
+
+
+def make_vector_env(args: Args, run_dir: str) -> gym.vector.VectorEnv:
+    # Gymnasium >= 1.0 resets a finished sub-env on the *next* step by default; SAME_STEP resets it
+    # at once and hands back the episode's last observation in infos["final_obs"], which the
+    # time-limit bootstrap needs, and its last info in infos["final_info"] (the game's score).
+    return gym.vector.SyncVectorEnv(
+        [
+            make_env(args.env_id, f"{run_dir}/videos" if args.capture_video and i == 0 else None)
+            for i in range(args.num_envs)
+        ],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Network: one trunk (Nature-DQN CNN or 2x64 tanh MLP), a policy head and a value head
+# ---------------------------------------------------------------------------------------------
+
+
+def layer_init(layer: nn.Linear, std: float = np.sqrt(2), bias_const: float = 0.0) -> nn.Linear:
+    """Implementation detail (baselines): orthogonal weights with gain `std`, zero biases."""
+    torch.nn.init.orthogonal_(layer.weight, std)
+    torch.nn.init.constant_(layer.bias, bias_const)
+    return layer
+
+
+class Agent(nn.Module):
+    """One trunk, two heads: the logits of π_θ(·|s) and V_θ(s) share every trunk parameter (paper, section 6.2)."""
+
+    def __init__(self, obs_shape: tuple[int, ...], num_actions: int):
+        super().__init__()
+        self.image = len(obs_shape) == 3
+        if self.image:  # the Nature-DQN CNN (Mnih et al. 2015) on the stack of 4 84x84 frames
+            self.trunk = nn.Sequential(
+                layer_init(nn.Conv2d(obs_shape[0], 32, 8, stride=4)),
+                nn.ReLU(),
+                layer_init(nn.Conv2d(32, 64, 4, stride=2)),
+                nn.ReLU(),
+                layer_init(nn.Conv2d(64, 64, 3, stride=1)),
+                nn.ReLU(),
+                nn.Flatten(),
+                layer_init(nn.Linear(64 * 7 * 7, 512)),
+                nn.ReLU(),
+            )
+            # Speed only: the convolutions run ~1.5x faster on CPU with channels-last tensors (same numbers).
+            self.trunk.to(memory_format=torch.channels_last)
+            hidden = 512
+        else:  # vector observations: the paper's 2x64 tanh MLP (section 6.1), here shared by both heads
+            self.trunk = nn.Sequential(
+                layer_init(nn.Linear(obs_shape[0], 64)),
+                nn.Tanh(),
+                layer_init(nn.Linear(64, 64)),
+                nn.Tanh(),
+            )
+            hidden = 64
+        self.actor = layer_init(nn.Linear(hidden, num_actions), std=0.01)  # implementation detail: near-uniform π
+        self.critic = layer_init(nn.Linear(hidden, 1), std=1.0)  # implementation detail: value output gain 1
+
+    def features(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.image:
+            # Frames are stored as uint8 (4x less memory than float) and scaled here (implementation detail: /255).
+            return self.trunk(obs.contiguous(memory_format=torch.channels_last).float() * (1.0 / 255.0))
+        return self.trunk(obs.float())
+
+    def get_value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic(self.features(obs)).squeeze(-1)
+
+    def get_action_and_value(self, obs: torch.Tensor, action: torch.Tensor | None = None):
+        """a ~ π_θ(·|s) when no action is given; log π_θ(a|s), the entropy S of Eq. (9), V(s), from one trunk pass.
+
+        The categorical distribution is written out rather than built as a torch.distributions.Categorical:
+        the same numbers and the same random draws, without the object's overhead on every step of the rollout."""
+        hidden = self.features(obs)
+        logits = self.actor(hidden)
+        log_probs = logits - logits.logsumexp(-1, keepdim=True)  # log π_θ(·|s)
+        probs = log_probs.exp()
+        if action is None:
+            action = torch.multinomial(probs, 1, True).squeeze(-1)
+        logprob = log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+        entropy = -(probs * log_probs).sum(-1)  # the entropy S of Eq. (9): -Σ_a π(a|s) log π(a|s)
+        return action, logprob, entropy, self.critic(hidden).squeeze(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The math: advantages (Eq. 11-12), the clipped surrogate (Eq. 7), the value loss, Eq. (9)
+# ---------------------------------------------------------------------------------------------
+
+
+def compute_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    terminations: torch.Tensor,
+    episode_ends: torch.Tensor,
+    gamma: float,
+    gae_lambda: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Truncated GAE, Eq. (11)-(12), for a rollout of T steps from N actors; every tensor is (T, N).
+
+    values[t]       V(s_t).
+    next_values[t]  V(s_{t+1}) of the state step t led to. Where a time limit cut the episode at t
+                    this is V(final observation): a truncated state is not terminal, so its value is
+                    bootstrapped, not zeroed (Pardo et al., 2018). At t = T-1 it is V(s_T), the
+                    bootstrap at the end of the rollout of Algorithm 1.
+    terminations[t] 1 where s_{t+1} is terminal: its value is 0.
+    episode_ends[t] 1 where the episode ended at t (terminated or truncated): the sum stops there.
+
+    Returns the advantages Â_t and the value targets V^targ_t = Â_t + V(s_t).
+    """
+    advantages = torch.zeros_like(rewards)
+    gae = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        delta = rewards[t] + gamma * (1.0 - terminations[t]) * next_values[t] - values[t]  # Eq. (12)
+        gae = delta + gamma * gae_lambda * (1.0 - episode_ends[t]) * gae  # Eq. (11)
+        advantages[t] = gae
+    return advantages, advantages + values
+
+
+def clipped_surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_coef: float) -> torch.Tensor:
+    """-L^CLIP of Eq. (7), to be minimised: -E[min(r·Â, clip(r, 1-ε, 1+ε)·Â)]."""
+    unclipped = ratio * advantages
+    clipped = torch.clamp(ratio, 1.0 - clip_coef, 1.0 + clip_coef) * advantages
+    return -torch.min(unclipped, clipped).mean()
+
+
+def value_loss(
+    new_values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip_coef: float, clip_vloss: bool
+) -> torch.Tensor:
+    """L^VF of Eq. (9), (V(s_t) - V^targ_t)², halved as in baselines.
+
+    With clip_vloss (implementation detail, baselines ppo2) the new value may not gain by moving
+    more than ε away from the old one: the larger of the clipped and unclipped errors is used."""
+    if not clip_vloss:
+        return 0.5 * ((new_values - returns) ** 2).mean()
+    clipped_values = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
+    return 0.5 * torch.max((new_values - returns) ** 2, (clipped_values - returns) ** 2).mean()
+
+
+def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    """1 - Var[target - predicted] / Var[target]: 1 is a perfect value function, 0 no better than a constant."""
+    var_target = target.var()
+    return float("nan") if var_target == 0 else float(1.0 - (target - predicted).var() / var_target)
+
+
+def combined_loss(
+    policy_loss: torch.Tensor, v_loss: torch.Tensor, entropy: torch.Tensor, vf_coef: float, ent_coef: float
+) -> torch.Tensor:
+    """Eq. (9), negated for gradient descent: -L^{CLIP+VF+S} = -L^CLIP + c1 L^VF - c2 S.
+
+    policy_loss is -L^CLIP (clipped_surrogate_loss), v_loss is L^VF (value_loss) and entropy is the
+    mean S[π_θ](s_t): the value error is a cost scaled by c1 = vf_coef, the entropy a bonus scaled by
+    c2 = ent_coef. With one trunk, c1 sets how much the value error shapes the policy's features."""
+    return policy_loss + vf_coef * v_loss - ent_coef * entropy
+
+
+# ---------------------------------------------------------------------------------------------
+# Algorithm 1: actors collect T steps with π_θold, then K epochs of minibatch updates
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rollout:
+    """T steps from N actors; every field is (T, N, ...)."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    values: torch.Tensor
+    rewards: torch.Tensor
+    next_values: torch.Tensor
+    terminations: torch.Tensor
+    episode_ends: torch.Tensor
+
+
+class Actors:
+    """The N actors of Algorithm 1: the vector env, and each game's true score from its final info."""
+
+    def __init__(self, envs, seed: int, device):
+        self.envs, self.device = envs, device
+        self.action_start = int(envs.single_action_space.start)  # Discrete(n, start): actions start..start+n-1
+        self.obs_dtype = torch.uint8 if envs.single_observation_space.dtype == np.uint8 else torch.float32
+        raw_obs, _ = envs.reset(seed=seed)
+        self.next_obs = self.to_tensor(raw_obs)
+        self.finished: list[tuple[int, float, int]] = []  # (step index t, return, length) of the last rollout
+
+    def to_tensor(self, x: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
+        # A copy: the vector env writes its next observations into the same array.
+        return torch.tensor(x, dtype=dtype or self.obs_dtype, device=self.device)
+
+    @torch.no_grad()
+    def collect(self, agent: Agent, num_steps: int) -> Rollout:
+        n = self.envs.num_envs
+        # Observations are kept as the env gives them: Atari frames as uint8, 4x smaller than float32.
+        obs = torch.zeros((num_steps, n) + self.next_obs.shape[1:], dtype=self.obs_dtype, device=self.device)
+        actions = torch.zeros((num_steps, n), dtype=torch.long, device=self.device)  # indices 0..n-1
+        logprobs, values, truncated_values = (torch.zeros((num_steps, n), device=self.device) for _ in range(3))
+        # Rewards and episode ends are gathered as numpy arrays and handed to torch once.
+        rewards = np.zeros((num_steps, n), dtype=np.float32)
+        terminations, truncations = np.zeros((num_steps, n), dtype=bool), np.zeros((num_steps, n), dtype=bool)
+        self.finished = []
+        for t in range(num_steps):
+            obs[t] = self.next_obs
+            action, logprob, _, value = agent.get_action_and_value(self.next_obs)
+            actions[t], logprobs[t], values[t] = action, logprob, value
+            env_action = action.cpu().numpy() + self.action_start
+            raw_obs, reward, terminated, truncated, infos = self.envs.step(env_action)
+            rewards[t], terminations[t], truncations[t] = reward, terminated, truncated
+            self.next_obs = self.to_tensor(raw_obs)
+            if "final_info" in infos:
+                self.track_games(t, infos["final_info"])
+                # A time limit is not a terminal state: bootstrap from V(final observation) (Pardo et al., 2018).
+                # With SAME_STEP autoreset, raw_obs already starts the next episode for the envs that ended.
+                # (A life lost on Atari is a termination, as in baselines: no bootstrap.)
+                cut = np.flatnonzero(truncated & ~terminated)
+                if cut.size:
+                    final_obs = np.stack(infos["final_obs"][cut])
+                    truncated_values[t, cut] = agent.get_value(self.to_tensor(final_obs))
+        truncations &= ~terminations
+        episode_ends = torch.as_tensor(terminations | truncations, dtype=torch.float32, device=self.device)
+        truncations = torch.as_tensor(truncations, device=self.device)
+        # V(s_{t+1}) is the next step's V(s_t), and V(s_T) at the end of the rollout, except where a
+        # time limit cut the episode (its final observation's value, above).
+        next_values = torch.cat([values[1:], agent.get_value(self.next_obs)[None]])
+        next_values = torch.where(truncations, truncated_values, next_values)
+        rewards = torch.as_tensor(rewards, device=self.device)
+        terminations = torch.as_tensor(terminations, dtype=torch.float32, device=self.device)
+        return Rollout(obs, actions, logprobs, values, rewards, next_values, terminations, episode_ends)
+
+    def track_games(self, t: int, final_info: dict) -> None:
+        """A whole game's raw score and length, from RecordEpisodeStatistics below the life-loss and
+        reward-sign wrappers: present only when the game really ended, not at a lost life."""
+        if "episode" not in final_info:
+            return
+        for i in np.flatnonzero(final_info["_episode"]):
+            episode = final_info["episode"]
+            self.finished.append((t, float(episode["r"][i]), int(episode["l"][i])))
+
+
+class NonFiniteLossError(UserError):
+    pass
+
+
+def minibatch_loss(
+    agent: Agent, mb: dict[str, torch.Tensor], args: Args, clip_coef: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """-L^{CLIP+VF+S} of Eq. (9) with L^CLIP of Eq. (7) and the current ε (0.1 × α) on one minibatch, to be
+    minimised, and its diagnostics as one tensor: policy loss, value loss, entropy, approx KL, clip fraction."""
+    _, new_logprob, entropy, new_value = agent.get_action_and_value(mb["obs"], mb["actions"])
+    log_ratio = new_logprob - mb["logprobs"]
+    ratio = log_ratio.exp()  # r_t(θ) = π_θ(a_t|s_t) / π_θold(a_t|s_t), Eq. (6)
+    advantages = mb["advantages"]
+    if args.norm_adv:  # implementation detail (baselines): per-minibatch advantage normalization
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    policy_loss = clipped_surrogate_loss(ratio, advantages, clip_coef)
+    # Baselines clips the value update with the same (annealed) ε as the policy.
+    v_loss = value_loss(new_value, mb["values"], mb["returns"], clip_coef, args.clip_vloss)
+    entropy = entropy.mean()
+    loss = combined_loss(policy_loss, v_loss, entropy, args.vf_coef, args.ent_coef)  # -Eq. (9)
+    with torch.no_grad():
+        approx_kl = ((ratio - 1.0) - log_ratio).mean()  # k3 estimator of KL[π_old, π_θ]
+        clipfrac = ((ratio - 1.0).abs() > clip_coef).float().mean()
+        diagnostics = torch.stack([policy_loss, v_loss, entropy, approx_kl, clipfrac])
+    return loss, diagnostics
+
+
+def update(
+    agent: Agent, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], args: Args, clip_coef: float
+) -> dict:
+    """K epochs of minibatch Adam on L^{CLIP+VF+S} of Eq. (9) (minibatch_loss) with the current ε;
+    returns the mean of each loss and diagnostic over all the minibatches of the update."""
+    batch_size = batch["obs"].shape[0]
+    minibatch_size = batch_size // args.num_minibatches
+    params = list(agent.parameters())
+    totals, num_minibatches = torch.zeros(5, dtype=torch.float64), 0
+    for _epoch in range(args.update_epochs):
+        epoch_totals = torch.zeros(5, dtype=torch.float64)
+        permutation = torch.randperm(batch_size, device=batch["obs"].device)  # shuffled minibatches
+        for start in range(0, batch_size, minibatch_size):
+            mb = permutation[start : start + minibatch_size]
+            loss, diagnostics = minibatch_loss(agent, {key: value[mb] for key, value in batch.items()}, args, clip_coef)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, args.max_grad_norm, foreach=True)  # implementation detail (baselines)
+            optimizer.step()
+            epoch_totals += diagnostics.cpu().double()
+            num_minibatches += 1
+        totals += epoch_totals
+        if args.target_kl is not None and epoch_totals[3].item() / args.num_minibatches > args.target_kl:
+            break  # early stopping on the KL (Spinning Up's variant); off by default
+    means = (totals / num_minibatches).tolist()
+    return dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"), means, strict=True))
+
+
+def flatten_batch(rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor) -> dict[str, torch.Tensor]:
+    """(T, N, ...) -> (N*T, ...): the samples the minibatches of Algorithm 1 are drawn from."""
+    fields = {"obs": rollout.obs, "actions": rollout.actions, "logprobs": rollout.logprobs, "values": rollout.values}
+    fields |= {"advantages": advantages, "returns": returns}
+    return {key: value.reshape((-1,) + value.shape[2:]) for key, value in fields.items()}
+
+
+def train(args: Args) -> dict:
+    validate(args)
+    check_env(args.env_id)
+    checkpoint = load_checkpoint(args.resume, args.env_id) if args.resume else None
+    run_dir = os.path.join(args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    seed_everything(args.seed, args.torch_deterministic)
+    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+
+    envs = make_vector_env(args, run_dir)
+    obs_shape, num_actions = envs.single_observation_space.shape, int(envs.single_action_space.n)
+    envs.single_action_space.seed(args.seed)
+    agent = Agent(obs_shape, num_actions).to(device)
+    # Implementation detail: Adam ε 1e-5 (baselines). fused: one kernel for all parameters (same update, faster).
+    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
+    global_step = 0
+    if checkpoint is not None:
+        restore_networks(checkpoint, agent, optimizer)
+        global_step = checkpoint["global_step"]
+        if global_step + args.num_envs * args.num_steps > args.total_timesteps:
+            envs.close()
+            raise UserError(f"{args.resume} is at step {global_step:,}; pass a larger --total-timesteps to go on")
+
+    def save(path: str) -> str:
+        save_checkpoint(
+            path,
+            {
+                "format_version": CHECKPOINT_VERSION,
+                "script": SCRIPT,
+                "args": dataclasses.asdict(args),
+                "global_step": global_step,
+                "model": agent.state_dict(),
+                "optimizer": optimizer.state_dict(),
+            },
+        )
+        return path
+
+    writer = open_writer(run_dir, args)
+    actors = Actors(envs, args.seed, device)
+    batch_size = args.num_envs * args.num_steps
+    recent_returns: deque[float] = deque(maxlen=100)
+    start_step, start_time, last_print, last_save = global_step, time.time(), 0.0, global_step
+    checkpoint_path = os.path.join(run_dir, "model.pt")
+    interrupted = None
+    try:
+        with StopRequest() as stop:
+            while global_step + batch_size <= args.total_timesteps:
+                alpha = 1.0 - global_step / args.total_timesteps  # Table 5: α annealed linearly from 1 to 0
+                if args.anneal_lr:  # Table 5: stepsize 2.5e-4 × α
+                    optimizer.param_groups[0]["lr"] = alpha * args.learning_rate
+                clip_coef = alpha * args.clip_coef if args.anneal_clip else args.clip_coef  # Table 5: ε = 0.1 × α
+
+                # Each of the N actors runs π_θold for T steps; then Â_1..Â_T by GAE (Algorithm 1).
+                rollout = actors.collect(agent, args.num_steps)
+                for t, episode_return, episode_length in actors.finished:
+                    step = global_step + (t + 1) * args.num_envs
+                    writer.add_scalar("charts/episodic_return", episode_return, step)
+                    writer.add_scalar("charts/episodic_length", episode_length, step)
+                    recent_returns.append(episode_return)
+                global_step += batch_size
+                advantages, returns = compute_gae(
+                    rollout.rewards,
+                    rollout.values,
+                    rollout.next_values,
+                    rollout.terminations,
+                    rollout.episode_ends,
+                    args.gamma,
+                    args.gae_lambda,
+                )
+
+                # Optimize the surrogate for K epochs with minibatch size M; θ_old ← θ.
+                stats = update(agent, optimizer, flatten_batch(rollout, advantages, returns), args, clip_coef)
+
+                sps = (global_step - start_step) / (time.time() - start_time)
+                writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], global_step)
+                writer.add_scalar("charts/SPS", sps, global_step)
+                writer.add_scalar("charts/clip_coef", clip_coef, global_step)
+                for key, value in stats.items():
+                    writer.add_scalar(f"losses/{key}", value, global_step)
+                ev = explained_variance(rollout.values.flatten(), returns.flatten())
+                writer.add_scalar("losses/explained_variance", ev, global_step)
+                done = global_step + batch_size > args.total_timesteps
+                if time.time() - last_print >= 5.0 or done or stop.signal:
+                    last_print = time.time()
+                    print(status_line(global_step, args.total_timesteps, recent_returns, sps), flush=True)
+                if args.save_model and global_step - last_save >= args.save_interval and not done:
+                    last_save = global_step
+                    save(checkpoint_path)
+                if stop.signal:
+                    interrupted = stop.signal
+                    break
+    except NonFiniteLossError:
+        kept = (
+            f"the last checkpoint, {checkpoint_path}, is kept" if os.path.exists(checkpoint_path) else "nothing saved"
+        )
+        raise NonFiniteLossError(
+            f"the loss became non-finite in the update after global step {global_step:,}; training stopped "
+            f"({kept}); try a lower --learning-rate or check the environment's rewards"
+        ) from None
+    finally:
+        writer.close()
+        envs.close()
+    wall_seconds = time.time() - start_time
+    summary = {
+        "global_step": global_step,
+        "start_step": start_step,
+        "mean_return": float(np.mean(recent_returns)) if recent_returns else float("nan"),
+        "episodes": len(recent_returns),
+        "sps": (global_step - start_step) / wall_seconds,
+        "wall_seconds": wall_seconds,
+        "run_dir": run_dir,
+        "checkpoint": save(checkpoint_path) if args.save_model else None,
+        "interrupted": interrupted,
+    }
+    with open(os.path.join(run_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation of a checkpoint
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: bool = False) -> list[float]:
+    """Run the policy's most probable (arg-max) action; return each episode's return. On Atari an
+    episode is a whole game and its return the raw score (no reward sign, no split at a lost life),
+    read from the same RecordEpisodeStatistics as in training; the policy sees the preprocessing it
+    was trained with (a fresh frame stack and FIRE after a lost life)."""
+    checkpoint = load_checkpoint(checkpoint_path)
+    saved = checkpoint["args"]
+    env_id = saved["env_id"]
+    check_env(env_id)
+    video_dir = str(Path(checkpoint_path).parent / "videos-eval") if capture_video else None
+    env = make_env(env_id, video_dir, record_every_episode=True)()
+    agent = Agent(env.observation_space.shape, int(env.action_space.n))
+    restore_networks(checkpoint, agent)
+    returns = []
+    obs, _ = env.reset(seed=seed)
+    while len(returns) < episodes:
+        with torch.no_grad():
+            logits = agent.actor(agent.features(torch.as_tensor(obs[None])))
+        obs, _, terminated, truncated, info = env.step(int(logits[0].argmax()) + int(env.action_space.start))
+        if "episode" in info:  # the game is over (not merely a life)
+            returns.append(float(info["episode"]["r"]))
+        if terminated or truncated:
+            obs, _ = env.reset()
+    env.close()
+    return returns
+
+
+# ---------------------------------------------------------------------------------------------
+# Plumbing shared word for word by the four scripts: checkpoints, logging, signals, validation
+# ---------------------------------------------------------------------------------------------
+
+
+def validate(args: Args) -> None:
+    """Hyperparameters that cannot work are refused before anything starts."""
+    batch_size = args.num_envs * args.num_steps
+    checks = [
+        (args.total_timesteps > 0, "--total-timesteps must be positive"),
+        (args.num_envs > 0, "--num-envs must be positive"),
+        (args.num_steps > 0, "--num-steps must be positive"),
+        (args.num_minibatches > 0, "--num-minibatches must be positive"),
+        (args.update_epochs > 0, "--update-epochs must be positive"),
+        (args.learning_rate > 0, "--learning-rate must be positive"),
+        (0.0 <= args.gamma <= 1.0, "--gamma must be in [0, 1]"),
+        (0.0 <= args.gae_lambda <= 1.0, "--gae-lambda must be in [0, 1]"),
+        (args.clip_coef > 0, "--clip-coef must be positive"),
+        (args.ent_coef >= 0, "--ent-coef must be non-negative"),
+        (args.vf_coef >= 0, "--vf-coef must be non-negative"),
+        (args.max_grad_norm > 0, "--max-grad-norm must be positive"),
+        (args.target_kl is None or args.target_kl > 0, "--target-kl must be positive (or None)"),
+        (args.save_interval > 0, "--save-interval must be positive"),
+        (args.torch_threads > 0, "--torch-threads must be positive"),
+        (args.eval_episodes > 0, "--eval-episodes must be positive"),
+        (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+    if batch_size % args.num_minibatches:
+        raise UserError(
+            f"--num-envs × --num-steps = {batch_size} is not divisible by --num-minibatches = {args.num_minibatches}"
+        )
+    if args.total_timesteps < batch_size:
+        raise UserError(f"--total-timesteps must be at least --num-envs × --num-steps = {batch_size}")
+    if args.capture_video and importlib.util.find_spec("moviepy") is None:
+        raise UserError("--capture-video needs moviepy: pip install moviepy")
+
+
+def seed_everything(seed: int, torch_deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = torch_deterministic
+
+
+def open_writer(run_dir: str, args: Args) -> SummaryWriter:
+    """The run folder: TensorBoard events plus the hyperparameters, as args.json and as a text panel."""
+    writer = SummaryWriter(run_dir)
+    hyperparameters = dataclasses.asdict(args)
+    with open(os.path.join(run_dir, "args.json"), "w") as f:
+        json.dump(hyperparameters, f, indent=2)
+    table = "\n".join(f"|{key}|{value}|" for key, value in hyperparameters.items())
+    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
+    return writer
+
+
+def status_line(global_step: int, total_timesteps: int, recent_returns: deque, sps: float, extra: str = "") -> str:
+    recent = list(recent_returns)[-20:]
+    mean_return = f"{np.mean(recent):10.2f}" if recent else "         -"
+    eta = int((total_timesteps - global_step) / max(sps, 1e-9))
+    return (
+        f"step {global_step:>10,}/{total_timesteps:,} | return {mean_return} (last {len(recent):>2} episodes)"
+        f" | {sps:6,.0f} steps/s | eta {eta // 3600}:{eta % 3600 // 60:02d}:{eta % 60:02d}{extra}"
+    )
+
+
+class StopRequest:
+    """Ctrl-C or SIGTERM asks the training loop to stop after the current iteration, so the logs are
+    flushed and the checkpoint is consistent. A second Ctrl-C stops at once; a repeated SIGTERM does
+    not (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
+
+    def __init__(self):
+        self.signal: str | None = None
+        self.previous: dict = {}
+
+    def __enter__(self) -> StopRequest:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self.handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def handle(self, signum: int, frame) -> None:
+        if self.signal is not None:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        self.signal = signal.Signals(signum).name
+        print(
+            f"\n{self.signal}: stopping after this iteration (Ctrl-C again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def save_checkpoint(path: str, payload: dict) -> None:
+    """Write to a temporary file, then rename: an interrupted write never leaves a broken checkpoint."""
+    tmp = f"{path}.tmp"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str, env_id: str | None = None) -> dict:
+    """Read a checkpoint of this script (plain tensors and numbers only: weights_only=True)."""
+    if not os.path.isfile(path):
+        raise UserError(f"checkpoint {path} does not exist; pass the model.pt of a run folder")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(
+            f"{path} is not a checkpoint that torch.load(weights_only=True) can read ({e.__class__.__name__})"
+        ) from None
+    if not isinstance(checkpoint, dict) or not {"format_version", "script", "args", "model"} <= checkpoint.keys():
+        raise UserError(f"{path} is not a checkpoint of these PPO scripts")
+    if checkpoint["script"] != SCRIPT:
+        raise UserError(f"{path} was written by {checkpoint['script']}.py; use that script for it")
+    if checkpoint["format_version"] != CHECKPOINT_VERSION:
+        raise UserError(
+            f"{path} has checkpoint format {checkpoint['format_version']}; this script reads format {CHECKPOINT_VERSION}"
+        )
+    if env_id is not None and checkpoint["args"]["env_id"] != env_id:
+        raise UserError(f"{path} was trained on {checkpoint['args']['env_id']}, not {env_id}")
+    return checkpoint
+
+
+def restore_networks(checkpoint: dict, agent: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+    try:
+        agent.load_state_dict(checkpoint["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(checkpoint["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise UserError(f"the checkpoint's network does not fit this one: {str(e).splitlines()[0]}") from None
+
+
+def parse_args(argv: list[str] | None) -> Args:
+    """Flags from the command line; with --resume or --eval-checkpoint, the flags not given come from
+    the checkpoint's own hyperparameters."""
+    args = tyro.cli(Args, args=argv)
+    source = args.eval_checkpoint or args.resume
+    if source is None:
+        return args
+    saved = load_checkpoint(source)["args"]
+    fields = {field.name for field in dataclasses.fields(Args)}
+    default = Args(**{key: value for key, value in saved.items() if key in fields})
+    default = dataclasses.replace(default, eval_checkpoint=args.eval_checkpoint, resume=args.resume)
+    return tyro.cli(Args, args=argv, default=default)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        args = parse_args(argv)
+        validate(args)
+        torch.set_num_threads(args.torch_threads)
+        if args.eval_checkpoint:
+            load_checkpoint(args.eval_checkpoint, args.env_id)
+            returns = evaluate(args.eval_checkpoint, args.eval_episodes, args.seed, args.capture_video)
+            print(
+                f"{args.env_id}: {len(returns)} episodes, return {np.mean(returns):.2f} ± {np.std(returns):.2f} "
+                f"(min {np.min(returns):.2f}, max {np.max(returns):.2f})"
+            )
+            return
+        summary = train(args)
+    except UserError as e:
+        print(f"{SCRIPT}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"{SCRIPT}: stopped at once; logs flushed, no final checkpoint written", file=sys.stderr)
+        sys.exit(130)
+    print(
+        f"{'interrupted' if summary['interrupted'] else 'done'}: {summary['global_step']:,} steps in "
+        f"{summary['wall_seconds']:.0f} s ({summary['sps']:,.0f} steps/s); mean return of the last "
+        f"{summary['episodes']} episodes {summary['mean_return']:.2f}; run folder {summary['run_dir']}"
+        + (f"; checkpoint {summary['checkpoint']}" if summary["checkpoint"] else "")
+    )
+    if summary["interrupted"]:
+        sys.exit(130 if summary["interrupted"] == "SIGINT" else 143)
+
+
+if __name__ == "__main__":
+    main()
