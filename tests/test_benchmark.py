@@ -520,3 +520,44 @@ def test_learning_curves_png(tmp_path):
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     grid = [100_000.0, 200_000.0]
     assert report.curve([(50_000, 1.0), (90_000, 3.0), (150_000, 5.0)], grid, 60_000) == pytest.approx([2.0, 5.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# speed.py's report and penalty_beta.py's summary (their arithmetic, on made-up figures)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_speed_report_gives_ratios_and_targets():
+    import speed
+
+    split = {"env_step": 0.25, "inference": 0.35, "update": 0.3, "other": 0.1}
+    results = {
+        "versions": {"torch": "2.x", "sb3": "2.y", "gymnasium": "1.z"},
+        "cases": {
+            "hopper": {"ours": 3000.0, "ours_all": [3000.0], "split": split, "sb3": 1000.0, "sb3_all": [1000.0]},
+            "cartpole": {"ours": 15000.0, "ours_all": [15000.0], "split": split, "sb3": 10000.0, "sb3_all": [1e4]},
+        },
+    }
+    memory = {"100k": 500.0, "1M": 520.0, "1M_return": 2500.0, "1M_wall": 400.0, "1M_sps": 2500.0, "commit": "abc"}
+    text = speed.render(results, 1, "python benchmark/speed.py", memory)
+    assert "| 3,000 | 1,000 | 3.00× ✓ | ≥ 2.0× | 25% | 35% | 30% | 10% |" in text  # 3,000 / 1,000 meets 2×
+    assert "| 15,000 | 10,000 | 1.50× ✗ |" in text  # 1.5× misses 2×
+    assert "500 MiB at 100k steps, 520 MiB at 1M steps (+4.0%" in text
+
+
+def test_penalty_beta_summary(tmp_path):
+    import penalty_beta
+    from torch.utils.tensorboard import SummaryWriter
+
+    run_dir = tmp_path / "Hopper-v4__klpen__1__1"
+    writer = SummaryWriter(str(run_dir))
+    # d_targ = 0.01, band [0.00667, 0.015]: 0.001 below, 0.01 and 0.015 inside, 0.02 above.
+    for step, (beta, kl) in enumerate([(1.0, 0.001), (0.5, 0.01), (0.5, 0.015), (0.5, 0.02)]):
+        writer.add_scalar("charts/beta", beta, step)
+        writer.add_scalar("losses/kl", kl, step)
+    writer.close()
+    (run_dir / "args.json").write_text(json.dumps({"kl_target": 0.01, "seed": 1}))
+    (run_dir / "summary.json").write_text(json.dumps({"global_step": 4, "mean_return": 1.0, "beta": 1.0}))
+    row = penalty_beta.describe(run_dir)
+    assert (row["beta_min"], row["beta_max"], row["beta_final"]) == (0.5, 1.0, 1.0)
+    assert (row["below"], row["inside"], row["above"]) == (0.25, 0.5, 0.25)
