@@ -74,6 +74,9 @@ class Cli:
     """a run's score is the mean return of its last this many episodes (the paper: 100)"""
     include_incomplete: bool = False
     """also use runs that are not complete in the tables and curves (they are always in the CSV)"""
+    points_every: int | None = None
+    """also tabulate the learning curve every this many steps: the mean return of the last 20 episodes
+    that ended by each point (mean over seeds), e.g. 250000 for an Atari run"""
 
 
 class ReportError(Exception):
@@ -394,7 +397,24 @@ def write_markdown(suite: Suite, results: list[RunResult], used: list[RunResult]
         lines += table1_sections(suite, groups, read_random(cli.random_csv))
     else:
         lines += scores_table(suite, groups) + [""]
+    if groups and cli.points_every:
+        lines += curve_points(groups, cli.points_every)
     path.write_text("\n".join(lines))
+
+
+def curve_points(groups: dict, every: int, last: int = 20) -> list[str]:
+    """The learning curve as a table: at every `every` steps, the mean return of the last `last` episodes
+    that ended by then, averaged over the seeds that have any."""
+    lines = [f"## Learning curve: mean return of the last {last} episodes, every {every:,} steps", ""]
+    for (_budget, setting, env_id), runs in groups.items():
+        points = range(every, max(r.total_timesteps for r in runs) + 1, every)
+        cells = []
+        for x in points:
+            means = [np.mean([v for s, v in r.episodes if s <= x][-last:]) for r in runs if r.episodes[0][0] <= x]
+            cells.append(f"{np.mean(means):.1f}" if means else "–")
+        lines += markdown_table(["setting", "env", *(f"{x:,}" for x in points)], [[setting, env_id, *cells]])
+        lines.append("")
+    return lines
 
 
 def display(path: Path) -> str:

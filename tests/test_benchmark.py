@@ -561,3 +561,15 @@ def test_penalty_beta_summary(tmp_path):
     row = penalty_beta.describe(run_dir)
     assert (row["beta_min"], row["beta_max"], row["beta_final"]) == (0.5, 1.0, 1.0)
     assert (row["below"], row["inside"], row["above"]) == (0.25, 0.5, 0.25)
+
+
+def test_curve_points_average_the_last_episodes_by_each_point():
+    def run(episodes):
+        return report.RunResult("s.py", "s", "Pong", 1, 300, 300, 0.0, 1.0, 1.0, "c", True, 1, "m", episodes)
+
+    # Seed 1: returns 1, 2, 3 end at steps 50, 100, 250; seed 2: 10 at 150. With the last 2 episodes:
+    # at 100: seed 1 → mean(1, 2) = 1.5, seed 2 has none yet → 1.5; at 200: (1.5 + 10) / 2 = 5.75;
+    # at 300: seed 1 → mean(2, 3) = 2.5 → (2.5 + 10) / 2 = 6.25.
+    groups = {(300, "s", "Pong"): [run([(50, 1.0), (100, 2.0), (250, 3.0)]), run([(150, 10.0)])]}
+    lines = report.curve_points(groups, 100, last=2)
+    assert "| s | Pong | 1.5 | 5.8 | 6.2 |" in lines, lines  # 5.75 and 6.25 print rounded half to even
