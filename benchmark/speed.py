@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,9 @@ from pathlib import Path
 from typing import Literal
 
 import tyro
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import git_commit, machine  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmark" / "results"
@@ -231,7 +233,7 @@ def measure_memory() -> None:
     memory = {"100k": peak_memory_mib("ppo_continuous.py", 100_000)[0]}
     memory["1M"], summary = peak_memory_mib("ppo_continuous.py", 1_000_000)
     memory |= {"1M_return": summary["mean_return"], "1M_wall": summary["wall_seconds"]}
-    memory |= {"1M_sps": summary["sps"], "1M_run_dir": summary["run_dir"], "commit": commit(), "machine": machine()}
+    memory |= {"1M_sps": summary["sps"], "1M_run_dir": summary["run_dir"], "commit": git_commit(), "machine": machine()}
     MEMORY.write_text(json.dumps(memory, indent=2))
     print(
         f"speed.py: peak memory {memory['100k']:,.0f} MiB at 100k steps, {memory['1M']:,.0f} MiB at 1M; wrote {MEMORY}"
@@ -261,25 +263,6 @@ def peak_memory_mib(script: str, steps: int) -> tuple[float, dict]:
 # ---------------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "unknown"
-
-
 def percent(x: float) -> str:
     return f"{100 * x:.0f}%"
 
@@ -288,7 +271,7 @@ def render(results: dict, rounds: int, command: str, memory: dict | None) -> str
     lines = [
         "# Speed: our scripts against Stable-Baselines3's PPO",
         "",
-        f"Made by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit()[:10]}, "
+        f"Made by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {git_commit()[:10]}, "
         f"machine {machine()}; torch {results['versions']['torch']}, stable-baselines3 "
         f"{results['versions']['sb3']}, gymnasium {results['versions']['gymnasium']}.",
         "",
