@@ -539,7 +539,11 @@ def test_speed_report_gives_ratios_and_targets():
         },
     }
     memory = {"100k": 500.0, "1M": 520.0, "1M_return": 2500.0, "1M_wall": 400.0, "1M_sps": 2500.0, "commit": "abc"}
+    results["profile"] = {"env_step": 100.0, "policy_forward": 50.0, "normalizers": 20.0, "mb_forward": 200.0}
+    results["profile"] |= {"mb_backward": 300.0, "mb_clip": 50.0, "mb_adam": 90.0, "update_per_step": 100.0}
     text = speed.render(results, 1, "python benchmark/speed.py", memory)
+    # 100 + 50 + 20 + 100 = 270 µs per step; twice SB3's 1,000 steps/s leaves 500 µs per step.
+    assert "cost 270 µs per step (3,704 steps/s)" in text and "leaves 500 µs per step" in text
     assert "| 3,000 | 1,000 | 3.00× ✓ | ≥ 2.0× | 25% | 35% | 30% | 10% |" in text  # 3,000 / 1,000 meets 2×
     assert "| 15,000 | 10,000 | 1.50× ✗ |" in text  # 1.5× misses 2×
     assert "500 MiB at 100k steps, 520 MiB at 1M steps (+4.0%" in text
