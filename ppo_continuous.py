@@ -269,20 +269,29 @@ class Agent(nn.Module):
     def get_value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)
 
-    def get_action_and_value(self, obs: torch.Tensor, action: torch.Tensor | None = None):
-        """a ~ π_θ(·|s) = N(μ_θ(s), σ²) when no action is given; log π_θ(a|s), the entropy, V(s).
-
-        The Gaussian is written out rather than built as a torch.distributions.Normal: the same
-        numbers, without the object's overhead on every step of the rollout."""
+    def policy(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """π_θ(·|s) = N(μ_θ(s), σ²): its mean and log-std, one row per state."""
         mean = self.actor_mean(obs)
-        log_std = self.actor_logstd.expand_as(mean)
-        std = log_std.exp()
+        return mean, self.actor_logstd.expand_as(mean)
+
+    def get_action_and_value(self, obs: torch.Tensor, action: torch.Tensor | None = None):
+        """a ~ π_θ(·|s) when no action is given; log π_θ(a|s), the entropy, V(s)."""
+        mean, log_std = self.policy(obs)
         if action is None:
-            action = torch.normal(mean, std)
-        # The action dimensions are independent: log-probability and entropy are sums over them.
-        logprob = (-0.5 * ((action - mean) / std) ** 2 - log_std - LOG_SQRT_2PI).sum(-1)
-        entropy = (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
-        return action, logprob, entropy, self.get_value(obs)
+            action = torch.normal(mean, log_std.exp())
+        return action, *gaussian_log_prob_and_entropy(action, mean, log_std), self.get_value(obs)
+
+
+def gaussian_log_prob_and_entropy(
+    action: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """log N(a; μ, σ²) and the entropy of N(μ, σ²), summed over the independent action dimensions.
+
+    Written out rather than built as a torch.distributions.Normal: the same numbers, without the
+    object's overhead on every step of the rollout."""
+    logprob = (-0.5 * ((action - mean) / log_std.exp()) ** 2 - log_std - LOG_SQRT_2PI).sum(-1)
+    entropy = (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
+    return logprob, entropy
 
 
 # ---------------------------------------------------------------------------------------------

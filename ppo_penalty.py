@@ -281,20 +281,29 @@ class Agent(nn.Module):
     def get_value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)
 
-    def get_action_and_value(self, obs: torch.Tensor, action: torch.Tensor | None = None):
-        """a ~ π_θ(·|s) = N(μ_θ(s), σ²) when no action is given; log π_θ(a|s), the entropy, V(s).
-
-        The Gaussian is written out rather than built as a torch.distributions.Normal: the same
-        numbers, without the object's overhead on every step of the rollout."""
+    def policy(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """π_θ(·|s) = N(μ_θ(s), σ²): its mean and log-std, one row per state."""
         mean = self.actor_mean(obs)
-        log_std = self.actor_logstd.expand_as(mean)
-        std = log_std.exp()
+        return mean, self.actor_logstd.expand_as(mean)
+
+    def get_action_and_value(self, obs: torch.Tensor, action: torch.Tensor | None = None):
+        """a ~ π_θ(·|s) when no action is given; log π_θ(a|s), the entropy, V(s)."""
+        mean, log_std = self.policy(obs)
         if action is None:
-            action = torch.normal(mean, std)
-        # The action dimensions are independent: log-probability and entropy are sums over them.
-        logprob = (-0.5 * ((action - mean) / std) ** 2 - log_std - LOG_SQRT_2PI).sum(-1)
-        entropy = (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
-        return action, logprob, entropy, self.get_value(obs)
+            action = torch.normal(mean, log_std.exp())
+        return action, *gaussian_log_prob_and_entropy(action, mean, log_std), self.get_value(obs)
+
+
+def gaussian_log_prob_and_entropy(
+    action: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """log N(a; μ, σ²) and the entropy of N(μ, σ²), summed over the independent action dimensions.
+
+    Written out rather than built as a torch.distributions.Normal: the same numbers, without the
+    object's overhead on every step of the rollout."""
+    logprob = (-0.5 * ((action - mean) / log_std.exp()) ** 2 - log_std - LOG_SQRT_2PI).sum(-1)
+    entropy = (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
+    return logprob, entropy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,14 +478,15 @@ def minibatch_loss(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss of Eq. (9) with L^KLPEN of Eq. (8) in place of L^CLIP on one minibatch, to be minimised,
     and its diagnostics as one tensor: policy loss, value loss, entropy, approx KL, clip fraction."""
-    _, new_logprob, entropy, new_value = agent.get_action_and_value(mb["obs"], mb["actions"])
+    new_mean, new_log_std = agent.policy(mb["obs"])  # π_θ, for the ratio and the KL alike
+    new_logprob, entropy = gaussian_log_prob_and_entropy(mb["actions"], new_mean, new_log_std)
+    new_value = agent.get_value(mb["obs"])
     log_ratio = new_logprob - mb["logprobs"]
     ratio = log_ratio.exp()  # r_t(θ) = π_θ(a_t|s_t) / π_θold(a_t|s_t), Eq. (6)
     advantages = mb["advantages"]
     if args.norm_adv:  # implementation detail (baselines): per-minibatch advantage normalization
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    new_mean = agent.actor_mean(mb["obs"])
-    kl = gaussian_kl(mb["old_mean"], mb["old_log_std"], new_mean, agent.actor_logstd.expand_as(new_mean))
+    kl = gaussian_kl(mb["old_mean"], mb["old_log_std"], new_mean, new_log_std)
     policy_loss = kl_penalty_loss(ratio, advantages, kl, beta)
     v_loss = value_loss(new_value, mb["values"], mb["returns"], args.clip_coef, args.clip_vloss)
     entropy = entropy.mean()
@@ -500,8 +510,8 @@ def update(
     # π_θold at every state of the batch. θ has not moved since the rollout, so one pass without
     # gradients gives the Gaussians the actions were sampled from.
     with torch.no_grad():
-        old_mean = agent.actor_mean(batch["obs"])
-        old_log_std = agent.actor_logstd.expand_as(old_mean).clone()
+        old_mean, old_log_std = agent.policy(batch["obs"])
+        old_log_std = old_log_std.clone()  # a copy: the expanded view would follow the parameter as it learns
     batch = batch | {"old_mean": old_mean, "old_log_std": old_log_std}
     params = list(agent.parameters())
     totals, num_minibatches = torch.zeros(5, dtype=torch.float64), 0
@@ -525,8 +535,7 @@ def update(
     means = (totals / num_minibatches).tolist()
     stats = dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"), means, strict=True))
     with torch.no_grad():  # section 4: d = Ê_t[KL[π_old(·|s_t), π_θ(·|s_t)]] after the update's epochs
-        new_mean = agent.actor_mean(batch["obs"])
-        stats["kl"] = gaussian_kl(old_mean, old_log_std, new_mean, agent.actor_logstd.expand_as(new_mean)).mean().item()
+        stats["kl"] = gaussian_kl(old_mean, old_log_std, *agent.policy(batch["obs"])).mean().item()
     return stats
 
 
