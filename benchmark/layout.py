@@ -11,6 +11,7 @@ iterations: 1M requested is 999,424 done with batches of 2048).
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import time
@@ -117,6 +118,19 @@ def scan(runs_dir: Path) -> dict[str, list[RunFolder]]:
 def folders_of(runs_dir: Path, key: str, total_timesteps: int) -> list[RunFolder]:
     """The folders of one run: its key, made for this budget (a hand-made run of another budget is not it)."""
     return [f for f in scan(runs_dir).get(key, []) if f.budget in (None, total_timesteps)]
+
+
+def recorded_runs(results_csv: Path) -> frozenset[tuple[str, int]]:
+    """(run key, step budget) of each run that a suite's results CSV (written by report.py) records as
+    complete; empty when there is no such file."""
+    if not results_csv.is_file():
+        return frozenset()
+    with open(results_csv, newline="") as f:
+        return frozenset(
+            (run_key(row["env_id"], row["setting"], int(row["seed"])), int(row["budget"]))
+            for row in csv.DictReader(f)
+            if row.get("complete") == "True"
+        )
 
 
 @dataclass

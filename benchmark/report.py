@@ -17,12 +17,19 @@ args.json lead back through the earlier folders; from each earlier folder only t
 where the next one resumed are kept (the episodes it logged after its last checkpoint were played again
 by the resumed run and are dropped), then the next folder's episodes follow. Its wall time is the sum of
 the pieces', and its commit the commits of the pieces (joined by '+' when they differ).
+
+The results folder is the record, the run folders a cache: beside S.csv the report keeps every run's
+episodes in S_episodes.csv.gz, and a run recorded there whose folders are not on this machine (a fresh
+clone, another session, another cluster) is kept as recorded. So results of several sessions add up, and
+`report.py --suite S` with no run folders at all rewrites the tables and curves from benchmark/results/.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import gzip
+import io
 import math
 import sys
 import time
@@ -106,9 +113,15 @@ class RunResult:
     pieces: int
     machine: str
     episodes: list[tuple[int, float]] = field(default_factory=list, repr=False)
+    recorded: bool = False  # read from benchmark/results/, its run folders not on this machine
+    episode_count: int = 0  # the CSV's count, for a recorded run whose episodes were not kept
+
+    @property
+    def key(self) -> tuple[str, str, int, int]:
+        return (self.setting, self.env_id, self.seed, self.budget)
 
     def row(self) -> dict:
-        values = dataclasses.asdict(self) | {"episodes": len(self.episodes)}
+        values = dataclasses.asdict(self) | {"episodes": len(self.episodes) or self.episode_count}
         return {key: fmt_csv(values[key]) for key in CSV_COLUMNS}
 
 
@@ -241,6 +254,67 @@ def sort_key(result: RunResult, suite: Suite) -> tuple:
     s = suite.settings.index(setting) if setting else len(suite.settings)
     e = suite.env_ids.index(result.env_id) if result.env_id in suite.env_ids else len(suite.env_ids)
     return (result.budget, s, result.setting, e, result.env_id, result.seed)
+
+
+def read_recorded(results_dir: Path, suite: Suite, last: int) -> list[RunResult]:
+    """The runs an earlier report recorded in <suite>.csv, with their episodes from <suite>_episodes.csv.gz
+    where it has them (a run recorded before episodes were kept has its CSV row only, and no curve)."""
+    path = results_dir / f"{suite.name}.csv"
+    if not path.is_file():
+        return []
+    episodes = read_episodes(results_dir / f"{suite.name}_episodes.csv.gz")
+    results = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            result = RunResult(
+                script=row["script"],
+                setting=row["setting"],
+                env_id=row["env_id"],
+                seed=int(row["seed"]),
+                budget=int(row["budget"]),
+                total_timesteps=int(row["total_timesteps"]),
+                final_return=float(row["final_return"]),
+                wall_seconds=float(row["wall_seconds"]),
+                sps=float(row["sps"]),
+                commit=row["commit"],
+                complete=row["complete"] == "True",
+                pieces=int(row["pieces"]),
+                machine=row["machine"],
+                recorded=True,
+                episode_count=int(row["episodes"]),
+            )
+            result.episodes = episodes.get(result.key, [])
+            if result.episodes:
+                result.final_return = final_score(result.episodes, last)
+            results.append(result)
+    return results
+
+
+EPISODE_COLUMNS = ("setting", "env_id", "seed", "budget", "step", "return")
+
+
+def read_episodes(path: Path) -> dict[tuple[str, str, int, int], list[tuple[int, float]]]:
+    episodes: dict[tuple[str, str, int, int], list[tuple[int, float]]] = {}
+    if path.is_file():
+        with gzip.open(path, "rt", newline="") as f:
+            for row in csv.DictReader(f):
+                key = (row["setting"], row["env_id"], int(row["seed"]), int(row["budget"]))
+                episodes.setdefault(key, []).append((int(row["step"]), float(row["return"])))
+    return episodes
+
+
+def write_episodes(results: list[RunResult], path: Path) -> None:
+    """Every run's episodes (global step at the end, return), gzipped with no timestamp, so that the same
+    results give the same bytes and git sees no change."""
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as packed,
+        io.TextIOWrapper(packed, encoding="utf-8", newline="") as f,
+    ):
+        writer = csv.writer(f)
+        writer.writerow(EPISODE_COLUMNS)
+        for r in results:
+            writer.writerows((*r.key, step, f"{value:.6g}") for step, value in r.episodes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,10 +455,10 @@ def write_markdown(suite: Suite, results: list[RunResult], used: list[RunResult]
         f"# {suite.name}: {suite.description}",
         "",
         f"Made by `python benchmark/report.py --suite {suite.name}` on {time.strftime('%Y-%m-%d %H:%M')} from "
-        f"{len(results)} runs in `{display(cli.runs_dir / suite.name)}` ({sum(r.complete for r in results)} complete"
+        f"{len(results)} runs ({sum(r.complete for r in results)} complete"
         + ("; incomplete runs are in the CSV only" if not cli.include_incomplete else "; incomplete runs included")
-        + f"). A run's score is the mean return of its last {cli.last_episodes} episodes, as the paper scores; "
-        "± is the standard deviation across seeds.",
+        + f"): {sources(results, cli.runs_dir / suite.name)}. A run's score is the mean return of its last "
+        f"{cli.last_episodes} episodes, as the paper scores; ± is the standard deviation across seeds.",
         "",
         f"Commits: {', '.join(c[:10] for c in commits.split('+')) if commits else 'unknown'}. "
         f"Machines: {machines.replace('+', '; ') or 'unknown'}.",
@@ -402,11 +476,29 @@ def write_markdown(suite: Suite, results: list[RunResult], used: list[RunResult]
     path.write_text("\n".join(lines))
 
 
+def sources(results: list[RunResult], runs_dir: Path) -> str:
+    """Where the runs came from: their folders here, or the record of an earlier report."""
+    parts = []
+    here = sum(not r.recorded for r in results)
+    if here:
+        parts.append(f"{here} from their folders in `{display(runs_dir)}`")
+    recorded = [r for r in results if r.recorded]
+    if recorded:
+        parts.append(f"{len(recorded)} as an earlier report recorded them (their folders are not on this machine)")
+    bare = [f"{r.env_id} seed {r.seed} ({r.setting})" for r in results if not r.episodes]
+    if bare:
+        parts.append(f"no learning curve kept for {', '.join(bare)}: recorded before episodes were kept")
+    return "; ".join(parts)
+
+
 def curve_points(groups: dict, every: int, last: int = 20) -> list[str]:
     """The learning curve as a table: at every `every` steps, the mean return of the last `last` episodes
     that ended by then, averaged over the seeds that have any."""
     lines = [f"## Learning curve: mean return of the last {last} episodes, every {every:,} steps", ""]
     for (_budget, setting, env_id), runs in groups.items():
+        runs = [r for r in runs if r.episodes]
+        if not runs:
+            continue
         points = range(every, max(r.total_timesteps for r in runs) + 1, every)
         cells = []
         for x in points:
@@ -444,7 +536,12 @@ def curve(episodes: list[tuple[int, float]], grid, window: float, end: float = m
 
 
 def plot(suite: Suite, groups: dict, path: Path) -> bool:
-    """One panel per environment, one line per setting: mean ± std across seeds. False without matplotlib."""
+    """One panel per environment, one line per setting: mean ± std across seeds. False without matplotlib,
+    or when no run has its episodes."""
+    groups = {k: [r for r in runs if r.episodes] for k, runs in groups.items()}
+    groups = {k: runs for k, runs in groups.items() if runs}
+    if not groups:
+        return False
     try:
         import matplotlib
     except ImportError:
@@ -496,17 +593,23 @@ def report(cli: Cli) -> dict[str, Path]:
     """Write the suite's CSV, markdown and PNG; return their paths (no PNG without matplotlib)."""
     suite = SUITES[cli.suite]
     runs_dir = cli.runs_dir / suite.name
-    if not runs_dir.is_dir():
-        raise ReportError(
-            f"{runs_dir} does not exist: run the suite first (python benchmark/run.py --suite {suite.name})"
-        )
     if cli.last_episodes < 1:
         raise ReportError("--last-episodes must be at least 1")
-    results = read_suite(runs_dir, suite, cli.last_episodes)
+    found = read_suite(runs_dir, suite, cli.last_episodes) if runs_dir.is_dir() else []
+    here = {r.key for r in found}
+    kept = [r for r in read_recorded(cli.results_dir, suite, cli.last_episodes) if r.key not in here]
+    if not found and not kept:
+        raise ReportError(
+            f"no runs in {runs_dir} and none recorded in {cli.results_dir / (suite.name + '.csv')}: "
+            f"run the suite first (python benchmark/run.py --suite {suite.name})"
+        )
+    results = sorted(found + kept, key=lambda r: sort_key(r, suite))
     used = [r for r in results if r.complete or cli.include_incomplete]
     cli.results_dir.mkdir(parents=True, exist_ok=True)
     paths = {"csv": cli.results_dir / f"{suite.name}.csv", "md": cli.results_dir / f"{suite.name}.md"}
     write_csv(results, paths["csv"])
+    paths["episodes"] = cli.results_dir / f"{suite.name}_episodes.csv.gz"
+    write_episodes(results, paths["episodes"])
     write_markdown(suite, results, used, paths["md"], cli)
     png = cli.results_dir / f"{suite.name}.png"
     if used and plot(suite, group(used), png):

@@ -4,7 +4,9 @@ A suite (see suites.py) expands into runs, one per setting × environment id × 
 training process of a script, writing to `benchmark/runs/<suite>/`. A run whose result is already
 complete is skipped, so an interrupted suite resumes where it stopped, in this session or a later one;
 a run cut short is resumed from its checkpoint (`--resume`), or restarted when it has none. After each
-process ends, the runner writes `meta.json` (command, commit, machine) into the run's folder.
+process ends, the runner writes `meta.json` (command, commit, machine) into the run's folder. A run that
+`benchmark/results/<suite>.csv` records as complete counts as complete too (the results are committed, the
+run folders are not), unless --rerun-recorded.
 
     python benchmark/run.py --suite mujoco --workers 2
     python benchmark/run.py --suite table1 --seeds 1 --total-timesteps 300000 --dry-run
@@ -37,11 +39,12 @@ from typing import Literal
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layout import RunState, folders_of, read_folder, run_key, run_state, scan  # noqa: E402
+from layout import RunState, folders_of, read_folder, recorded_runs, run_key, run_state, scan  # noqa: E402
 from suites import SUITES, Setting, Suite, exp_name  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RUNS_DIR = REPO / "benchmark" / "runs"
+DEFAULT_RESULTS_DIR = REPO / "benchmark" / "results"
 
 
 @dataclass
@@ -70,6 +73,10 @@ class Cli:
     """resume a run cut short from its checkpoint; --no-resume restarts it from scratch"""
     busy_minutes: float = 10.0
     """a run folder without summary.json written less than this long ago is taken as running elsewhere and left alone (0: never)"""
+    results_dir: Path = DEFAULT_RESULTS_DIR
+    """where report.py records the suites' results; a run <suite>.csv records as complete is skipped"""
+    rerun_recorded: bool = False
+    """run again the runs that <results-dir>/<suite>.csv records as complete (e.g. to remake their logs)"""
 
     # --- Slurm ---
     slurm: bool = False
@@ -197,6 +204,9 @@ def checkpoint_step(path: Path) -> int | None:
 
 
 def state_of(run: Run, cli: Cli) -> RunState:
+    results = cli.results_dir / f"{run.suite}.csv"
+    if not cli.rerun_recorded and (run.key, run.total_timesteps) in recorded_runs(results):
+        return RunState("complete", f"recorded in {display(results)}")
     folders = folders_of(cli.runs_dir / run.suite, run.key, run.total_timesteps)
     return run_state(folders, run.total_timesteps, cli.resume, cli.busy_minutes, checkpoint_step)
 
@@ -450,6 +460,10 @@ def forwarded_flags(cli: Cli) -> list[str]:
         flags.append("--no-resume")
     if cli.busy_minutes != Cli.busy_minutes:
         flags += ["--busy-minutes", f"{cli.busy_minutes:g}"]
+    if cli.results_dir.absolute() != DEFAULT_RESULTS_DIR:
+        flags += ["--results-dir", str(cli.results_dir.absolute())]
+    if cli.rerun_recorded:
+        flags.append("--rerun-recorded")
     return flags
 
 

@@ -28,8 +28,9 @@ needs_matplotlib = pytest.mark.skipif(
 
 
 def cli(*flags: str, runs_dir: Path | None = None) -> runner.Cli:
-    """run.py's parsed command line, as main() sees it."""
-    args = list(flags) + (["--runs-dir", str(runs_dir)] if runs_dir else [])
+    """run.py's parsed command line, as main() sees it; with runs_dir, the results (which record runs as
+    complete) are looked up in <runs_dir>/results, not in the repository's."""
+    args = list(flags) + (["--runs-dir", str(runs_dir), "--results-dir", str(runs_dir / "results")] if runs_dir else [])
     return runner.tyro.cli(runner.Cli, args=args)
 
 
@@ -202,12 +203,43 @@ def test_dry_run_lists_states_and_commands(tmp_path):
     make_folder(runs_dir / "mujoco", KEY, 100, global_step=999_424)
     cut = make_folder(runs_dir / "mujoco", "Hopper-v4__ppo_continuous__2", 100)
     result = run_script(
-        "benchmark/run.py", "--suite", "mujoco", "--envs", "Hopper", "--runs-dir", runs_dir, "--dry-run"
+        "benchmark/run.py",
+        "--suite",
+        "mujoco",
+        "--envs",
+        "Hopper",
+        "--runs-dir",
+        runs_dir,
+        "--dry-run",
+        "--results-dir",
+        tmp_path / "results",
     )
     assert result.returncode == 0, result.stderr
     assert f"# {KEY}: complete, skipped" in result.stdout
     assert f"--resume {cut}/model.pt" in result.stdout
     assert "# 3 runs: 1 complete, 0 running elsewhere, 1 to resume, 1 to start" in result.stdout
+
+
+def test_a_run_the_results_record_as_complete_is_skipped_unless_rerun(tmp_path):
+    """A fresh clone has the committed results but no run folders: what they record is not run again."""
+    results = tmp_path / "results"
+    results.mkdir()
+    header = ",".join(report.CSV_COLUMNS)
+    (results / "mujoco.csv").write_text(
+        f"{header}\n"
+        "ppo_continuous.py,ppo_continuous,Hopper-v4,1,999424,2660,400,2500,abc,True,1000000,900,1,m\n"
+        "ppo_continuous.py,ppo_continuous,Hopper-v4,2,500000,900,200,2500,abc,False,1000000,400,1,m\n"
+        "ppo_continuous.py,ppo_continuous-300k,Hopper-v4,3,299008,900,200,2500,abc,True,300000,400,1,m\n"
+    )
+    options = cli("--suite", "mujoco", "--envs", "Hopper", runs_dir=tmp_path / "runs")
+    options = runner.dataclasses.replace(options, results_dir=results)
+    states = {run.seed: runner.state_of(run, options) for run in runner.expand(options)}
+    # seed 1: recorded complete; seed 2: recorded but incomplete; seed 3: recorded at another budget
+    assert [states[seed].action for seed in (1, 2, 3)] == ["complete", "start", "start"]
+    assert states[1].reason == f"recorded in {results / 'mujoco.csv'}"
+    options = runner.dataclasses.replace(options, rerun_recorded=True)
+    assert runner.state_of(runner.expand(options)[0], options).action == "start"
+    assert "--rerun-recorded" in runner.forwarded_flags(options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,6 +380,8 @@ def test_slurm_script_has_one_array_task_per_run_still_to_do(tmp_path):
         "300000",
         "--runs-dir",
         str(tmp_path),
+        "--results-dir",
+        str(tmp_path / "results"),
         "--run",
         keys[3],
     ]
@@ -357,10 +391,11 @@ def test_slurm_script_has_one_array_task_per_run_still_to_do(tmp_path):
 
 
 def test_slurm_cli_writes_the_script_and_dry_run_prints_it(tmp_path):
-    result = run_script("benchmark/run.py", *SLURM_FLAGS, "--runs-dir", tmp_path, "--dry-run")
+    flags = (*SLURM_FLAGS, "--runs-dir", tmp_path, "--results-dir", tmp_path / "results")
+    result = run_script("benchmark/run.py", *flags, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "#SBATCH --array=0-76%20" in result.stdout and not (tmp_path / "table1").exists()
-    result = run_script("benchmark/run.py", *SLURM_FLAGS, "--runs-dir", tmp_path)
+    result = run_script("benchmark/run.py", *flags)
     assert result.returncode == 0, result.stderr
     [script] = (tmp_path / "table1" / "slurm").glob("table1__*.sbatch")
     assert "sbatch" in result.stdout and "#SBATCH --array=0-76%20" in script.read_text()
@@ -414,6 +449,48 @@ def test_report_stitches_a_run_resumed_from_a_checkpoint(tmp_path):
     (second / "summary.json").unlink()
     [result] = report.read_suite(tmp_path, suites.SUITES["mujoco"], last=100)
     assert result.episodes == [(1000, 1.0), (3000, 2.0), (6000, 4.0), (8000, 5.0)] and result.complete
+
+
+def test_report_keeps_recorded_runs_and_rewrites_from_the_results_alone(tmp_path):
+    """Runs of two sessions add up: the second session has only the first's results (CSV and episodes),
+    its own run folders; and with no run folders at all the report is rewritten from the results."""
+    runs_dir, results = tmp_path / "runs", tmp_path / "results"
+    flags = ["--suite", "mujoco", "--runs-dir", str(runs_dir), "--results-dir", str(results), "--last-episodes", "2"]
+    first = make_folder(runs_dir / "mujoco", "Hopper-v4__ppo_continuous-8192__1", 100, total=8192, global_step=8192)
+    write_events(first, [(1000, 1.0), (4000, 2.0), (8000, 4.0)], [8192])
+    report.report(report.tyro.cli(report.Cli, args=flags))
+    csv_before = (results / "mujoco.csv").read_text()
+    episodes_before = (results / "mujoco_episodes.csv.gz").read_bytes()
+    # Next session: a new run here, the first one's folder gone.
+    runs_dir.rename(tmp_path / "gone")
+    second = make_folder(runs_dir / "mujoco", "Hopper-v4__ppo_continuous-8192__2", 100, total=8192, global_step=8192)
+    write_events(second, [(2000, 10.0), (8000, 20.0)], [8192])
+    paths = report.report(report.tyro.cli(report.Cli, args=flags))
+    with open(paths["csv"]) as f:
+        rows = {row["seed"]: row for row in csv.DictReader(f)}
+    assert (rows["1"]["final_return"], rows["1"]["episodes"], rows["2"]["final_return"]) == ("3", "3", "15")
+    assert "| Hopper-v4 | ppo_continuous-8192 | 8192 (reduced; paper 1M) | 2 (paper 3) | 9.0 ± 6.0 |" in (
+        paths["md"].read_text()
+    )
+    assert "1 from their folders" in paths["md"].read_text() and "1 as an earlier report recorded them" in (
+        paths["md"].read_text()
+    )
+    # No run folders at all: the same results again, byte for byte.
+    runs_dir.rename(tmp_path / "gone2")
+    csv_after = (results / "mujoco.csv").read_text()
+    episodes_after = (results / "mujoco_episodes.csv.gz").read_bytes()
+    report.report(report.tyro.cli(report.Cli, args=flags))
+    assert (results / "mujoco.csv").read_text() == csv_after != csv_before
+    assert (results / "mujoco_episodes.csv.gz").read_bytes() == episodes_after != episodes_before
+    # A row recorded before episodes were kept: in the tables, not in the curves.
+    (results / "mujoco_episodes.csv.gz").unlink()
+    paths = report.report(report.tyro.cli(report.Cli, args=flags))
+    assert "9.0 ± 6.0" in paths["md"].read_text() and "no learning curve kept for Hopper-v4 seed 1" in (
+        paths["md"].read_text()
+    )
+    assert "png" not in paths
+    with pytest.raises(report.ReportError, match="no runs in"):
+        report.report(report.tyro.cli(report.Cli, args=[*flags[:4], "--results-dir", str(tmp_path / "empty")]))
 
 
 # Hand-computed example of Table 1's normalized score. Two environments, two settings, two seeds.
