@@ -224,6 +224,24 @@ class Agent(nn.Module):
         entropy = -(probs * log_probs).sum(-1)  # the entropy S of Eq. (9): -Σ_a π(a|s) log π(a|s)
         return action, logprob, entropy, self.get_value(obs)
 
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rollout's a ~ π_θold(·|s), log π_θold(a|s) and V(s), one row per state, as numpy arrays.
+
+        Implementation detail, for speed: the forward passes run under inference mode (no autograd
+        bookkeeping), and the sampling, a few operations on N × |A| numbers, runs in numpy, where each
+        torch op's fixed cost would be most of a step's inference time. The same distribution as
+        get_action_and_value (tested), with the draws from `rng`."""
+        x = torch.as_tensor(obs, dtype=torch.float32, device=self.critic[0].weight.device)
+        logits = self.actor(x)
+        log_probs = (logits - logits.logsumexp(-1, keepdim=True)).cpu().numpy()
+        # Inverse-CDF sampling: the action is the number of cumulative probabilities at or below u ~ U[0, 1).
+        cdf = np.exp(log_probs).cumsum(-1)
+        u = rng.random((len(cdf), 1), dtype=np.float32)
+        action = np.minimum((cdf <= u).sum(-1), cdf.shape[-1] - 1)  # min: cdf[-1] may round to just below 1
+        logprob = np.take_along_axis(log_probs, action[:, None], -1)[:, 0]
+        return action, logprob, self.get_value(x).cpu().numpy()
+
 
 # ---------------------------------------------------------------------------------------------
 # The math: advantages (Eq. 11-12), the clipped surrogate (Eq. 7), the value loss
@@ -316,6 +334,7 @@ class Actors:
         self.episode_returns = np.zeros(envs.num_envs)
         self.episode_lengths = np.zeros(envs.num_envs, np.int64)
         self.finished: list[tuple[int, float, int]] = []  # (step index t, return, length) of the last rollout
+        self.rng = np.random.default_rng(seed)  # the policy's draws
 
     def to_tensor(self, x: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(x, dtype=torch.float32, device=self.device)
@@ -334,8 +353,7 @@ class Actors:
         self.finished = []
         for t in range(num_steps):
             obs[t] = self.next_obs
-            action, logprob, _, value = agent.get_action_and_value(self.to_tensor(self.next_obs))
-            actions[t], logprobs[t], values[t] = action.cpu().numpy(), logprob.cpu().numpy(), value.cpu().numpy()
+            actions[t], logprobs[t], values[t] = agent.act(self.next_obs, self.rng)
             raw_obs, reward, terminated, truncated, infos = self.envs.step(actions[t] + self.action_start)
             episode_end = terminated | truncated
             self.track_episodes(t, reward, episode_end)

@@ -146,6 +146,39 @@ def test_gaussian_log_prob_is_summed_over_action_dimensions():
     torch.testing.assert_close(entropy, torch.tensor([np.log(2 * np.pi * np.e * 4.0)], dtype=torch.float32))
 
 
+class FixedNoise:
+    """A stand-in for np.random.Generator whose standard normal draws are given."""
+
+    def __init__(self, noise):
+        self.noise = np.asarray(noise, np.float32)
+
+    def standard_normal(self, shape, dtype):
+        assert self.noise.shape == shape and dtype == np.float32
+        return self.noise
+
+
+def test_rollout_act_samples_the_gaussian_and_gives_get_action_and_values_numbers():
+    agent = ppo.Agent(3, 2)
+    with torch.no_grad():
+        agent.actor_logstd.copy_(torch.tensor([[np.log(2.0), np.log(0.5)]]))
+    obs = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    noise = [[1.0, -2.0], [0.0, 0.0], [0.5, 3.0], [-1.0, 1.0]]
+    action, logprob, value = agent.act(obs, FixedNoise(noise))
+    mean = agent.actor_mean(torch.as_tensor(obs)).detach().numpy()
+    # a = μ + σ ε with σ = (2, 0.5); e.g. the first row is μ + (2, -1)
+    np.testing.assert_allclose(action, mean + np.array(noise) * [2.0, 0.5], rtol=1e-6, atol=1e-6)
+    # log N(a; μ, σ²) = Σ_d −ε_d²/2 − log σ_d − ½ log 2π; the first row: −(1 + 4)/2 − log 2 − log 0.5 − log 2π
+    assert logprob[0] == pytest.approx(-2.5 - np.log(2 * np.pi), abs=1e-5)
+    _, expected, _, expected_value = agent.get_action_and_value(torch.as_tensor(obs), torch.as_tensor(action))
+    np.testing.assert_allclose(logprob, expected.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(value, expected_value.detach().numpy(), rtol=1e-6, atol=1e-6)
+    assert action.dtype == logprob.dtype == value.dtype == np.float32
+    # With a real generator: the draws have the policy's mean and standard deviation.
+    draws = np.concatenate([agent.act(obs[:1].repeat(1000, 0), np.random.default_rng(i))[0] for i in range(10)])
+    np.testing.assert_allclose(draws.mean(0), mean[0], atol=0.05)
+    np.testing.assert_allclose(draws.std(0), [2.0, 0.5], rtol=0.03)
+
+
 def test_running_mean_std_matches_numpy_over_batches():
     rng = np.random.default_rng(0)
     batches = [rng.normal(3.0, 2.0, size=(n, 4)) for n in (1, 7, 100, 3)]

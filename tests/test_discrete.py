@@ -77,6 +77,33 @@ def test_initial_policy_is_near_uniform_and_samples_valid_indices():
     torch.testing.assert_close(entropy, torch.full((256,), 0.6931472), atol=0.001, rtol=0)
 
 
+class FixedUniform:
+    """A stand-in for np.random.Generator whose uniform draws are given."""
+
+    def __init__(self, u):
+        self.u = np.asarray(u, np.float32)[:, None]
+
+    def random(self, shape, dtype):
+        assert self.u.shape == shape and dtype == np.float32
+        return self.u
+
+
+def test_rollout_act_samples_by_the_inverse_cdf_and_gives_get_action_and_values_numbers():
+    # π = [0.2, 0.5, 0.3]: cumulative [0.2, 0.7, 1.0], so u in [0, 0.2) -> 0, [0.2, 0.7) -> 1, [0.7, 1) -> 2
+    agent = agent_with_logits(4, [float(np.log(0.2)), float(np.log(0.5)), float(np.log(0.3))])
+    u = [0.0, 0.19, 0.21, 0.69, 0.71, 0.9999999]
+    obs = np.random.default_rng(0).normal(size=(len(u), 4)).astype(np.float32)
+    action, logprob, value = agent.act(obs, FixedUniform(u))
+    assert action.tolist() == [0, 0, 1, 1, 2, 2]
+    np.testing.assert_allclose(logprob, np.log([0.2, 0.2, 0.5, 0.5, 0.3, 0.3]), rtol=1e-5)
+    _, expected, _, expected_value = agent.get_action_and_value(torch.as_tensor(obs), torch.as_tensor(action))
+    np.testing.assert_allclose(logprob, expected.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(value, expected_value.detach().numpy(), rtol=1e-6, atol=1e-6)
+    # With a real generator: the frequencies are π's (10,000 draws: std of a frequency ≤ 0.005).
+    draws, _, _ = agent.act(obs[:1].repeat(10_000, 0), np.random.default_rng(1))
+    np.testing.assert_allclose(np.bincount(draws, minlength=3) / 10_000, [0.2, 0.5, 0.3], atol=0.02)
+
+
 # ---------------------------------------------------------------------------------------------
 # The actors: a time limit is bootstrapped from V(final observation), not V(next episode's first)
 # ---------------------------------------------------------------------------------------------
