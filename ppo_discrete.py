@@ -83,6 +83,9 @@ class Args:
     torch_threads: int = 1
     """CPU threads for torch; 1 is fastest for these small networks (more threads contend with the
     environment and with other processes, and can make a run several times slower)"""
+    numpy_rollout: bool = True
+    """run the rollout's forward passes on numpy copies of the networks (speed only: one state per env
+    is where torch's per-op cost dominates); --no-numpy-rollout runs them in torch"""
 
     # --- algorithm (classic control of Huang et al. 2022 = baselines ppo2's Atari defaults, unless said otherwise) ---
     num_envs: int = 4
@@ -226,21 +229,68 @@ class Agent(nn.Module):
 
     @torch.inference_mode()
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The rollout's a ~ π_θold(·|s), log π_θold(a|s) and V(s), one row per state, as numpy arrays.
-
-        Implementation detail, for speed: the forward passes run under inference mode (no autograd
-        bookkeeping), and the sampling, a few operations on N × |A| numbers, runs in numpy, where each
-        torch op's fixed cost would be most of a step's inference time. The same distribution as
-        get_action_and_value (tested), with the draws from `rng`."""
+        """The rollout's a ~ π_θold(·|s), log π_θold(a|s) and V(s), one row per state, as numpy arrays
+        (with --no-numpy-rollout; NumpyPolicy otherwise). Under inference mode: no autograd bookkeeping."""
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.critic[0].weight.device)
-        logits = self.actor(x)
-        log_probs = (logits - logits.logsumexp(-1, keepdim=True)).cpu().numpy()
-        # Inverse-CDF sampling: the action is the number of cumulative probabilities at or below u ~ U[0, 1).
-        cdf = np.exp(log_probs).cumsum(-1)
-        u = rng.random((len(cdf), 1), dtype=np.float32)
-        action = np.minimum((cdf <= u).sum(-1), cdf.shape[-1] - 1)  # min: cdf[-1] may round to just below 1
-        logprob = np.take_along_axis(log_probs, action[:, None], -1)[:, 0]
-        return action, logprob, self.get_value(x).cpu().numpy()
+        return *sample_categorical(self.actor(x).cpu().numpy(), rng), self.get_value(x).cpu().numpy()
+
+    @torch.inference_mode()
+    def value(self, obs: np.ndarray) -> np.ndarray:
+        return (
+            self.get_value(torch.as_tensor(obs, dtype=torch.float32, device=self.critic[0].weight.device)).cpu().numpy()
+        )
+
+
+def sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """a ~ softmax(logits) and log π(a|s), for the rollout. In numpy, for speed: a few operations on
+    N × |A| numbers, where each torch op's fixed cost would dominate."""
+    top = logits.max(-1, keepdims=True)
+    log_probs = logits - (top + np.log(np.exp(logits - top).sum(-1, keepdims=True)))  # log softmax
+    # Inverse-CDF sampling: the action is the number of cumulative probabilities at or below u ~ U[0, 1).
+    cdf = np.exp(log_probs).cumsum(-1)
+    u = rng.random((len(cdf), 1), dtype=np.float32)
+    action = np.minimum((cdf <= u).sum(-1), cdf.shape[-1] - 1)  # min: cdf[-1] may round to just below 1
+    return action, np.take_along_axis(log_probs, action[:, None], -1)[:, 0]
+
+
+def numpy_mlp(net: nn.Module):
+    """A numpy copy of an MLP (Linear and Tanh layers), as a function of a batch of states."""
+    layers = []
+    for module in net if isinstance(net, nn.Sequential) else [net]:
+        if isinstance(module, nn.Linear):
+            layers.append((module.weight.detach().cpu().numpy().T.copy(), module.bias.detach().cpu().numpy().copy()))
+        elif isinstance(module, nn.Tanh):
+            layers.append(None)
+        else:
+            raise UserError(
+                f"--numpy-rollout copies Linear and Tanh layers, not {type(module).__name__}: pass --no-numpy-rollout"
+            )
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float32, copy=False)  # as torch.as_tensor(x, dtype=torch.float32)
+        for layer in layers:
+            x = np.tanh(x) if layer is None else x @ layer[0] + layer[1]
+        return x
+
+    return forward
+
+
+class NumpyPolicy:
+    """π_θold and V_θold for one rollout, as numpy copies of the agent's networks: Agent.act and
+    Agent.value without torch (--numpy-rollout, the default).
+
+    Implementation detail, for speed: the rollout runs the networks on one state per env, where torch's
+    fixed cost per op (several µs) is most of a step's time and numpy's is about 1 µs. θ does not change
+    during a rollout, so the copy is made when it starts; the numbers are torch's up to float32 rounding."""
+
+    def __init__(self, agent: Agent):
+        self.actor, self.critic = numpy_mlp(agent.actor), numpy_mlp(agent.critic)
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return *sample_categorical(self.actor(obs), rng), self.value(obs)
+
+    def value(self, obs: np.ndarray) -> np.ndarray:
+        return self.critic(obs)[:, 0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +376,7 @@ class Rollout:
 class Actors:
     """The N actors of Algorithm 1: the vector env and the bookkeeping of each episode's return."""
 
-    def __init__(self, envs, seed: int, device):
+    def __init__(self, envs, seed: int, device, numpy_rollout: bool = True):
         self.envs, self.device = envs, device
         self.action_start = int(envs.single_action_space.start)  # Discrete(n, start): actions start..start+n-1
         raw_obs, _ = envs.reset(seed=seed)
@@ -335,6 +385,7 @@ class Actors:
         self.episode_lengths = np.zeros(envs.num_envs, np.int64)
         self.finished: list[tuple[int, float, int]] = []  # (step index t, return, length) of the last rollout
         self.rng = np.random.default_rng(seed)  # the policy's draws
+        self.numpy_rollout = numpy_rollout
 
     def to_tensor(self, x: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(x, dtype=torch.float32, device=self.device)
@@ -351,9 +402,10 @@ class Actors:
         )
         truncations = np.zeros((num_steps, n), bool)
         self.finished = []
+        policy = NumpyPolicy(agent) if self.numpy_rollout else agent  # π_θold: θ is fixed until the update
         for t in range(num_steps):
             obs[t] = self.next_obs
-            actions[t], logprobs[t], values[t] = agent.act(self.next_obs, self.rng)
+            actions[t], logprobs[t], values[t] = policy.act(self.next_obs, self.rng)
             raw_obs, reward, terminated, truncated, infos = self.envs.step(actions[t] + self.action_start)
             episode_end = terminated | truncated
             self.track_episodes(t, reward, episode_end)
@@ -365,11 +417,11 @@ class Actors:
             cut = np.flatnonzero(truncated & ~terminated)
             if cut.size:
                 final_obs = np.stack(infos["final_obs"][cut])
-                truncated_values[t, cut] = agent.get_value(self.to_tensor(final_obs)).cpu().numpy()
+                truncated_values[t, cut] = policy.value(final_obs)
                 truncations[t, cut] = True
         # V(s_{t+1}) is the next step's V(s_t), and V(s_T) at the end of the rollout, except where a
         # time limit cut the episode (its final observation's value, above).
-        last_value = agent.get_value(self.to_tensor(self.next_obs)).cpu().numpy()
+        last_value = policy.value(self.next_obs)
         next_values = np.where(truncations, truncated_values, np.concatenate([values[1:], last_value[None]]))
         return Rollout(
             self.to_tensor(obs),
@@ -482,7 +534,7 @@ def train(args: Args) -> dict:
         return path
 
     writer = open_writer(run_dir, args)
-    actors = Actors(envs, args.seed, device)
+    actors = Actors(envs, args.seed, device, args.numpy_rollout)
     batch_size = args.num_envs * args.num_steps
     recent_returns: deque[float] = deque(maxlen=100)
     start_step, start_time, last_print, last_save = global_step, time.time(), 0.0, global_step

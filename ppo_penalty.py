@@ -82,6 +82,9 @@ class Args:
     torch_threads: int = 1
     """CPU threads for torch; 1 is fastest for these small networks (more threads contend with the
     environment and with other processes, and can make a run several times slower)"""
+    numpy_rollout: bool = True
+    """run the rollout's forward passes on numpy copies of the networks (speed only: one state per env
+    is where torch's per-op cost dominates); --no-numpy-rollout runs them in torch"""
 
     # --- algorithm (paper, Table 3, unless said otherwise) ---
     num_envs: int = 1
@@ -295,18 +298,15 @@ class Agent(nn.Module):
 
     @torch.inference_mode()
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The rollout's a ~ π_θold(·|s), log π_θold(a|s) and V(s), one row per state, as numpy arrays.
-
-        Implementation detail, for speed: the forward passes run under inference mode (no autograd
-        bookkeeping), and the Gaussian's sampling and log-density, a few operations on N × action_dim
-        numbers, run in numpy, where each torch op's fixed cost would be most of a step's inference time.
-        The same numbers as get_action_and_value (tested), with the noise drawn from `rng`."""
+        """The rollout's a ~ π_θold(·|s), log π_θold(a|s) and V(s), one row per state, as numpy arrays
+        (with --no-numpy-rollout; NumpyPolicy otherwise). Under inference mode: no autograd bookkeeping."""
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.actor_logstd.device)
         mean, log_std = (t.cpu().numpy() for t in self.policy(x))
-        noise = rng.standard_normal(mean.shape, dtype=np.float32)
-        action = mean + np.exp(log_std) * noise
-        logprob = (-0.5 * noise**2 - log_std - LOG_SQRT_2PI).sum(-1)  # (a - μ) / σ is the noise
-        return action, logprob, self.get_value(x).cpu().numpy()
+        return *sample_gaussian(mean, log_std, rng), self.get_value(x).cpu().numpy()
+
+    @torch.inference_mode()
+    def value(self, obs: np.ndarray) -> np.ndarray:
+        return self.get_value(torch.as_tensor(obs, dtype=torch.float32, device=self.actor_logstd.device)).cpu().numpy()
 
 
 def gaussian_log_prob_and_entropy(
@@ -319,6 +319,57 @@ def gaussian_log_prob_and_entropy(
     logprob = (-0.5 * ((action - mean) / log_std.exp()) ** 2 - log_std - LOG_SQRT_2PI).sum(-1)
     entropy = (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
     return logprob, entropy
+
+
+def sample_gaussian(mean: np.ndarray, log_std: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """a ~ N(μ, σ²) and log N(a; μ, σ²), summed over the action dimensions, for the rollout. In numpy, for
+    speed: a few operations on N × action_dim numbers, where each torch op's fixed cost would dominate."""
+    noise = rng.standard_normal(mean.shape, dtype=np.float32)
+    action = mean + np.exp(log_std) * noise
+    logprob = (-0.5 * noise**2 - log_std - LOG_SQRT_2PI).sum(-1)  # (a - μ) / σ is the noise
+    return action, logprob
+
+
+def numpy_mlp(net: nn.Module):
+    """A numpy copy of an MLP (Linear and Tanh layers), as a function of a batch of states."""
+    layers = []
+    for module in net if isinstance(net, nn.Sequential) else [net]:
+        if isinstance(module, nn.Linear):
+            layers.append((module.weight.detach().cpu().numpy().T.copy(), module.bias.detach().cpu().numpy().copy()))
+        elif isinstance(module, nn.Tanh):
+            layers.append(None)
+        else:
+            raise UserError(
+                f"--numpy-rollout copies Linear and Tanh layers, not {type(module).__name__}: pass --no-numpy-rollout"
+            )
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float32, copy=False)  # as torch.as_tensor(x, dtype=torch.float32)
+        for layer in layers:
+            x = np.tanh(x) if layer is None else x @ layer[0] + layer[1]
+        return x
+
+    return forward
+
+
+class NumpyPolicy:
+    """π_θold and V_θold for one rollout, as numpy copies of the agent's networks: Agent.act and
+    Agent.value without torch (--numpy-rollout, the default).
+
+    Implementation detail, for speed: the rollout runs the networks on one state per env, where torch's
+    fixed cost per op (several µs) is most of a step's time and numpy's is about 1 µs. θ does not change
+    during a rollout, so the copy is made when it starts; the numbers are torch's up to float32 rounding."""
+
+    def __init__(self, agent: Agent):
+        self.actor_mean, self.critic = numpy_mlp(agent.actor_mean), numpy_mlp(agent.critic)
+        self.log_std = agent.actor_logstd.detach().cpu().numpy()
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        mean = self.actor_mean(obs)
+        return *sample_gaussian(mean, np.broadcast_to(self.log_std, mean.shape), rng), self.value(obs)
+
+    def value(self, obs: np.ndarray) -> np.ndarray:
+        return self.critic(obs)[:, 0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,8 +476,17 @@ class Actors:
     """The N actors of Algorithm 1: the vector env, the normalization in front of it, and the
     bookkeeping of each episode's raw return (before any normalization or scaling)."""
 
-    def __init__(self, envs, obs_normalizer: ObsNormalizer, reward_scaler: RewardScaler, seed: int, device):
+    def __init__(
+        self,
+        envs,
+        obs_normalizer: ObsNormalizer,
+        reward_scaler: RewardScaler,
+        seed: int,
+        device,
+        numpy_rollout: bool = True,
+    ):
         self.envs, self.obs_normalizer, self.reward_scaler, self.device = envs, obs_normalizer, reward_scaler, device
+        self.numpy_rollout = numpy_rollout
         self.action_low, self.action_high = envs.single_action_space.low, envs.single_action_space.high
         raw_obs, _ = envs.reset(seed=seed)
         self.next_obs = obs_normalizer(raw_obs)
@@ -450,9 +510,10 @@ class Actors:
         )
         truncations = np.zeros((num_steps, n), bool)
         self.finished = []
+        policy = NumpyPolicy(agent) if self.numpy_rollout else agent  # π_θold: θ is fixed until the update
         for t in range(num_steps):
             obs[t] = self.next_obs
-            actions[t], logprobs[t], values[t] = agent.act(self.next_obs, self.rng)
+            actions[t], logprobs[t], values[t] = policy.act(self.next_obs, self.rng)
             # Implementation detail: the action is clipped to the bounds only on its way to the
             # environment; the rollout keeps the sampled action, whose log-prob r_t(θ) is computed from.
             env_action = np.clip(actions[t], self.action_low, self.action_high)
@@ -467,11 +528,11 @@ class Actors:
             cut = np.flatnonzero(truncated & ~terminated)
             if cut.size:
                 final_obs = self.obs_normalizer(np.stack(infos["final_obs"][cut]), update=False)
-                truncated_values[t, cut] = agent.get_value(self.to_tensor(final_obs)).cpu().numpy()
+                truncated_values[t, cut] = policy.value(final_obs)
                 truncations[t, cut] = True
         # V(s_{t+1}) is the next step's V(s_t), and V(s_T) at the end of the rollout, except where a
         # time limit cut the episode (its final observation's value, above).
-        last_value = agent.get_value(self.to_tensor(self.next_obs)).cpu().numpy()
+        last_value = policy.value(self.next_obs)
         next_values = np.where(truncations, truncated_values, np.concatenate([values[1:], last_value[None]]))
         fields = (obs, actions, logprobs, values, rewards, next_values, terminations, episode_ends)
         return Rollout(*(self.to_tensor(x) for x in fields))
@@ -607,7 +668,7 @@ def train(args: Args) -> dict:
         return path
 
     writer = open_writer(run_dir, args)
-    actors = Actors(envs, obs_normalizer, reward_scaler, args.seed, device)
+    actors = Actors(envs, obs_normalizer, reward_scaler, args.seed, device, args.numpy_rollout)
     batch_size = args.num_envs * args.num_steps
     recent_returns: deque[float] = deque(maxlen=100)
     start_step, start_time, last_print, last_save = global_step, time.time(), 0.0, global_step

@@ -621,6 +621,9 @@ def test_speed_report_gives_ratios_and_targets():
     text = speed.render(results, 1, "python benchmark/speed.py", memory)
     # 100 + 50 + 20 + 100 = 270 µs per step; twice SB3's 1,000 steps/s leaves 500 µs per step.
     assert "cost 270 µs per step (3,704 steps/s)" in text and "leaves 500 µs per step" in text
+    assert "The pieces fit in it" in text  # 270 ≤ 500
+    results["profile"]["update_per_step"] = 400.0  # 100 + 50 + 20 + 400 = 570 > 500: the update bounds it
+    assert "the ratio is bounded there" in speed.render(results, 1, "python benchmark/speed.py", memory)
     assert "| 3,000 | 1,000 | 3.00× ✓ | ≥ 2.0× | 25% | 35% | 30% | 10% |" in text  # 3,000 / 1,000 meets 2×
     assert "| 15,000 | 10,000 | 1.50× ✗ |" in text  # 1.5× misses 2×
     assert "500 MiB at 100k steps, 520 MiB at 1M steps (+4.0%" in text

@@ -179,6 +179,30 @@ def test_rollout_act_samples_the_gaussian_and_gives_get_action_and_values_number
     np.testing.assert_allclose(draws.std(0), [2.0, 0.5], rtol=0.03)
 
 
+def test_numpy_policy_gives_the_torch_agents_numbers():
+    """--numpy-rollout: the rollout's numpy copy of θ_old acts and values like the torch agent."""
+    agent = ppo.Agent(11, 3)
+    with torch.no_grad():
+        agent.actor_logstd.copy_(torch.tensor([[0.3, -0.5, 0.0]]))
+        for param in agent.parameters():  # move off the initialization, where the mean is near 0
+            param.add_(0.1 * torch.randn_like(param))
+    obs = np.random.default_rng(0).normal(size=(7, 11)).astype(np.float32)
+    frozen = ppo.NumpyPolicy(agent)
+    expected = agent.act(obs, np.random.default_rng(5))
+    for got, want in zip(frozen.act(obs, np.random.default_rng(5)), expected, strict=True):
+        assert got.dtype == want.dtype == np.float32 and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(frozen.value(obs.astype(np.float64)), agent.value(obs), rtol=1e-5, atol=1e-6)
+    # A copy: θ moving afterwards (the update) does not move the rollout's policy.
+    with torch.no_grad():
+        agent.actor_mean[0].weight.add_(1.0)
+    np.testing.assert_allclose(frozen.act(obs, np.random.default_rng(5))[0], expected[0], rtol=1e-5, atol=1e-6)
+    # A layer it cannot copy is a one-line error that names the way out.
+    agent.critic.append(nn.LayerNorm(1))
+    with pytest.raises(ppo.UserError, match="not LayerNorm: pass --no-numpy-rollout"):
+        ppo.NumpyPolicy(agent)
+
+
 def test_running_mean_std_matches_numpy_over_batches():
     rng = np.random.default_rng(0)
     batches = [rng.normal(3.0, 2.0, size=(n, 4)) for n in (1, 7, 100, 3)]
@@ -205,13 +229,15 @@ def test_reward_scaler_divides_by_the_discounted_return_std():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_time_limit_truncation_bootstraps_from_the_final_observation():
+@pytest.mark.parametrize("numpy_rollout", [True, False])
+def test_time_limit_truncation_bootstraps_from_the_final_observation(numpy_rollout):
     # Observations 0,1,2 | time limit after 3 steps (final obs 3, reset obs 0) | 0,1 | s_T = 2.
     # V(s) = s, r = 1, γ = 0.5, λ = 1:
     #   δ = [1 + 0.5·1 − 0, 1 + 0.5·2 − 1, 1 + 0.5·3 − 2, 1 + 0.5·1 − 0, 1 + 0.5·2 − 1] = [1.5, 1, 0.5, 1.5, 1]
     #   returns = Â + V = [2.125, 2.25, 2.5, 2.0, 2.0]; at the truncation step r + γ·V(3) = 2.5
     #   (zeroing would give 1.0, bootstrapping from the reset observation 1.0 too).
     envs, actors = make_actors("tests/CountTruncate-v0")
+    actors.numpy_rollout = numpy_rollout
     rollout = actors.collect(identity_critic_agent(), num_steps=5)
     envs.close()
     torch.testing.assert_close(rollout.next_values[:, 0], torch.tensor([1.0, 2.0, 3.0, 1.0, 2.0]))

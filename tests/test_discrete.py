@@ -77,6 +77,24 @@ def test_initial_policy_is_near_uniform_and_samples_valid_indices():
     torch.testing.assert_close(entropy, torch.full((256,), 0.6931472), atol=0.001, rtol=0)
 
 
+def test_numpy_policy_gives_the_torch_agents_numbers():
+    """--numpy-rollout: the rollout's numpy copy of θ_old acts and values like the torch agent."""
+    torch.manual_seed(0)
+    agent = ppo.Agent(4, 3)
+    with torch.no_grad():
+        agent.actor[-1].weight.normal_()  # a policy far from uniform
+    obs = np.random.default_rng(0).normal(size=(500, 4))  # float64, as CartPole's observations may be
+    frozen = ppo.NumpyPolicy(agent)
+    actions, logprobs, values = frozen.act(obs, np.random.default_rng(5))
+    expected = agent.act(obs, np.random.default_rng(5))
+    assert actions.dtype == np.int64 and logprobs.dtype == values.dtype == np.float32
+    # The same uniform draws give the same actions, except where u falls within rounding of a boundary.
+    assert (actions == expected[0]).mean() > 0.99
+    same = actions == expected[0]
+    np.testing.assert_allclose(logprobs[same], expected[1][same], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(values, expected[2], rtol=1e-5, atol=1e-6)
+
+
 class FixedUniform:
     """A stand-in for np.random.Generator whose uniform draws are given."""
 

@@ -20,6 +20,7 @@ VARIANT = {
     "make_env",  # Atari preprocessing vs. plain environments
     "make_vector_env",
     "Actors",  # how an action reaches the environment (clipped Box, discrete, Atari's true game return)
+    "NumpyPolicy",  # the rollout's numpy copy of the Gaussian or categorical policy
     "minibatch_loss",  # the objective: L^CLIP, L^KLPEN, L^{CLIP+VF+S}
     "update",
     "train",
