@@ -315,7 +315,7 @@ def gaussian_log_prob_and_entropy(
     """log N(a; μ, σ²) and the entropy of N(μ, σ²), summed over the independent action dimensions.
 
     Written out rather than built as a torch.distributions.Normal: the same numbers, without the
-    object's overhead on every step of the rollout."""
+    object's overhead on every minibatch."""
     logprob = (-0.5 * ((action - mean) / log_std.exp()) ** 2 - log_std - LOG_SQRT_2PI).sum(-1)
     entropy = (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
     return logprob, entropy
@@ -362,7 +362,7 @@ class NumpyPolicy:
 
     def __init__(self, agent: Agent):
         self.actor_mean, self.critic = numpy_mlp(agent.actor_mean), numpy_mlp(agent.critic)
-        self.log_std = agent.actor_logstd.detach().cpu().numpy()
+        self.log_std = agent.actor_logstd.detach().cpu().numpy().copy()
 
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mean = self.actor_mean(obs)

@@ -196,6 +196,7 @@ def test_numpy_policy_gives_the_torch_agents_numbers():
     # A copy: θ moving afterwards (the update) does not move the rollout's policy.
     with torch.no_grad():
         agent.actor_mean[0].weight.add_(1.0)
+        agent.actor_logstd.add_(1.0)
     np.testing.assert_allclose(frozen.act(obs, np.random.default_rng(5))[0], expected[0], rtol=1e-5, atol=1e-6)
     # A layer it cannot copy is a one-line error that names the way out.
     agent.critic.append(nn.LayerNorm(1))
