@@ -384,7 +384,9 @@ class Actors:
         self.episode_returns = np.zeros(envs.num_envs)
         self.episode_lengths = np.zeros(envs.num_envs, np.int64)
         self.finished: list[tuple[int, float, int]] = []  # (step index t, return, length) of the last rollout
-        self.rng = np.random.default_rng(seed)  # the policy's draws
+        # The policy's random draws, from a stream of their own: default_rng(seed) would be the very stream
+        # gymnasium gives the env seeded with `seed` (its reset noise), and the two would be correlated.
+        self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
         self.numpy_rollout = numpy_rollout
 
     def to_tensor(self, x: np.ndarray) -> torch.Tensor:

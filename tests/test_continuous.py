@@ -204,6 +204,20 @@ def test_numpy_policy_gives_the_torch_agents_numbers():
         ppo.NumpyPolicy(agent)
 
 
+def test_action_noise_is_not_the_environments_random_stream():
+    """np.random.default_rng(seed) is the generator gymnasium gives the env seeded with `seed`: drawing
+    the action noise from it would correlate the noise with the env's reset noise."""
+    from gymnasium.utils import seeding
+
+    envs, actors = make_actors("tests/CountTerminate-v0")
+    envs.close()
+    noise = actors.rng.standard_normal(8)
+    for seed in range(4):  # the vector env seeds sub-env i with seed + i
+        assert not np.allclose(noise, seeding.np_random(seed)[0].standard_normal(8))
+    _, again = make_actors("tests/CountTerminate-v0")
+    np.testing.assert_array_equal(again.rng.standard_normal(8), noise)  # and it is seeded
+
+
 def test_running_mean_std_matches_numpy_over_batches():
     rng = np.random.default_rng(0)
     batches = [rng.normal(3.0, 2.0, size=(n, 4)) for n in (1, 7, 100, 3)]
