@@ -6,13 +6,20 @@ order of floating-point operations (a fused optimizer, a compiled graph) moves t
 which this shows as the largest relative difference. Those need a full-length run instead, compared
 with the seed spread of earlier runs (see benchmark/results/).
 
+A change that alters the random draws (another generator, another order of draws) leaves no seed giving
+the same run. `--seeds N` compares distributions instead: seeds 1..N each way, and for each loss the mean
+over seeds of its mean over the run, before and now, with their difference in standard errors. Short runs
+of 20 seeds show a systematic change in what an update does that a handful of 1M-step runs cannot.
+
     python benchmark/same_learning.py ppo_continuous.py --before HEAD~1
     python benchmark/same_learning.py ppo_discrete.py --before 0db1b95 --flags='--total-timesteps 4096'
+    python benchmark/same_learning.py ppo_continuous.py --before 9ddee8f --seeds 20 --flags='--total-timesteps 4096'
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -45,6 +52,21 @@ def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[f
     return read_losses(run_dir)
 
 
+def compare_distributions(before: list[dict], now: list[dict]) -> dict[str, tuple[float, float, float]]:
+    """Per loss: the mean over seeds of each run's mean, before and now, and (now - before) / its standard
+    error (the two samples' standard errors combined; each from its seeds' sample variance)."""
+    result = {}
+    for key in KEYS:
+        a = [sum(run[key]) / len(run[key]) for run in before]
+        b = [sum(run[key]) / len(run[key]) for run in now]
+        mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
+        var_a = sum((x - mean_a) ** 2 for x in a) / (len(a) - 1)
+        var_b = sum((x - mean_b) ** 2 for x in b) / (len(b) - 1)
+        se = math.sqrt(var_a / len(a) + var_b / len(b))
+        result[key] = (mean_a, mean_b, (mean_b - mean_a) / se if se > 0 else 0.0)
+    return result
+
+
 @dataclass
 class Cli:
     """Compare the losses a script logs now with those it logged at an earlier commit (same seed)."""
@@ -55,6 +77,8 @@ class Cli:
     """the commit to compare with"""
     flags: str = "--total-timesteps 6144"
     """flags for both runs, as one string (the script's defaults otherwise; seed 1)"""
+    seeds: int = 0
+    """instead of one seed: seeds 1..N each way, compared by distribution (at least 2)"""
 
 
 def main() -> None:
@@ -67,6 +91,8 @@ def main() -> None:
             ["git", "show", f"{cli.before}:{cli.script}"], cwd=REPO, capture_output=True, text=True, check=True
         ).stdout
         old_script.write_text(source)
+        if cli.seeds:
+            return by_distribution(cli, old_script, tmp)
         (tmp / "runs_before").mkdir()
         (tmp / "runs_now").mkdir()
         before = run(old_script, shlex.split(cli.flags), tmp / "runs_before")
@@ -89,6 +115,22 @@ def main() -> None:
     )
     print(f"first update, before: {[round(before[k][0], 6) for k in KEYS]}")
     print(f"first update, now:    {[round(now[k][0], 6) for k in KEYS]}")
+
+
+def by_distribution(cli: Cli, old_script: Path, tmp: Path) -> None:
+    if cli.seeds < 2:
+        raise SystemExit("same_learning.py: --seeds needs at least 2 (a standard error needs two samples)")
+    before, now = [], []
+    for seed in range(1, cli.seeds + 1):
+        flags = [*shlex.split(cli.flags), "--seed", str(seed)]
+        for script, runs, name in ((old_script, before, "before"), (REPO / cli.script, now, "now")):
+            runs_dir = tmp / f"runs_{name}_{seed}"
+            runs_dir.mkdir()
+            runs.append(run(script, flags, runs_dir))
+    print(f"{cli.script}: seeds 1-{cli.seeds}, {cli.flags}; mean over seeds of each run's mean loss")
+    for key, (mean_before, mean_now, z) in compare_distributions(before, now).items():
+        flag = "  <- differs" if abs(z) > 3 else ""
+        print(f"{key:22s} before {mean_before:10.5f}  now {mean_now:10.5f}  difference {z:+5.2f} standard errors{flag}")
 
 
 if __name__ == "__main__":

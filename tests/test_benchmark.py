@@ -657,3 +657,16 @@ def test_curve_points_average_the_last_episodes_by_each_point():
     groups = {(300, "s", "Pong"): [run([(50, 1.0), (100, 2.0), (250, 3.0)]), run([(150, 10.0)])]}
     lines = report.curve_points(groups, 100, last=2)
     assert "| s | Pong | 1.5 | 5.8 | 6.2 |" in lines, lines  # 5.75 and 6.25 print rounded half to even
+
+
+def test_same_learning_compares_distributions_in_standard_errors():
+    import same_learning
+
+    def runs(means):  # one run per seed, every loss logged twice with the given mean
+        return [{key: [m - 1.0, m + 1.0] for key in same_learning.KEYS} for m in means]
+
+    # before: 1, 2, 3 (mean 2, sample variance 1); now: 3, 4, 5 (mean 4, variance 1)
+    # standard error √(1/3 + 1/3) = 0.8165, so the difference 2 is 2.449 standard errors
+    result = same_learning.compare_distributions(runs([1.0, 2.0, 3.0]), runs([3.0, 4.0, 5.0]))
+    mean_before, mean_now, z = result["losses/entropy"]
+    assert (mean_before, mean_now) == (2.0, 4.0) and z == pytest.approx(2.449, abs=1e-3)
