@@ -200,7 +200,10 @@ class RunningMeanStd:
         self.count = 1e-4
 
     def update(self, x: np.ndarray) -> None:
-        batch_mean, batch_var, batch_count = x.mean(axis=0), x.var(axis=0), x.shape[0]
+        if x.shape[0] == 1:  # one env: the row is the batch's mean, its variance 0 (same numbers, 2 reductions fewer)
+            batch_mean, batch_var, batch_count = x[0], 0.0, 1
+        else:
+            batch_mean, batch_var, batch_count = x.mean(axis=0), x.var(axis=0), x.shape[0]
         delta = batch_mean - self.mean
         total = self.count + batch_count
         self.mean = self.mean + delta * batch_count / total
