@@ -368,8 +368,7 @@ class NumpyPolicy:
         self.log_std = agent.actor_logstd.detach().cpu().numpy().copy()
 
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        mean = self.actor_mean(obs)
-        return *sample_gaussian(mean, np.broadcast_to(self.log_std, mean.shape), rng), self.value(obs)
+        return *sample_gaussian(self.actor_mean(obs), self.log_std, rng), self.value(obs)  # log-std: (1, action_dim)
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         return self.critic(obs)[:, 0]
