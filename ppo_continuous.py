@@ -280,11 +280,10 @@ class Agent(nn.Module):
         mean = self.actor_mean(obs)
         return mean, self.actor_logstd.expand_as(mean)
 
-    def get_action_and_value(self, obs: torch.Tensor, action: torch.Tensor | None = None):
-        """a ~ π_θ(·|s) when no action is given; log π_θ(a|s), the entropy, V(s)."""
+    def get_action_and_value(self, obs: torch.Tensor, action: torch.Tensor):
+        """log π_θ(a|s), the entropy and V(s) of the rollout's actions (the update's pass; the rollout
+        samples with act or NumpyPolicy)."""
         mean, log_std = self.policy(obs)
-        if action is None:
-            action = torch.normal(mean, log_std.exp())
         return action, *gaussian_log_prob_and_entropy(action, mean, log_std), self.get_value(obs)
 
     @torch.inference_mode()
@@ -321,10 +320,10 @@ def sample_gaussian(mean: np.ndarray, log_std: np.ndarray, rng: np.random.Genera
     return action, logprob
 
 
-def numpy_mlp(net: nn.Module):
+def numpy_mlp(net: nn.Sequential):
     """A numpy copy of an MLP (Linear and Tanh layers), as a function of a batch of states."""
     layers = []
-    for module in net if isinstance(net, nn.Sequential) else [net]:
+    for module in net:
         if isinstance(module, nn.Linear):
             layers.append((module.weight.detach().cpu().numpy().T.copy(), module.bias.detach().cpu().numpy().copy()))
         elif isinstance(module, nn.Tanh):

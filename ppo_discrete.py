@@ -253,10 +253,10 @@ def sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> tuple[np
     return action, np.take_along_axis(log_probs, action[:, None], -1)[:, 0]
 
 
-def numpy_mlp(net: nn.Module):
+def numpy_mlp(net: nn.Sequential):
     """A numpy copy of an MLP (Linear and Tanh layers), as a function of a batch of states."""
     layers = []
-    for module in net if isinstance(net, nn.Sequential) else [net]:
+    for module in net:
         if isinstance(module, nn.Linear):
             layers.append((module.weight.detach().cpu().numpy().T.copy(), module.bias.detach().cpu().numpy().copy()))
         elif isinstance(module, nn.Tanh):
@@ -378,6 +378,7 @@ class Actors:
 
     def __init__(self, envs, seed: int, device, numpy_rollout: bool = True):
         self.envs, self.device = envs, device
+        self.numpy_rollout = numpy_rollout
         self.action_start = int(envs.single_action_space.start)  # Discrete(n, start): actions start..start+n-1
         raw_obs, _ = envs.reset(seed=seed)
         self.next_obs = raw_obs
@@ -387,7 +388,6 @@ class Actors:
         # The policy's random draws, from a stream of their own: default_rng(seed) would be the very stream
         # gymnasium gives the env seeded with `seed` (its reset noise), and the two would be correlated.
         self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
-        self.numpy_rollout = numpy_rollout
 
     def to_tensor(self, x: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(x, dtype=torch.float32, device=self.device)

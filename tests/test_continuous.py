@@ -64,10 +64,10 @@ gym.register("tests/NanReward-v0", entry_point=lambda: CountingEnv(reward=float(
 def identity_critic_agent() -> nn.Module:
     """An agent whose value function is V(s) = s (one linear unit, weight 1), so every value is known."""
     agent = ppo.Agent(1, 1)
-    agent.critic = nn.Linear(1, 1)
+    agent.critic = nn.Sequential(nn.Linear(1, 1))
     with torch.no_grad():
-        agent.critic.weight.fill_(1.0)
-        agent.critic.bias.fill_(0.0)
+        agent.critic[0].weight.fill_(1.0)
+        agent.critic[0].bias.fill_(0.0)
     return agent
 
 
