@@ -364,15 +364,16 @@ class Agent(nn.Module):
 
 
 def compute_gae(
-    rewards: torch.Tensor,
-    values: torch.Tensor,
-    next_values: torch.Tensor,
-    terminations: torch.Tensor,
-    episode_ends: torch.Tensor,
+    rewards: np.ndarray,
+    values: np.ndarray,
+    next_values: np.ndarray,
+    terminations: np.ndarray,
+    episode_ends: np.ndarray,
     gamma: float,
     gae_lambda: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Truncated GAE, Eq. (11)-(12), for a rollout of T steps from N actors; every tensor is (T, N).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Truncated GAE, Eq. (11)-(12), for a rollout of T steps from N actors; every array is (T, N), in
+    numpy or torch (numpy is several times faster for the loop over t below).
 
     values[t]       V(s_t).
     next_values[t]  V(s_{t+1}) of the state step t led to. Where a time limit cut the episode at t
@@ -384,12 +385,10 @@ def compute_gae(
 
     Returns the advantages Â_t and the value targets V^targ_t = Â_t + V(s_t).
     """
-    advantages = torch.zeros_like(rewards)
-    gae = torch.zeros_like(rewards[0])
-    for t in reversed(range(rewards.shape[0])):
-        delta = rewards[t] + gamma * (1.0 - terminations[t]) * next_values[t] - values[t]  # Eq. (12)
-        gae = delta + gamma * gae_lambda * (1.0 - episode_ends[t]) * gae  # Eq. (11)
-        advantages[t] = gae
+    advantages = rewards + gamma * (1.0 - terminations) * next_values - values  # δ_t of Eq. (12), every t at once
+    decay = gamma * gae_lambda * (1.0 - episode_ends)  # γλ, and 0 where the episode ended at t
+    for t in reversed(range(len(advantages) - 1)):
+        advantages[t] += decay[t] * advantages[t + 1]  # Â_t = δ_t + γλ Â_{t+1}, Eq. (11)
     return advantages, advantages + values
 
 
@@ -575,11 +574,12 @@ def update(
     return dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"), means, strict=True))
 
 
-def flatten_batch(rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor) -> dict[str, torch.Tensor]:
-    """(T, N, ...) -> (N*T, ...): the samples the minibatches of Algorithm 1 are drawn from."""
+def flatten_batch(rollout: Rollout, advantages, returns, device: torch.device) -> dict[str, torch.Tensor]:
+    """(T, N, ...) -> (N*T, ...) tensors on the device: the samples the minibatches of Algorithm 1 are
+    drawn from. The rollout's arrays may be numpy or torch."""
     fields = {"obs": rollout.obs, "actions": rollout.actions, "logprobs": rollout.logprobs, "values": rollout.values}
     fields |= {"advantages": advantages, "returns": returns}
-    return {key: value.reshape((-1,) + value.shape[2:]) for key, value in fields.items()}
+    return {key: torch.as_tensor(x, device=device).reshape((-1,) + x.shape[2:]) for key, x in fields.items()}
 
 
 def train(args: Args) -> dict:
@@ -652,7 +652,8 @@ def train(args: Args) -> dict:
                 )
 
                 # Optimize the surrogate for K epochs with minibatch size M; θ_old ← θ.
-                stats = update(agent, optimizer, flatten_batch(rollout, advantages, returns), args, clip_coef)
+                batch = flatten_batch(rollout, advantages, returns, device)
+                stats = update(agent, optimizer, batch, args, clip_coef)
 
                 sps = (global_step - start_step) / (time.time() - start_time)
                 writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], global_step)
@@ -660,7 +661,7 @@ def train(args: Args) -> dict:
                 writer.add_scalar("charts/clip_coef", clip_coef, global_step)
                 for key, value in stats.items():
                     writer.add_scalar(f"losses/{key}", value, global_step)
-                ev = explained_variance(rollout.values.flatten(), returns.flatten())
+                ev = explained_variance(batch["values"], batch["returns"])
                 writer.add_scalar("losses/explained_variance", ev, global_step)
                 done = global_step + batch_size > args.total_timesteps
                 if time.time() - last_print >= 5.0 or done or stop.signal:

@@ -78,7 +78,11 @@ class Cli:
     flags: str = "--total-timesteps 6144"
     """flags for both runs, as one string (the script's defaults otherwise; seed 1)"""
     seeds: int = 0
-    """instead of one seed: seeds 1..N each way, compared by distribution (at least 2)"""
+    """instead of one seed: N seeds each way (first_seed, first_seed + 1, ...), compared by distribution"""
+    first_seed: int = 1
+    """with --seeds: the first seed (a later range gives a sample independent of an earlier one)"""
+    out: str = ""
+    """with --seeds: also write each run's mean losses here (JSON), to pool several ranges later"""
 
 
 def main() -> None:
@@ -121,13 +125,20 @@ def by_distribution(cli: Cli, old_script: Path, tmp: Path) -> None:
     if cli.seeds < 2:
         raise SystemExit("same_learning.py: --seeds needs at least 2 (a standard error needs two samples)")
     before, now = [], []
-    for seed in range(1, cli.seeds + 1):
+    seeds = range(cli.first_seed, cli.first_seed + cli.seeds)
+    for seed in seeds:
         flags = [*shlex.split(cli.flags), "--seed", str(seed)]
         for script, runs, name in ((old_script, before, "before"), (REPO / cli.script, now, "now")):
             runs_dir = tmp / f"runs_{name}_{seed}"
             runs_dir.mkdir()
             runs.append(run(script, flags, runs_dir))
-    print(f"{cli.script}: seeds 1-{cli.seeds}, {cli.flags}; mean over seeds of each run's mean loss")
+    if cli.out:
+        means = {
+            name: [{k: sum(r[k]) / len(r[k]) for k in KEYS} for r in runs]
+            for name, runs in (("before", before), ("now", now))
+        }
+        Path(cli.out).write_text(json.dumps({"seeds": list(seeds), "flags": cli.flags, **means}))
+    print(f"{cli.script}: seeds {seeds[0]}-{seeds[-1]}, {cli.flags}; mean over seeds of each run's mean loss")
     for key, (mean_before, mean_now, z) in compare_distributions(before, now).items():
         flag = "  <- differs" if abs(z) > 3 else ""
         print(f"{key:22s} before {mean_before:10.5f}  now {mean_now:10.5f}  difference {z:+5.2f} standard errors{flag}")
