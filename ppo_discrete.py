@@ -173,10 +173,12 @@ def make_env(env_id: str, idx: int, capture_video: bool, run_dir: str):
 def make_vector_env(args: Args, run_dir: str) -> gym.vector.VectorEnv:
     # Gymnasium >= 1.0 resets a finished sub-env on the *next* step by default; SAME_STEP resets it
     # at once and hands back the episode's last observation in infos["final_obs"], which the
-    # time-limit bootstrap needs.
+    # time-limit bootstrap needs. copy=False (speed: no deepcopy each step): the observations come back
+    # in the vector env's own array, which the next step overwrites; the rollout copies them before that.
     return gym.vector.SyncVectorEnv(
         [make_env(args.env_id, i, args.capture_video, run_dir) for i in range(args.num_envs)],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+        copy=False,
     )
 
 

@@ -260,6 +260,7 @@ def test_time_limit_truncation_bootstraps_from_the_final_observation(numpy_rollo
     actors.numpy_rollout = numpy_rollout
     rollout = actors.collect(identity_critic_agent(), num_steps=5)
     envs.close()
+    assert rollout.obs[:, 0, 0].tolist() == [0, 1, 2, 0, 1]  # each step's own state (no buffer reused)
     np.testing.assert_allclose(rollout.next_values[:, 0], [1.0, 2.0, 3.0, 1.0, 2.0])
     _, returns = ppo.compute_gae(
         rollout.rewards, rollout.values, rollout.next_values, rollout.terminations, rollout.episode_ends, 0.5, 1.0

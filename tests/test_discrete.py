@@ -144,9 +144,11 @@ def test_time_limit_bootstraps_from_the_final_observation():
     assert actors.finished == [(2, 3.0, 3)]
     # Replay the same actions in a fresh env to find the final observation of the cut episode.
     env = gym.make("CartPole-v1")
-    env.reset(seed=seed)
+    replayed = [env.reset(seed=seed)[0]]
     for t in range(3):
         final_obs, *_ = env.step(int(rollout.actions[t, 0]))
+        replayed.append(final_obs)
+    np.testing.assert_array_equal(rollout.obs[:3, 0], replayed[:3])  # each step's own state (no buffer reused)
     with torch.no_grad():
         v_final = agent.get_value(torch.as_tensor(final_obs[None], dtype=torch.float32))[0]
         v_end = agent.get_value(torch.as_tensor(actors.next_obs, dtype=torch.float32))[0]
