@@ -62,9 +62,10 @@ gym.register("tests/NanReward-v0", entry_point=lambda: CountingEnv(reward=float(
 
 
 def identity_critic_agent() -> nn.Module:
-    """An agent whose value function is V(s) = s (one linear unit, weight 1), so every value is known."""
+    """An agent whose value function is V(s) = s (one linear unit, weight 1), so every value is known.
+    The actor is one linear unit too: the numpy rollout runs the two networks side by side, layer by layer."""
     agent = ppo.Agent(1, 1)
-    agent.critic = nn.Sequential(nn.Linear(1, 1))
+    agent.actor_mean, agent.critic = nn.Sequential(nn.Linear(1, 1)), nn.Sequential(nn.Linear(1, 1))
     with torch.no_grad():
         agent.critic[0].weight.fill_(1.0)
         agent.critic[0].bias.fill_(0.0)
@@ -206,6 +207,9 @@ def test_numpy_policy_gives_the_torch_agents_numbers():
     # A layer it cannot copy is a one-line error that names the way out.
     agent.critic.append(nn.LayerNorm(1))
     with pytest.raises(ppo.UserError, match="not LayerNorm: pass --no-numpy-rollout"):
+        ppo.NumpyPolicy(agent)
+    agent.critic = agent.critic[:3]  # Linear, Tanh, Linear against the actor's five layers
+    with pytest.raises(ppo.UserError, match="the same layers: pass --no-numpy-rollout"):
         ppo.NumpyPolicy(agent)
 
 
