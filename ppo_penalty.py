@@ -517,8 +517,8 @@ class Actors:
 
     @torch.no_grad()
     def collect(self, agent: Agent, num_steps: int) -> Rollout:
-        # The buffers are numpy arrays written in place, handed to torch once at the end: a step then
-        # allocates no tensors besides the policy's forward pass (implementation detail, for speed).
+        # The buffers are numpy arrays written in place, handed to torch once, after GAE (flatten_batch):
+        # with NumpyPolicy a step allocates no tensors (implementation detail, for speed).
         n = self.envs.num_envs
         obs = np.zeros((num_steps, n) + self.next_obs.shape[1:], np.float32)
         actions = np.zeros((num_steps, n) + self.envs.single_action_space.shape, np.float32)
