@@ -612,6 +612,7 @@ def test_speed_report_gives_ratios_and_targets():
         "versions": {"torch": "2.x", "sb3": "2.y", "gymnasium": "1.z"},
         "cases": {
             "hopper": {"ours": 3000.0, "ours_all": [3000.0], "split": split, "sb3": 1000.0, "sb3_all": [1000.0]},
+            "hopper_penalty": {"ours": 2800.0, "ours_all": [2800.0], "split": split, "sb3": 1000.0, "sb3_all": [1e3]},
             "cartpole": {"ours": 15000.0, "ours_all": [15000.0], "split": split, "sb3": 10000.0, "sb3_all": [1e4]},
         },
     }
@@ -626,6 +627,10 @@ def test_speed_report_gives_ratios_and_targets():
     assert "the ratio is bounded there" in speed.render(results, 1, "python benchmark/speed.py", memory)
     assert "| 3,000 | 1,000 | 3.00× ✓ | ≥ 2.0× | 25% | 35% | 30% | 10% |" in text  # 3,000 / 1,000 meets 2×
     assert "| 15,000 | 10,000 | 1.50× ✗ |" in text  # 1.5× misses 2×
+    # penalty: 2.8× against hopper's 3.0× is 0.93 of hopper's ratio, inside the 10% asked for
+    assert "| 2.80× ✓ | hopper's ratio ± 10% (here 0.93) |" in text
+    results["cases"]["hopper_penalty"]["ours"] = 2600.0  # 2.6 / 3.0 = 0.87: more than 10% below
+    assert "| 2.60× ✗ | hopper's ratio ± 10% (here 0.87) |" in speed.render(results, 1, "x", memory)
     assert "500 MiB at 100k steps, 520 MiB at 1M steps (+4.0%" in text
 
 
