@@ -336,8 +336,7 @@ class Agent(nn.Module):
     def features(self, obs: torch.Tensor) -> torch.Tensor:
         if self.image:
             # Frames are stored as uint8 (4x less memory than float) and scaled here (implementation detail: /255).
-            # uint8 times a Python float is float32 in one pass (.float() first would make two: 3.7x slower).
-            return self.trunk(obs.contiguous(memory_format=torch.channels_last) * (1.0 / 255.0))
+            return self.trunk(obs.contiguous(memory_format=torch.channels_last).float() * (1.0 / 255.0))
         return self.trunk(obs.float())
 
     def get_value(self, obs: torch.Tensor) -> torch.Tensor:
