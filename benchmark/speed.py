@@ -263,6 +263,48 @@ def profile_hopper() -> dict:
     return out
 
 
+# Where the update's time goes on Breakout, by the profiler's operator names (first match wins).
+UPDATE_PARTS = (
+    ("convolutions, backward", ("convolution_backward",)),
+    ("convolutions, forward", ("convolution",)),
+    ("linear layers (forward and backward)", ("addmm", "aten::mm")),
+    ("ReLUs (forward and backward)", ("threshold_backward", "clamp_min", "relu")),
+    ("Adam and gradient clipping", ("adam", "foreach", "norm")),
+)
+THE_REST = "the rest: minibatch gathers, the frames' uint8 → float scaling, copies, the loss"
+
+
+def profile_breakout() -> dict:
+    """Where ppo_shared_backbone.py's update spends its time on Breakout-sized data: one update (3 epochs
+    of 4 minibatches of 256 stacks of 4 84x84 frames) under the torch profiler, each operator's own CPU
+    time summed into UPDATE_PARTS, and the rest."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.set_num_threads(1)
+    ppo = load_script(REPO / "ppo_shared_backbone.py")
+    args = ppo.Args(env_id="BreakoutNoFrameskip-v4")
+    torch.manual_seed(1)
+    agent = ppo.Agent((4, 84, 84), 4)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
+    n = args.num_envs * args.num_steps
+    frames = torch.randint(0, 256, (n, 4, 84, 84), dtype=torch.uint8).contiguous(memory_format=torch.channels_last)
+    batch = {"obs": frames, "actions": torch.randint(0, 4, (n,)), "logprobs": torch.full((n,), -1.386)}
+    batch |= {"values": torch.randn(n), "advantages": torch.randn(n), "returns": torch.randn(n)}
+    ppo.update(agent, optimizer, batch, args, args.clip_coef)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        ppo.update(agent, optimizer, batch, args, args.clip_coef)
+        wall = time.perf_counter() - start
+    parts = dict.fromkeys([name for name, _ in UPDATE_PARTS] + [THE_REST], 0.0)
+    for event in prof.key_averages():
+        key = event.key.lower()
+        name = next((name for name, needles in UPDATE_PARTS if any(n in key for n in needles)), THE_REST)
+        parts[name] += event.self_cpu_time_total
+    total = sum(parts.values())
+    return {"update_ms_per_step": wall * 1e3 / n, "parts": {name: t / total for name, t in parts.items()}}
+
+
 def run_worker(impl: str, case: Case, script_path: Path | None = None) -> dict:
     """One measurement in a fresh interpreter; returns its JSON."""
     import tempfile
@@ -361,6 +403,29 @@ def profile_section(profile: dict, sb3_sps: float) -> list[str]:
     ]
 
 
+def breakout_section(profile: dict, split: dict) -> list[str]:
+    """What bounds ppo_shared_backbone.py on Breakout: the update's time, by kind of operator."""
+    rows = [f"| {name} | {percent(share)} |" for name, share in profile["parts"].items()]
+    network = sum(share for name, share in profile["parts"].items() if name.startswith(("conv", "linear", "ReLU")))
+    return [
+        "",
+        "## What bounds ppo_shared_backbone.py on Breakout",
+        "",
+        f"The update is {percent(split['update'])} of the run's time (table above). One update (3 epochs × 4 "
+        f"minibatches of 256 frame stacks) under the torch profiler (`profile_breakout`; "
+        f"{profile['update_ms_per_step']:.2f} ms per environment step), each operator's own CPU time:",
+        "",
+        "| part of the update | share |",
+        "|---|---|",
+        *rows,
+        "",
+        f"{percent(network)} of the update is the Nature CNN's own arithmetic (its convolutions, linear layers "
+        "and ReLUs), which SB3's PPO computes for the same network and the same minibatches; we run it on "
+        "channels-last frames, SB3 in PyTorch's default layout. What is left to gain lies outside the "
+        "network: the environments and the rollout's batch-8 forward pass (the table above).",
+    ]
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
@@ -413,6 +478,8 @@ def render(results: dict, rounds: int, command: str, memory: dict | None) -> str
         lines.append(f"- {name}: ours {ours}" + (f"; SB3 {sb3}" if sb3 else ""))
     if "profile" in results and "sb3" in results["cases"].get("hopper", {}):
         lines += profile_section(results["profile"], results["cases"]["hopper"]["sb3"])
+    if "profile_breakout" in results and "breakout" in results["cases"]:
+        lines += breakout_section(results["profile_breakout"], results["cases"]["breakout"]["split"])
     if memory:
         small, large = memory["100k"], memory["1M"]
         lines += [
@@ -466,7 +533,7 @@ class Cli:
     benchmark/results/speed_memory.json, which the report includes"""
     output: Path = RESULTS / "speed.md"
     """where the markdown report goes (the raw figures go beside it as .json)"""
-    worker: Literal["ours", "sb3", "profile"] | None = None
+    worker: Literal["ours", "sb3", "profile", "profile_breakout"] | None = None
     """internal: make one measurement in this process and print it as JSON"""
     runs_dir: str = ""
     """internal: the worker's run folder"""
@@ -482,6 +549,8 @@ def main() -> None:
         case = CASES[cli.cases[0]]
         if cli.worker == "profile":
             result = profile_hopper()
+        elif cli.worker == "profile_breakout":
+            result = profile_breakout()
         elif cli.worker == "ours":
             result = measure_ours(case, cli.runs_dir, cli.script_path)
         else:
@@ -536,6 +605,8 @@ def main() -> None:
         results["cases"][name] = row
     if "hopper" in cli.cases:
         results["profile"] = run_worker("profile", CASES["hopper"])
+    if "breakout" in cli.cases:
+        results["profile_breakout"] = run_worker("profile_breakout", CASES["breakout"])
     memory = json.loads(MEMORY.read_text()) if MEMORY.exists() else None
     command = "python benchmark/speed.py " + " ".join(sys.argv[1:])
     cli.output.parent.mkdir(parents=True, exist_ok=True)

@@ -632,6 +632,17 @@ def test_speed_report_gives_ratios_and_targets():
     results["cases"]["hopper_penalty"]["ours"] = 2600.0  # 2.6 / 3.0 = 0.87: more than 10% below
     assert "| 2.60× ✗ | hopper's ratio ± 10% (here 0.87) |" in speed.render(results, 1, "x", memory)
     assert "500 MiB at 100k steps, 520 MiB at 1M steps (+4.0%" in text
+    assert "What bounds ppo_shared_backbone.py" not in text  # no Breakout profile measured
+    parts = dict(
+        zip(
+            [name for name, _ in speed.UPDATE_PARTS] + [speed.THE_REST], [0.4, 0.2, 0.15, 0.05, 0.02, 0.18], strict=True
+        )
+    )
+    results["cases"]["breakout"] = {"ours": 330.0, "ours_all": [330.0], "split": split, "sb3": 250.0, "sb3_all": [250]}
+    results["profile_breakout"] = {"update_ms_per_step": 2.0, "parts": parts}
+    text = speed.render(results, 1, "python benchmark/speed.py", memory)
+    assert "| convolutions, backward | 40% |" in text and "2.00 ms per environment step" in text
+    assert "80% of the update is the Nature CNN's own arithmetic" in text  # 0.4 + 0.2 + 0.15 + 0.05
 
 
 def test_penalty_beta_summary(tmp_path):
