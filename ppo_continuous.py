@@ -489,7 +489,6 @@ class Actors:
         # gymnasium gives the env seeded with `seed` (its reset noise), and the two would be correlated.
         self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
 
-    @torch.no_grad()
     def collect(self, agent: Agent, num_steps: int) -> Rollout:
         # The buffers are numpy arrays written in place, handed to torch once, after GAE (flatten_batch):
         # with NumpyPolicy a step allocates no tensors (implementation detail, for speed).
