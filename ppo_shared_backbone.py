@@ -175,10 +175,28 @@ def make_probe_env(env_id: str) -> gym.Env:
         raise UserError(f"unknown environment id {env_id!r}: {e}") from None
 
 
-# Atari preprocessing, as OpenAI baselines' wrap_deepmind (atari_wrappers.py) that produced the paper's
-# numbers. gymnasium's own wrappers do what they do the same way (AtariPreprocessing: NoopReset and
-# MaxAndSkip, grayscale, 84x84; TransformReward: the sign; FrameStackObservation: the stack); the two
-# below are what gymnasium lacks.
+# Atari preprocessing, as OpenAI baselines' make_atari + wrap_deepmind (atari_wrappers.py) and VecFrameStack,
+# the code behind the paper's numbers: for the same emulator frames the agent sees the same stack of frames
+# as baselines' ppo2 (tests/test_atari_preprocessing.py compares them step by step). gymnasium's wrappers are
+# used where they do exactly what baselines does; NoopReset, EpisodicLife and FireReset are what it lacks.
+
+
+class NoopReset(gym.Wrapper):
+    """Implementation detail (baselines' NoopResetEnv): a new game starts with 1 to noop_max single-frame
+    no-ops, their number drawn from the game's seeded generator, so that games do not all start alike.
+    (gymnasium has this only inside AtariPreprocessing, which also does the rest its own way.)"""
+
+    def __init__(self, env: gym.Env, noop_max: int = 30):
+        super().__init__(env)
+        self.noop_max = noop_max
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        for _ in range(self.env.unwrapped.np_random.integers(1, self.noop_max + 1)):
+            obs, _, terminated, truncated, info = self.env.step(0)
+            if terminated or truncated:
+                obs, info = self.env.reset(seed=seed, options=options)
+        return obs, info
 
 
 class EpisodicLife(gym.Wrapper):
@@ -236,21 +254,35 @@ def is_atari_frames(env: gym.Env) -> bool:
 
 
 def atari_wrappers(env: gym.Env) -> gym.Env:
-    """Baselines' Atari preprocessing (make_atari + wrap_deepmind), in its order, on a game with frameskip 1.
+    """Baselines' Atari preprocessing (make_atari, wrap_deepmind, VecFrameStack), in its order, on a game with
+    frameskip 1: for the same emulator frames the agent sees the observations baselines' ppo2 saw. gymnasium's
+    AtariPreprocessing is not used because it differs in two places: it takes the max of two grey frames, where
+    baselines greys the max of two RGB frames (OpenCV's RGB->grey equals ALE's grey screen exactly, but the grey
+    of a max is not the max of the greys: up to 16 grey levels apart in Pong), and it returns before storing the
+    frame on which a game ends inside the skip. FrameStackObservation's default padding differs too (copies of
+    the first frame where baselines has zeros).
 
     RecordEpisodeStatistics sits where baselines' Monitor sat: above the frame skip, below the life-loss
     and reward-sign wrappers, so info["episode"] holds the whole game's raw score and length (agent
     steps, with the few no-op and FIRE steps of the resets after lost lives) when the game is really over."""
-    # NoopReset (1..30 no-ops at a game's start) and MaxAndSkip (repeat each action 4 frames, max over the
-    # last 2), then 84x84 grayscale (baselines' WarpFrame). Baselines converts RGB with OpenCV, gymnasium
-    # reads ALE's own grayscale screen: a pixel may differ by a grey level.
-    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True)
+    if importlib.util.find_spec("cv2") is None:
+        raise UserError("Atari frames are converted with OpenCV: pip install opencv-python-headless")
+    import cv2
+
+    env = NoopReset(env, noop_max=30)  # baselines' NoopResetEnv: 1 to 30 no-op frames start a game
+    # implementation detail (baselines): MaxAndSkipEnv's loop, max of the last 2 RGB frames, a game's last frame kept
+    env = gym.wrappers.MaxAndSkipObservation(env, skip=4)
     env = gym.wrappers.RecordEpisodeStatistics(env)  # the whole game's raw score (baselines' Monitor)
     env = EpisodicLife(env)
     if needs_fire(env):
         env = FireReset(env)
+    # implementation detail (baselines): WarpFrame's cv2.cvtColor RGB->grey, on the max-pooled RGB frame as there
+    grey = gym.spaces.Box(0, 255, env.observation_space.shape[:2], np.uint8)
+    env = gym.wrappers.TransformObservation(env, lambda frame: cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), grey)
+    env = gym.wrappers.ResizeObservation(env, (84, 84))  # WarpFrame's cv2.resize to 84x84, INTER_AREA: the same call
     env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))  # implementation detail: reward sign
-    return gym.wrappers.FrameStackObservation(env, 4)  # implementation detail: the last 4 frames, (4, 84, 84)
+    # implementation detail (baselines): VecFrameStack's last 4 frames, zeros before a reset's frame (a lost life's too)
+    return gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
 
 
 def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bool = False):
@@ -262,7 +294,7 @@ def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bo
         kwargs = {"render_mode": "rgb_array"} if video_dir else {}
         spec = gym.spec(env_id)
         if "ale_py" in str(spec.entry_point) and spec.kwargs.get("frameskip", 1) != 1:
-            # ALE/...-v5 skips frames itself (without max-pooling); AtariPreprocessing skips 4 with
+            # ALE/...-v5 skips frames itself (without max-pooling); MaxAndSkipObservation skips 4 with
             # max-pooling instead. v5's sticky actions (repeat_action_probability 0.25) stay.
             kwargs["frameskip"] = 1
         env = gym.make(env_id, **kwargs)
