@@ -143,6 +143,7 @@ def test_atari_observation_is_a_stack_of_four_84x84_uint8_frames():
     obs, _ = env.reset(seed=0)
     assert env.observation_space.shape == (4, 84, 84) and env.observation_space.dtype == np.uint8
     assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
+    assert not obs[:3].any() and obs[3].any()  # a fresh stack is padded with zeros, as baselines' VecFrameStack
     for _ in range(4):
         obs, *_ = env.step(0)
     assert len({frame.tobytes() for frame in obs}) > 1  # four different frames, not one repeated
@@ -275,7 +276,7 @@ def test_time_limit_bootstraps_from_the_final_observation():
 
 @needs_ale
 def test_atari_ids_of_both_generations_work():
-    env = atari_env("ALE/Pong-v5")  # v5 skips 4 frames itself: made with frameskip 1 under AtariPreprocessing
+    env = atari_env("ALE/Pong-v5")  # v5 skips 4 frames itself: made with frameskip 1 under MaxAndSkipObservation
     assert env.unwrapped._frameskip == 1 and env.observation_space.shape == (4, 84, 84)
     env.close()
 
