@@ -42,7 +42,7 @@ import numpy as np
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layout import RunFolder, chain, scan  # noqa: E402
+from run_folders import RunFolder, chain, scan  # noqa: E402
 from suites import SUITES, Suite, budget_label, paper_columns, split_exp_name  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -39,7 +39,7 @@ from typing import Literal
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layout import RunState, folders_of, read_folder, recorded_runs, run_key, run_state, scan  # noqa: E402
+from run_folders import RunState, folders_of, read_folder, recorded_runs, run_key, run_state, scan  # noqa: E402
 from suites import SUITES, Setting, Suite, exp_name  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

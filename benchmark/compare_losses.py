@@ -11,9 +11,9 @@ the same run. `--seeds N` compares distributions instead: seeds 1..N each way, a
 over seeds of its mean over the run, before and now, with their difference in standard errors. Short runs
 of 20 seeds show a systematic change in what an update does that a handful of 1M-step runs cannot.
 
-    python benchmark/same_learning.py ppo_continuous.py --before HEAD~1
-    python benchmark/same_learning.py ppo_discrete.py --before 0db1b95 --flags='--total-timesteps 4096'
-    python benchmark/same_learning.py ppo_continuous.py --before 9ddee8f --seeds 20 --flags='--total-timesteps 4096'
+    python benchmark/compare_losses.py ppo_continuous.py --before HEAD~1
+    python benchmark/compare_losses.py ppo_discrete.py --before 0db1b95 --flags='--total-timesteps 4096'
+    python benchmark/compare_losses.py ppo_continuous.py --before 9ddee8f --seeds 20 --flags='--total-timesteps 4096'
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[f
     command = [sys.executable, str(script_path), "--runs-dir", str(runs_dir), *flags]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=runs_dir)
     if result.returncode != 0:
-        raise SystemExit(f"same_learning.py: {' '.join(command)} failed:\n{result.stderr[-1500:]}")
+        raise SystemExit(f"compare_losses.py: {' '.join(command)} failed:\n{result.stderr[-1500:]}")
     (run_dir,) = [p for p in runs_dir.iterdir() if p.is_dir()]
     return read_losses(run_dir)
 
@@ -123,7 +123,7 @@ def main() -> None:
 
 def by_distribution(cli: Cli, old_script: Path, tmp: Path) -> None:
     if cli.seeds < 2:
-        raise SystemExit("same_learning.py: --seeds needs at least 2 (a standard error needs two samples)")
+        raise SystemExit("compare_losses.py: --seeds needs at least 2 (a standard error needs two samples)")
     before, now = [], []
     seeds = range(cli.first_seed, cli.first_seed + cli.seeds)
     for seed in seeds:
