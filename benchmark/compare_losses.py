@@ -30,16 +30,11 @@ from pathlib import Path
 
 import tyro
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from repo import REPO, script_at  # noqa: E402
+from run_folders import read_scalars  # noqa: E402
+
 KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac")
-
-
-def read_losses(run_dir: Path) -> dict[str, list[float]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    return {key: [event.value for event in accumulator.Scalars(key)] for key in KEYS}
 
 
 def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[float]]:
@@ -49,7 +44,8 @@ def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[f
     if result.returncode != 0:
         raise SystemExit(f"compare_losses.py: {' '.join(command)} failed:\n{result.stderr[-1500:]}")
     (run_dir,) = [p for p in runs_dir.iterdir() if p.is_dir()]
-    return read_losses(run_dir)
+    scalars = read_scalars(run_dir)
+    return {key: [e.value for e in scalars[key]] for key in KEYS}
 
 
 def compare_distributions(before: list[dict], now: list[dict]) -> dict[str, tuple[float, float, float]]:
@@ -89,12 +85,7 @@ def main() -> None:
     cli = tyro.cli(Cli)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        old_script = tmp / "before" / cli.script
-        old_script.parent.mkdir()
-        source = subprocess.run(
-            ["git", "show", f"{cli.before}:{cli.script}"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout
-        old_script.write_text(source)
+        old_script = script_at(cli.before, cli.script, tmp / "before")
         if cli.seeds:
             return by_distribution(cli, old_script, tmp)
         (tmp / "runs_before").mkdir()

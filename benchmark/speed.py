@@ -35,9 +35,8 @@ from typing import Literal
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import git_commit, machine  # noqa: E402
+from repo import REPO, git_commit, load_script, machine, script_at  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmark" / "results"
 
 
@@ -74,19 +73,11 @@ SB3_OF = {"hopper_penalty": "hopper"}  # penalty: the ratio to SB3's PPO on the 
 # ---------------------------------------------------------------------------------------------
 
 
-def load_script(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def measure_ours(case: Case, runs_dir: str, script_path: Path | None = None) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    ppo = load_script(script_path or REPO / case.script)
+    ppo = load_script(script_path or case.script)
     timers = {"env_step": 0.0, "collect": 0.0, "update": 0.0}
 
     def timed(fn, key):
@@ -216,7 +207,7 @@ def profile_hopper() -> dict:
     import torch.nn as nn
 
     torch.set_num_threads(1)
-    ppo = load_script(REPO / "ppo_continuous.py")
+    ppo = load_script("ppo_continuous.py")
     args = ppo.Args(env_id="Hopper-v4")
 
     def time_us(fn, n: int) -> float:
@@ -282,7 +273,7 @@ def profile_breakout() -> dict:
     from torch.profiler import ProfilerActivity, profile
 
     torch.set_num_threads(1)
-    ppo = load_script(REPO / "ppo_shared_backbone.py")
+    ppo = load_script("ppo_shared_backbone.py")
     args = ppo.Args(env_id="BreakoutNoFrameskip-v4")
     torch.manual_seed(1)
     agent = ppo.Agent((4, 84, 84), 4)
@@ -503,11 +494,7 @@ def compare_commits(cli: Cli) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in cli.cases:
             case = CASES[name]
-            old = Path(tmp) / case.script
-            source = subprocess.run(
-                ["git", "show", f"{cli.before}:{case.script}"], cwd=REPO, capture_output=True, text=True, check=True
-            )
-            old.write_text(source.stdout)
+            old = script_at(cli.before, case.script, Path(tmp))
             now_all, before_all = [], []
             for _ in range(cli.rounds):
                 now_all.append(run_worker("ours", case)["sps"])
