@@ -606,6 +606,7 @@ def test_learning_curves_png(tmp_path):
 
 def test_speed_report_gives_ratios_and_targets():
     import speed
+    import speed_profile
 
     split = {"env_step": 0.25, "inference": 0.35, "update": 0.3, "other": 0.1}
     results = {
@@ -635,7 +636,9 @@ def test_speed_report_gives_ratios_and_targets():
     assert "What bounds ppo_shared_backbone.py" not in text  # no Breakout profile measured
     parts = dict(
         zip(
-            [name for name, _ in speed.UPDATE_PARTS] + [speed.THE_REST], [0.4, 0.2, 0.15, 0.05, 0.02, 0.18], strict=True
+            [name for name, _ in speed_profile.UPDATE_PARTS] + [speed_profile.THE_REST],
+            [0.4, 0.2, 0.15, 0.05, 0.02, 0.18],
+            strict=True,
         )
     )
     results["cases"]["breakout"] = {"ours": 330.0, "ours_all": [330.0], "split": split, "sb3": 250.0, "sb3_all": [250]}
