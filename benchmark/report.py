@@ -36,7 +36,6 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import tyro
@@ -44,7 +43,7 @@ import tyro
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from repo import REPO, display  # noqa: E402
 from run_folders import RunFolder, chain, checkpoint_step, read_scalars, scan  # noqa: E402
-from suites import SUITES, Suite, budget_label, paper_columns, split_exp_name  # noqa: E402
+from suites import SUITES, Suite, SuiteName, budget_label, paper_columns, split_exp_name  # noqa: E402
 
 RESULTS_DIR = REPO / "benchmark" / "results"
 CSV_COLUMNS = (
@@ -69,7 +68,7 @@ CSV_COLUMNS = (
 class Cli:
     """Write a suite's results (CSV, markdown table, learning curves) into benchmark/results/."""
 
-    suite: Literal["mujoco", "table1", "atari", "atari3", "classic"]
+    suite: SuiteName
     """which suite's runs to read"""
     runs_dir: Path = REPO / "benchmark" / "runs"
     """root of the run folders; the suite's are in <runs-dir>/<suite>"""

@@ -33,7 +33,6 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import tyro
 
@@ -49,7 +48,7 @@ from run_folders import (  # noqa: E402
     run_state,
     scan,
 )
-from suites import SUITES, Setting, Suite, exp_name  # noqa: E402
+from suites import SUITES, Setting, Suite, SuiteName, exp_name  # noqa: E402
 
 DEFAULT_RUNS_DIR = REPO / "benchmark" / "runs"
 DEFAULT_RESULTS_DIR = REPO / "benchmark" / "results"
@@ -59,7 +58,7 @@ DEFAULT_RESULTS_DIR = REPO / "benchmark" / "results"
 class Cli:
     """Run a benchmark suite (locally, or as a Slurm job array with --slurm)."""
 
-    suite: Literal["mujoco", "table1", "atari", "atari3", "classic"]
+    suite: SuiteName
     """which suite (see benchmark/README.md)"""
     seeds: tuple[int, ...] | None = None
     """seeds to run (default: the suite's, 1 2 3)"""

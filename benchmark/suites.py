@@ -10,6 +10,7 @@ MuJoCo benchmark at 1M steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,9 @@ CLASSIC_FLAGS = ("--num-envs", "4", "--num-steps", "128", "--update-epochs", "4"
 CLASSIC_FLAGS += ("--no-anneal-clip", "--vf-coef", "0.5")
 
 ATARI_SETTING = Setting("ppo_shared_backbone", "ppo_shared_backbone.py", label="PPO, Table 5 settings")
+
+SuiteName = Literal["mujoco", "table1", "atari", "atari3", "classic"]
+"""The keys of SUITES, as run.py's and report.py's --suite take them."""
 
 SUITES: dict[str, Suite] = {
     suite.name: suite

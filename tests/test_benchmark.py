@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,7 @@ def make_folder(
 
 
 def test_suites_expand_into_the_papers_runs():
+    assert set(typing.get_args(suites.SuiteName)) == set(suites.SUITES)  # what --suite accepts
     counts = {name: len(runner.expand(cli("--suite", name))) for name in suites.SUITES}
     assert counts == {"mujoco": 7 * 3, "table1": 11 * 7 * 3, "atari": 49 * 3, "atari3": 3 * 3, "classic": 2 * 3 * 3}
     runs = runner.expand(cli("--suite", "mujoco"))
