@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shlex
 import subprocess
 import sys
@@ -31,16 +30,15 @@ from pathlib import Path
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, script_at  # noqa: E402
+from repo import REPO, script_at, script_env  # noqa: E402
 from run_folders import read_scalars  # noqa: E402
 
 KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac")
 
 
 def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[float]]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     command = [sys.executable, str(script_path), "--runs-dir", str(runs_dir), *flags]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=runs_dir)
+    result = subprocess.run(command, capture_output=True, text=True, env=script_env(), cwd=runs_dir)
     if result.returncode != 0:
         raise SystemExit(f"compare_losses.py: {' '.join(command)} failed:\n{result.stderr[-1500:]}")
     (run_dir,) = [p for p in runs_dir.iterdir() if p.is_dir()]

@@ -1,5 +1,6 @@
 """The repository the benchmark's tools work in: its root, the commit and machine a result records, paths
-as the commands show them, and the PPO scripts, imported as modules or written out as they were at a commit."""
+as the commands show them, and the PPO scripts: imported as modules, written out as they were at a commit,
+and the environment they run in when a tool measures them."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ def machine() -> str:
     except OSError:
         pass
     return f"{model}, {os.cpu_count()} cores"
+
+
+def script_env() -> dict:
+    """The environment a measured script runs in: one thread (OMP_NUM_THREADS=1), no warnings."""
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
 
 
 def load_script(script: str | Path):

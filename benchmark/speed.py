@@ -34,7 +34,7 @@ from typing import Literal
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, git_commit, load_script, machine, script_at  # noqa: E402
+from repo import REPO, git_commit, load_script, machine, script_at, script_env  # noqa: E402
 from speed_profile import percent, profile_breakout, profile_hopper, profile_sections  # noqa: E402
 
 RESULTS = REPO / "benchmark" / "results"
@@ -204,8 +204,7 @@ def run_worker(impl: str, case: Case, script_path: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory() as runs_dir:
         command = [sys.executable, __file__, "--worker", impl, "--cases", case.name, "--runs-dir", runs_dir]
         command += ["--script-path", str(script_path)] if script_path else []
-        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+        result = subprocess.run(command, capture_output=True, text=True, env=script_env(), cwd=REPO)
     if result.returncode != 0:
         raise SystemExit(f"speed.py: the {impl} measurement of {case.name} failed:\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -239,9 +238,8 @@ def peak_memory_mib(script: str, steps: int) -> tuple[float, dict]:
     runs_dir = REPO / "benchmark" / "runs" / "speed" / f"memory-{steps}"
     runs_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(REPO / script), "--total-timesteps", str(steps), "--runs-dir", str(runs_dir)]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     before = set(runs_dir.iterdir())
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=script_env(), cwd=REPO)
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
         raise SystemExit(f"speed.py: {' '.join(command)} failed: {process.stderr.read().decode()[-1000:]}")
