@@ -423,6 +423,7 @@ def main() -> None:
             row |= {"sb3": statistics.median(sb3_all), "sb3_all": sb3_all}
             sb3_figures[name] = sb3_all
         results["cases"][name] = row
+    # What bounds these two ratios (speed_profile.py), for speed.md's "What bounds" sections.
     if "hopper" in cli.cases:
         results["profile"] = run_worker("profile", CASES["hopper"])
     if "breakout" in cli.cases:
