@@ -15,13 +15,8 @@ from pathlib import Path
 
 import tyro
 
-
-def read_scalars(run_dir: Path, tags: tuple[str, ...]) -> dict[str, list[float]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    return {tag: [event.value for event in accumulator.Scalars(tag)] for tag in tags}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_folders import read_scalars  # noqa: E402
 
 
 @dataclass
@@ -37,8 +32,8 @@ class Cli:
 def describe(run_dir: Path) -> dict:
     args = json.loads((run_dir / "args.json").read_text())
     summary = json.loads((run_dir / "summary.json").read_text())
-    scalars = read_scalars(run_dir, ("charts/beta", "losses/kl"))
-    betas, kls = scalars["charts/beta"], scalars["losses/kl"]
+    scalars = read_scalars(run_dir)
+    betas, kls = ([e.value for e in scalars[tag]] for tag in ("charts/beta", "losses/kl"))
     target = args["kl_target"]
     inside = sum(target / 1.5 <= d <= 1.5 * target for d in kls)
     below = sum(d < target / 1.5 for d in kls)

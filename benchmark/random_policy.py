@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import shlex
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -23,9 +22,9 @@ import numpy as np
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from repo import REPO, git_commit  # noqa: E402
 from suites import MUJOCO_ENVS  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 COLUMNS = ("env_id", "episodes", "mean_return", "std_return", "seed", "seconds", "gymnasium", "command", "commit")
 
 
@@ -59,15 +58,6 @@ def random_returns(env_id: str, episodes: int, seed: int) -> list[float]:
         env.reset()
     env.close()
     return returns
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def read_rows(path: Path) -> dict[str, dict]:

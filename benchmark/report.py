@@ -36,16 +36,15 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layout import RunFolder, chain, scan  # noqa: E402
-from suites import SUITES, Suite, budget_label, paper_columns, split_exp_name  # noqa: E402
+from repo import REPO, display  # noqa: E402
+from run_folders import RunFolder, chain, checkpoint_step, read_scalars, scan  # noqa: E402
+from suites import SUITES, Suite, SuiteName, budget_label, paper_columns, split_exp_name  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "benchmark" / "results"
 CSV_COLUMNS = (
     "script",
@@ -69,7 +68,7 @@ CSV_COLUMNS = (
 class Cli:
     """Write a suite's results (CSV, markdown table, learning curves) into benchmark/results/."""
 
-    suite: Literal["mujoco", "table1", "atari", "atari3", "classic"]
+    suite: SuiteName
     """which suite's runs to read"""
     runs_dir: Path = REPO / "benchmark" / "runs"
     """root of the run folders; the suite's are in <runs-dir>/<suite>"""
@@ -141,17 +140,11 @@ class Events:
 
 
 def read_events(folder: Path) -> Events:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    tags = accumulator.Tags()["scalars"]
-    returns = accumulator.Scalars("charts/episodic_return") if "charts/episodic_return" in tags else []
-    sps = accumulator.Scalars("charts/SPS") if "charts/SPS" in tags else []
-    walls = [e.wall_time for tag in tags for e in accumulator.Scalars(tag)]
+    scalars = read_scalars(folder)
+    walls = [e.wall_time for events in scalars.values() for e in events]
     return Events(
-        episodes=[(e.step, e.value) for e in returns],
-        update_steps=[e.step for e in sps],
+        episodes=[(e.step, e.value) for e in scalars.get("charts/episodic_return", [])],
+        update_steps=[e.step for e in scalars.get("charts/SPS", [])],
         wall=(min(walls), max(walls)) if walls else None,
     )
 
@@ -164,14 +157,7 @@ def start_step(folder: RunFolder, events: Events) -> int:
         return 0
     if events.update_steps:
         return min(events.update_steps) - folder.batch_size
-    checkpoint = folder.path.parent / folder.resumed_from / "model.pt"
-    return checkpoint_step(checkpoint) if checkpoint.is_file() else 0
-
-
-def checkpoint_step(path: Path) -> int:
-    import torch
-
-    return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    return checkpoint_step(folder.path.parent / folder.resumed_from / "model.pt") or 0
 
 
 def stitch(pieces: list[tuple[int, list[tuple[int, float]]]]) -> list[tuple[int, float]]:
@@ -507,13 +493,6 @@ def curve_points(groups: dict, every: int, last: int = 20) -> list[str]:
         lines += markdown_table(["setting", "env", *(f"{x:,}" for x in points)], [[setting, env_id, *cells]])
         lines.append("")
     return lines
-
-
-def display(path: Path) -> str:
-    try:
-        return str(path.absolute().relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import shlex
 import signal
 import subprocess
@@ -34,15 +33,23 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layout import RunState, folders_of, read_folder, recorded_runs, run_key, run_state, scan  # noqa: E402
-from suites import SUITES, Setting, Suite, exp_name  # noqa: E402
+from repo import REPO, display, git_commit, machine  # noqa: E402
+from run_folders import (  # noqa: E402
+    RunState,
+    checkpoint_step,
+    folders_of,
+    read_folder,
+    recorded_runs,
+    run_key,
+    run_state,
+    scan,
+)
+from suites import SUITES, Setting, Suite, SuiteName, exp_name  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RUNS_DIR = REPO / "benchmark" / "runs"
 DEFAULT_RESULTS_DIR = REPO / "benchmark" / "results"
 
@@ -51,7 +58,7 @@ DEFAULT_RESULTS_DIR = REPO / "benchmark" / "results"
 class Cli:
     """Run a benchmark suite (locally, or as a Slurm job array with --slurm)."""
 
-    suite: Literal["mujoco", "table1", "atari", "atari3", "classic"]
+    suite: SuiteName
     """which suite (see benchmark/README.md)"""
     seeds: tuple[int, ...] | None = None
     """seeds to run (default: the suite's, 1 2 3)"""
@@ -133,15 +140,6 @@ class Run:
         return cmd + (["--resume", display(resume)] if resume is not None else [])
 
 
-def display(path: Path | str) -> str:
-    """A path as the commands show it: relative to the repository's root when inside it."""
-    path = Path(path).absolute()
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
 def select_envs(suite: Suite, names: tuple[str, ...] | None) -> list[str]:
     """The suite's env ids, or those named: a full id (any gymnasium id), or a short name (Hopper, Pong)."""
     if names is None:
@@ -193,43 +191,12 @@ def expand(cli: Cli) -> list[Run]:
 # ---------------------------------------------------------------------------------------------
 
 
-def checkpoint_step(path: Path) -> int | None:
-    """A checkpoint's global step (plain tensors only: weights_only=True); None when unreadable."""
-    import torch
-
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
-    except Exception:
-        return None
-
-
 def state_of(run: Run, cli: Cli) -> RunState:
     results = cli.results_dir / f"{run.suite}.csv"
     if not cli.rerun_recorded and (run.key, run.total_timesteps) in recorded_runs(results):
         return RunState("complete", f"recorded in {display(results)}")
     folders = folders_of(cli.runs_dir / run.suite, run.key, run.total_timesteps)
     return run_state(folders, run.total_timesteps, cli.resume, cli.busy_minutes, checkpoint_step)
-
-
-def machine() -> str:
-    """'<cpu model>, <n> cores', as meta.json records it."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def script_modified(script: str) -> bool:

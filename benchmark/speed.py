@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -35,9 +34,9 @@ from typing import Literal
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import git_commit, machine  # noqa: E402
+from repo import REPO, git_commit, load_script, machine, script_at, script_env  # noqa: E402
+from speed_profile import percent, profile_breakout, profile_hopper, profile_sections  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmark" / "results"
 
 
@@ -74,19 +73,11 @@ SB3_OF = {"hopper_penalty": "hopper"}  # penalty: the ratio to SB3's PPO on the 
 # ---------------------------------------------------------------------------------------------
 
 
-def load_script(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def measure_ours(case: Case, runs_dir: str, script_path: Path | None = None) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    ppo = load_script(script_path or REPO / case.script)
+    ppo = load_script(script_path or case.script)
     timers = {"env_step": 0.0, "collect": 0.0, "update": 0.0}
 
     def timed(fn, key):
@@ -206,105 +197,6 @@ def measure_sb3(case: Case) -> dict:
     return {"sps": model.num_timesteps / wall, "steps": model.num_timesteps, "wall": wall}
 
 
-def profile_hopper() -> dict:
-    """What one Hopper step costs, piece by piece, in µs (medians of repeated timings): the floor under
-    ppo_continuous.py's steps per second. Per step of the rollout: the vector env's step, the policy's
-    forward pass (batch 1), the normalizers; per minibatch of the update: forward and loss, backward,
-    gradient clip, Adam; and the update's share per environment step (320 minibatches per 2048 steps)."""
-    import numpy as np
-    import torch
-    import torch.nn as nn
-
-    torch.set_num_threads(1)
-    ppo = load_script(REPO / "ppo_continuous.py")
-    args = ppo.Args(env_id="Hopper-v4")
-
-    def time_us(fn, n: int) -> float:
-        for _ in range(n // 10):
-            fn()
-        samples = []
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(n):
-                fn()
-            samples.append((time.perf_counter() - start) / n * 1e6)
-        return statistics.median(samples)
-
-    envs = ppo.make_vector_env(args, "unused")
-    envs.reset(seed=1)
-    action = np.zeros((1, 3), np.float32)
-    out = {"env_step": time_us(lambda: envs.step(action), 2000)}
-    envs.close()
-    agent = ppo.Agent(11, 3)
-    obs, rng = np.zeros((1, 11), np.float32), np.random.default_rng(1)
-    policy = ppo.NumpyPolicy(agent)  # what the rollout runs (--numpy-rollout, the default)
-    out["policy_forward"] = time_us(lambda: policy.act(obs, rng), 2000)
-    out["policy_forward_torch"] = time_us(lambda: agent.act(obs, rng), 2000)  # --no-numpy-rollout
-    obs_normalizer = ppo.ObsNormalizer((11,), True)
-    reward_scaler = ppo.RewardScaler(1, 0.99, True)
-    raw, reward, end = np.zeros((1, 11)), np.ones(1), np.zeros(1, bool)
-    out["normalizers"] = time_us(lambda: (obs_normalizer(raw), reward_scaler(reward, end)), 2000)
-    m = 64
-    mb = {"obs": torch.randn(m, 11), "actions": torch.randn(m, 3), "logprobs": torch.randn(m) - 4.0}
-    mb |= {"advantages": torch.randn(m), "returns": torch.randn(m), "values": torch.randn(m)}
-    optimizer = torch.optim.Adam(agent.parameters(), lr=3e-4, eps=1e-5, fused=True)
-    params = list(agent.parameters())
-    out["mb_forward"] = time_us(lambda: ppo.minibatch_loss(agent, mb, args), 500)
-
-    def backward():
-        optimizer.zero_grad()
-        ppo.minibatch_loss(agent, mb, args)[0].backward()
-
-    out["mb_backward"] = time_us(backward, 500) - out["mb_forward"]
-    out["mb_clip"] = time_us(lambda: nn.utils.clip_grad_norm_(params, 0.5, foreach=True), 500)
-    out["mb_adam"] = time_us(optimizer.step, 500)
-    per_minibatch = out["mb_forward"] + out["mb_backward"] + out["mb_clip"] + out["mb_adam"]
-    out["update_per_step"] = per_minibatch * (args.update_epochs * args.num_minibatches) / args.num_steps
-    return out
-
-
-# Where the update's time goes on Breakout, by the profiler's operator names (first match wins).
-UPDATE_PARTS = (
-    ("convolutions, backward", ("convolution_backward",)),
-    ("convolutions, forward", ("convolution",)),
-    ("linear layers (forward and backward)", ("addmm", "aten::mm")),
-    ("ReLUs (forward and backward)", ("threshold_backward", "clamp_min", "relu")),
-    ("Adam and gradient clipping", ("adam", "foreach", "norm")),
-)
-THE_REST = "the rest: minibatch gathers, the frames' uint8 → float scaling, copies, the loss"
-
-
-def profile_breakout() -> dict:
-    """Where ppo_shared_backbone.py's update spends its time on Breakout-sized data: one update (3 epochs
-    of 4 minibatches of 256 stacks of 4 84x84 frames) under the torch profiler, each operator's own CPU
-    time summed into UPDATE_PARTS, and the rest."""
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-
-    torch.set_num_threads(1)
-    ppo = load_script(REPO / "ppo_shared_backbone.py")
-    args = ppo.Args(env_id="BreakoutNoFrameskip-v4")
-    torch.manual_seed(1)
-    agent = ppo.Agent((4, 84, 84), 4)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
-    n = args.num_envs * args.num_steps
-    frames = torch.randint(0, 256, (n, 4, 84, 84), dtype=torch.uint8).contiguous(memory_format=torch.channels_last)
-    batch = {"obs": frames, "actions": torch.randint(0, 4, (n,)), "logprobs": torch.full((n,), -1.386)}
-    batch |= {"values": torch.randn(n), "advantages": torch.randn(n), "returns": torch.randn(n)}
-    ppo.update(agent, optimizer, batch, args, args.clip_coef)  # warm-up
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        start = time.perf_counter()
-        ppo.update(agent, optimizer, batch, args, args.clip_coef)
-        wall = time.perf_counter() - start
-    parts = dict.fromkeys([name for name, _ in UPDATE_PARTS] + [THE_REST], 0.0)
-    for event in prof.key_averages():
-        key = event.key.lower()
-        name = next((name for name, needles in UPDATE_PARTS if any(n in key for n in needles)), THE_REST)
-        parts[name] += event.self_cpu_time_total
-    total = sum(parts.values())
-    return {"update_ms_per_step": wall * 1e3 / n, "parts": {name: t / total for name, t in parts.items()}}
-
-
 def run_worker(impl: str, case: Case, script_path: Path | None = None) -> dict:
     """One measurement in a fresh interpreter; returns its JSON."""
     import tempfile
@@ -312,8 +204,7 @@ def run_worker(impl: str, case: Case, script_path: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory() as runs_dir:
         command = [sys.executable, __file__, "--worker", impl, "--cases", case.name, "--runs-dir", runs_dir]
         command += ["--script-path", str(script_path)] if script_path else []
-        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+        result = subprocess.run(command, capture_output=True, text=True, env=script_env(), cwd=REPO)
     if result.returncode != 0:
         raise SystemExit(f"speed.py: the {impl} measurement of {case.name} failed:\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -347,9 +238,8 @@ def peak_memory_mib(script: str, steps: int) -> tuple[float, dict]:
     runs_dir = REPO / "benchmark" / "runs" / "speed" / f"memory-{steps}"
     runs_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(REPO / script), "--total-timesteps", str(steps), "--runs-dir", str(runs_dir)]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     before = set(runs_dir.iterdir())
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=script_env(), cwd=REPO)
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
         raise SystemExit(f"speed.py: {' '.join(command)} failed: {process.stderr.read().decode()[-1000:]}")
@@ -361,69 +251,6 @@ def peak_memory_mib(script: str, steps: int) -> tuple[float, dict]:
 # ---------------------------------------------------------------------------------------------
 # The report
 # ---------------------------------------------------------------------------------------------
-
-
-def percent(x: float) -> str:
-    return f"{100 * x:.0f}%"
-
-
-def profile_section(profile: dict, sb3_sps: float) -> list[str]:
-    """What bounds ppo_continuous.py on Hopper: the measured cost of each piece of a step."""
-    rollout = profile["env_step"] + profile["policy_forward"] + profile["normalizers"]
-    floor = rollout + profile["update_per_step"]
-    budget = 1e6 / (2 * sb3_sps)
-    return [
-        "",
-        "## What bounds ppo_continuous.py on Hopper",
-        "",
-        "Each piece timed alone in one single-threaded process (`profile_hopper`), in µs:",
-        "",
-        "| per rollout step | µs | per minibatch of 64 | µs |",
-        "|---|---|---|---|",
-        f"| vector env step (MuJoCo + gymnasium) | {profile['env_step']:.0f} | forward + loss | "
-        f"{profile['mb_forward']:.0f} |",
-        f"| policy and value, batch 1: numpy (torch: {profile.get('policy_forward_torch', math.nan):.0f}) | "
-        f"{profile['policy_forward']:.0f} | backward | {profile['mb_backward']:.0f} |",
-        f"| observation + reward normalization | {profile['normalizers']:.0f} | gradient clip | "
-        f"{profile['mb_clip']:.0f} |",
-        f"| | | Adam (fused) | {profile['mb_adam']:.0f} |",
-        "",
-        f"The update's 320 minibatches per 2048 steps add {profile['update_per_step']:.0f} µs per step, so these "
-        f"pieces alone cost {floor:.0f} µs per step ({1e6 / floor:,.0f} steps/s) before any bookkeeping (the "
-        f"loop, the buffers, the episode statistics). Twice SB3's median ({sb3_sps:,.0f} steps/s) leaves "
-        f"{budget:.0f} µs per step, of which the environment takes {profile['env_step']:.0f} and the update "
-        f"{profile['update_per_step']:.0f}. "
-        + (
-            "The pieces fit in it; what is left over is the rollout's per-step Python bookkeeping."
-            if floor <= budget
-            else "The update is PyTorch's fixed cost per operation on 64-sample minibatches (forward, autograd "
-            "backward, clip, Adam), which SB3 pays as well, and the paper's settings fix how many there are: "
-            "the ratio is bounded there, not by anything the rollout does."
-        ),
-    ]
-
-
-def breakout_section(profile: dict, split: dict) -> list[str]:
-    """What bounds ppo_shared_backbone.py on Breakout: the update's time, by kind of operator."""
-    rows = [f"| {name} | {percent(share)} |" for name, share in profile["parts"].items()]
-    network = sum(share for name, share in profile["parts"].items() if name.startswith(("conv", "linear", "ReLU")))
-    return [
-        "",
-        "## What bounds ppo_shared_backbone.py on Breakout",
-        "",
-        f"The update is {percent(split['update'])} of the run's time (table above). One update (3 epochs × 4 "
-        f"minibatches of 256 frame stacks) under the torch profiler (`profile_breakout`; "
-        f"{profile['update_ms_per_step']:.2f} ms per environment step), each operator's own CPU time:",
-        "",
-        "| part of the update | share |",
-        "|---|---|",
-        *rows,
-        "",
-        f"{percent(network)} of the update is the Nature CNN's own arithmetic (its convolutions, linear layers "
-        "and ReLUs), which SB3's PPO computes for the same network and the same minibatches; we run it on "
-        "channels-last frames, SB3 in PyTorch's default layout. What is left to gain lies outside the "
-        "network: the environments and the rollout's batch-8 forward pass (the table above).",
-    ]
 
 
 def now() -> str:
@@ -476,10 +303,7 @@ def render(results: dict, rounds: int, command: str, memory: dict | None) -> str
         ours = ", ".join(f"{x:,.0f}" for x in row["ours_all"])
         sb3 = ", ".join(f"{x:,.0f}" for x in row.get("sb3_all", []))
         lines.append(f"- {name}: ours {ours}" + (f"; SB3 {sb3}" if sb3 else ""))
-    if "profile" in results and "sb3" in results["cases"].get("hopper", {}):
-        lines += profile_section(results["profile"], results["cases"]["hopper"]["sb3"])
-    if "profile_breakout" in results and "breakout" in results["cases"]:
-        lines += breakout_section(results["profile_breakout"], results["cases"]["breakout"]["split"])
+    lines += profile_sections(results)
     if memory:
         small, large = memory["100k"], memory["1M"]
         lines += [
@@ -503,11 +327,7 @@ def compare_commits(cli: Cli) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in cli.cases:
             case = CASES[name]
-            old = Path(tmp) / case.script
-            source = subprocess.run(
-                ["git", "show", f"{cli.before}:{case.script}"], cwd=REPO, capture_output=True, text=True, check=True
-            )
-            old.write_text(source.stdout)
+            old = script_at(cli.before, case.script, Path(tmp))
             now_all, before_all = [], []
             for _ in range(cli.rounds):
                 now_all.append(run_worker("ours", case)["sps"])
@@ -603,6 +423,7 @@ def main() -> None:
             row |= {"sb3": statistics.median(sb3_all), "sb3_all": sb3_all}
             sb3_figures[name] = sb3_all
         results["cases"][name] = row
+    # What bounds these two ratios (speed_profile.py), for speed.md's "What bounds" sections.
     if "hopper" in cli.cases:
         results["profile"] = run_worker("profile", CASES["hopper"])
     if "breakout" in cli.cases:

@@ -2,12 +2,15 @@
 
 A suite is a list of settings (a script and its flags, named by a short slug that becomes the run's
 --exp-name), a list of environment ids, seeds and a step budget. `run.py` expands a suite into runs
-(setting × env id × seed); `report.py` reads them back. The figures are those of /work/shared/paper.md.
+(setting × env id × seed); `report.py` reads them back. The figures are the paper's (Schulman et al. 2017,
+arXiv:1707.06347: Figure 3 read off the plot, Table 1, Table 6) and OpenAI baselines' published ppo2
+MuJoCo benchmark at 1M steps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,9 @@ CLASSIC_FLAGS += ("--no-anneal-clip", "--vf-coef", "0.5")
 
 ATARI_SETTING = Setting("ppo_shared_backbone", "ppo_shared_backbone.py", label="PPO, Table 5 settings")
 
+SuiteName = Literal["mujoco", "table1", "atari", "atari3", "classic"]
+"""The keys of SUITES, as run.py's and report.py's --suite take them."""
+
 SUITES: dict[str, Suite] = {
     suite.name: suite
     for suite in (
@@ -206,7 +212,7 @@ SUITES: dict[str, Suite] = {
 }
 
 # ---------------------------------------------------------------------------------------------
-# The paper's figures (paper.md) that the report prints beside ours
+# The paper's figures that the report prints beside ours
 # ---------------------------------------------------------------------------------------------
 
 # Figure 3, PPO (clip, ε = 0.2) at 1M steps: plot readings (±10–15%); and OpenAI baselines' ppo2 at 1M.
@@ -229,7 +235,7 @@ BASELINES_PPO2_1M = {
     "Walker2d-v4": 3425.0,
 }
 
-# Table 6 rows given in paper.md (mean of the last 100 episodes at 40M frames): (A2C, ACER, PPO).
+# Some of Table 6's rows (mean of the last 100 episodes at 40M frames): (A2C, ACER, PPO).
 TABLE6 = {
     "PongNoFrameskip-v4": (19.7, 20.7, 20.7),
     "BreakoutNoFrameskip-v4": (303.0, 456.4, 274.8),

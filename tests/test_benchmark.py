@@ -10,15 +10,16 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import pytest
 from util import ROOT, assert_one_line_error, run_script, script_env
 
 sys.path.insert(0, str(ROOT / "benchmark"))
-import layout  # noqa: E402
 import report  # noqa: E402
 import run as runner  # noqa: E402
+import run_folders  # noqa: E402
 import suites  # noqa: E402
 
 HAS_MATPLOTLIB = __import__("importlib").util.find_spec("matplotlib") is not None
@@ -67,6 +68,7 @@ def make_folder(
 
 
 def test_suites_expand_into_the_papers_runs():
+    assert set(typing.get_args(suites.SuiteName)) == set(suites.SUITES)  # what --suite accepts
     counts = {name: len(runner.expand(cli("--suite", name))) for name in suites.SUITES}
     assert counts == {"mujoco": 7 * 3, "table1": 11 * 7 * 3, "atari": 49 * 3, "atari3": 3 * 3, "classic": 2 * 3 * 3}
     runs = runner.expand(cli("--suite", "mujoco"))
@@ -157,8 +159,8 @@ def test_short_env_names_and_errors():
 KEY = "Hopper-v4__ppo_continuous__1"
 
 
-def state(runs_dir: Path, total: int = 1_000_000, **kwargs) -> layout.RunState:
-    return layout.run_state(layout.folders_of(runs_dir, KEY, total), total, **kwargs)
+def state(runs_dir: Path, total: int = 1_000_000, **kwargs) -> run_folders.RunState:
+    return run_folders.run_state(run_folders.folders_of(runs_dir, KEY, total), total, **kwargs)
 
 
 def test_run_state_complete_resume_start_busy(tmp_path):
@@ -291,7 +293,7 @@ def test_local_runner_runs_resumes_records_meta_and_skips_on_the_second_pass(tmp
     assert runner.run_locally(runs, options) == 1  # Bad-v0 failed
     out = capsys.readouterr().out
     assert "A-v0__fake__1: done" in out and "Bad-v0__fake__1: failed" in out
-    groups = layout.scan(runs_dir / "mujoco")
+    groups = run_folders.scan(runs_dir / "mujoco")
     a = groups["A-v0__fake__1"][-1]
     assert {"command", "commit", "machine"} <= a.meta.keys()
     assert (
@@ -306,7 +308,7 @@ def test_local_runner_runs_resumes_records_meta_and_skips_on_the_second_pass(tmp
     # Second pass: everything complete is skipped, nothing new is made.
     assert runner.run_locally(runs[:2], options) == 0
     assert "A-v0__fake__1: complete" in capsys.readouterr().out
-    assert sum(len(v) for v in layout.scan(runs_dir / "mujoco").values()) == 3
+    assert sum(len(v) for v in run_folders.scan(runs_dir / "mujoco").values()) == 3
 
 
 def test_sigterm_reaches_each_run_once_and_the_run_is_resumed_next_time(tmp_path):
@@ -328,10 +330,10 @@ def test_sigterm_reaches_each_run_once_and_the_run_is_resumed_next_time(tmp_path
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, out + err
     assert "run the same command again to resume" in out
-    [folder] = layout.scan(runs_dir / "mujoco")["Slow-v0__fake__1"]
+    [folder] = run_folders.scan(runs_dir / "mujoco")["Slow-v0__fake__1"]
     assert folder.summary["signals"] == 1 and folder.summary["interrupted"] == "SIGTERM"
     assert folder.meta["returncode"] == 143
-    state = layout.run_state([folder], 1024, busy_minutes=10)
+    state = run_folders.run_state([folder], 1024, busy_minutes=10)
     assert (state.action, state.checkpoint) == ("resume", folder.path / "model.pt")
 
 
@@ -560,7 +562,7 @@ def test_real_run_interrupted_resumed_skipped_and_reported(tmp_path):
     result = run_script(*flags, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{key}: done" in result.stdout
-    first, second = layout.scan(runs_dir / "mujoco")[key]
+    first, second = run_folders.scan(runs_dir / "mujoco")[key]
     assert first.summary["interrupted"] == "SIGTERM" and second.args["resume"].endswith(f"{first.path.name}/model.pt")
     assert second.summary["start_step"] == first.summary["global_step"] < 8192 == second.summary["global_step"]
     assert shlex.split(second.meta["command"])[1:4] == ["ppo_continuous.py", "--env-id", "InvertedPendulum-v4"]
@@ -606,6 +608,7 @@ def test_learning_curves_png(tmp_path):
 
 def test_speed_report_gives_ratios_and_targets():
     import speed
+    import speed_profile
 
     split = {"env_step": 0.25, "inference": 0.35, "update": 0.3, "other": 0.1}
     results = {
@@ -635,7 +638,9 @@ def test_speed_report_gives_ratios_and_targets():
     assert "What bounds ppo_shared_backbone.py" not in text  # no Breakout profile measured
     parts = dict(
         zip(
-            [name for name, _ in speed.UPDATE_PARTS] + [speed.THE_REST], [0.4, 0.2, 0.15, 0.05, 0.02, 0.18], strict=True
+            [name for name, _ in speed_profile.UPDATE_PARTS] + [speed_profile.THE_REST],
+            [0.4, 0.2, 0.15, 0.05, 0.02, 0.18],
+            strict=True,
         )
     )
     results["cases"]["breakout"] = {"ours": 330.0, "ours_all": [330.0], "split": split, "sb3": 250.0, "sb3_all": [250]}
@@ -675,14 +680,14 @@ def test_curve_points_average_the_last_episodes_by_each_point():
     assert "| s | Pong | 1.5 | 5.8 | 6.2 |" in lines, lines  # 5.75 and 6.25 print rounded half to even
 
 
-def test_same_learning_compares_distributions_in_standard_errors():
-    import same_learning
+def test_compare_losses_compares_distributions_in_standard_errors():
+    import compare_losses
 
     def runs(means):  # one run per seed, every loss logged twice with the given mean
-        return [{key: [m - 1.0, m + 1.0] for key in same_learning.KEYS} for m in means]
+        return [{key: [m - 1.0, m + 1.0] for key in compare_losses.KEYS} for m in means]
 
     # before: 1, 2, 3 (mean 2, sample variance 1); now: 3, 4, 5 (mean 4, variance 1)
     # standard error √(1/3 + 1/3) = 0.8165, so the difference 2 is 2.449 standard errors
-    result = same_learning.compare_distributions(runs([1.0, 2.0, 3.0]), runs([3.0, 4.0, 5.0]))
+    result = compare_losses.compare_distributions(runs([1.0, 2.0, 3.0]), runs([3.0, 4.0, 5.0]))
     mean_before, mean_now, z = result["losses/entropy"]
     assert (mean_before, mean_now) == (2.0, 4.0) and z == pytest.approx(2.449, abs=1e-3)

@@ -1,22 +1,15 @@
-"""Helpers the test files share: load a script as a module, run it as a user would, read its logs."""
+"""Helpers the test files share: load a script as a module, run it as a user would, read its logs.
+Loading a script and reading TensorBoard events are benchmark/'s own (repo.py, run_folders.py)."""
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_script(name: str):
-    """Import ppo_<name>.py by path (importing must have no side effects)."""
-    path = ROOT / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(ROOT / "benchmark"))
+import run_folders  # noqa: E402
+from repo import load_script  # noqa: E402, F401  (the test files import it from here)
 
 
 def script_env() -> dict:
@@ -40,11 +33,7 @@ def run_script(script, *args: str, cwd=None, timeout: float = 300) -> subprocess
 
 def read_scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
     """Every scalar of a run's TensorBoard events, as {tag: [(step, value), ...]}."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    return {tag: [(e.step, e.value) for e in accumulator.Scalars(tag)] for tag in accumulator.Tags()["scalars"]}
+    return {tag: [(e.step, e.value) for e in events] for tag, events in run_folders.read_scalars(run_dir).items()}
 
 
 def only_run_dir(runs_dir) -> Path:

@@ -7,6 +7,9 @@ budget) may span several folders: each `--resume` continues the global step into
 `args.json` names the checkpoint it came from. A run is complete when one of its folders has a summary
 with `interrupted` null and a global step within one batch of the budget (the scripts run whole
 iterations: 1M requested is 999,424 done with batches of 2048).
+
+The benchmark's one reader of a folder's TensorBoard events (`read_scalars`) and of a checkpoint's
+global step (`checkpoint_step`) are here too.
 """
 
 from __future__ import annotations
@@ -24,6 +27,26 @@ FOLDER_RE = re.compile(r"^(?P<env_id>.+?)__(?P<exp_name>.+)__(?P<seed>\d+)__(?P<
 def run_key(env_id: str, exp_name: str, seed: int) -> str:
     """The name of a run: its folders' names without the unix time."""
     return f"{env_id}__{exp_name}__{seed}"
+
+
+def read_scalars(folder: Path) -> dict[str, list]:
+    """Every scalar in a folder's TensorBoard events, by tag: TensorBoard's ScalarEvent tuples (wall_time,
+    step, value) in the order they were logged."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return {tag: accumulator.Scalars(tag) for tag in accumulator.Tags()["scalars"]}
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """A checkpoint's global step (plain tensors only: weights_only=True); None when missing or unreadable."""
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    except Exception:
+        return None
 
 
 def read_json(path: Path) -> dict | None:

@@ -11,16 +11,15 @@ the same run. `--seeds N` compares distributions instead: seeds 1..N each way, a
 over seeds of its mean over the run, before and now, with their difference in standard errors. Short runs
 of 20 seeds show a systematic change in what an update does that a handful of 1M-step runs cannot.
 
-    python benchmark/same_learning.py ppo_continuous.py --before HEAD~1
-    python benchmark/same_learning.py ppo_discrete.py --before 0db1b95 --flags='--total-timesteps 4096'
-    python benchmark/same_learning.py ppo_continuous.py --before 9ddee8f --seeds 20 --flags='--total-timesteps 4096'
+    python benchmark/compare_losses.py ppo_continuous.py --before HEAD~1
+    python benchmark/compare_losses.py ppo_discrete.py --before 0db1b95 --flags='--total-timesteps 4096'
+    python benchmark/compare_losses.py ppo_continuous.py --before 9ddee8f --seeds 20 --flags='--total-timesteps 4096'
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import shlex
 import subprocess
 import sys
@@ -30,26 +29,21 @@ from pathlib import Path
 
 import tyro
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from repo import REPO, script_at, script_env  # noqa: E402
+from run_folders import read_scalars  # noqa: E402
+
 KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac")
 
 
-def read_losses(run_dir: Path) -> dict[str, list[float]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    return {key: [event.value for event in accumulator.Scalars(key)] for key in KEYS}
-
-
 def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[float]]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     command = [sys.executable, str(script_path), "--runs-dir", str(runs_dir), *flags]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=runs_dir)
+    result = subprocess.run(command, capture_output=True, text=True, env=script_env(), cwd=runs_dir)
     if result.returncode != 0:
-        raise SystemExit(f"same_learning.py: {' '.join(command)} failed:\n{result.stderr[-1500:]}")
+        raise SystemExit(f"compare_losses.py: {' '.join(command)} failed:\n{result.stderr[-1500:]}")
     (run_dir,) = [p for p in runs_dir.iterdir() if p.is_dir()]
-    return read_losses(run_dir)
+    scalars = read_scalars(run_dir)
+    return {key: [e.value for e in scalars[key]] for key in KEYS}
 
 
 def compare_distributions(before: list[dict], now: list[dict]) -> dict[str, tuple[float, float, float]]:
@@ -89,12 +83,7 @@ def main() -> None:
     cli = tyro.cli(Cli)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        old_script = tmp / "before" / cli.script
-        old_script.parent.mkdir()
-        source = subprocess.run(
-            ["git", "show", f"{cli.before}:{cli.script}"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout
-        old_script.write_text(source)
+        old_script = script_at(cli.before, cli.script, tmp / "before")
         if cli.seeds:
             return by_distribution(cli, old_script, tmp)
         (tmp / "runs_before").mkdir()
@@ -123,7 +112,7 @@ def main() -> None:
 
 def by_distribution(cli: Cli, old_script: Path, tmp: Path) -> None:
     if cli.seeds < 2:
-        raise SystemExit("same_learning.py: --seeds needs at least 2 (a standard error needs two samples)")
+        raise SystemExit("compare_losses.py: --seeds needs at least 2 (a standard error needs two samples)")
     before, now = [], []
     seeds = range(cli.first_seed, cli.first_seed + cli.seeds)
     for seed in seeds:

@@ -1,0 +1,70 @@
+"""The repository the benchmark's tools work in: its root, the commit and machine a result records, paths
+as the commands show them, and the PPO scripts: imported as modules, written out as they were at a commit,
+and the environment they run in when a tool measures them."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def display(path: Path | str) -> str:
+    """A path as the commands show it: relative to the repository's root when inside it."""
+    path = Path(path).absolute()
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def git_commit() -> str:
+    """The commit checked out (HEAD), or 'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> str:
+    """'<cpu model>, <n> cores', as meta.json records it."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def script_env() -> dict:
+    """The environment a measured script runs in: one thread (OMP_NUM_THREADS=1), no warnings."""
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+
+
+def load_script(script: str | Path):
+    """Import a PPO script as a module (importing one has no side effects): a name like "ppo_continuous"
+    or a file relative to the repository's root, or any path (e.g. the script as it was at a commit)."""
+    path = (REPO / script).with_suffix(".py")
+    spec = importlib.util.spec_from_file_location(f"script_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses need the module registered
+    spec.loader.exec_module(module)
+    return module
+
+
+def script_at(commit: str, script: str, folder: Path) -> Path:
+    """Write `script` (a path in the repository) as it was at `commit` into `folder`; return the file."""
+    source = subprocess.run(["git", "show", f"{commit}:{script}"], cwd=REPO, capture_output=True, text=True, check=True)
+    path = folder / script
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source.stdout)
+    return path
