@@ -27,11 +27,21 @@ die() {
     exit 1
 }
 
-alive() { # pid file -> true while that process runs (a zombie does not count: nobody may reap it here)
+alive() { # pid file, program -> true while that program runs with that pid (not a pid reused by
+    # another program since; nor a zombie: in a container nobody may reap it)
     local pid
     pid=$(cat "$1" 2>/dev/null) || return 1
-    [[ -n $pid && -e /proc/$pid ]] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null
+    [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == "$2" ]] || return 1
+    ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null
 }
+
+dead() { ! alive "$@"; }
+
+munge_answers() { munge -n -S "$SOCKET" | unmunge -S "$SOCKET"; }
+
+node_idle() { sinfo -h -o %t | grep -qx idle; }
+
+no_jobs() { [[ -z $(squeue -h -o %A) ]]; }
 
 wait_for() { # seconds, description, command...: poll the command until it succeeds
     local seconds=$1 what=$2
@@ -43,7 +53,18 @@ wait_for() { # seconds, description, command...: poll the command until it succe
     die "$what did not happen within $seconds s; see the logs in $DIR"
 }
 
+installed() {
+    local exe
+    for exe in munged mungekey munge unmunge slurmctld slurmd sbatch squeue scancel scontrol sinfo; do
+        command -v "$exe" >/dev/null || return 1
+    done
+}
+
 install() {
+    if installed; then
+        echo "slurm_local.sh: Slurm and munge are installed"
+        return
+    fi
     [[ $(id -u) == 0 ]] || die "install needs root: sudo $0 install"
     command -v apt-get >/dev/null || die "no apt-get here; install Slurm (slurmctld, slurmd, sbatch) and munge by hand"
     apt-get update -q
@@ -93,10 +114,8 @@ EOF
 
 start() {
     [[ $(id -u) == 0 ]] || die "start needs root (slurmd runs jobs as their users): sudo $0 start"
-    for exe in munged mungekey slurmctld slurmd sbatch sinfo; do
-        command -v "$exe" >/dev/null || die "$exe not found; install Slurm and munge first: sudo $0 install"
-    done
-    if alive "$DIR/slurmctld.pid"; then
+    installed || die "Slurm or munge is missing; install them first: sudo $0 install"
+    if alive "$DIR/slurmctld.pid" slurmctld; then
         echo "slurm_local.sh: already running in $DIR"
         print_usage
         return
@@ -104,14 +123,14 @@ start() {
     mkdir -p "$DIR/munge" "$DIR/state" "$DIR/spool"
     chmod 755 "$DIR" "$DIR/munge" # any local user may reach the socket; the key stays root's
     [[ -f $DIR/munge/munge.key ]] || mungekey --create --keyfile="$DIR/munge/munge.key"
-    alive "$DIR/munge/munged.pid" || munged --socket="$SOCKET" --key-file="$DIR/munge/munge.key" \
+    alive "$DIR/munge/munged.pid" munged || munged --socket="$SOCKET" --key-file="$DIR/munge/munge.key" \
         --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/munge/munged.log" --seed-file="$DIR/munge/munged.seed"
-    wait_for 10 "munged answering on $SOCKET" bash -c "munge -n -S '$SOCKET' | unmunge -S '$SOCKET'"
+    wait_for 10 "munged answering on $SOCKET" munge_answers
     write_config
     slurmctld -f "$SLURM_CONF"
     wait_for 30 "slurmctld answering" scontrol ping
     slurmd -f "$SLURM_CONF"
-    wait_for 60 "the node becoming idle" bash -c "sinfo -h -o %t | grep -qx idle"
+    wait_for 60 "the node becoming idle" node_idle
     echo "slurm_local.sh: a one-node Slurm runs in $DIR ($(sinfo -h -o '%N, %c CPUs, %m MB'))"
     print_usage
 }
@@ -122,17 +141,18 @@ print_usage() {
 }
 
 stop() {
-    if alive "$DIR/slurmctld.pid"; then
+    if alive "$DIR/slurmctld.pid" slurmctld; then
         # Jobs left running would outlive slurmd (their slurmstepd is a daemon of its own): cancel them.
         local jobs
-        jobs=$(squeue -h -o %A 2>/dev/null || true)
-        [[ -z $jobs ]] || scancel $jobs
-        wait_for 60 "the jobs ending" bash -c '[[ -z $(squeue -h -o %A) ]]'
+        mapfile -t jobs < <(squeue -h -o %A 2>/dev/null || true)
+        ((${#jobs[@]} == 0)) || scancel "${jobs[@]}"
+        wait_for 60 "the jobs ending" no_jobs
     fi
-    for pidfile in "$DIR/slurmd.pid" "$DIR/slurmctld.pid" "$DIR/munge/munged.pid"; do
-        if alive "$pidfile"; then
-            kill "$(cat "$pidfile")"
-            wait_for 30 "$(basename "$pidfile" .pid) stopping" bash -c "! { $(declare -f alive); alive '$pidfile'; }"
+    local name
+    for name in slurmd slurmctld munge/munged; do
+        if alive "$DIR/$name.pid" "${name#*/}"; then
+            kill "$(cat "$DIR/$name.pid")"
+            wait_for 30 "${name#*/} stopping" dead "$DIR/$name.pid" "${name#*/}"
         fi
     done
     echo "slurm_local.sh: stopped (its files stay in $DIR)"
@@ -141,9 +161,13 @@ stop() {
 status() {
     local name
     for name in munge/munged slurmctld slurmd; do
-        if alive "$DIR/$name.pid"; then echo "$(basename $name): running (pid $(cat "$DIR/$name.pid"))"; else echo "$(basename $name): not running"; fi
+        if alive "$DIR/$name.pid" "${name#*/}"; then
+            echo "${name#*/}: running (pid $(cat "$DIR/$name.pid"))"
+        else
+            echo "${name#*/}: not running"
+        fi
     done
-    if alive "$DIR/slurmctld.pid"; then sinfo && squeue; fi
+    if alive "$DIR/slurmctld.pid" slurmctld; then sinfo && squeue; fi
 }
 
 case "${1:-}" in
