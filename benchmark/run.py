@@ -600,7 +600,7 @@ def write_slurm(runs: list[Run], cli: Cli) -> int:
         print(f"run.py: held back {run.key}: {state.reason}", file=sys.stderr)
     if not todo:
         print("run.py: nothing to submit" + (held_back_advice(held) if held else ""), file=sys.stderr)
-        return 1 if held else 0
+        return 1 if held and not cli.dry_run else 0
     text = slurm_script(todo, cli)
     if cli.dry_run:
         print(text, end="")
@@ -615,7 +615,7 @@ def write_slurm(runs: list[Run], cli: Cli) -> int:
     else:
         print(f"run.py: submit it with: sbatch {display(path)}")
     if held:
-        print(f"run.py: the array lacks {len(held)} runs" + held_back_advice(held), file=sys.stderr)
+        print("run.py: left out of the array" + held_back_advice(held), file=sys.stderr)
     return 1 if held else 0
 
 
@@ -635,11 +635,14 @@ def submit(path: Path, todo: list[Run], cli: Cli) -> None:
     if result.returncode != 0:
         raise UserError(f"sbatch failed: {result.stderr.strip()}")
     job = result.stdout.strip().split(";")[0]  # --parsable: <job id>[;<cluster>]
+    print(f"Submitted batch job {job}")
+    if not job.isdigit():
+        print("run.py: sbatch gave no job id: the runs' array tasks are not recorded", file=sys.stderr)
+        return
     for index, run in enumerate(todo):
         owner = owner_file(run, cli)
         owner.parent.mkdir(parents=True, exist_ok=True)
         owner.write_text(f"{job}_{index}\n")
-    print(f"Submitted batch job {job}")
 
 
 # ---------------------------------------------------------------------------------------------

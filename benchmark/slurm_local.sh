@@ -16,6 +16,7 @@
 # configuration or ports. `stop` ends only the daemons whose pid files are in that folder.
 set -euo pipefail
 
+export PATH=$PATH:/usr/sbin:/sbin # the daemons live there, not always on a user's PATH
 DIR=${PPO_SLURM_DIR:-/tmp/ppo-slurm}
 PORT=${PPO_SLURM_PORT:-16817}
 SOCKET=$DIR/munge/munge.socket.2

@@ -155,7 +155,7 @@ def test_resubmitting_after_a_hard_kill_holds_what_is_left(tmp_path):
         owner.unlink()
     again = subprocess.run([sys.executable, *flags[:-1]], cwd=ROOT, env=env, capture_output=True, text=True)
     assert again.returncode == 1 and f"held back {KEY}: {KEY}__100 was written 1 min ago" in again.stderr
-    assert "the array lacks 1 runs: 1 runs look running elsewhere" in again.stderr, again.stderr
+    assert "left out of the array: 1 runs look running elsewhere" in again.stderr, again.stderr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +166,8 @@ SLURM_COMMANDS = ("munged", "mungekey", "munge", "slurmctld", "slurmd", "sbatch"
 
 
 def why_no_slurm() -> str | None:
-    missing = [name for name in SLURM_COMMANDS if shutil.which(name) is None]
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])  # as slurm_local.sh looks
+    missing = [name for name in SLURM_COMMANDS if shutil.which(name, path=path) is None]
     if missing:
         return f"Slurm and munge are not installed ({', '.join(missing)} missing): sudo {SETUP} install"
     if os.geteuid() != 0:
