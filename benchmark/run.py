@@ -16,7 +16,8 @@ run folders are not), unless --rerun-recorded.
 Reduced budgets are flags (--seeds, --total-timesteps, --envs, --settings). A reduced step budget
 becomes part of the run's exp name (e.g. `clip0.1-300k`), so the report never takes it for a full run.
 On Slurm, each array task calls this file again with `--run <key>`: the skip/resume decision is made
-when the task starts, and Slurm alone does the scheduling.
+when the task starts, and Slurm alone does the scheduling. Whether a run given to an array task is still
+running is asked of squeue, not guessed from its folder's times (see owner_file).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Cli:
     resume: bool = True
     """resume a run cut short from its checkpoint; --no-resume restarts it from scratch"""
     busy_minutes: float = 10.0
-    """a run folder without summary.json written less than this long ago is taken as running elsewhere and left alone (0: never)"""
+    """a run folder without summary.json written less than this long ago is taken as running elsewhere and left alone; for a run given to a Slurm array task, squeue is asked instead (0: never hold a run back)"""
     results_dir: Path = DEFAULT_RESULTS_DIR
     """where report.py records the suites' results; a run <suite>.csv records as complete is skipped"""
     rerun_recorded: bool = False
