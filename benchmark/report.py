@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
+import importlib.util
 import io
 import math
 import sys
@@ -434,7 +435,9 @@ def table1_sections(suite: Suite, groups: dict, random: dict[str, float]) -> lis
     return lines
 
 
-def write_markdown(suite: Suite, results: list[RunResult], used: list[RunResult], path: Path, cli: Cli) -> None:
+def write_markdown(
+    suite: Suite, results: list[RunResult], used: list[RunResult], path: Path, cli: Cli, curves: str = ""
+) -> None:
     commits = joined(c for r in results for c in r.commit.split("+"))
     machines = joined(m for r in results for m in r.machine.split("+"))
     lines = [
@@ -450,6 +453,7 @@ def write_markdown(suite: Suite, results: list[RunResult], used: list[RunResult]
         f"Machines: {machines.replace('+', '; ') or 'unknown'}.",
         "",
     ]
+    lines += [curves, ""] if curves else []
     groups = group(used)
     if not groups:
         lines += ["No complete runs yet.", ""]
@@ -514,9 +518,64 @@ def curve(episodes: list[tuple[int, float]], grid, window: float, end: float = m
     return out
 
 
+PNG_RUNS_KEY = "Runs"  # the PNG text field naming the runs a plot shows
+
+
+def run_id(result: RunResult) -> str:
+    """A run as a PNG's metadata names it."""
+    return "/".join(map(str, result.key))
+
+
+def drawn_runs(path: Path) -> set[str] | None:
+    """The runs a learning-curve PNG of this report shows, from its metadata; None when it does not say
+    (drawn before PNGs recorded it) or cannot be read."""
+    try:
+        from PIL import Image  # matplotlib's own dependency
+
+        with Image.open(path) as image:
+            text = image.text.get(PNG_RUNS_KEY)
+    except Exception:
+        return None
+    return None if text is None else set(text.split())
+
+
+@dataclass
+class Curves:
+    """Where this report's learning curves go, and the earlier PNG it keeps, if any (see curves_path)."""
+
+    path: Path
+    kept: Path | None = None
+    kept_runs: int = 0  # runs the kept PNG shows (or may show) that this report cannot draw
+
+
+def curves_path(suite: Suite, used: list[RunResult], results_dir: Path) -> Curves:
+    """<suite>.png, unless the PNG there shows runs this report cannot draw: runs recorded before their
+    episodes were kept (their curves exist only in that PNG), or left out by this report's flags. A report
+    never loses what the results folder shows: that PNG is then kept, and the curves go beside it."""
+    png = results_dir / f"{suite.name}.png"
+    drawable = {run_id(r) for r in used if r.episodes}
+    shown = drawn_runs(png) if png.is_file() else set()
+    if shown is None:  # an older PNG: it may show any run whose episodes were not kept
+        shown = {run_id(r) for r in used if not r.episodes}
+    if not shown - drawable:
+        return Curves(png)
+    return Curves(results_dir / f"{suite.name}_partial.png", png, len(shown - drawable))
+
+
+def curves_note(curves: Curves) -> str:
+    """What the markdown and the console say of the learning curves."""
+    if curves.kept is None:
+        return f"Learning curves: `{curves.path.name}`."
+    return (
+        f"Learning curves: `{curves.path.name}`, of the runs whose episodes are kept; `{curves.kept.name}`, "
+        f"drawn earlier, is kept as it was: it shows {curves.kept_runs} runs that this report cannot redraw "
+        "(recorded before their episodes were kept, or left out by this report's flags)."
+    )
+
+
 def plot(suite: Suite, groups: dict, path: Path) -> bool:
     """One panel per environment, one line per setting: mean ± std across seeds. False without matplotlib,
-    or when no run has its episodes."""
+    or when no run has its episodes. The PNG's metadata names the runs it shows (see curves_path)."""
     groups = {k: [r for r in runs if r.episodes] for k, runs in groups.items()}
     groups = {k: runs for k, runs in groups.items() if runs}
     if not groups:
@@ -560,7 +619,8 @@ def plot(suite: Suite, groups: dict, path: Path) -> bool:
     legend_ax.legend(lines.values(), lines.keys(), loc="center" if spare else "best", fontsize=8)
     fig.suptitle(f"{suite.name}: mean ± std across seeds", fontsize=12)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    drawn = " ".join(run_id(r) for runs in groups.values() for r in runs)
+    fig.savefig(path, dpi=80, metadata={PNG_RUNS_KEY: drawn})
     plt.close(fig)
     return True
 
@@ -589,10 +649,13 @@ def report(cli: Cli) -> dict[str, Path]:
     write_csv(results, paths["csv"])
     paths["episodes"] = cli.results_dir / f"{suite.name}_episodes.csv.gz"
     write_episodes(results, paths["episodes"])
-    write_markdown(suite, results, used, paths["md"], cli)
-    png = cli.results_dir / f"{suite.name}.png"
-    if used and plot(suite, group(used), png):
-        paths["png"] = png
+    curves = curves_path(suite, used, cli.results_dir)
+    drawable = any(r.episodes for r in used) and importlib.util.find_spec("matplotlib") is not None
+    write_markdown(suite, results, used, paths["md"], cli, curves_note(curves) if drawable else "")
+    if drawable and plot(suite, group(used), curves.path):
+        paths["png"] = curves.path
+        if curves.kept is not None:
+            paths["kept"] = curves.kept
     return paths
 
 
@@ -603,8 +666,11 @@ def main(argv: list[str] | None = None) -> None:
     except ReportError as e:
         print(f"report.py: error: {e}", file=sys.stderr)
         sys.exit(2)
-    for path in paths.values():
-        print(f"report.py: wrote {display(path)}")
+    for name, path in paths.items():
+        if name == "kept":
+            print(f"report.py: kept {display(path)} as it was: it shows runs this report cannot redraw")
+        else:
+            print(f"report.py: wrote {display(path)}")
     if "png" not in paths:
         print(
             "report.py: no learning curves (no complete runs, or no matplotlib: pip install -r benchmark/requirements.txt)"

@@ -16,7 +16,8 @@ run folders are not), unless --rerun-recorded.
 Reduced budgets are flags (--seeds, --total-timesteps, --envs, --settings). A reduced step budget
 becomes part of the run's exp name (e.g. `clip0.1-300k`), so the report never takes it for a full run.
 On Slurm, each array task calls this file again with `--run <key>`: the skip/resume decision is made
-when the task starts, and Slurm alone does the scheduling.
+when the task starts, and Slurm alone does the scheduling. Whether a run given to an array task is still
+running is asked of squeue, not guessed from its folder's times (see owner_file).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class Cli:
     resume: bool = True
     """resume a run cut short from its checkpoint; --no-resume restarts it from scratch"""
     busy_minutes: float = 10.0
-    """a run folder without summary.json written less than this long ago is taken as running elsewhere and left alone (0: never)"""
+    """a run folder without summary.json written less than this long ago is taken as running elsewhere and left alone; for a run given to a Slurm array task, squeue is asked instead (0: never hold a run back)"""
     results_dir: Path = DEFAULT_RESULTS_DIR
     """where report.py records the suites' results; a run <suite>.csv records as complete is skipped"""
     rerun_recorded: bool = False
@@ -191,12 +192,16 @@ def expand(cli: Cli) -> list[Run]:
 # ---------------------------------------------------------------------------------------------
 
 
-def state_of(run: Run, cli: Cli) -> RunState:
+def state_of(run: Run, cli: Cli, jobs: SlurmJobs | None = None) -> RunState:
+    """What to do about a run now. `jobs`: what Slurm says of the runs' array tasks (asked here when None)."""
     results = cli.results_dir / f"{run.suite}.csv"
     if not cli.rerun_recorded and (run.key, run.total_timesteps) in recorded_runs(results):
         return RunState("complete", f"recorded in {display(results)}")
     folders = folders_of(cli.runs_dir / run.suite, run.key, run.total_timesteps)
-    return run_state(folders, run.total_timesteps, cli.resume, cli.busy_minutes, checkpoint_step)
+    jobs = SlurmJobs([run], cli) if jobs is None else jobs
+    return run_state(
+        folders, run.total_timesteps, cli.resume, cli.busy_minutes, checkpoint_step, slurm_job=jobs.of(run)
+    )
 
 
 def script_modified(script: str) -> bool:
@@ -282,6 +287,9 @@ def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome
     state = state_of(run, cli)
     if state.action in ("complete", "busy"):
         return Outcome(run, state.action, state.reason)
+    owner = take_over(run, cli)
+    if log is None:  # a Slurm task's .out: say what it does, as a local log's first lines do
+        print(f"run.py: {run.key}: {state.action} ({state.reason}){f' in Slurm job {owner}' if owner else ''}")
     outcome = launch(run, cli, children, log, state.checkpoint)
     if outcome.returncode == 2 and state.checkpoint is not None and children.signal is None:
         # The checkpoint could not be resumed (unreadable, or made by other code): start afresh.
@@ -301,6 +309,7 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
     meta["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     runs_dir.mkdir(parents=True, exist_ok=True)
     if log is None:
+        print(f"$ {command}", flush=True)
         proc = children.start(cmd)
     else:
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -361,7 +370,11 @@ def final_report(outcomes: list[Outcome], stop_signal: int | None) -> int:
         print(f"run.py: {len(unfinished)} runs did not complete (see their logs); run again to retry", flush=True)
     busy = [o for o in outcomes if o.status == "busy"]
     if busy:
-        print(f"run.py: {len(busy)} runs look running elsewhere; run again once they have ended", flush=True)
+        print(
+            f"run.py: {len(busy)} runs look running elsewhere; run again once they have ended, or with "
+            "--busy-minutes 0 if nothing runs them",
+            flush=True,
+        )
     return 1 if unfinished or busy else 0
 
 
@@ -382,8 +395,9 @@ def run_one(runs: list[Run], cli: Cli) -> int:
 
 
 def plan(runs: list[Run], cli: Cli) -> list[tuple[Run, RunState]]:
-    """Each run with what would be done about it now."""
-    return [(run, state_of(run, cli)) for run in runs]
+    """Each run with what would be done about it now (Slurm is asked once, for all of them)."""
+    jobs = SlurmJobs(runs, cli)
+    return [(run, state_of(run, cli, jobs)) for run in runs]
 
 
 def print_plan(planned: list[tuple[Run, RunState]], cli: Cli) -> None:
@@ -476,14 +490,85 @@ def slurm_script(runs: list[Run], cli: Cli) -> str:
     return "\n".join(lines)
 
 
+# Which Slurm job runs a run. A run killed hard (SIGKILL, a node lost) leaves no summary.json, and its
+# folder looks like a live run's for a while; so `--submit` records the array task it gives each run in
+# <runs-dir>/<suite>/slurm/owners/<key>, each task records itself when it starts its run, and the runner
+# asks squeue whether that job is still there, instead of guessing from the folder's times.
+
+
+def owner_file(run: Run, cli: Cli) -> Path:
+    return cli.runs_dir / run.suite / "slurm" / "owners" / run.key
+
+
+def this_slurm_job() -> str | None:
+    """This process's Slurm job as squeue names it: <array job>_<task> in an array task, else the job id."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
+
+
+def take_over(run: Run, cli: Cli) -> str | None:
+    """Record that this process runs `run` now: its Slurm job, or (outside Slurm) no job at all, so that
+    an earlier array task's record no longer speaks for the run. Returns the job."""
+    path, job = owner_file(run, cli), this_slurm_job()
+    if job is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(job + "\n")
+    return job
+
+
+class SlurmJobs:
+    """The Slurm jobs recorded as running the runs, and which of them Slurm still lists (one squeue call)."""
+
+    def __init__(self, runs: list[Run], cli: Cli):
+        self.owners = {run.key: read_owner(owner_file(run, cli)) for run in runs}
+        self.owners = {key: job for key, job in self.owners.items() if job}
+        self.states = squeue_states(set(self.owners.values())) if self.owners else {}
+
+    def of(self, run: Run) -> tuple[str, str] | None:
+        """(job, state): state '' once Slurm no longer lists the job (or the job is this process's own);
+        None when no job was recorded or squeue cannot be asked (the folder's times decide then)."""
+        job = self.owners.get(run.key)
+        if job is None or self.states is None:
+            return None
+        return (job, "" if job == this_slurm_job() else self.states.get(job, ""))
+
+
+def read_owner(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def squeue_states(jobs: set[str]) -> dict[str, str] | None:
+    """{job: state} of those of `jobs` that squeue lists (pending, running, completing: not yet ended);
+    None when squeue is not here or does not answer."""
+    command = ["squeue", "--noheader", "--array", "--format=%i %T", "--jobs=" + ",".join(sorted(jobs))]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        # Every job purged from the controller's memory: it ended (squeue refuses the list as a whole).
+        return {} if "Invalid job id" in result.stderr else None
+    listed = [line.split() for line in result.stdout.splitlines()]
+    return {words[0]: words[1] for words in listed if len(words) == 2 and words[0] in jobs}
+
+
 def write_slurm(runs: list[Run], cli: Cli) -> int:
-    """--slurm: write (or with --dry-run print) the array script of the runs still to do; --submit it."""
+    """--slurm: write (or with --dry-run print) the array script of the runs still to do; --submit it.
+    Returns 1 when runs were held back as running elsewhere (the array then lacks them), else 0."""
     planned = plan(runs, cli)
     todo = [run for run, state in planned if state.action in ("resume", "start")]
+    held = [(run, state) for run, state in planned if state.action == "busy"]
     print(summarize(planned), file=sys.stderr if cli.dry_run else sys.stdout)
+    for run, state in held:
+        print(f"run.py: held back {run.key}: {state.reason}", file=sys.stderr)
     if not todo:
-        print("run.py: nothing to submit", file=sys.stderr)
-        return 0
+        print("run.py: nothing to submit" + (held_back_advice(held) if held else ""), file=sys.stderr)
+        return 1 if held and not cli.dry_run else 0
     text = slurm_script(todo, cli)
     if cli.dry_run:
         print(text, end="")
@@ -493,17 +578,39 @@ def write_slurm(runs: list[Run], cli: Cli) -> int:
     path = out_dir / f"{cli.suite}__{int(time.time())}.sbatch"
     path.write_text(text)
     print(f"run.py: wrote {display(path)} ({len(todo)} array tasks)")
-    if not cli.submit:
+    if cli.submit:
+        submit(path, todo, cli)
+    else:
         print(f"run.py: submit it with: sbatch {display(path)}")
-        return 0
+    if held:
+        print("run.py: left out of the array" + held_back_advice(held), file=sys.stderr)
+    return 1 if held else 0
+
+
+def held_back_advice(held: list[tuple[Run, RunState]]) -> str:
+    return (
+        f": {len(held)} runs look running elsewhere (listed above); submit again once they have ended, or "
+        "add --busy-minutes 0 if nothing runs them"
+    )
+
+
+def submit(path: Path, todo: list[Run], cli: Cli) -> None:
+    """sbatch the script, then record which array task has each run (see owner_file)."""
     try:
-        result = subprocess.run(["sbatch", str(path)], cwd=REPO, capture_output=True, text=True)
+        result = subprocess.run(["sbatch", "--parsable", str(path)], cwd=REPO, capture_output=True, text=True)
     except FileNotFoundError:
         raise UserError("sbatch not found: --submit needs a Slurm login node (or submit the script by hand)") from None
     if result.returncode != 0:
         raise UserError(f"sbatch failed: {result.stderr.strip()}")
-    print(result.stdout.strip())
-    return 0
+    job = result.stdout.strip().split(";")[0]  # --parsable: <job id>[;<cluster>]
+    print(f"Submitted batch job {job}")
+    if not job.isdigit():
+        print("run.py: sbatch gave no job id: the runs' array tasks are not recorded", file=sys.stderr)
+        return
+    for index, run in enumerate(todo):
+        owner = owner_file(run, cli)
+        owner.parent.mkdir(parents=True, exist_ok=True)
+        owner.write_text(f"{job}_{index}\n")
 
 
 # ---------------------------------------------------------------------------------------------

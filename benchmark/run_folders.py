@@ -172,23 +172,20 @@ def run_state(
     busy_minutes: float = 10.0,
     checkpoint_step=None,
     now: float | None = None,
+    slurm_job: tuple[str, str] | None = None,
 ) -> RunState:
     """Decide from a run's folders (oldest first) whether it is complete, running elsewhere, resumable or new.
 
     `checkpoint_step(path) -> int` reads a checkpoint's global step; it is asked only for a checkpoint
-    without a summary, to spot a run that finished its last iteration but died before writing summary.json."""
-    now = time.time() if now is None else now
+    without a summary, to spot a run that finished its last iteration but died before writing summary.json.
+    `slurm_job` is (job id, state) of the Slurm array task the run was given, state as squeue says it
+    ('' once Slurm no longer lists the job); None when there is no such job or Slurm cannot be asked."""
     done = [f for f in folders if f.is_complete(total_timesteps)]
     if done:
         return RunState("complete", f"complete in {done[-1].path.name}")
-    if folders and folders[-1].summary is None and busy_minutes > 0:
-        age = now - folders[-1].last_modified()
-        if age < busy_minutes * 60:
-            return RunState(
-                "busy",
-                f"{folders[-1].path.name} was written {age / 60:.0f} min ago and has no summary: it looks "
-                f"running (else wait {busy_minutes:g} min or pass --busy-minutes 0)",
-            )
+    why = busy_reason(folders, busy_minutes, slurm_job, time.time() if now is None else now)
+    if why is not None:
+        return RunState("busy", why)
     with_checkpoint = [f for f in folders if f.checkpoint is not None]
     if not allow_resume or not with_checkpoint:
         why = "resuming is off" if folders and not allow_resume else "no checkpoint" if folders else "new"
@@ -199,6 +196,27 @@ def run_state(
         if step is not None and step > total_timesteps - latest.batch_size:
             return RunState("complete", f"{latest.path.name} reached step {step:,} (no summary.json)")
     return RunState("resume", f"cut short in {latest.path.name}", latest.checkpoint)
+
+
+def busy_reason(
+    folders: list[RunFolder], busy_minutes: float, slurm_job: tuple[str, str] | None, now: float
+) -> str | None:
+    """Why an incomplete run looks running in another process, or None. Slurm's answer when it has one:
+    file times cannot tell a run killed a minute ago (no summary.json) from a live one."""
+    if busy_minutes <= 0:
+        return None
+    if slurm_job is not None:
+        job, state = slurm_job
+        return f"Slurm job {job} is {state} with it (scancel {job}, or pass --busy-minutes 0)" if state else None
+    if not folders or folders[-1].summary is not None:
+        return None
+    age = now - folders[-1].last_modified()
+    if age >= busy_minutes * 60:
+        return None
+    return (
+        f"{folders[-1].path.name} was written {age / 60:.0f} min ago and has no summary: it looks "
+        f"running (else wait {busy_minutes:g} min or pass --busy-minutes 0)"
+    )
 
 
 def chain(folders: list[RunFolder], last: RunFolder) -> list[RunFolder]:

@@ -601,6 +601,53 @@ def test_learning_curves_png(tmp_path):
     assert report.curve([(50_000, 1.0), (90_000, 3.0), (150_000, 5.0)], grid, 60_000) == pytest.approx([2.0, 5.0])
 
 
+@needs_matplotlib
+def test_report_never_replaces_a_png_that_shows_runs_it_cannot_redraw(tmp_path):
+    """Issue 16, item 9: runs recorded before episodes were kept have their curves only in the committed PNG;
+    a report of a few new runs must keep that PNG, draw beside it, and say so."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs_dir, results = tmp_path / "runs", tmp_path / "results"
+    flags = ["--suite", "classic", "--runs-dir", str(runs_dir), "--results-dir", str(results)]
+    results.mkdir()
+    header = ",".join(report.CSV_COLUMNS)
+    (results / "classic.csv").write_text(
+        f"{header}\nppo_discrete.py,ppo_discrete,CartPole-v1,1,499712,500,100,5000,abc,True,500000,900,1,m\n"
+    )
+    fig = plt.figure()  # classic.png as drawn before PNGs named their runs (and episodes were kept)
+    fig.savefig(results / "classic.png")
+    plt.close(fig)
+    before = (results / "classic.png").read_bytes()
+    for seed in (1, 2):
+        key = f"CartPole-v1__ppo_discrete-20k__{seed}"
+        folder = make_folder(runs_dir / "classic", key, 100, total=20_000, global_step=19_968 if seed == 1 else 5120)
+        write_events(folder, [(5000, 20.0), (19_968, 60.0)][: 3 - seed], [5120])
+    result = run_script("benchmark/report.py", *flags)
+    assert result.returncode == 0, result.stderr
+    assert (results / "classic.png").read_bytes() == before
+    assert f"kept {results / 'classic.png'} as it was" in result.stdout
+    assert f"wrote {results / 'classic_partial.png'}" in result.stdout
+    assert "`classic.png`, drawn earlier, is kept as it was: it shows 1 runs" in (results / "classic.md").read_text()
+    # With every run's episodes kept, the PNG names the runs it shows, and is replaced by a plot that
+    # shows them all, but not by one that leaves some out (here: an incomplete run, drawn on request).
+    (results / "classic.csv").unlink()
+    (results / "classic_episodes.csv.gz").unlink()
+    with_incomplete = report.report(report.tyro.cli(report.Cli, args=[*flags, "--include-incomplete"]))
+    assert with_incomplete["png"] == results / "classic.png" and "kept" not in with_incomplete
+    assert report.drawn_runs(results / "classic.png") == {
+        "ppo_discrete-20k/CartPole-v1/1/20000",
+        "ppo_discrete-20k/CartPole-v1/2/20000",
+    }
+    before = (results / "classic.png").read_bytes()
+    paths = report.report(report.tyro.cli(report.Cli, args=flags))
+    assert (paths["png"], paths["kept"]) == (results / "classic_partial.png", results / "classic.png")
+    assert (results / "classic.png").read_bytes() == before
+    assert report.drawn_runs(paths["png"]) == {"ppo_discrete-20k/CartPole-v1/1/20000"}
+
+
 # ---------------------------------------------------------------------------------------------
 # speed.py's report and penalty_beta.py's summary (their arithmetic, on made-up figures)
 # ---------------------------------------------------------------------------------------------
