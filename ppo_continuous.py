@@ -5,13 +5,13 @@ advantage estimator of Schulman et al., "High-Dimensional Continuous Control Usi
 Advantage Estimation" (arXiv:1506.02438). This file implements:
 
 - Eq. (7)       L^CLIP = E_t[min(r_t(θ) Â_t, clip(r_t(θ), 1-ε, 1+ε) Â_t)], r_t = π_θ(a_t|s_t) / π_θold(a_t|s_t)
-- Eq. (9)       the loss that is minimised: -L^CLIP + c1 L^VF - c2 S (with c2 = 0 as in Table 3)
+- Eq. (9)       the loss that is minimised: -L^CLIP + c1 L^VF - c2 S (c2 = 0: no entropy bonus, section 6.1)
 - Eq. (11)-(12) truncated GAE, Â_t = δ_t + (γλ) δ_{t+1} + ..., δ_t = r_t + γ V(s_{t+1}) - V(s_t)
 - Algorithm 1   N actors run π_θold for T steps, then K epochs of minibatch Adam on the surrogate
 
 Defaults are the paper's Table 3 (T=2048, Adam 3e-4, K=10, M=64, γ=0.99, λ=0.95, ε=0.2) with the
-implementation details of OpenAI baselines' ppo2 that produced the published MuJoCo figures; each
-detail is marked "implementation detail" where it appears.
+implementation details of OpenAI baselines' ppo2 that produced the published MuJoCo figures, each
+marked "implementation detail (baselines)" where it appears; what only buys speed is marked "speed only".
 
     python ppo_continuous.py --env-id Hopper-v4
     python ppo_continuous.py --env-id HalfCheetah-v4 --seed 2 --save-model
@@ -30,8 +30,8 @@ import signal
 import sys
 import time
 from collections import deque
+from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -48,134 +48,73 @@ LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 @dataclass
 class Args:
     # --- experiment ---
-    env_id: str = "Hopper-v4"
-    """gymnasium id of an environment with a 1-D Box observation and a Box action space (paper: MuJoCo)"""
-    total_timesteps: int = 1_000_000
-    """environment steps summed over all envs (paper: 1M for MuJoCo)"""
-    seed: int = 1
-    """seeds python, numpy, torch, the environments and their action spaces"""
-    exp_name: str = SCRIPT
-    """name of the experiment, part of the run folder's name"""
-    runs_dir: str = "runs"
-    """where run folders (TensorBoard events, hyperparameters, checkpoints) are written"""
-    save_model: bool = False
-    """write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps"""
-    save_interval: int = 100_000
-    """with --save-model, also write the checkpoint every this many environment steps"""
-    eval_checkpoint: str | None = None
-    """evaluate this model.pt (mean action, frozen normalization statistics) instead of training"""
-    eval_episodes: int = 10
-    """episodes to run with --eval-checkpoint"""
-    resume: str | None = None
-    """continue training from this model.pt into a new run folder (flags not given are taken from it)"""
-    capture_video: bool = False
-    """record videos of the first environment into the run folder (needs `pip install moviepy`)"""
-    cuda: bool = True
-    """use a GPU when there is one"""
-    torch_deterministic: bool = True
-    """ask torch for deterministic kernels"""
-    torch_threads: int = 1
-    """CPU threads for torch; 1 is fastest for these small networks (more threads contend with the
-    environment and with other processes, and can make a run several times slower)"""
-    numpy_rollout: bool = True
-    """run the rollout's forward passes on numpy copies of the networks (speed only: one state per env
-    is where torch's per-op cost dominates); --no-numpy-rollout runs them in torch"""
+    env_id: str = "Hopper-v4"  # a 1-D Box observation and Box action space (paper: MuJoCo, the -v4 of the published results; -v5 runs too)
+    total_timesteps: int = 1_000_000  # environment steps over all envs (paper: 1M), rounded down to a multiple of N×T
+    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces
+    exp_name: str = SCRIPT  # part of the run folder's name
+    runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
+    save_model: bool = False  # write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps
+    save_interval: int = 100_000  # with --save-model, environment steps between checkpoints
+    eval_checkpoint: str | None = None  # evaluate this model.pt (mean action, frozen normalization) instead of training
+    eval_episodes: int = 10  # episodes to run with --eval-checkpoint
+    resume: str | None = None  # continue training from this model.pt in a new run folder (flags not given come from it)
+    capture_video: bool = False  # record videos of the first environment into the run folder (pip install moviepy)
+    cuda: bool = True  # use a GPU when there is one
+    torch_deterministic: bool = True  # ask torch for deterministic kernels
+    torch_threads: int = 1  # CPU threads for torch: 1 is fastest for these small networks, more contend with the env
+    numpy_rollout: bool = True  # speed only: the rollout's forward passes on numpy copies of the networks
 
     # --- algorithm (paper, Table 3, unless said otherwise) ---
-    num_envs: int = 1
-    """N, parallel actors (Table 3 uses a single actor)"""
-    num_steps: int = 2048
-    """T, steps each actor runs per rollout (Table 3: horizon 2048)"""
-    learning_rate: float = 3e-4
-    """Adam stepsize (Table 3: 3e-4)"""
-    anneal_lr: bool = True
-    """implementation detail (baselines): anneal the stepsize linearly to 0 over training"""
-    gamma: float = 0.99
-    """discount γ (Table 3)"""
-    gae_lambda: float = 0.95
-    """GAE λ of Eq. (11) (Table 3)"""
-    num_minibatches: int = 32
-    """minibatches per epoch: N*T / 32 = 64 = Table 3's minibatch size M"""
-    update_epochs: int = 10
-    """K, epochs over each rollout (Table 3: 10)"""
-    norm_adv: bool = True
-    """implementation detail (baselines): normalize the advantages in each minibatch"""
-    clip_coef: float = 0.2
-    """ε of Eq. (7) (Table 1's best setting, 0.2)"""
-    clip_vloss: bool = True
-    """implementation detail (baselines ppo2): clip the value update to ±ε around the old value"""
-    ent_coef: float = 0.0
-    """c2 of Eq. (9), the entropy bonus (Table 3: none)"""
-    vf_coef: float = 0.5
-    """c1 of Eq. (9); with separate networks it only matters through the shared gradient-norm clip (baselines: 0.5)"""
-    max_grad_norm: float = 0.5
-    """implementation detail (baselines): clip the global gradient norm to this value"""
-    target_kl: float | None = None
-    """stop the epochs of an update early once the mean approx KL of an epoch exceeds this (off by default, as in the paper)"""
-    norm_obs: bool = True
-    """implementation detail (baselines VecNormalize): normalize observations by a running mean/std, clip to ±10"""
-    norm_reward: bool = True
-    """implementation detail (baselines VecNormalize): divide rewards by a running std of the discounted return, clip to ±10"""
+    num_envs: int = 1  # N, parallel actors (Table 3 gives none; one is baselines' MuJoCo setting)
+    num_steps: int = 2048  # T, steps each actor runs per rollout (Table 3: horizon 2048)
+    learning_rate: float = 3e-4  # Adam stepsize (Table 3: 3e-4)
+    anneal_lr: bool = True  # implementation detail (baselines): anneal the stepsize linearly to 0
+    gamma: float = 0.99  # discount γ (Table 3)
+    gae_lambda: float = 0.95  # GAE λ of Eq. (11) (Table 3)
+    num_minibatches: int = 32  # minibatches per epoch: N*T / 32 = 64 = Table 3's minibatch size M
+    update_epochs: int = 10  # K, epochs over each rollout (Table 3: 10)
+    norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
+    clip_coef: float = 0.2  # ε of Eq. (7) (Table 1's best setting, 0.2)
+    clip_vloss: bool = True  # implementation detail (baselines): clip the value update to ±ε around the old value
+    ent_coef: float = 0.0  # c2 of Eq. (9), the entropy bonus (section 6.1: none)
+    vf_coef: float = 0.5  # c1 of Eq. (9); separate networks: matters only through the gradient-norm clip (baselines)
+    max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
+    target_kl: float | None = (
+        None  # skip an update's remaining epochs once an epoch's mean approx KL exceeds this (not in the paper)
+    )
+    norm_obs: bool = (
+        True  # implementation detail (baselines VecNormalize): observations by a running mean/std, clipped to ±10
+    )
+    norm_reward: bool = (
+        True  # implementation detail (baselines VecNormalize): rewards / running std of the discounted return, ±10
+    )
 
 
-class UserError(Exception):
-    """A problem the user can fix; main() prints it as one line and exits non-zero."""
+# --- Environment -----------------------------------------------------------------------------------------------
 
 
-# ---------------------------------------------------------------------------------------------
-# Environment
-# ---------------------------------------------------------------------------------------------
+def make_env(env_id: str, video_dir: str | None = None, every_episode: bool = False):
+    """One actor's environment; RecordEpisodeStatistics, below any reward scaling, puts the episode's raw
+    return and length in info["episode"] when it ends."""
 
-
-def check_env(env_id: str) -> None:
-    """Fail early, in one line, on an id gymnasium does not know or spaces this script cannot handle."""
-    env = make_probe_env(env_id)
-    obs_space, act_space = env.observation_space, env.action_space
-    env.close()
-    if len(obs_space.shape or ()) == 3:
-        raise UserError(f"{env_id} has image observations {obs_space.shape}; use ppo_shared_backbone.py for it")
-    if isinstance(act_space, gym.spaces.Discrete):
-        raise UserError(f"{env_id} has a discrete action space; use ppo_discrete.py for it")
-    if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1:
-        raise UserError(f"{env_id} has action space {act_space}; this script needs a 1-D Box")
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        raise UserError(f"{env_id} has observation space {obs_space}; this script needs a 1-D Box")
-
-
-def make_probe_env(env_id: str) -> gym.Env:
-    """gym.make with the errors a user can cause turned into one-line messages."""
-    if importlib.util.find_spec("ale_py") is not None:
-        import ale_py  # gymnasium >= 1.0 knows the Atari ids (ALE/Pong-v5, PongNoFrameskip-v4) only once ale_py is imported
-
-        gym.register_envs(ale_py)
-        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every environment
-    try:
-        return gym.make(env_id)
-    except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
-        raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
-    except gym.error.Error as e:
-        raise UserError(f"unknown environment id {env_id!r}: {e}") from None
-
-
-def make_env(env_id: str, idx: int, capture_video: bool, run_dir: str):
     def thunk():
-        if capture_video and idx == 0:
-            env = gym.make(env_id, render_mode="rgb_array")
-            env = gym.wrappers.RecordVideo(env, f"{run_dir}/videos")
-        else:
-            env = gym.make(env_id)
-        return env
+        if not video_dir:
+            return gym.wrappers.RecordEpisodeStatistics(gym.make(env_id))
+        trigger = (lambda _: True) if every_episode else None  # training: gymnasium's 0, 1, 8, 27... episodes
+        env = gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_dir, episode_trigger=trigger)
+        return gym.wrappers.RecordEpisodeStatistics(env)
 
     return thunk
 
 
 def make_vector_env(args: Args, run_dir: str) -> gym.vector.VectorEnv:
-    # Gymnasium >= 1.0 resets a finished sub-env on the *next* step by default; SAME_STEP resets it
-    # at once and hands back the episode's last observation in infos["final_obs"], which the
-    # time-limit bootstrap needs. copy=False (speed: no deepcopy each step): the observations come back
-    # in the vector env's own array, which the next step overwrites; the rollout copies them before that.
+    # Gymnasium >= 1.0 resets a finished sub-env on the *next* step by default; SAME_STEP resets it at
+    # once and hands back the episode's last observation in infos["final_obs"], which the time-limit
+    # bootstrap needs. Speed only: copy=False, the observations come back in the vector env's own array
+    # (no deepcopy each step), which the next step overwrites; the rollout copies them before that.
+    videos = [f"{run_dir}/videos" if args.capture_video and i == 0 else None for i in range(args.num_envs)]
     return gym.vector.SyncVectorEnv(
-        [make_env(args.env_id, i, args.capture_video, run_dir) for i in range(args.num_envs)],
+        [make_env(args.env_id, video_dir) for video_dir in videos],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
         copy=False,
     )
@@ -185,28 +124,23 @@ class RunningMeanStd:
     """Running mean and variance of a stream of batches (parallel algorithm of Chan et al., 1979)."""
 
     def __init__(self, shape: tuple[int, ...] = ()):
-        self.mean = np.zeros(shape, np.float64)
-        self.var = np.ones(shape, np.float64)
-        self.count = 1e-4
+        self.mean, self.var, self.count = np.zeros(shape, np.float64), np.ones(shape, np.float64), 1e-4
 
     def update(self, x: np.ndarray) -> None:
-        if x.shape[0] == 1:  # one env: the row is the batch's mean, its variance 0 (same numbers, 2 reductions fewer)
+        if x.shape[0] == 1:  # speed only: one row is the batch's mean, its variance 0 (2 reductions fewer)
             batch_mean, batch_var, batch_count = x[0], 0.0, 1
         else:
             batch_mean, batch_var, batch_count = x.mean(axis=0), x.var(axis=0), x.shape[0]
-        delta = batch_mean - self.mean
-        total = self.count + batch_count
+        delta, total = batch_mean - self.mean, self.count + batch_count
         self.mean = self.mean + delta * batch_count / total
         m2 = self.var * self.count + batch_var * batch_count + delta**2 * self.count * batch_count / total
-        self.var = m2 / total
-        self.count = total
+        self.var, self.count = m2 / total, total
 
     def state_dict(self) -> dict:
         return {"mean": torch.as_tensor(self.mean), "var": torch.as_tensor(self.var), "count": self.count}
 
     def load_state_dict(self, state: dict) -> None:
-        self.mean, self.var = state["mean"].numpy(), state["var"].numpy()
-        self.count = float(state["count"])
+        self.mean, self.var, self.count = state["mean"].numpy(), state["var"].numpy(), float(state["count"])
 
 
 class ObsNormalizer:
@@ -220,13 +154,11 @@ class ObsNormalizer:
             return obs.astype(np.float32)
         if update:
             self.rms.update(obs)
-        normalized = (obs - self.rms.mean) / np.sqrt(self.rms.var + 1e-8)
-        return normalized.clip(-self.clip, self.clip).astype(np.float32)
+        return ((obs - self.rms.mean) / np.sqrt(self.rms.var + 1e-8)).clip(-self.clip, self.clip).astype(np.float32)
 
 
 class RewardScaler:
     """Implementation detail (baselines VecNormalize): reward / std of the discounted return, clipped to ±10.
-
     Only the scale changes (no mean is subtracted), so the sign of every reward is kept."""
 
     def __init__(self, num_envs: int, gamma: float, enabled: bool, clip: float = 10.0):
@@ -242,9 +174,7 @@ class RewardScaler:
         return (reward / np.sqrt(self.rms.var + 1e-8)).clip(-self.clip, self.clip).astype(np.float32)
 
 
-# ---------------------------------------------------------------------------------------------
-# Network: separate policy and value MLPs, 2x64 tanh (paper, section 6.1)
-# ---------------------------------------------------------------------------------------------
+# --- Network: separate policy and value MLPs, 2x64 tanh (paper, section 6.1) ----------------------------------
 
 
 def layer_init(layer: nn.Linear, std: float = np.sqrt(2), bias_const: float = 0.0) -> nn.Linear:
@@ -262,14 +192,14 @@ class Agent(nn.Module):
             nn.Tanh(),
             layer_init(nn.Linear(64, 64)),
             nn.Tanh(),
-            layer_init(nn.Linear(64, 1), std=1.0),  # implementation detail: value output gain 1
+            layer_init(nn.Linear(64, 1), std=1.0),  # implementation detail (baselines): value output gain 1
         )
         self.actor_mean = nn.Sequential(
             layer_init(nn.Linear(obs_dim, 64)),
             nn.Tanh(),
             layer_init(nn.Linear(64, 64)),
             nn.Tanh(),
-            layer_init(nn.Linear(64, action_dim), std=0.01),  # implementation detail: near-zero initial mean
+            layer_init(nn.Linear(64, action_dim), std=0.01),  # implementation detail (baselines): mean near 0
         )
         # Paper, section 6.1: the Gaussian's log-std is a learned vector, independent of the state.
         self.actor_logstd = nn.Parameter(torch.zeros(1, action_dim))
@@ -282,16 +212,15 @@ class Agent(nn.Module):
         mean = self.actor_mean(obs)
         return mean, self.actor_logstd.expand_as(mean)
 
-    def get_action_and_value(self, obs: torch.Tensor, action: torch.Tensor):
-        """log π_θ(a|s), the entropy and V(s) of the rollout's actions (the update's pass; the rollout
-        samples with act or NumpyPolicy)."""
+    def get_logprob_entropy_value(self, obs: torch.Tensor, action: torch.Tensor):
+        """log π_θ(a|s), the entropy and V(s): the update's forward pass."""
         mean, log_std = self.policy(obs)
-        return action, *gaussian_log_prob_and_entropy(action, mean, log_std), self.get_value(obs)
+        return *gaussian_log_prob_and_entropy(action, mean, log_std), self.get_value(obs)
 
     @torch.inference_mode()
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The rollout's a ~ π_θold(·|s), log π_θold(a|s) and V(s), one row per state, as numpy arrays
-        (with --no-numpy-rollout; NumpyPolicy otherwise). Under inference mode: no autograd bookkeeping."""
+        """The rollout's a ~ π_θold(·|s), log π_θold(a|s) and V(s), as numpy arrays (NumpyPolicy does the same
+        without torch)."""
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.actor_logstd.device)
         mean, log_std = (t.cpu().numpy() for t in self.policy(x))
         return *sample_gaussian(mean, log_std, rng), self.get_value(x).cpu().numpy()
@@ -301,107 +230,26 @@ class Agent(nn.Module):
         return self.get_value(torch.as_tensor(obs, dtype=torch.float32, device=self.actor_logstd.device)).cpu().numpy()
 
 
-def gaussian_log_prob_and_entropy(
-    action: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """log N(a; μ, σ²) and the entropy of N(μ, σ²), summed over the independent action dimensions.
+# --- The math: the Gaussian, advantages (Eq. 11-12), the clipped surrogate (Eq. 7), the value loss -------------
 
-    Written out rather than built as a torch.distributions.Normal: the same numbers, without the
-    object's overhead on every minibatch."""
+
+def gaussian_log_prob_and_entropy(action: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor):
+    """log N(a; μ, σ²) and the entropy of N(μ, σ²), summed over the independent action dimensions.
+    Speed only: written out, not a torch.distributions.Normal (the same numbers, without its overhead)."""
     logprob = (-0.5 * ((action - mean) / log_std.exp()) ** 2 - log_std - LOG_SQRT_2PI).sum(-1)
-    entropy = (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
-    return logprob, entropy
+    return logprob, (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
 
 
 def sample_gaussian(mean: np.ndarray, log_std: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """a ~ N(μ, σ²) and log N(a; μ, σ²), summed over the action dimensions, for the rollout. In numpy, for
-    speed: a few operations on N × action_dim numbers, where each torch op's fixed cost would dominate."""
+    """a ~ N(μ, σ²) and log N(a; μ, σ²), summed over the action dimensions, for the rollout. Speed only:
+    in numpy, where each torch op's fixed cost would dominate a few numbers' work."""
     noise = rng.standard_normal(mean.shape, dtype=np.float32)
-    action = mean + np.exp(log_std) * noise
     logprob = (-0.5 * noise**2 - log_std - LOG_SQRT_2PI).sum(-1)  # (a - μ) / σ is the noise
-    return action, logprob
+    return mean + np.exp(log_std) * noise, logprob
 
 
-def numpy_actor_critic(actor: nn.Sequential, critic: nn.Sequential):
-    """Numpy copies of the actor and critic MLPs (Linear and Tanh layers, in the same order), as a function
-    of a batch of states that returns both networks' outputs.
-
-    Implementation detail, for speed: the two run as one MLP twice as wide, their first layers side by
-    side and the later ones block-diagonal (each half reads only its own hidden units). One pass instead
-    of two halves the number of numpy calls, whose fixed cost (~1 µs each) is most of the time a batch of
-    one state takes. The numbers are the two networks' up to float32 rounding."""
-    for module in (*actor, *critic):
-        if not isinstance(module, nn.Linear | nn.Tanh):
-            raise UserError(
-                f"--numpy-rollout copies Linear and Tanh layers, not {type(module).__name__}: pass --no-numpy-rollout"
-            )
-    if [type(module) for module in actor] != [type(module) for module in critic]:
-        raise UserError("--numpy-rollout needs the actor and critic to have the same layers: pass --no-numpy-rollout")
-    layers, first = [], True
-    for a, c in zip(actor, critic, strict=True):
-        if isinstance(a, nn.Tanh):
-            layers.append(None)
-            continue
-        w_a, w_c = (module.weight.detach().cpu().numpy().T for module in (a, c))
-        if first:  # both read the state
-            weight = np.concatenate([w_a, w_c], axis=1)
-        else:  # each reads its own half
-            weight = np.block(
-                [
-                    [w_a, np.zeros((len(w_a), w_c.shape[1]), w_a.dtype)],
-                    [np.zeros((len(w_c), w_a.shape[1]), w_c.dtype), w_c],
-                ]
-            )
-        bias = np.concatenate([a.bias.detach().cpu().numpy(), c.bias.detach().cpu().numpy()])
-        layers.append((weight, bias))
-        first = False
-    num_actor_outputs = actor[-1].out_features
-
-    def forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = x.astype(np.float32, copy=False)  # as torch.as_tensor(x, dtype=torch.float32)
-        for layer in layers:
-            x = np.tanh(x) if layer is None else x @ layer[0] + layer[1]
-        return x[:, :num_actor_outputs], x[:, num_actor_outputs:]
-
-    return forward
-
-
-class NumpyPolicy:
-    """π_θold and V_θold for one rollout, as numpy copies of the agent's networks: Agent.act and
-    Agent.value without torch (--numpy-rollout, the default).
-
-    Implementation detail, for speed: the rollout runs the networks on one state per env, where torch's
-    fixed cost per op (several µs) is most of a step's time and numpy's is about 1 µs. θ does not change
-    during a rollout, so the copy is made when it starts; the numbers are torch's up to float32 rounding."""
-
-    def __init__(self, agent: Agent):
-        self.actor_critic = numpy_actor_critic(agent.actor_mean, agent.critic)  # state -> (μ(s), V(s))
-        self.log_std = agent.actor_logstd.detach().cpu().numpy().copy()
-
-    def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        mean, value = self.actor_critic(obs)
-        return *sample_gaussian(mean, self.log_std, rng), value[:, 0]  # log-std: (1, action_dim)
-
-    def value(self, obs: np.ndarray) -> np.ndarray:
-        return self.actor_critic(obs)[1][:, 0]
-
-
-# ---------------------------------------------------------------------------------------------
-# The math: advantages (Eq. 11-12), the clipped surrogate (Eq. 7), the value loss
-# ---------------------------------------------------------------------------------------------
-
-
-def compute_gae(
-    rewards: np.ndarray,
-    values: np.ndarray,
-    next_values: np.ndarray,
-    terminations: np.ndarray,
-    episode_ends: np.ndarray,
-    gamma: float,
-    gae_lambda: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Truncated GAE, Eq. (11)-(12), for a rollout of T steps from N actors; every array is (T, N), in
-    numpy or torch (numpy is several times faster for the loop over t below).
+def compute_gae(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[np.ndarray, np.ndarray]:
+    """Truncated GAE, Eq. (11)-(12), for a rollout of T steps from N actors; its arrays are (T, N):
 
     values[t]       V(s_t).
     next_values[t]  V(s_{t+1}) of the state step t led to. Where a time limit cut the episode at t
@@ -413,11 +261,12 @@ def compute_gae(
 
     Returns the advantages Â_t and the value targets V^targ_t = Â_t + V(s_t).
     """
-    advantages = rewards + gamma * (1.0 - terminations) * next_values - values  # δ_t of Eq. (12), every t at once
-    decay = gamma * gae_lambda * (1.0 - episode_ends)  # γλ, and 0 where the episode ended at t
+    r = rollout
+    advantages = r.rewards + gamma * (1.0 - r.terminations) * r.next_values - r.values  # δ_t of Eq. (12), all t
+    decay = gamma * gae_lambda * (1.0 - r.episode_ends)  # γλ, and 0 where the episode ended at t
     for t in reversed(range(len(advantages) - 1)):
         advantages[t] += decay[t] * advantages[t + 1]  # Â_t = δ_t + γλ Â_{t+1}, Eq. (11)
-    return advantages, advantages + values
+    return advantages, advantages + r.values
 
 
 def clipped_surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_coef: float) -> torch.Tensor:
@@ -427,13 +276,9 @@ def clipped_surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_c
     return -torch.min(unclipped, clipped).mean()
 
 
-def value_loss(
-    new_values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip_coef: float, clip_vloss: bool
-) -> torch.Tensor:
-    """L^VF of Eq. (9), (V(s_t) - V^targ_t)², halved as in baselines.
-
-    With clip_vloss (implementation detail, baselines ppo2) the new value may not gain by moving
-    more than ε away from the old one: the larger of the clipped and unclipped errors is used."""
+def value_loss(new_values, old_values, returns, clip_coef: float, clip_vloss: bool) -> torch.Tensor:
+    """L^VF of Eq. (9), (V(s_t) - V^targ_t)², halved as in baselines. With clip_vloss (implementation detail,
+    baselines) the new value may not gain by moving more than ε from the old one: the larger error counts."""
     if not clip_vloss:
         return 0.5 * ((new_values - returns) ** 2).mean()
     clipped_values = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
@@ -446,9 +291,7 @@ def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
     return float("nan") if var_target == 0 else float(1.0 - (target - predicted).var() / var_target)
 
 
-# ---------------------------------------------------------------------------------------------
-# Algorithm 1: actors collect T steps with π_θold, then K epochs of minibatch updates
-# ---------------------------------------------------------------------------------------------
+# --- Algorithm 1: actors collect T steps with π_θold, then K epochs of minibatch updates ------------------------
 
 
 @dataclass
@@ -466,83 +309,62 @@ class Rollout:
 
 
 class Actors:
-    """The N actors of Algorithm 1: the vector env, the normalization in front of it, and the
-    bookkeeping of each episode's raw return (before any normalization or scaling)."""
+    """The N actors of Algorithm 1: the vector env with the normalization in front of it."""
 
-    def __init__(
-        self,
-        envs,
-        obs_normalizer: ObsNormalizer,
-        reward_scaler: RewardScaler,
-        seed: int,
-        numpy_rollout: bool = True,
-    ):
+    def __init__(self, envs, obs_normalizer: ObsNormalizer, reward_scaler: RewardScaler, seed: int, numpy_rollout=True):
         self.envs, self.obs_normalizer, self.reward_scaler = envs, obs_normalizer, reward_scaler
         self.numpy_rollout = numpy_rollout
-        self.action_low, self.action_high = envs.single_action_space.low, envs.single_action_space.high
-        raw_obs, _ = envs.reset(seed=seed)
-        self.next_obs = obs_normalizer(raw_obs)
-        self.episode_returns = np.zeros(envs.num_envs)
-        self.episode_lengths = np.zeros(envs.num_envs, np.int64)
-        self.finished: list[tuple[int, float, int]] = []  # (step index t, return, length) of the last rollout
+        self.next_obs = obs_normalizer(envs.reset(seed=seed)[0])
+        self.finished: list[tuple[int, float, int]] = []  # (step t, raw return, length) in the last rollout
         # The policy's random draws, from a stream of their own: default_rng(seed) would be the very stream
         # gymnasium gives the env seeded with `seed` (its reset noise), and the two would be correlated.
         self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
 
     def collect(self, agent: Agent, num_steps: int) -> Rollout:
-        # The buffers are numpy arrays written in place, handed to torch once, after GAE (flatten_batch):
-        # with NumpyPolicy a step allocates no tensors (implementation detail, for speed).
-        n = self.envs.num_envs
+        n, space = self.envs.num_envs, self.envs.single_action_space
         obs = np.zeros((num_steps, n) + self.next_obs.shape[1:], np.float32)
-        actions = np.zeros((num_steps, n) + self.envs.single_action_space.shape, np.float32)
-        logprobs, values, rewards, truncated_values, terminations, episode_ends = (
-            np.zeros((num_steps, n), np.float32) for _ in range(6)
-        )
-        truncations = np.zeros((num_steps, n), bool)
-        self.finished = []
+        actions = np.zeros((num_steps, n) + space.shape, np.float32)
+        logprobs, values, rewards, next_values, terminations, episode_ends = np.zeros((6, num_steps, n), np.float32)
+        truncations, self.finished = np.zeros((num_steps, n), bool), []
         policy = NumpyPolicy(agent) if self.numpy_rollout else agent  # π_θold: θ is fixed until the update
         for t in range(num_steps):
             obs[t] = self.next_obs
             actions[t], logprobs[t], values[t] = policy.act(self.next_obs, self.rng)
-            # Implementation detail: the action is clipped to the bounds only on its way to the
+            # Implementation detail (baselines): the action is clipped to the bounds only on its way to the
             # environment; the rollout keeps the sampled action, whose log-prob r_t(θ) is computed from.
-            env_action = actions[t].clip(self.action_low, self.action_high)
-            raw_obs, reward, terminated, truncated, infos = self.envs.step(env_action)
-            episode_end = terminated | truncated
-            self.track_episodes(t, reward, episode_end)
-            rewards[t] = self.reward_scaler(reward, episode_end)
+            raw_obs, reward, terminated, truncated, infos = self.envs.step(actions[t].clip(space.low, space.high))
+            terminations[t], episode_ends[t] = terminated, terminated | truncated
+            rewards[t] = self.reward_scaler(reward, terminated | truncated)
             self.next_obs = self.obs_normalizer(raw_obs)
-            terminations[t], episode_ends[t] = terminated, episode_end
+            self.finished += finished_episodes(t, infos)
             # A time limit is not a terminal state: bootstrap from V(final observation) (Pardo et al., 2018).
             # With SAME_STEP autoreset, raw_obs already starts the next episode for the envs that ended.
             cut = np.flatnonzero(truncated & ~terminated)
             if cut.size:
                 final_obs = self.obs_normalizer(np.stack(infos["final_obs"][cut]), update=False)
-                truncated_values[t, cut] = policy.value(final_obs)
-                truncations[t, cut] = True
+                next_values[t, cut], truncations[t, cut] = policy.value(final_obs), True
         # V(s_{t+1}) is the next step's V(s_t), and V(s_T) at the end of the rollout, except where a
         # time limit cut the episode (its final observation's value, above).
-        last_value = policy.value(self.next_obs)
-        next_values = np.where(truncations, truncated_values, np.concatenate([values[1:], last_value[None]]))
-        fields = (obs, actions, logprobs, values, rewards, next_values, terminations, episode_ends)
-        return Rollout(*fields)
-
-    def track_episodes(self, t: int, reward: np.ndarray, episode_end: np.ndarray) -> None:
-        self.episode_returns += reward
-        self.episode_lengths += 1
-        for i in np.flatnonzero(episode_end):
-            self.finished.append((t, float(self.episode_returns[i]), int(self.episode_lengths[i])))
-            self.episode_returns[i], self.episode_lengths[i] = 0.0, 0
+        following = np.concatenate([values[1:], policy.value(self.next_obs)[None]])
+        next_values = np.where(truncations, next_values, following)
+        return Rollout(obs, actions, logprobs, values, rewards, next_values, terminations, episode_ends)
 
 
-class NonFiniteLossError(UserError):
-    pass
+def finished_episodes(t: int, infos: dict) -> list[tuple[int, float, int]]:
+    """(t, return, length) of each episode that ended at step t, from its RecordEpisodeStatistics."""
+    final_info = infos.get("final_info", {})
+    if "episode" not in final_info:
+        return []
+    episode = final_info["episode"]
+    return [(t, float(episode["r"][i]), int(episode["l"][i])) for i in np.flatnonzero(final_info["_episode"])]
+
+
+DIAGNOSTICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")  # what minibatch_loss reports
 
 
 def minibatch_loss(agent: Agent, mb: dict[str, torch.Tensor], args: Args) -> tuple[torch.Tensor, torch.Tensor]:
-    """The loss of Eq. (9) with L^CLIP of Eq. (7) on one minibatch, to be minimised, and its diagnostics
-    as one tensor: policy loss, value loss, entropy, approx KL, clip fraction."""
-    _, new_logprob, entropy, new_value = agent.get_action_and_value(mb["obs"], mb["actions"])
+    """The loss of Eq. (9) with L^CLIP of Eq. (7) on one minibatch, to be minimised, and its DIAGNOSTICS."""
+    new_logprob, entropy, new_value = agent.get_logprob_entropy_value(mb["obs"], mb["actions"])
     log_ratio = new_logprob - mb["logprobs"]
     ratio = log_ratio.exp()  # r_t(θ) = π_θ(a_t|s_t) / π_θold(a_t|s_t), Eq. (6)
     advantages = mb["advantages"]
@@ -556,258 +378,363 @@ def minibatch_loss(agent: Agent, mb: dict[str, torch.Tensor], args: Args) -> tup
     with torch.no_grad():
         approx_kl = ((ratio - 1.0) - log_ratio).mean()  # k3 estimator of KL[π_old, π_θ]
         clipfrac = ((ratio - 1.0).abs() > args.clip_coef).float().mean()
-        diagnostics = torch.stack([policy_loss, v_loss, entropy, approx_kl, clipfrac])
-    return loss, diagnostics
+        return loss, torch.stack([policy_loss, v_loss, entropy, approx_kl, clipfrac])
 
 
 def update(agent: Agent, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], args: Args) -> dict:
     """K epochs of minibatch Adam on the loss of Eq. (9) with L^CLIP of Eq. (7) (minibatch_loss);
-    returns the mean of each loss and diagnostic over all the minibatches of the update."""
-    batch_size = batch["obs"].shape[0]
+    returns the mean of each diagnostic over all the minibatches of the update."""
+    batch_size = len(batch["obs"])
     minibatch_size = batch_size // args.num_minibatches
-    params = list(agent.parameters())
-    totals, num_minibatches = torch.zeros(5, dtype=torch.float64), 0
+    totals, minibatches_done = torch.zeros(len(DIAGNOSTICS), dtype=torch.float64), 0
     for _epoch in range(args.update_epochs):
-        epoch_totals = torch.zeros(5, dtype=torch.float64)
+        epoch_totals = torch.zeros(len(DIAGNOSTICS), dtype=torch.float64)
         permutation = torch.randperm(batch_size, device=batch["obs"].device)  # shuffled minibatches
         for start in range(0, batch_size, minibatch_size):
             mb = permutation[start : start + minibatch_size]
             loss, diagnostics = minibatch_loss(agent, {key: value[mb] for key, value in batch.items()}, args)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, args.max_grad_norm, foreach=True)  # implementation detail (baselines)
-            optimizer.step()
+            gradient_step(agent, optimizer, loss, args.max_grad_norm)
             epoch_totals += diagnostics.cpu().double()
-            num_minibatches += 1
+            minibatches_done += 1
         totals += epoch_totals
-        if args.target_kl is not None and epoch_totals[3].item() / args.num_minibatches > args.target_kl:
-            break  # early stopping on the KL (Spinning Up's variant); off by default
-    means = (totals / num_minibatches).tolist()
-    return dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"), means, strict=True))
+        epoch_kl = epoch_totals[DIAGNOSTICS.index("approx_kl")].item() / args.num_minibatches
+        if args.target_kl is not None and epoch_kl > args.target_kl:
+            break  # early stopping on the KL (not in the paper; off by default)
+    return dict(zip(DIAGNOSTICS, (totals / minibatches_done).tolist(), strict=True))
+
+
+def gradient_step(agent: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_grad_norm: float):
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm, foreach=True)  # implementation detail (baselines)
+    optimizer.step()
 
 
 def flatten_batch(rollout: Rollout, advantages, returns, device: torch.device) -> dict[str, torch.Tensor]:
-    """(T, N, ...) -> (N*T, ...) tensors on the device: the samples the minibatches of Algorithm 1 are
-    drawn from. The rollout's arrays may be numpy or torch."""
+    """(T, N, ...) arrays -> (N*T, ...) tensors on the device: the samples the minibatches are drawn from."""
     fields = {"obs": rollout.obs, "actions": rollout.actions, "logprobs": rollout.logprobs, "values": rollout.values}
     fields |= {"advantages": advantages, "returns": returns}
     return {key: torch.as_tensor(x, device=device).reshape((-1,) + x.shape[2:]) for key, x in fields.items()}
 
 
 def train(args: Args) -> dict:
-    validate(args)
-    check_env(args.env_id)
-    checkpoint = load_checkpoint(args.resume, args.env_id) if args.resume else None
-    run_dir = os.path.join(args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
-    seed_everything(args.seed, args.torch_deterministic)
-    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+    """Algorithm 1: for each iteration, N actors run π_θold for T steps, Â by GAE, K epochs of updates."""
+    with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs:
+        device = setup_torch(args)
+        obs_shape, action_dim = envs.single_observation_space.shape, envs.single_action_space.shape[0]
+        envs.single_action_space.seed(args.seed)
+        agent = Agent(obs_shape[0], action_dim).to(device)
+        # Implementation detail (baselines): Adam ε = 1e-5. Speed only: fused, one kernel for all parameters.
+        optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
+        obs_normalizer = ObsNormalizer(obs_shape, args.norm_obs)
+        reward_scaler = RewardScaler(args.num_envs, args.gamma, args.norm_reward)
+        # What a checkpoint keeps and --resume restores; the global step (and the schedules) come with it.
+        state = {"model": agent, "optimizer": optimizer, "obs_rms": obs_normalizer.rms, "return_rms": reward_scaler.rms}
+        global_step = run.restore(state)
+        actors = Actors(envs, obs_normalizer, reward_scaler, args.seed, args.numpy_rollout)
 
-    envs = make_vector_env(args, run_dir)
-    obs_shape, action_dim = envs.single_observation_space.shape, envs.single_action_space.shape[0]
-    envs.single_action_space.seed(args.seed)
-    agent = Agent(obs_shape[0], action_dim).to(device)
-    # Implementation detail: Adam ε 1e-5 (baselines). fused: one kernel for all parameters (same update, faster).
-    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
-    obs_normalizer = ObsNormalizer(obs_shape, args.norm_obs)
-    reward_scaler = RewardScaler(args.num_envs, args.gamma, args.norm_reward)
-    global_step = 0
-    if checkpoint is not None:
-        restore_networks(checkpoint, agent, optimizer)
-        obs_normalizer.rms.load_state_dict(checkpoint["obs_rms"])
-        reward_scaler.rms.load_state_dict(checkpoint["return_rms"])
-        global_step = checkpoint["global_step"]
-        if global_step + args.num_envs * args.num_steps > args.total_timesteps:
-            envs.close()
-            raise UserError(f"{args.resume} is at step {global_step:,}; pass a larger --total-timesteps to go on")
+        while run.going(global_step):  # until the step budget, or Ctrl-C/SIGTERM
+            if args.anneal_lr:  # implementation detail (baselines): stepsize annealed linearly to 0
+                optimizer.param_groups[0]["lr"] = (1.0 - global_step / args.total_timesteps) * args.learning_rate
 
-    def save(path: str) -> str:
-        save_checkpoint(
-            path,
-            {
-                "format_version": CHECKPOINT_VERSION,
-                "script": SCRIPT,
-                "args": dataclasses.asdict(args),
-                "global_step": global_step,
-                "model": agent.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "obs_rms": obs_normalizer.rms.state_dict(),
-                "return_rms": reward_scaler.rms.state_dict(),
-            },
-        )
-        return path
+            # Each of the N actors runs π_θold for T steps; then Â_1..Â_T by GAE (Algorithm 1).
+            rollout = actors.collect(agent, args.num_steps)
+            run.log_episodes(global_step, actors.finished)
+            global_step += args.num_envs * args.num_steps
+            advantages, returns = compute_gae(rollout, args.gamma, args.gae_lambda)
 
-    writer = open_writer(run_dir, args)
-    actors = Actors(envs, obs_normalizer, reward_scaler, args.seed, args.numpy_rollout)
-    batch_size = args.num_envs * args.num_steps
-    recent_returns: deque[float] = deque(maxlen=100)
-    start_step, start_time, last_print, last_save = global_step, time.time(), 0.0, global_step
-    checkpoint_path = os.path.join(run_dir, "model.pt")
-    interrupted = None
-    try:
-        with StopRequest() as stop:
-            while global_step + batch_size <= args.total_timesteps:
-                if args.anneal_lr:  # implementation detail (baselines): stepsize annealed linearly to 0
-                    optimizer.param_groups[0]["lr"] = (1.0 - global_step / args.total_timesteps) * args.learning_rate
+            # Optimize the surrogate for K epochs with minibatch size M; θ_old ← θ.
+            batch = flatten_batch(rollout, advantages, returns, device)
+            losses = update(agent, optimizer, batch, args)
 
-                # Each of the N actors runs π_θold for T steps; then Â_1..Â_T by GAE (Algorithm 1).
-                rollout = actors.collect(agent, args.num_steps)
-                for t, episode_return, episode_length in actors.finished:
-                    step = global_step + (t + 1) * args.num_envs
-                    writer.add_scalar("charts/episodic_return", episode_return, step)
-                    writer.add_scalar("charts/episodic_length", episode_length, step)
-                    recent_returns.append(episode_return)
-                global_step += batch_size
-                advantages, returns = compute_gae(
-                    rollout.rewards,
-                    rollout.values,
-                    rollout.next_values,
-                    rollout.terminations,
-                    rollout.episode_ends,
-                    args.gamma,
-                    args.gae_lambda,
-                )
-
-                # Optimize the surrogate for K epochs with minibatch size M; θ_old ← θ.
-                batch = flatten_batch(rollout, advantages, returns, device)
-                stats = update(agent, optimizer, batch, args)
-
-                sps = (global_step - start_step) / (time.time() - start_time)
-                writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], global_step)
-                writer.add_scalar("charts/SPS", sps, global_step)
-                for key, value in stats.items():
-                    writer.add_scalar(f"losses/{key}", value, global_step)
-                ev = explained_variance(batch["values"], batch["returns"])
-                writer.add_scalar("losses/explained_variance", ev, global_step)
-                done = global_step + batch_size > args.total_timesteps
-                if time.time() - last_print >= 5.0 or done or stop.signal:
-                    last_print = time.time()
-                    print(status_line(global_step, args.total_timesteps, recent_returns, sps), flush=True)
-                if args.save_model and global_step - last_save >= args.save_interval and not done:
-                    last_save = global_step
-                    save(checkpoint_path)
-                if stop.signal:
-                    interrupted = stop.signal
-                    break
-    except NonFiniteLossError:
-        kept = (
-            f"the last checkpoint, {checkpoint_path}, is kept" if os.path.exists(checkpoint_path) else "nothing saved"
-        )
-        raise NonFiniteLossError(
-            f"the loss became non-finite in the update after global step {global_step:,}; training stopped "
-            f"({kept}); try a lower --learning-rate or check the environment's rewards"
-        ) from None
-    finally:
-        writer.close()
-        envs.close()
-    wall_seconds = time.time() - start_time
-    summary = {
-        "global_step": global_step,
-        "start_step": start_step,
-        "mean_return": float(np.mean(recent_returns)) if recent_returns else float("nan"),
-        "episodes": len(recent_returns),
-        "sps": (global_step - start_step) / wall_seconds,
-        "wall_seconds": wall_seconds,
-        "run_dir": run_dir,
-        "checkpoint": save(checkpoint_path) if args.save_model else None,
-        "interrupted": interrupted,
-    }
-    with open(os.path.join(run_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
-    return summary
-
-
-# ---------------------------------------------------------------------------------------------
-# Evaluation of a checkpoint
-# ---------------------------------------------------------------------------------------------
+            losses["explained_variance"] = explained_variance(batch["values"], batch["returns"])
+            run.log_update(global_step, losses, {"learning_rate": optimizer.param_groups[0]["lr"]})
+        return run.finish()
 
 
 def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: bool = False) -> list[float]:
-    """Run the policy's mean action with frozen normalization statistics; return each episode's return."""
+    """Run a checkpoint's mean action with its frozen normalization statistics; each episode's return."""
     checkpoint = load_checkpoint(checkpoint_path)
-    saved = checkpoint["args"]
-    env_id = saved["env_id"]
+    env_id, norm_obs = checkpoint["args"]["env_id"], checkpoint["args"]["norm_obs"]
     check_env(env_id)
-    env = gym.make(env_id, render_mode="rgb_array" if capture_video else None)
-    if capture_video:
-        env = gym.wrappers.RecordVideo(env, str(Path(checkpoint_path).parent / "videos-eval"), lambda _: True)
+    env = make_env(
+        env_id, os.path.join(os.path.dirname(checkpoint_path), "videos-eval") if capture_video else None, True
+    )()
     agent = Agent(env.observation_space.shape[0], env.action_space.shape[0])
-    restore_networks(checkpoint, agent)
-    obs_normalizer = ObsNormalizer(env.observation_space.shape, saved["norm_obs"])
-    obs_normalizer.rms.load_state_dict(checkpoint["obs_rms"])
-    low, high = env.action_space.low, env.action_space.high
-    returns, episode_return = [], 0.0
-    obs, _ = env.reset(seed=seed)
+    obs_normalizer = ObsNormalizer(env.observation_space.shape, norm_obs)
+    restore_state(checkpoint, {"model": agent, "obs_rms": obs_normalizer.rms})
+    returns, (obs, _) = [], env.reset(seed=seed)
     while len(returns) < episodes:
         with torch.no_grad():
-            mean = agent.actor_mean(torch.as_tensor(obs_normalizer(obs[None], update=False)))
-        obs, reward, terminated, truncated, _ = env.step(np.clip(mean[0].numpy(), low, high))
-        episode_return += float(reward)
+            mean = agent.actor_mean(torch.as_tensor(obs_normalizer(obs[None], update=False)))[0].numpy()
+        obs, _, terminated, truncated, info = env.step(mean.clip(env.action_space.low, env.action_space.high))
         if terminated or truncated:
-            returns.append(episode_return)
-            episode_return = 0.0
+            returns.append(float(info["episode"]["r"]))
             obs, _ = env.reset()
     env.close()
     return returns
 
 
-# ---------------------------------------------------------------------------------------------
-# Plumbing shared word for word by the four scripts: checkpoints, logging, signals, validation
-# ---------------------------------------------------------------------------------------------
+# ============================== below: speed and plumbing, skip on a first read ==============================
+
+
+class NumpyPolicy:
+    """Speed only (--numpy-rollout, the default): π_θold and V_θold for one rollout as numpy copies of the
+    networks, Agent.act and Agent.value without torch. The rollout runs them on one state per env, where
+    torch's fixed cost per op (several µs) is most of a step's time and numpy's is about 1 µs. θ does not
+    change during a rollout, so the copy is made when it starts; the numbers are torch's up to rounding."""
+
+    def __init__(self, agent: Agent):
+        self.actor, self.critic = numpy_mlp(agent.actor_mean), numpy_mlp(agent.critic)
+        self.log_std = agent.actor_logstd.detach().cpu().numpy().copy()  # (1, action_dim)
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return *sample_gaussian(self.actor(obs), self.log_std, rng), self.value(obs)
+
+    def value(self, obs: np.ndarray) -> np.ndarray:
+        return self.critic(obs)[:, 0]
+
+
+def numpy_mlp(net: nn.Sequential):
+    """A numpy copy of an MLP of Linear and Tanh layers, as a function of a batch of states."""
+    layers = []
+    for m in net:
+        if not isinstance(m, nn.Linear | nn.Tanh):
+            raise UserError(
+                f"--numpy-rollout copies Linear and Tanh layers, not {type(m).__name__}: pass --no-numpy-rollout"
+            )
+        linear = isinstance(m, nn.Linear)
+        layers.append(
+            (m.weight.detach().cpu().numpy().T.copy(), m.bias.detach().cpu().numpy().copy()) if linear else None
+        )
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float32, copy=False)  # as torch.as_tensor(x, dtype=torch.float32)
+        for layer in layers:
+            x = np.tanh(x) if layer is None else x @ layer[0] + layer[1]
+        return x
+
+    return forward
+
+
+class UserError(Exception):
+    """A problem the user can fix; main() prints it as one line and exits with code 2."""
+
+
+class NonFiniteLossError(UserError):
+    pass
+
+
+def check_env(env_id: str) -> None:
+    """Fail early, in one line, on an id gymnasium does not know or spaces this script cannot handle."""
+    if looks_like_atari(env_id):
+        raise UserError(f"{env_id} is an Atari game; use ppo_shared_backbone.py for it")
+    env = make_probe_env(env_id)
+    obs_space, act_space = env.observation_space, env.action_space
+    env.close()
+    if len(obs_space.shape or ()) == 3:
+        raise UserError(f"{env_id} has image observations {obs_space.shape}; use ppo_shared_backbone.py for it")
+    if isinstance(act_space, gym.spaces.Discrete):
+        raise UserError(f"{env_id} has a discrete action space; use ppo_discrete.py for it")
+    if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1:
+        raise UserError(f"{env_id} has action space {act_space}; this script needs a 1-D Box")
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise UserError(f"{env_id} has observation space {obs_space}; this script needs a 1-D Box")
+
+
+def looks_like_atari(env_id: str) -> bool:
+    return env_id.startswith("ALE/") or "NoFrameskip" in env_id or "Deterministic-v" in env_id
+
+
+def make_probe_env(env_id: str, **kwargs) -> gym.Env:
+    """gym.make with the errors a user can cause turned into one-line messages."""
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
+        raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
+    except gym.error.Error as e:
+        raise UserError(f"unknown environment id {env_id!r}: {e}") from None
 
 
 def validate(args: Args) -> None:
-    """Hyperparameters that cannot work are refused before anything starts."""
+    """Hyperparameters that cannot work, and environments this script cannot run, are refused before anything
+    starts."""
+    positive = ["total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs", "learning_rate"]
+    positive += ["clip_coef", "max_grad_norm", "save_interval", "torch_threads", "eval_episodes"]
     batch_size = args.num_envs * args.num_steps
-    checks = [
-        (args.total_timesteps > 0, "--total-timesteps must be positive"),
-        (args.num_envs > 0, "--num-envs must be positive"),
-        (args.num_steps > 0, "--num-steps must be positive"),
-        (args.num_minibatches > 0, "--num-minibatches must be positive"),
-        (args.update_epochs > 0, "--update-epochs must be positive"),
-        (args.learning_rate > 0, "--learning-rate must be positive"),
+    checks = [(getattr(args, name) > 0, f"--{name.replace('_', '-')} must be positive") for name in positive] + [
         (0.0 <= args.gamma <= 1.0, "--gamma must be in [0, 1]"),
         (0.0 <= args.gae_lambda <= 1.0, "--gae-lambda must be in [0, 1]"),
-        (args.clip_coef > 0, "--clip-coef must be positive"),
-        (args.ent_coef >= 0, "--ent-coef must be non-negative"),
-        (args.vf_coef >= 0, "--vf-coef must be non-negative"),
-        (args.max_grad_norm > 0, "--max-grad-norm must be positive"),
+        (args.ent_coef >= 0 and args.vf_coef >= 0, "--ent-coef and --vf-coef must be non-negative"),
         (args.target_kl is None or args.target_kl > 0, "--target-kl must be positive (or None)"),
-        (args.save_interval > 0, "--save-interval must be positive"),
-        (args.torch_threads > 0, "--torch-threads must be positive"),
-        (args.eval_episodes > 0, "--eval-episodes must be positive"),
         (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
+        (
+            batch_size % max(args.num_minibatches, 1) == 0,
+            f"--num-envs × --num-steps = {batch_size} is not divisible by --num-minibatches",
+        ),
+        (
+            args.total_timesteps >= batch_size,
+            f"--total-timesteps must be at least --num-envs × --num-steps = {batch_size}",
+        ),
     ]
     for ok, message in checks:
         if not ok:
             raise UserError(message)
-    if batch_size % args.num_minibatches:
-        raise UserError(
-            f"--num-envs × --num-steps = {batch_size} is not divisible by --num-minibatches = {args.num_minibatches}"
-        )
-    if args.total_timesteps < batch_size:
-        raise UserError(f"--total-timesteps must be at least --num-envs × --num-steps = {batch_size}")
-    if args.capture_video and importlib.util.find_spec("moviepy") is None:
+    check_env(args.env_id)
+    if args.capture_video:
+        check_video(args.env_id)
+
+
+def check_video(env_id: str) -> None:
+    """--capture-video needs moviepy and an environment that renders (main() picks MuJoCo's off-screen EGL
+    when there is no display and MUJOCO_GL is not set)."""
+    if importlib.util.find_spec("moviepy") is None:
         raise UserError("--capture-video needs moviepy: pip install moviepy")
+    try:
+        with closing(make_probe_env(env_id, render_mode="rgb_array")) as env:
+            env.reset(seed=0)
+            env.render()
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(
+            f"--capture-video: {env_id} cannot render ({type(e).__name__}: {str(e)[:150]}); on a machine "
+            "without a display try MUJOCO_GL=egl or MUJOCO_GL=osmesa"
+        ) from None
 
 
-def seed_everything(seed: int, torch_deterministic: bool) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic = torch_deterministic
+def setup_torch(args: Args) -> torch.device:
+    """Seeds python, numpy and torch; sets torch's threads; picks the device."""
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    torch.set_num_threads(args.torch_threads)
+    return torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
 
 
-def open_writer(run_dir: str, args: Args) -> SummaryWriter:
-    """The run folder: TensorBoard events plus the hyperparameters, as args.json and as a text panel."""
-    writer = SummaryWriter(run_dir)
-    hyperparameters = dataclasses.asdict(args)
-    with open(os.path.join(run_dir, "args.json"), "w") as f:
-        json.dump(hyperparameters, f, indent=2)
-    table = "\n".join(f"|{key}|{value}|" for key, value in hyperparameters.items())
-    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
-    return writer
+class Run:
+    """What train() delegates: the run folder (TensorBoard events, args.json, summary.json), the status
+    line, checkpoints (every --save-interval steps, at the end, on Ctrl-C or SIGTERM), --resume, and the
+    one-line error for a non-finite loss. Ctrl-C or SIGTERM stops after the current iteration, so the logs
+    are flushed and the checkpoint is consistent; a second Ctrl-C stops at once, a repeated SIGTERM does not
+    (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
+
+    def __init__(self, args: Args):
+        validate(args)
+        self.args, self.batch_size, self.signal = args, args.num_envs * args.num_steps, None
+        self.resumed = load_checkpoint(args.resume, args.env_id) if args.resume else {}
+        self.start_step = self.global_step = self.resumed.get("global_step", 0)
+        if self.start_step + self.batch_size > args.total_timesteps:
+            raise UserError(f"{args.resume} is at step {self.start_step:,}; pass a larger --total-timesteps to go on")
+        name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}".replace("/", "-")  # ALE/Pong-v5
+        self.dir, self.state, self.extra = os.path.join(args.runs_dir, name), {}, {}
+        self.checkpoint_path, self.recent_returns = os.path.join(self.dir, "model.pt"), deque(maxlen=100)
+
+    def __enter__(self) -> Run:
+        self.writer, hyperparameters = SummaryWriter(self.dir), dataclasses.asdict(self.args)
+        table = "".join(f"\n|{key}|{value}|" for key, value in hyperparameters.items())
+        self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")
+        with open(os.path.join(self.dir, "args.json"), "w") as f:
+            json.dump(hyperparameters, f, indent=2)
+        self.handlers = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.start_time, self.last_print, self.last_save = time.time(), 0.0, self.start_step
+        if self.resumed:
+            print(f"resuming from step {self.start_step:,} of {self.args.resume}", file=sys.stderr)
+        if self.args.total_timesteps % self.batch_size:
+            end = self.args.total_timesteps // self.batch_size * self.batch_size
+            print(
+                f"--total-timesteps is rounded down to a multiple of N×T = {self.batch_size:,}: {end:,}",
+                file=sys.stderr,
+            )
+        return self
+
+    def handle(self, signum: int, frame) -> None:
+        if self.signal is None:
+            self.signal = signal.Signals(signum).name
+            print(f"\n{self.signal}: stopping after this iteration (Ctrl-C again to stop at once)", file=sys.stderr)
+        elif signum == signal.SIGINT:
+            raise KeyboardInterrupt
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for sig, handler in self.handlers.items():
+            signal.signal(sig, handler)
+        self.writer.close()
+        if exc_type is NonFiniteLossError:
+            kept = f"{self.checkpoint_path} is kept" if os.path.exists(self.checkpoint_path) else "nothing saved"
+            raise NonFiniteLossError(
+                f"the loss became non-finite in the update at global step {self.global_step + self.batch_size:,}; "
+                f"training stopped ({kept}); try a lower --learning-rate or check the environment's rewards"
+            ) from None
+
+    def restore(self, state: dict) -> int:
+        """Keeps what a checkpoint holds (objects with state_dict and load_state_dict) and, with --resume, loads
+        it. Returns the global step to start from."""
+        self.state = state
+        if self.resumed:
+            restore_state(self.resumed, state)
+        return self.start_step
+
+    def going(self, global_step: int) -> bool:
+        return global_step + self.batch_size <= self.args.total_timesteps and not self.signal
+
+    def log_episodes(self, global_step: int, finished: list[tuple[int, float, int]]) -> None:
+        for t, episode_return, episode_length in finished:
+            step = global_step + (t + 1) * self.args.num_envs
+            self.writer.add_scalar("charts/episodic_return", episode_return, step)
+            self.writer.add_scalar("charts/episodic_length", episode_length, step)
+            self.recent_returns.append(episode_return)
+
+    def log_update(self, global_step: int, losses: dict, charts: dict, status: str = "", **extra) -> None:
+        """Logs an iteration, prints the status line now and then, writes the periodic checkpoint; `extra` (the
+        penalty's β) goes into the checkpoint and the summary."""
+        self.global_step, self.extra = global_step, extra
+        sps = (global_step - self.start_step) / (time.time() - self.start_time)
+        for key, value in (charts | {"SPS": sps}).items():
+            self.writer.add_scalar(f"charts/{key}", value, global_step)
+        for key, value in losses.items():
+            self.writer.add_scalar(f"losses/{key}", value, global_step)
+        last = not self.going(global_step)
+        if time.time() - self.last_print >= 5.0 or last:
+            self.last_print = time.time()
+            print(status_line(global_step, self.args.total_timesteps, self.recent_returns, sps, status), flush=True)
+        if self.args.save_model and global_step - self.last_save >= self.args.save_interval and not last:
+            self.last_save = global_step
+            self.save()
+
+    def save(self) -> str:
+        """Writes to a temporary file, then renames: an interrupted write never leaves a broken checkpoint."""
+        payload = {key: value.state_dict() for key, value in self.state.items()} | self.extra
+        payload |= {"format_version": CHECKPOINT_VERSION, "script": SCRIPT, "args": dataclasses.asdict(self.args)}
+        torch.save(payload | {"global_step": self.global_step}, f"{self.checkpoint_path}.tmp")
+        os.replace(f"{self.checkpoint_path}.tmp", self.checkpoint_path)
+        return self.checkpoint_path
+
+    def finish(self) -> dict:
+        seconds, steps, returns = time.time() - self.start_time, self.global_step - self.start_step, self.recent_returns
+        summary = {
+            "global_step": self.global_step,
+            "start_step": self.start_step,
+            "mean_return": float(np.mean(returns)) if returns else float("nan"),
+            "episodes": len(returns),
+            "sps": steps / seconds,
+            "wall_seconds": seconds,
+            "run_dir": self.dir,
+            "checkpoint": self.save() if self.args.save_model else None,
+            "interrupted": self.signal,
+        } | self.extra
+        with open(os.path.join(self.dir, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
+        score = f"mean return of the last {len(returns)} episodes {np.mean(returns):.2f}" if returns else ""
+        print(
+            f"{'interrupted' if self.signal else 'done'}: step {self.global_step:,} ({steps:,} steps in this run, "
+            f"{seconds:.0f} s, {summary['sps']:,.0f} steps/s); {score or 'no episode finished yet'}; run folder "
+            f"{self.dir}" + (f"; checkpoint {summary['checkpoint']}" if summary["checkpoint"] else ""),
+            flush=True,
+        )
+        return summary
 
 
 def status_line(global_step: int, total_timesteps: int, recent_returns: deque, sps: float, extra: str = "") -> str:
@@ -820,53 +747,15 @@ def status_line(global_step: int, total_timesteps: int, recent_returns: deque, s
     )
 
 
-class StopRequest:
-    """Ctrl-C or SIGTERM asks the training loop to stop after the current iteration, so the logs are
-    flushed and the checkpoint is consistent. A second Ctrl-C stops at once; a repeated SIGTERM does
-    not (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
-
-    def __init__(self):
-        self.signal: str | None = None
-        self.previous: dict = {}
-
-    def __enter__(self) -> StopRequest:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.previous[sig] = signal.signal(sig, self.handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-    def handle(self, signum: int, frame) -> None:
-        if self.signal is not None:
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            return
-        self.signal = signal.Signals(signum).name
-        print(
-            f"\n{self.signal}: stopping after this iteration (Ctrl-C again to stop at once)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-def save_checkpoint(path: str, payload: dict) -> None:
-    """Write to a temporary file, then rename: an interrupted write never leaves a broken checkpoint."""
-    tmp = f"{path}.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
 def load_checkpoint(path: str, env_id: str | None = None) -> dict:
-    """Read a checkpoint of this script (plain tensors and numbers only: weights_only=True)."""
+    """Reads a checkpoint of this script (plain tensors and numbers only: weights_only=True)."""
     if not os.path.isfile(path):
         raise UserError(f"checkpoint {path} does not exist; pass the model.pt of a run folder")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise UserError(
-            f"{path} is not a checkpoint that torch.load(weights_only=True) can read ({e.__class__.__name__})"
+            f"{path} is not a checkpoint that torch.load(weights_only=True) can read ({type(e).__name__})"
         ) from None
     if not isinstance(checkpoint, dict) or not {"format_version", "script", "args", "model"} <= checkpoint.keys():
         raise UserError(f"{path} is not a checkpoint of these PPO scripts")
@@ -874,43 +763,45 @@ def load_checkpoint(path: str, env_id: str | None = None) -> dict:
         raise UserError(f"{path} was written by {checkpoint['script']}.py; use that script for it")
     if checkpoint["format_version"] != CHECKPOINT_VERSION:
         raise UserError(
-            f"{path} has checkpoint format {checkpoint['format_version']}; this script reads format {CHECKPOINT_VERSION}"
+            f"{path} has checkpoint format {checkpoint['format_version']}; this script reads {CHECKPOINT_VERSION}"
         )
     if env_id is not None and checkpoint["args"]["env_id"] != env_id:
         raise UserError(f"{path} was trained on {checkpoint['args']['env_id']}, not {env_id}")
     return checkpoint
 
 
-def restore_networks(checkpoint: dict, agent: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+def restore_state(checkpoint: dict, state: dict) -> None:
+    """Loads each object of `state` (network, optimizer, statistics) from the checkpoint's entry of its name."""
     try:
-        agent.load_state_dict(checkpoint["model"])
-        if optimizer is not None:
-            optimizer.load_state_dict(checkpoint["optimizer"])
+        for key, value in state.items():
+            value.load_state_dict(checkpoint[key])
     except (RuntimeError, ValueError, KeyError) as e:
         raise UserError(f"the checkpoint's network does not fit this one: {str(e).splitlines()[0]}") from None
 
 
 def parse_args(argv: list[str] | None) -> Args:
-    """Flags from the command line; with --resume or --eval-checkpoint, the flags not given come from
-    the checkpoint's own hyperparameters."""
+    """Flags from the command line; with --resume or --eval-checkpoint, the flags not given come from the
+    checkpoint's own hyperparameters."""
     args = tyro.cli(Args, args=argv)
-    source = args.eval_checkpoint or args.resume
-    if source is None:
+    if not (args.eval_checkpoint or args.resume):
         return args
-    saved = load_checkpoint(source)["args"]
-    fields = {field.name for field in dataclasses.fields(Args)}
-    default = Args(**{key: value for key, value in saved.items() if key in fields})
+    saved = load_checkpoint(args.eval_checkpoint or args.resume)["args"]
+    default = Args(**{field.name: saved[field.name] for field in dataclasses.fields(Args) if field.name in saved})
     default = dataclasses.replace(default, eval_checkpoint=args.eval_checkpoint, resume=args.resume)
-    return tyro.cli(Args, args=argv, default=default)
+    args = tyro.cli(Args, args=argv, default=default)
+    if args.env_id != saved["env_id"]:
+        raise UserError(f"{args.eval_checkpoint or args.resume} was trained on {saved['env_id']}, not {args.env_id}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(argv)
-        validate(args)
-        torch.set_num_threads(args.torch_threads)
+        if args.capture_video and not os.environ.get("DISPLAY"):
+            os.environ.setdefault("MUJOCO_GL", "egl")  # no display: MuJoCo renders off screen (set before it loads)
         if args.eval_checkpoint:
-            load_checkpoint(args.eval_checkpoint, args.env_id)
+            validate(args)
+            torch.set_num_threads(args.torch_threads)
             returns = evaluate(args.eval_checkpoint, args.eval_episodes, args.seed, args.capture_video)
             print(
                 f"{args.env_id}: {len(returns)} episodes, return {np.mean(returns):.2f} ± {np.std(returns):.2f} "
@@ -924,12 +815,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print(f"{SCRIPT}: stopped at once; logs flushed, no final checkpoint written", file=sys.stderr)
         sys.exit(130)
-    print(
-        f"{'interrupted' if summary['interrupted'] else 'done'}: {summary['global_step']:,} steps in "
-        f"{summary['wall_seconds']:.0f} s ({summary['sps']:,.0f} steps/s); mean return of the last "
-        f"{summary['episodes']} episodes {summary['mean_return']:.2f}; run folder {summary['run_dir']}"
-        + (f"; checkpoint {summary['checkpoint']}" if summary["checkpoint"] else "")
-    )
     if summary["interrupted"]:
         sys.exit(130 if summary["interrupted"] == "SIGINT" else 143)
 

@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import gymnasium as gym
 import numpy as np
@@ -62,8 +63,7 @@ gym.register("tests/NanReward-v0", entry_point=lambda: CountingEnv(reward=float(
 
 
 def identity_critic_agent() -> nn.Module:
-    """An agent whose value function is V(s) = s (one linear unit, weight 1), so every value is known.
-    The actor is one linear unit too: the numpy rollout runs the two networks side by side, layer by layer."""
+    """An agent whose value function is V(s) = s (one linear unit, weight 1), so every value is known."""
     agent = ppo.Agent(1, 1)
     agent.actor_mean, agent.critic = nn.Sequential(nn.Linear(1, 1)), nn.Sequential(nn.Linear(1, 1))
     with torch.no_grad():
@@ -92,22 +92,23 @@ def test_compute_gae_by_hand():
     #   Â_4 = 1.2; Â_3 = 2.6 (episode ends); Â_2 = 1.3 + 0.72·2.6 = 3.172; Â_1 = 0 (ends); Â_0 = 1.4 + 0.72·0
     # Column 1: no episode ends, zero rewards and values, bootstrap 10 at the end:
     #   Â_4 = 0.9·10 = 9, Â_t = 0.72^(4−t)·9.
-    rewards = torch.tensor([[1.0, 0.0]] * 5)
-    values = torch.tensor([[0.5, 0.0], [1.0, 0.0], [1.5, 0.0], [2.0, 0.0], [2.5, 0.0]])
-    next_values = torch.tensor([[1.0, 0.0], [9.0, 0.0], [2.0, 0.0], [4.0, 0.0], [3.0, 10.0]])
-    terminations = torch.tensor([[0.0, 0], [1, 0], [0, 0], [0, 0], [0, 0]])
-    episode_ends = torch.tensor([[0.0, 0], [1, 0], [0, 0], [1, 0], [0, 0]])
-    advantages, returns = ppo.compute_gae(rewards, values, next_values, terminations, episode_ends, 0.9, 0.8)
-    expected = torch.tensor(
-        [[1.4, 2.41864704], [0.0, 3.359232], [3.172, 4.6656], [2.6, 6.48], [1.2, 9.0]], dtype=torch.float32
+    rollout = gae_inputs(
+        rewards=[[1.0, 0.0]] * 5,
+        values=[[0.5, 0.0], [1.0, 0.0], [1.5, 0.0], [2.0, 0.0], [2.5, 0.0]],
+        next_values=[[1.0, 0.0], [9.0, 0.0], [2.0, 0.0], [4.0, 0.0], [3.0, 10.0]],
+        terminations=[[0.0, 0], [1, 0], [0, 0], [0, 0], [0, 0]],
+        episode_ends=[[0.0, 0], [1, 0], [0, 0], [1, 0], [0, 0]],
     )
-    torch.testing.assert_close(advantages, expected)
-    torch.testing.assert_close(returns[:, 0], torch.tensor([1.9, 1.0, 4.672, 4.6, 3.7]))
-    # The rollouts hand it numpy arrays: the same numbers, bit for bit.
-    arrays = (x.numpy() for x in (rewards, values, next_values, terminations, episode_ends))
-    np_advantages, np_returns = ppo.compute_gae(*arrays, 0.9, 0.8)
-    assert isinstance(np_advantages, np.ndarray)
-    assert np.array_equal(np_advantages, advantages.numpy()) and np.array_equal(np_returns, returns.numpy())
+    advantages, returns = ppo.compute_gae(rollout, 0.9, 0.8)
+    expected = [[1.4, 2.41864704], [0.0, 3.359232], [3.172, 4.6656], [2.6, 6.48], [1.2, 9.0]]
+    assert advantages.dtype == np.float32
+    np.testing.assert_allclose(advantages, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(returns[:, 0], [1.9, 1.0, 4.672, 4.6, 3.7], rtol=1e-6)
+
+
+def gae_inputs(**arrays):
+    """The rollout fields compute_gae reads, as float32 arrays."""
+    return SimpleNamespace(**{key: np.array(value, np.float32) for key, value in arrays.items()})
 
 
 def test_clipped_surrogate_by_hand():
@@ -144,7 +145,7 @@ def test_gaussian_log_prob_is_summed_over_action_dimensions():
     obs = torch.zeros(1, 3)
     mean = agent.actor_mean(obs)
     action = mean + torch.tensor([[2.0, -4.0]])  # one and two standard deviations away
-    _, logprob, entropy, _ = agent.get_action_and_value(obs, action)
+    logprob, entropy, _ = agent.get_logprob_entropy_value(obs, action)
     # log N(x; μ, σ=2) = −(x−μ)²/(2σ²) − log σ − ½ log 2π, summed over the two dimensions.
     expected = -(4.0 / 8 + 16.0 / 8) - 2 * np.log(2.0) - np.log(2 * np.pi)
     torch.testing.assert_close(logprob, torch.tensor([expected], dtype=torch.float32))
@@ -163,7 +164,7 @@ class FixedNoise:
         return self.noise
 
 
-def test_rollout_act_samples_the_gaussian_and_gives_get_action_and_values_numbers():
+def test_rollout_act_samples_the_gaussian_and_matches_the_updates_numbers():
     agent = ppo.Agent(3, 2)
     with torch.no_grad():
         agent.actor_logstd.copy_(torch.tensor([[np.log(2.0), np.log(0.5)]]))
@@ -175,7 +176,7 @@ def test_rollout_act_samples_the_gaussian_and_gives_get_action_and_values_number
     np.testing.assert_allclose(action, mean + np.array(noise) * [2.0, 0.5], rtol=1e-6, atol=1e-6)
     # log N(a; μ, σ²) = Σ_d −ε_d²/2 − log σ_d − ½ log 2π; the first row: −(1 + 4)/2 − log 2 − log 0.5 − log 2π
     assert logprob[0] == pytest.approx(-2.5 - np.log(2 * np.pi), abs=1e-5)
-    _, expected, _, expected_value = agent.get_action_and_value(torch.as_tensor(obs), torch.as_tensor(action))
+    expected, _, expected_value = agent.get_logprob_entropy_value(torch.as_tensor(obs), torch.as_tensor(action))
     np.testing.assert_allclose(logprob, expected.detach().numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(value, expected_value.detach().numpy(), rtol=1e-6, atol=1e-6)
     assert action.dtype == logprob.dtype == value.dtype == np.float32
@@ -207,9 +208,6 @@ def test_numpy_policy_gives_the_torch_agents_numbers():
     # A layer it cannot copy is a one-line error that names the way out.
     agent.critic.append(nn.LayerNorm(1))
     with pytest.raises(ppo.UserError, match="not LayerNorm: pass --no-numpy-rollout"):
-        ppo.NumpyPolicy(agent)
-    agent.critic = agent.critic[:3]  # Linear, Tanh, Linear against the actor's five layers
-    with pytest.raises(ppo.UserError, match="the same layers: pass --no-numpy-rollout"):
         ppo.NumpyPolicy(agent)
 
 
@@ -266,9 +264,7 @@ def test_time_limit_truncation_bootstraps_from_the_final_observation(numpy_rollo
     envs.close()
     assert rollout.obs[:, 0, 0].tolist() == [0, 1, 2, 0, 1]  # each step's own state (no buffer reused)
     np.testing.assert_allclose(rollout.next_values[:, 0], [1.0, 2.0, 3.0, 1.0, 2.0])
-    _, returns = ppo.compute_gae(
-        rollout.rewards, rollout.values, rollout.next_values, rollout.terminations, rollout.episode_ends, 0.5, 1.0
-    )
+    _, returns = ppo.compute_gae(rollout, 0.5, 1.0)
     np.testing.assert_allclose(returns[:, 0], [2.125, 2.25, 2.5, 2.0, 2.0])
     assert actors.finished == [(2, 3.0, 3)]  # (step, raw return, length) of the episode that ended
 
@@ -279,9 +275,7 @@ def test_termination_does_not_bootstrap():
     envs, actors = make_actors("tests/CountTerminate-v0")
     rollout = actors.collect(identity_critic_agent(), num_steps=5)
     envs.close()
-    _, returns = ppo.compute_gae(
-        rollout.rewards, rollout.values, rollout.next_values, rollout.terminations, rollout.episode_ends, 0.5, 1.0
-    )
+    _, returns = ppo.compute_gae(rollout, 0.5, 1.0)
     np.testing.assert_allclose(returns[:, 0], [1.75, 1.5, 1.0, 2.0, 2.0])
     assert rollout.terminations[:, 0].tolist() == [0, 0, 1, 0, 0]
 

@@ -44,8 +44,7 @@ def test_log_prob_and_entropy_match_hand_values():
     # logits [0, ln 2, ln 3]: softmax = [1, 2, 3] / 6
     agent = agent_with_logits(4, [0.0, float(np.log(2.0)), float(np.log(3.0))])
     obs = torch.randn(3, 4)
-    action, logprob, entropy, value = agent.get_action_and_value(obs, torch.tensor([0, 1, 2]))
-    assert action.tolist() == [0, 1, 2]
+    logprob, entropy, value = agent.get_logprob_entropy_value(obs, torch.tensor([0, 1, 2]))
     # log(1/6), log(2/6), log(3/6)
     torch.testing.assert_close(logprob, torch.tensor([-1.7917595, -1.0986123, -0.6931472]))
     # S = -(1/6 log 1/6 + 2/6 log 2/6 + 3/6 log 3/6), the same in every state
@@ -58,8 +57,8 @@ def test_ratio_of_two_categoricals_matches_hand_value():
     old = agent_with_logits(2, [0.0, 0.0])
     new = agent_with_logits(2, [0.0, float(np.log(2.0))])
     obs, action = torch.zeros(1, 2), torch.tensor([1])
-    _, old_logprob, old_entropy, _ = old.get_action_and_value(obs, action)
-    _, new_logprob, _, _ = new.get_action_and_value(obs, action)
+    old_logprob, old_entropy, _ = old.get_logprob_entropy_value(obs, action)
+    new_logprob, _, _ = new.get_logprob_entropy_value(obs, action)
     torch.testing.assert_close((new_logprob - old_logprob).exp(), torch.tensor([4.0 / 3.0]))
     torch.testing.assert_close(old_entropy, torch.tensor([0.6931472]))  # ln 2, the uniform policy over 2 actions
     # ... which Eq. (7) clips at 1 + ε = 1.2 for a positive advantage: -min(4/3 · 1, 1.2 · 1) = -1.2
@@ -70,10 +69,12 @@ def test_ratio_of_two_categoricals_matches_hand_value():
 def test_initial_policy_is_near_uniform_and_samples_valid_indices():
     torch.manual_seed(0)
     agent = ppo.Agent(4, 2)
-    action, logprob, entropy, _ = agent.get_action_and_value(torch.randn(256, 4))
-    assert action.dtype == torch.long and set(action.tolist()) <= {0, 1}
+    obs = torch.randn(256, 4)
+    action, logprob, _ = agent.act(obs.numpy(), np.random.default_rng(0))
+    assert action.dtype == np.int64 and set(action.tolist()) == {0, 1}
     # implementation detail: policy output gain 0.01, so π ≈ [1/2, 1/2], log π ≈ -0.693, S ≈ ln 2
-    torch.testing.assert_close(logprob, torch.full((256,), -0.6931472), atol=0.02, rtol=0)
+    np.testing.assert_allclose(logprob, np.full(256, -0.6931472), atol=0.02, rtol=0)
+    _, entropy, _ = agent.get_logprob_entropy_value(obs, torch.as_tensor(action))
     torch.testing.assert_close(entropy, torch.full((256,), 0.6931472), atol=0.001, rtol=0)
 
 
@@ -106,7 +107,7 @@ class FixedUniform:
         return self.u
 
 
-def test_rollout_act_samples_by_the_inverse_cdf_and_gives_get_action_and_values_numbers():
+def test_rollout_act_samples_by_the_inverse_cdf_and_matches_the_updates_numbers():
     # π = [0.2, 0.5, 0.3]: cumulative [0.2, 0.7, 1.0], so u in [0, 0.2) -> 0, [0.2, 0.7) -> 1, [0.7, 1) -> 2
     agent = agent_with_logits(4, [float(np.log(0.2)), float(np.log(0.5)), float(np.log(0.3))])
     u = [0.0, 0.19, 0.21, 0.69, 0.71, 0.9999999]
@@ -114,7 +115,7 @@ def test_rollout_act_samples_by_the_inverse_cdf_and_gives_get_action_and_values_
     action, logprob, value = agent.act(obs, FixedUniform(u))
     assert action.tolist() == [0, 0, 1, 1, 2, 2]
     np.testing.assert_allclose(logprob, np.log([0.2, 0.2, 0.5, 0.5, 0.3, 0.3]), rtol=1e-5)
-    _, expected, _, expected_value = agent.get_action_and_value(torch.as_tensor(obs), torch.as_tensor(action))
+    expected, _, expected_value = agent.get_logprob_entropy_value(torch.as_tensor(obs), torch.as_tensor(action))
     np.testing.assert_allclose(logprob, expected.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(value, expected_value.detach().numpy(), rtol=1e-6, atol=1e-6)
     # With a real generator: the frequencies are π's (10,000 draws: std of a frequency ≤ 0.005).
@@ -130,7 +131,7 @@ def test_rollout_act_samples_by_the_inverse_cdf_and_gives_get_action_and_values_
 def test_time_limit_bootstraps_from_the_final_observation():
     seed = 3
     envs = gym.vector.SyncVectorEnv(
-        [lambda: gym.make("CartPole-v1", max_episode_steps=3)],
+        [lambda: gym.wrappers.RecordEpisodeStatistics(gym.make("CartPole-v1", max_episode_steps=3))],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
     torch.manual_seed(seed)
@@ -170,7 +171,7 @@ def test_short_run_logs_every_key_and_writes_a_checkpoint_that_evaluates_and_res
     common = ["--env-id", "Acrobot-v1", "--runs-dir", tmp_path / "runs", "--save-model"]
     result = run_script(SCRIPT, *common, "--total-timesteps", 2048)
     assert result.returncode == 0, result.stderr
-    assert "done: 2,048 steps" in result.stdout
+    assert "done: step 2,048 (2,048 steps in this run" in result.stdout
     run_dir = only_run_dir(tmp_path / "runs")
     scalars = read_scalars(run_dir)
     assert scalars.keys() >= TENSORBOARD_KEYS, TENSORBOARD_KEYS - scalars.keys()
@@ -187,7 +188,9 @@ def test_short_run_logs_every_key_and_writes_a_checkpoint_that_evaluates_and_res
 
     result = run_script(SCRIPT, *common, "--total-timesteps", 4096, "--resume", checkpoint_path)
     assert result.returncode == 0, result.stderr
-    assert "done: 4,096 steps" in result.stdout
+    # A resumed run says where it starts and counts its own steps and speed (not the first run's).
+    assert f"resuming from step 2,048 of {checkpoint_path}" in result.stderr
+    assert "done: step 4,096 (2,048 steps in this run" in result.stdout
     resumed = max((tmp_path / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
     assert torch.load(resumed / "model.pt", weights_only=True)["global_step"] == 4096
 

@@ -292,7 +292,7 @@ def test_short_pong_run_logs_every_key_and_writes_a_checkpoint_that_evaluates_an
     common = ["--env-id", "PongNoFrameskip-v4", "--num-envs", 2, "--runs-dir", tmp_path / "runs", "--save-model"]
     result = run_script(SCRIPT, *common, "--total-timesteps", 3072)
     assert result.returncode == 0, result.stderr
-    assert "done: 3,072 steps" in result.stdout
+    assert "done: step 3,072 (3,072 steps in this run" in result.stdout
     run_dir = only_run_dir(tmp_path / "runs")
     scalars = read_scalars(run_dir)
     assert scalars.keys() >= TENSORBOARD_KEYS, TENSORBOARD_KEYS - scalars.keys()
@@ -314,7 +314,7 @@ def test_short_pong_run_logs_every_key_and_writes_a_checkpoint_that_evaluates_an
 
     result = run_script(SCRIPT, *common, "--total-timesteps", 3584, "--resume", checkpoint_path)
     assert result.returncode == 0, result.stderr
-    assert "done: 3,584 steps" in result.stdout
+    assert "done: step 3,584 (" in result.stdout
 
 
 def test_file_copied_alone_runs(tmp_path):
