@@ -37,8 +37,8 @@ import signal
 import sys
 import time
 from collections import deque
+from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -53,126 +53,52 @@ CHECKPOINT_VERSION = 1
 
 @dataclass
 class Args:
-    """PPO-Clip with a shared trunk for policy and value (ppo_shared_backbone.py).
-
-    Atari frames (a 3-D uint8 observation of an ALE game) get baselines' Atari preprocessing and the
-    Nature-DQN CNN; 1-D observations get a 2x64 tanh MLP trunk and are used as the environment gives them."""
+    """PPO-Clip with a shared trunk for policy and value (ppo_shared_backbone.py): Atari frames (a 3-D uint8
+    observation of an ALE game) get baselines' Atari preprocessing and the Nature-DQN CNN; 1-D observations
+    get a 2x64 tanh MLP trunk and are used as the environment gives them."""
 
     # --- experiment ---
-    env_id: str = "BreakoutNoFrameskip-v4"
-    """gymnasium id: an Atari game (ALE, e.g. PongNoFrameskip-v4) or an environment with a 1-D Box
-    observation, with a Discrete action space (paper, Table 6: the NoFrameskip-v4 games)"""
-    total_timesteps: int = 10_000_000
-    """environment (agent) steps summed over all envs; Atari: 10M steps = 40M frames (paper, section 6.2)"""
-    seed: int = 1
-    """seeds python, numpy, torch, the environments and their action spaces"""
-    exp_name: str = SCRIPT
-    """name of the experiment, part of the run folder's name"""
-    runs_dir: str = "runs"
-    """where run folders (TensorBoard events, hyperparameters, checkpoints) are written"""
-    save_model: bool = False
-    """write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps"""
-    save_interval: int = 500_000
-    """with --save-model, also write the checkpoint every this many environment steps"""
-    eval_checkpoint: str | None = None
-    """evaluate this model.pt (arg-max action, whole games, raw score) instead of training"""
-    eval_episodes: int = 10
-    """episodes (whole games for Atari) to run with --eval-checkpoint"""
-    resume: str | None = None
-    """continue training from this model.pt into a new run folder (flags not given are taken from it)"""
-    capture_video: bool = False
-    """record videos of the first environment into the run folder (needs `pip install moviepy`)"""
-    cuda: bool = True
-    """use a GPU when there is one"""
-    torch_deterministic: bool = True
-    """ask torch for deterministic kernels"""
-    torch_threads: int = 1
-    """CPU threads for torch; 1 is fastest for these small networks (more threads contend with the
-    environment and with other processes, and can make a run several times slower)"""
+    env_id: str = "BreakoutNoFrameskip-v4"  # an Atari game (paper, Table 6: the NoFrameskip-v4 games) or a 1-D Box observation; Discrete actions
+    total_timesteps: int = 10_000_000  # agent steps over all envs; Atari: 10M = 40M frames (section 6.2); rounded down to a multiple of N×T
+    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces
+    exp_name: str = SCRIPT  # part of the run folder's name
+    runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
+    save_model: bool = False  # write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps
+    save_interval: int = 500_000  # with --save-model, environment steps between checkpoints
+    eval_checkpoint: str | None = (
+        None  # evaluate this model.pt (arg-max action, whole games, raw score) instead of training
+    )
+    eval_episodes: int = 10  # episodes (whole games for Atari) to run with --eval-checkpoint
+    resume: str | None = None  # continue training from this model.pt in a new run folder (flags not given come from it)
+    capture_video: bool = False  # record videos of the first environment into the run folder (pip install moviepy)
+    cuda: bool = True  # use a GPU when there is one
+    torch_deterministic: bool = True  # ask torch for deterministic kernels
+    torch_threads: int = 1  # CPU threads for torch: 1 is fastest on a busy CPU; more contend with the envs
 
     # --- algorithm (paper, Table 5, unless said otherwise) ---
-    num_envs: int = 8
-    """N, parallel actors (Table 5: 8)"""
-    num_steps: int = 128
-    """T, steps each actor runs per rollout (Table 5: horizon 128)"""
-    learning_rate: float = 2.5e-4
-    """Adam stepsize at α = 1 (Table 5: 2.5e-4 × α)"""
-    anneal_lr: bool = True
-    """anneal the stepsize with α, linearly from 1 to 0 over training (Table 5)"""
-    gamma: float = 0.99
-    """discount γ (Table 5)"""
-    gae_lambda: float = 0.95
-    """GAE λ of Eq. (11) (Table 5)"""
-    num_minibatches: int = 4
-    """minibatches per epoch: M = 8*128 / 4 = 256 = 32 × 8 (Table 5)"""
-    update_epochs: int = 3
-    """K, epochs over each rollout (Table 5: 3; baselines' shipped ppo2 Atari defaults: 4)"""
-    norm_adv: bool = True
-    """implementation detail (baselines): normalize the advantages in each minibatch"""
-    clip_coef: float = 0.1
-    """ε of Eq. (7) at α = 1 (Table 5: 0.1 × α)"""
-    anneal_clip: bool = True
-    """anneal ε with α, linearly from 1 to 0 over training, as Table 5 says (baselines' shipped ppo2
-    Atari defaults kept it constant at 0.1: pass --no-anneal-clip for that)"""
-    clip_vloss: bool = True
-    """implementation detail (baselines ppo2; not in Table 5): clip the value update to ±ε around the old
-    value, with the same (annealed) ε as the policy"""
-    ent_coef: float = 0.01
-    """c2 of Eq. (9), the entropy bonus (Table 5: 0.01)"""
-    vf_coef: float = 1.0
-    """c1 of Eq. (9), the weight of the value error in the shared trunk's loss (Table 5: 1; L^VF is halved as in baselines)"""
-    max_grad_norm: float = 0.5
-    """implementation detail (baselines): clip the global gradient norm to this value"""
-    target_kl: float | None = None
-    """stop the epochs of an update early once the mean approx KL of an epoch exceeds this (off by default, as in the paper)"""
+    num_envs: int = 8  # N, parallel actors (Table 5: 8)
+    num_steps: int = 128  # T, steps each actor runs per rollout (Table 5: horizon 128)
+    learning_rate: float = 2.5e-4  # Adam stepsize at α = 1 (Table 5: 2.5e-4 × α)
+    anneal_lr: bool = True  # anneal the stepsize with α, linearly from 1 to 0 over training (Table 5)
+    gamma: float = 0.99  # discount γ (Table 5)
+    gae_lambda: float = 0.95  # GAE λ of Eq. (11) (Table 5)
+    num_minibatches: int = 4  # minibatches per epoch: M = 8*128 / 4 = 256 = 32 × 8 (Table 5)
+    update_epochs: int = 3  # K, epochs over each rollout (Table 5: 3; baselines' shipped ppo2 Atari defaults: 4)
+    norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
+    clip_coef: float = 0.1  # ε of Eq. (7) at α = 1 (Table 5: 0.1 × α)
+    anneal_clip: bool = True  # anneal ε with α as Table 5 says (baselines' shipped ppo2 kept 0.1: --no-anneal-clip)
+    clip_vloss: bool = True  # implementation detail (baselines; not in Table 5): clip the value update to ±ε (annealed)
+    ent_coef: float = 0.01  # c2 of Eq. (9), the entropy bonus (Table 5: 0.01)
+    vf_coef: float = (
+        1.0  # c1 of Eq. (9), the value error's weight in the shared trunk's loss (Table 5: 1; L^VF halved as baselines)
+    )
+    max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
+    target_kl: float | None = (
+        None  # skip an update's remaining epochs once an epoch's mean approx KL exceeds this (not in the paper)
+    )
 
 
-class UserError(Exception):
-    """A problem the user can fix; main() prints it as one line and exits non-zero."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Environment
-# ---------------------------------------------------------------------------------------------
-
-
-def check_env(env_id: str) -> None:
-    """Fail early, in one line, on an id gymnasium does not know or spaces this script cannot handle."""
-    if importlib.util.find_spec("ale_py") is None and looks_like_atari(env_id):
-        raise UserError(f"{env_id} is an Atari game and needs the Arcade Learning Environment: pip install ale-py")
-    env = make_probe_env(env_id)
-    obs_space, act_space, atari = env.observation_space, env.action_space, hasattr(env.unwrapped, "ale")
-    env.close()
-    if isinstance(act_space, gym.spaces.Box):
-        raise UserError(f"{env_id} has a continuous (Box) action space; use ppo_continuous.py for it")
-    if not isinstance(act_space, gym.spaces.Discrete):
-        raise UserError(f"{env_id} has action space {act_space}; this script needs a Discrete one")
-    image = isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3 and obs_space.dtype == np.uint8
-    if image and not atari:
-        raise UserError(
-            f"{env_id} has image observations but is not an Atari (ALE) game; this script preprocesses only those"
-        )
-    if not (image or isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1):
-        raise UserError(f"{env_id} has observation space {obs_space}; this script needs Atari frames or a 1-D Box")
-
-
-def looks_like_atari(env_id: str) -> bool:
-    return env_id.startswith("ALE/") or "NoFrameskip" in env_id or "Deterministic-v" in env_id
-
-
-def make_probe_env(env_id: str) -> gym.Env:
-    """gym.make with the errors a user can cause turned into one-line messages."""
-    if importlib.util.find_spec("ale_py") is not None:
-        import ale_py  # gymnasium >= 1.0 knows the Atari ids (ALE/Pong-v5, PongNoFrameskip-v4) only once ale_py is imported
-
-        gym.register_envs(ale_py)
-        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every environment
-    try:
-        return gym.make(env_id)
-    except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
-        raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
-    except gym.error.Error as e:
-        raise UserError(f"unknown environment id {env_id!r}: {e}") from None
+# --- Environment -----------------------------------------------------------------------------------------------
 
 
 # Atari preprocessing, as OpenAI baselines' make_atari + wrap_deepmind (atari_wrappers.py) and VecFrameStack,
@@ -291,13 +217,14 @@ def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bo
     Either way info["episode"] holds an episode's (a whole game's) true return when it ends."""
 
     def thunk():
+        register_ale()
         kwargs = {"render_mode": "rgb_array"} if video_dir else {}
         spec = gym.spec(env_id)
         if "ale_py" in str(spec.entry_point) and spec.kwargs.get("frameskip", 1) != 1:
             # ALE/...-v5 skips frames itself (without max-pooling); MaxAndSkipObservation skips 4 with
             # max-pooling instead. v5's sticky actions (repeat_action_probability 0.25) stay.
             kwargs["frameskip"] = 1
-        env = gym.make(env_id, **kwargs)
+        env = make_probe_env(env_id, **kwargs)
         if video_dir:
             trigger = (lambda _: True) if record_every_episode else None
             env = gym.wrappers.RecordVideo(env, video_dir, episode_trigger=trigger)
@@ -309,21 +236,19 @@ def make_env(env_id: str, video_dir: str | None = None, record_every_episode: bo
 
 
 def make_vector_env(args: Args, run_dir: str) -> gym.vector.VectorEnv:
-    # Gymnasium >= 1.0 resets a finished sub-env on the *next* step by default; SAME_STEP resets it
-    # at once and hands back the episode's last observation in infos["final_obs"], which the
-    # time-limit bootstrap needs, and its last info in infos["final_info"] (the game's score).
+    # Gymnasium >= 1.0 resets a finished sub-env on the *next* step by default; SAME_STEP resets it at
+    # once and hands back the episode's last observation in infos["final_obs"], which the time-limit
+    # bootstrap needs. Speed only: copy=False, the observations come back in the vector env's own array
+    # (no deepcopy each step), which the next step overwrites; the rollout copies them before that.
+    videos = [f"{run_dir}/videos" if args.capture_video and i == 0 else None for i in range(args.num_envs)]
     return gym.vector.SyncVectorEnv(
-        [
-            make_env(args.env_id, f"{run_dir}/videos" if args.capture_video and i == 0 else None)
-            for i in range(args.num_envs)
-        ],
+        [make_env(args.env_id, video_dir) for video_dir in videos],
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+        copy=False,
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Network: one trunk (Nature-DQN CNN or 2x64 tanh MLP), a policy head and a value head
-# ---------------------------------------------------------------------------------------------
+# --- Network: one trunk (Nature-DQN CNN or 2x64 tanh MLP), a policy head and a value head ----------------------
 
 
 def layer_init(layer: nn.Linear, std: float = np.sqrt(2), bias_const: float = 0.0) -> nn.Linear:
@@ -356,14 +281,15 @@ class Agent(nn.Module):
             hidden = 512
         else:  # vector observations: the paper's 2x64 tanh MLP (section 6.1), here shared by both heads
             self.trunk = nn.Sequential(
-                layer_init(nn.Linear(obs_shape[0], 64)),
-                nn.Tanh(),
-                layer_init(nn.Linear(64, 64)),
-                nn.Tanh(),
+                layer_init(nn.Linear(obs_shape[0], 64)), nn.Tanh(), layer_init(nn.Linear(64, 64)), nn.Tanh()
             )
             hidden = 64
-        self.actor = layer_init(nn.Linear(hidden, num_actions), std=0.01)  # implementation detail: near-uniform π
-        self.critic = layer_init(nn.Linear(hidden, 1), std=1.0)  # implementation detail: value output gain 1
+        self.actor = layer_init(
+            nn.Linear(hidden, num_actions), std=0.01
+        )  # implementation detail (baselines): π near uniform
+        self.critic = layer_init(
+            nn.Linear(hidden, 1), std=1.0
+        )  # implementation detail (baselines): value output gain 1
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
         if self.image:
@@ -374,38 +300,41 @@ class Agent(nn.Module):
     def get_value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(self.features(obs)).squeeze(-1)
 
-    def get_action_and_value(self, obs: torch.Tensor, action: torch.Tensor | None = None):
-        """a ~ π_θ(·|s) when no action is given; log π_θ(a|s), the entropy S of Eq. (9), V(s), from one trunk pass.
-
-        The categorical distribution is written out rather than built as a torch.distributions.Categorical:
-        the same numbers and the same random draws, without the object's overhead on every step of the rollout."""
+    def get_logprob_entropy_value(self, obs: torch.Tensor, action: torch.Tensor):
+        """log π_θ(a|s), the entropy S of Eq. (9) and V(s), from one trunk pass: the update's forward pass."""
         hidden = self.features(obs)
+        return *categorical_log_prob_and_entropy(self.actor(hidden), action), self.critic(hidden).squeeze(-1)
+
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rollout's a ~ π_θold(·|s), drawn by torch from the generator --seed seeds, log π_θold(a|s) and
+        V(s), as numpy arrays."""
+        hidden = self.features(torch.as_tensor(obs, device=self.critic.weight.device))
         logits = self.actor(hidden)
         log_probs = logits - logits.logsumexp(-1, keepdim=True)  # log π_θ(·|s)
-        probs = log_probs.exp()
-        if action is None:
-            action = torch.multinomial(probs, 1, True).squeeze(-1)
-        logprob = log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
-        entropy = -(probs * log_probs).sum(-1)  # the entropy S of Eq. (9): -Σ_a π(a|s) log π(a|s)
-        return action, logprob, entropy, self.critic(hidden).squeeze(-1)
+        action = torch.multinomial(log_probs.exp(), 1, True)
+        logprob = log_probs.gather(-1, action).squeeze(-1)
+        return action.squeeze(-1).cpu().numpy(), logprob.cpu().numpy(), self.critic(hidden).squeeze(-1).cpu().numpy()
+
+    @torch.inference_mode()
+    def value(self, obs: np.ndarray) -> np.ndarray:
+        return self.get_value(torch.as_tensor(obs, device=self.critic.weight.device)).cpu().numpy()
 
 
-# ---------------------------------------------------------------------------------------------
-# The math: advantages (Eq. 11-12), the clipped surrogate (Eq. 7), the value loss, Eq. (9)
-# ---------------------------------------------------------------------------------------------
+# --- The math: the categorical, advantages (Eq. 11-12), the clipped surrogate (Eq. 7), Eq. (9) -------------
 
 
-def compute_gae(
-    rewards: np.ndarray,
-    values: np.ndarray,
-    next_values: np.ndarray,
-    terminations: np.ndarray,
-    episode_ends: np.ndarray,
-    gamma: float,
-    gae_lambda: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Truncated GAE, Eq. (11)-(12), for a rollout of T steps from N actors; every array is (T, N), in
-    numpy or torch (numpy is several times faster for the loop over t below).
+def categorical_log_prob_and_entropy(logits: torch.Tensor, action: torch.Tensor):
+    """log π(a|s) and the entropy S = -Σ_a π(a|s) log π(a|s) of π = softmax(logits). Speed only: written
+    out, not a torch.distributions.Categorical (the same numbers, without its overhead)."""
+    log_probs = logits - logits.logsumexp(-1, keepdim=True)  # log π_θ(·|s)
+    probs = log_probs.exp()  # before the gather: autograd then sums the gradients in the order it always did
+    logprob = log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+    return logprob, -(probs * log_probs).sum(-1)
+
+
+def compute_gae(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[np.ndarray, np.ndarray]:
+    """Truncated GAE, Eq. (11)-(12), for a rollout of T steps from N actors; its arrays are (T, N):
 
     values[t]       V(s_t).
     next_values[t]  V(s_{t+1}) of the state step t led to. Where a time limit cut the episode at t
@@ -417,11 +346,12 @@ def compute_gae(
 
     Returns the advantages Â_t and the value targets V^targ_t = Â_t + V(s_t).
     """
-    advantages = rewards + gamma * (1.0 - terminations) * next_values - values  # δ_t of Eq. (12), every t at once
-    decay = gamma * gae_lambda * (1.0 - episode_ends)  # γλ, and 0 where the episode ended at t
+    r = rollout
+    advantages = r.rewards + gamma * (1.0 - r.terminations) * r.next_values - r.values  # δ_t of Eq. (12), all t
+    decay = gamma * gae_lambda * (1.0 - r.episode_ends)  # γλ, and 0 where the episode ended at t
     for t in reversed(range(len(advantages) - 1)):
         advantages[t] += decay[t] * advantages[t + 1]  # Â_t = δ_t + γλ Â_{t+1}, Eq. (11)
-    return advantages, advantages + values
+    return advantages, advantages + r.values
 
 
 def clipped_surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_coef: float) -> torch.Tensor:
@@ -431,13 +361,9 @@ def clipped_surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_c
     return -torch.min(unclipped, clipped).mean()
 
 
-def value_loss(
-    new_values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip_coef: float, clip_vloss: bool
-) -> torch.Tensor:
-    """L^VF of Eq. (9), (V(s_t) - V^targ_t)², halved as in baselines.
-
-    With clip_vloss (implementation detail, baselines ppo2) the new value may not gain by moving
-    more than ε away from the old one: the larger of the clipped and unclipped errors is used."""
+def value_loss(new_values, old_values, returns, clip_coef: float, clip_vloss: bool) -> torch.Tensor:
+    """L^VF of Eq. (9), (V(s_t) - V^targ_t)², halved as in baselines. With clip_vloss (implementation detail,
+    baselines) the new value may not gain by moving more than ε from the old one: the larger error counts."""
     if not clip_vloss:
         return 0.5 * ((new_values - returns) ** 2).mean()
     clipped_values = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
@@ -461,104 +387,76 @@ def combined_loss(
     return policy_loss + vf_coef * v_loss - ent_coef * entropy
 
 
-# ---------------------------------------------------------------------------------------------
-# Algorithm 1: actors collect T steps with π_θold, then K epochs of minibatch updates
-# ---------------------------------------------------------------------------------------------
+# --- Algorithm 1: actors collect T steps with π_θold, then K epochs of minibatch updates ------------------------
 
 
 @dataclass
 class Rollout:
-    """T steps from N actors; every field is (T, N, ...)."""
+    """T steps from N actors; every field is a (T, N, ...) numpy array."""
 
-    obs: torch.Tensor
-    actions: torch.Tensor
-    logprobs: torch.Tensor
-    values: torch.Tensor
-    rewards: torch.Tensor
-    next_values: torch.Tensor
-    terminations: torch.Tensor
-    episode_ends: torch.Tensor
+    obs: np.ndarray
+    actions: np.ndarray
+    logprobs: np.ndarray
+    values: np.ndarray
+    rewards: np.ndarray
+    next_values: np.ndarray
+    terminations: np.ndarray
+    episode_ends: np.ndarray
 
 
 class Actors:
-    """The N actors of Algorithm 1: the vector env, and each game's true score from its final info."""
+    """The N actors of Algorithm 1: the vector env, and each episode's (a whole game's) score when it ends."""
 
-    def __init__(self, envs, seed: int, device):
-        self.envs, self.device = envs, device
+    def __init__(self, envs, seed: int):
+        self.envs = envs
         self.action_start = int(envs.single_action_space.start)  # Discrete(n, start): actions start..start+n-1
-        self.obs_dtype = torch.uint8 if envs.single_observation_space.dtype == np.uint8 else torch.float32
-        raw_obs, _ = envs.reset(seed=seed)
-        self.next_obs = self.to_tensor(raw_obs)
-        self.finished: list[tuple[int, float, int]] = []  # (step index t, return, length) of the last rollout
+        self.next_obs = envs.reset(seed=seed)[0]
+        self.finished: list[tuple[int, float, int]] = []  # (step t, return, length) in the last rollout
 
-    def to_tensor(self, x: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
-        # A copy: the vector env writes its next observations into the same array.
-        x = torch.tensor(x, dtype=dtype or self.obs_dtype, device=self.device)
-        # Speed only: frames go channels-last once, here, so neither the rollout buffer nor a minibatch
-        # drawn from it is reordered again before the CNN (Agent.features).
-        return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
-
-    @torch.no_grad()
     def collect(self, agent: Agent, num_steps: int) -> Rollout:
         n = self.envs.num_envs
-        # Observations are kept as the env gives them: Atari frames as uint8, 4x smaller than float32.
-        obs = torch.zeros((num_steps, n) + self.next_obs.shape[1:], dtype=self.obs_dtype, device=self.device)
-        if obs.dim() == 5:  # frames (T, N, C, H, W) laid out channels-last, like self.next_obs (to_tensor)
-            obs = obs.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
-        actions = torch.zeros((num_steps, n), dtype=torch.long, device=self.device)  # indices 0..n-1
-        logprobs, values, truncated_values = (torch.zeros((num_steps, n), device=self.device) for _ in range(3))
-        # Rewards and episode ends are gathered as numpy arrays and handed to torch once.
-        rewards = np.zeros((num_steps, n), dtype=np.float32)
-        terminations, truncations = np.zeros((num_steps, n), dtype=bool), np.zeros((num_steps, n), dtype=bool)
-        self.finished = []
+        # Atari frames stay uint8 (4x smaller than float32) until the network scales them.
+        obs = np.zeros(
+            (num_steps, n) + self.next_obs.shape[1:], np.uint8 if self.next_obs.dtype == np.uint8 else np.float32
+        )
+        actions = np.zeros((num_steps, n), np.int64)  # indices 0..n-1
+        logprobs, values, rewards, next_values, terminations, episode_ends = np.zeros((6, num_steps, n), np.float32)
+        truncations, self.finished = np.zeros((num_steps, n), bool), []
         for t in range(num_steps):
             obs[t] = self.next_obs
-            action, logprob, _, value = agent.get_action_and_value(self.next_obs)
-            actions[t], logprobs[t], values[t] = action, logprob, value
-            env_action = action.cpu().numpy() + self.action_start
-            raw_obs, reward, terminated, truncated, infos = self.envs.step(env_action)
-            rewards[t], terminations[t], truncations[t] = reward, terminated, truncated
-            self.next_obs = self.to_tensor(raw_obs)
-            if "final_info" in infos:
-                self.track_games(t, infos["final_info"])
-                # A time limit is not a terminal state: bootstrap from V(final observation) (Pardo et al., 2018).
-                # With SAME_STEP autoreset, raw_obs already starts the next episode for the envs that ended.
-                # (A life lost on Atari is a termination, as in baselines: no bootstrap.)
-                cut = np.flatnonzero(truncated & ~terminated)
-                if cut.size:
-                    final_obs = np.stack(infos["final_obs"][cut])
-                    truncated_values[t, cut] = agent.get_value(self.to_tensor(final_obs))
-        truncations &= ~terminations
-        episode_ends = torch.as_tensor(terminations | truncations, dtype=torch.float32, device=self.device)
-        truncations = torch.as_tensor(truncations, device=self.device)
+            actions[t], logprobs[t], values[t] = agent.act(self.next_obs)  # π_θold: θ is fixed until the update
+            self.next_obs, rewards[t], terminated, truncated, infos = self.envs.step(actions[t] + self.action_start)
+            terminations[t], episode_ends[t] = terminated, terminated | truncated
+            self.finished += finished_episodes(t, infos)
+            # A time limit is not a terminal state: bootstrap from V(final observation) (Pardo et al., 2018).
+            # With SAME_STEP autoreset, next_obs already starts the next episode for the envs that ended.
+            # (A life lost on Atari is a termination, as in baselines: no bootstrap.)
+            cut = np.flatnonzero(truncated & ~terminated)
+            if cut.size:
+                next_values[t, cut], truncations[t, cut] = agent.value(np.stack(infos["final_obs"][cut])), True
         # V(s_{t+1}) is the next step's V(s_t), and V(s_T) at the end of the rollout, except where a
         # time limit cut the episode (its final observation's value, above).
-        next_values = torch.cat([values[1:], agent.get_value(self.next_obs)[None]])
-        next_values = torch.where(truncations, truncated_values, next_values)
-        rewards = torch.as_tensor(rewards, device=self.device)
-        terminations = torch.as_tensor(terminations, dtype=torch.float32, device=self.device)
+        following = np.concatenate([values[1:], agent.value(self.next_obs)[None]])
+        next_values = np.where(truncations, next_values, following)
         return Rollout(obs, actions, logprobs, values, rewards, next_values, terminations, episode_ends)
 
-    def track_games(self, t: int, final_info: dict) -> None:
-        """A whole game's raw score and length, from RecordEpisodeStatistics below the life-loss and
-        reward-sign wrappers: present only when the game really ended, not at a lost life."""
-        if "episode" not in final_info:
-            return
-        for i in np.flatnonzero(final_info["_episode"]):
-            episode = final_info["episode"]
-            self.finished.append((t, float(episode["r"][i]), int(episode["l"][i])))
+
+def finished_episodes(t: int, infos: dict) -> list[tuple[int, float, int]]:
+    """(t, return, length) of each episode that ended at step t, from its RecordEpisodeStatistics."""
+    final_info = infos.get("final_info", {})
+    if "episode" not in final_info:
+        return []
+    episode = final_info["episode"]
+    return [(t, float(episode["r"][i]), int(episode["l"][i])) for i in np.flatnonzero(final_info["_episode"])]
 
 
-class NonFiniteLossError(UserError):
-    pass
+DIAGNOSTICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")  # what minibatch_loss reports
 
 
-def minibatch_loss(
-    agent: Agent, mb: dict[str, torch.Tensor], args: Args, clip_coef: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+def minibatch_loss(agent: Agent, mb: dict[str, torch.Tensor], args: Args, clip_coef: float):
     """-L^{CLIP+VF+S} of Eq. (9) with L^CLIP of Eq. (7) and the current ε (0.1 × α) on one minibatch, to be
-    minimised, and its diagnostics as one tensor: policy loss, value loss, entropy, approx KL, clip fraction."""
-    _, new_logprob, entropy, new_value = agent.get_action_and_value(mb["obs"], mb["actions"])
+    minimised, and its DIAGNOSTICS."""
+    new_logprob, entropy, new_value = agent.get_logprob_entropy_value(mb["obs"], mb["actions"])
     log_ratio = new_logprob - mb["logprobs"]
     ratio = log_ratio.exp()  # r_t(θ) = π_θ(a_t|s_t) / π_θold(a_t|s_t), Eq. (6)
     advantages = mb["advantages"]
@@ -572,191 +470,102 @@ def minibatch_loss(
     with torch.no_grad():
         approx_kl = ((ratio - 1.0) - log_ratio).mean()  # k3 estimator of KL[π_old, π_θ]
         clipfrac = ((ratio - 1.0).abs() > clip_coef).float().mean()
-        diagnostics = torch.stack([policy_loss, v_loss, entropy, approx_kl, clipfrac])
-    return loss, diagnostics
+        return loss, torch.stack([policy_loss, v_loss, entropy, approx_kl, clipfrac])
 
 
 def update(
     agent: Agent, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], args: Args, clip_coef: float
-) -> dict:
+):
     """K epochs of minibatch Adam on L^{CLIP+VF+S} of Eq. (9) (minibatch_loss) with the current ε;
-    returns the mean of each loss and diagnostic over all the minibatches of the update."""
-    batch_size = batch["obs"].shape[0]
+    returns the mean of each diagnostic over all the minibatches of the update."""
+    batch_size = len(batch["obs"])
     minibatch_size = batch_size // args.num_minibatches
-    params = list(agent.parameters())
-    totals, num_minibatches = torch.zeros(5, dtype=torch.float64), 0
+    totals, minibatches_done = torch.zeros(len(DIAGNOSTICS), dtype=torch.float64), 0
     for _epoch in range(args.update_epochs):
-        epoch_totals = torch.zeros(5, dtype=torch.float64)
+        epoch_totals = torch.zeros(len(DIAGNOSTICS), dtype=torch.float64)
         permutation = torch.randperm(batch_size, device=batch["obs"].device)  # shuffled minibatches
         for start in range(0, batch_size, minibatch_size):
             mb = permutation[start : start + minibatch_size]
             loss, diagnostics = minibatch_loss(agent, {key: value[mb] for key, value in batch.items()}, args, clip_coef)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, args.max_grad_norm, foreach=True)  # implementation detail (baselines)
-            optimizer.step()
+            gradient_step(agent, optimizer, loss, args.max_grad_norm)
             epoch_totals += diagnostics.cpu().double()
-            num_minibatches += 1
+            minibatches_done += 1
         totals += epoch_totals
-        if args.target_kl is not None and epoch_totals[3].item() / args.num_minibatches > args.target_kl:
-            break  # early stopping on the KL (Spinning Up's variant); off by default
-    means = (totals / num_minibatches).tolist()
-    return dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac"), means, strict=True))
+        epoch_kl = epoch_totals[DIAGNOSTICS.index("approx_kl")].item() / args.num_minibatches
+        if args.target_kl is not None and epoch_kl > args.target_kl:
+            break  # early stopping on the KL (not in the paper; off by default)
+    return dict(zip(DIAGNOSTICS, (totals / minibatches_done).tolist(), strict=True))
+
+
+def gradient_step(agent: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_grad_norm: float):
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm, foreach=True)  # implementation detail (baselines)
+    optimizer.step()
 
 
 def flatten_batch(rollout: Rollout, advantages, returns, device: torch.device) -> dict[str, torch.Tensor]:
-    """(T, N, ...) -> (N*T, ...) tensors on the device: the samples the minibatches of Algorithm 1 are
-    drawn from. The rollout's arrays may be numpy or torch."""
+    """(T, N, ...) arrays -> (N*T, ...) tensors on the device: the samples the minibatches are drawn from."""
     fields = {"obs": rollout.obs, "actions": rollout.actions, "logprobs": rollout.logprobs, "values": rollout.values}
     fields |= {"advantages": advantages, "returns": returns}
     return {key: torch.as_tensor(x, device=device).reshape((-1,) + x.shape[2:]) for key, x in fields.items()}
 
 
 def train(args: Args) -> dict:
-    validate(args)
-    check_env(args.env_id)
-    checkpoint = load_checkpoint(args.resume, args.env_id) if args.resume else None
-    run_dir = os.path.join(args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
-    seed_everything(args.seed, args.torch_deterministic)
-    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+    """Algorithm 1: for each iteration, N actors run π_θold for T steps, Â by GAE, K epochs of updates."""
+    with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs:
+        device = setup_torch(args)
+        obs_shape, num_actions = envs.single_observation_space.shape, int(envs.single_action_space.n)
+        envs.single_action_space.seed(args.seed)
+        agent = Agent(obs_shape, num_actions).to(device)
+        # Implementation detail (baselines): Adam ε = 1e-5. Speed only: fused, one kernel for all parameters.
+        optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
+        # What a checkpoint keeps and --resume restores; the global step (and the schedules) come with it.
+        global_step = run.restore({"model": agent, "optimizer": optimizer})
+        actors = Actors(envs, args.seed)
 
-    envs = make_vector_env(args, run_dir)
-    obs_shape, num_actions = envs.single_observation_space.shape, int(envs.single_action_space.n)
-    envs.single_action_space.seed(args.seed)
-    agent = Agent(obs_shape, num_actions).to(device)
-    # Implementation detail: Adam ε 1e-5 (baselines). fused: one kernel for all parameters (same update, faster).
-    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
-    global_step = 0
-    if checkpoint is not None:
-        restore_networks(checkpoint, agent, optimizer)
-        global_step = checkpoint["global_step"]
-        if global_step + args.num_envs * args.num_steps > args.total_timesteps:
-            envs.close()
-            raise UserError(f"{args.resume} is at step {global_step:,}; pass a larger --total-timesteps to go on")
+        while run.going(global_step):  # until the step budget, or Ctrl-C/SIGTERM
+            alpha = 1.0 - global_step / args.total_timesteps  # Table 5: α annealed linearly from 1 to 0
+            if args.anneal_lr:  # Table 5: stepsize 2.5e-4 × α
+                optimizer.param_groups[0]["lr"] = alpha * args.learning_rate
+            clip_coef = alpha * args.clip_coef if args.anneal_clip else args.clip_coef  # Table 5: ε = 0.1 × α
 
-    def save(path: str) -> str:
-        save_checkpoint(
-            path,
-            {
-                "format_version": CHECKPOINT_VERSION,
-                "script": SCRIPT,
-                "args": dataclasses.asdict(args),
-                "global_step": global_step,
-                "model": agent.state_dict(),
-                "optimizer": optimizer.state_dict(),
-            },
-        )
-        return path
+            # Each of the N actors runs π_θold for T steps; then Â_1..Â_T by GAE (Algorithm 1).
+            rollout = actors.collect(agent, args.num_steps)
+            run.log_episodes(global_step, actors.finished)
+            global_step += args.num_envs * args.num_steps
+            advantages, returns = compute_gae(rollout, args.gamma, args.gae_lambda)
 
-    writer = open_writer(run_dir, args)
-    actors = Actors(envs, args.seed, device)
-    batch_size = args.num_envs * args.num_steps
-    recent_returns: deque[float] = deque(maxlen=100)
-    start_step, start_time, last_print, last_save = global_step, time.time(), 0.0, global_step
-    checkpoint_path = os.path.join(run_dir, "model.pt")
-    interrupted = None
-    try:
-        with StopRequest() as stop:
-            while global_step + batch_size <= args.total_timesteps:
-                alpha = 1.0 - global_step / args.total_timesteps  # Table 5: α annealed linearly from 1 to 0
-                if args.anneal_lr:  # Table 5: stepsize 2.5e-4 × α
-                    optimizer.param_groups[0]["lr"] = alpha * args.learning_rate
-                clip_coef = alpha * args.clip_coef if args.anneal_clip else args.clip_coef  # Table 5: ε = 0.1 × α
+            # Optimize the surrogate for K epochs with minibatch size M; θ_old ← θ.
+            batch = flatten_batch(rollout, advantages, returns, device)
+            losses = update(agent, optimizer, batch, args, clip_coef)
 
-                # Each of the N actors runs π_θold for T steps; then Â_1..Â_T by GAE (Algorithm 1).
-                rollout = actors.collect(agent, args.num_steps)
-                for t, episode_return, episode_length in actors.finished:
-                    step = global_step + (t + 1) * args.num_envs
-                    writer.add_scalar("charts/episodic_return", episode_return, step)
-                    writer.add_scalar("charts/episodic_length", episode_length, step)
-                    recent_returns.append(episode_return)
-                global_step += batch_size
-                advantages, returns = compute_gae(
-                    rollout.rewards,
-                    rollout.values,
-                    rollout.next_values,
-                    rollout.terminations,
-                    rollout.episode_ends,
-                    args.gamma,
-                    args.gae_lambda,
-                )
-
-                # Optimize the surrogate for K epochs with minibatch size M; θ_old ← θ.
-                batch = flatten_batch(rollout, advantages, returns, device)
-                stats = update(agent, optimizer, batch, args, clip_coef)
-
-                sps = (global_step - start_step) / (time.time() - start_time)
-                writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], global_step)
-                writer.add_scalar("charts/SPS", sps, global_step)
-                writer.add_scalar("charts/clip_coef", clip_coef, global_step)
-                for key, value in stats.items():
-                    writer.add_scalar(f"losses/{key}", value, global_step)
-                ev = explained_variance(batch["values"], batch["returns"])
-                writer.add_scalar("losses/explained_variance", ev, global_step)
-                done = global_step + batch_size > args.total_timesteps
-                if time.time() - last_print >= 5.0 or done or stop.signal:
-                    last_print = time.time()
-                    print(status_line(global_step, args.total_timesteps, recent_returns, sps), flush=True)
-                if args.save_model and global_step - last_save >= args.save_interval and not done:
-                    last_save = global_step
-                    save(checkpoint_path)
-                if stop.signal:
-                    interrupted = stop.signal
-                    break
-    except NonFiniteLossError:
-        kept = (
-            f"the last checkpoint, {checkpoint_path}, is kept" if os.path.exists(checkpoint_path) else "nothing saved"
-        )
-        raise NonFiniteLossError(
-            f"the loss became non-finite in the update after global step {global_step:,}; training stopped "
-            f"({kept}); try a lower --learning-rate or check the environment's rewards"
-        ) from None
-    finally:
-        writer.close()
-        envs.close()
-    wall_seconds = time.time() - start_time
-    summary = {
-        "global_step": global_step,
-        "start_step": start_step,
-        "mean_return": float(np.mean(recent_returns)) if recent_returns else float("nan"),
-        "episodes": len(recent_returns),
-        "sps": (global_step - start_step) / wall_seconds,
-        "wall_seconds": wall_seconds,
-        "run_dir": run_dir,
-        "checkpoint": save(checkpoint_path) if args.save_model else None,
-        "interrupted": interrupted,
-    }
-    with open(os.path.join(run_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
-    return summary
-
-
-# ---------------------------------------------------------------------------------------------
-# Evaluation of a checkpoint
-# ---------------------------------------------------------------------------------------------
+            losses["explained_variance"] = explained_variance(batch["values"], batch["returns"])
+            run.log_update(
+                global_step, losses, {"learning_rate": optimizer.param_groups[0]["lr"], "clip_coef": clip_coef}
+            )
+        return run.finish()
 
 
 def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: bool = False) -> list[float]:
-    """Run the policy's most probable (arg-max) action; return each episode's return. On Atari an
-    episode is a whole game and its return the raw score (no reward sign, no split at a lost life),
-    read from the same RecordEpisodeStatistics as in training; the policy sees the preprocessing it
-    was trained with (a fresh frame stack and FIRE after a lost life)."""
+    """Run a checkpoint's most probable (arg-max) action; each episode's return. On Atari an episode is a
+    whole game and its return the raw score (no reward sign, no split at a lost life), read from the same
+    RecordEpisodeStatistics as in training; the policy sees the preprocessing it was trained with."""
     checkpoint = load_checkpoint(checkpoint_path)
-    saved = checkpoint["args"]
-    env_id = saved["env_id"]
+    env_id = checkpoint["args"]["env_id"]
     check_env(env_id)
-    video_dir = str(Path(checkpoint_path).parent / "videos-eval") if capture_video else None
-    env = make_env(env_id, video_dir, record_every_episode=True)()
+    env = make_env(
+        env_id, os.path.join(os.path.dirname(checkpoint_path), "videos-eval") if capture_video else None, True
+    )()
     agent = Agent(env.observation_space.shape, int(env.action_space.n))
-    restore_networks(checkpoint, agent)
-    returns = []
-    obs, _ = env.reset(seed=seed)
+    restore_state(checkpoint, {"model": agent})
+    returns, (obs, _) = [], env.reset(seed=seed)
     while len(returns) < episodes:
         with torch.no_grad():
-            logits = agent.actor(agent.features(torch.as_tensor(obs[None])))
-        obs, _, terminated, truncated, info = env.step(int(logits[0].argmax()) + int(env.action_space.start))
+            logits = agent.actor(agent.features(torch.as_tensor(obs[None])))[0]
+        obs, _, terminated, truncated, info = env.step(int(logits.argmax()) + int(env.action_space.start))
         if "episode" in info:  # the game is over (not merely a life)
             returns.append(float(info["episode"]["r"]))
         if terminated or truncated:
@@ -765,62 +574,238 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
     return returns
 
 
-# ---------------------------------------------------------------------------------------------
-# Plumbing shared word for word by the four scripts: checkpoints, logging, signals, validation
-# ---------------------------------------------------------------------------------------------
+# ============================== below: speed and plumbing, skip on a first read ==============================
+
+
+class UserError(Exception):
+    """A problem the user can fix; main() prints it as one line and exits with code 2."""
+
+
+class NonFiniteLossError(UserError):
+    pass
+
+
+def check_env(env_id: str) -> None:
+    """Fail early, in one line, on an id gymnasium does not know or spaces this script cannot handle."""
+    if importlib.util.find_spec("ale_py") is None and looks_like_atari(env_id):
+        raise UserError(f"{env_id} is an Atari game and needs the Arcade Learning Environment: pip install ale-py")
+    register_ale()
+    env = make_probe_env(env_id)
+    obs_space, act_space, atari = env.observation_space, env.action_space, hasattr(env.unwrapped, "ale")
+    env.close()
+    if isinstance(act_space, gym.spaces.Box):
+        raise UserError(f"{env_id} has a continuous (Box) action space; use ppo_continuous.py for it")
+    if not isinstance(act_space, gym.spaces.Discrete):
+        raise UserError(f"{env_id} has action space {act_space}; this script needs a Discrete one")
+    image = isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3 and obs_space.dtype == np.uint8
+    if image and not atari:
+        raise UserError(
+            f"{env_id} has image observations but is not an Atari (ALE) game; this script preprocesses only those"
+        )
+    if not (image or isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1):
+        raise UserError(f"{env_id} has observation space {obs_space}; this script needs Atari frames or a 1-D Box")
+
+
+def looks_like_atari(env_id: str) -> bool:
+    return env_id.startswith("ALE/") or "NoFrameskip" in env_id or "Deterministic-v" in env_id
+
+
+def register_ale() -> None:
+    """gymnasium >= 1.0 knows the Atari ids (ALE/Pong-v5, PongNoFrameskip-v4) only once ale_py is imported."""
+    if importlib.util.find_spec("ale_py") is not None:
+        import ale_py
+
+        gym.register_envs(ale_py)
+        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every environment
+
+
+def make_probe_env(env_id: str, **kwargs) -> gym.Env:
+    """gym.make with the errors a user can cause turned into one-line messages."""
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
+        raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
+    except gym.error.Error as e:
+        raise UserError(f"unknown environment id {env_id!r}: {e}") from None
 
 
 def validate(args: Args) -> None:
-    """Hyperparameters that cannot work are refused before anything starts."""
+    """Hyperparameters that cannot work, and environments this script cannot run, are refused before anything
+    starts."""
+    positive = ["total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs", "learning_rate"]
+    positive += ["clip_coef", "max_grad_norm", "save_interval", "torch_threads", "eval_episodes"]
     batch_size = args.num_envs * args.num_steps
-    checks = [
-        (args.total_timesteps > 0, "--total-timesteps must be positive"),
-        (args.num_envs > 0, "--num-envs must be positive"),
-        (args.num_steps > 0, "--num-steps must be positive"),
-        (args.num_minibatches > 0, "--num-minibatches must be positive"),
-        (args.update_epochs > 0, "--update-epochs must be positive"),
-        (args.learning_rate > 0, "--learning-rate must be positive"),
+    checks = [(getattr(args, name) > 0, f"--{name.replace('_', '-')} must be positive") for name in positive] + [
         (0.0 <= args.gamma <= 1.0, "--gamma must be in [0, 1]"),
         (0.0 <= args.gae_lambda <= 1.0, "--gae-lambda must be in [0, 1]"),
-        (args.clip_coef > 0, "--clip-coef must be positive"),
-        (args.ent_coef >= 0, "--ent-coef must be non-negative"),
-        (args.vf_coef >= 0, "--vf-coef must be non-negative"),
-        (args.max_grad_norm > 0, "--max-grad-norm must be positive"),
+        (args.ent_coef >= 0 and args.vf_coef >= 0, "--ent-coef and --vf-coef must be non-negative"),
         (args.target_kl is None or args.target_kl > 0, "--target-kl must be positive (or None)"),
-        (args.save_interval > 0, "--save-interval must be positive"),
-        (args.torch_threads > 0, "--torch-threads must be positive"),
-        (args.eval_episodes > 0, "--eval-episodes must be positive"),
         (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
+        (
+            batch_size % max(args.num_minibatches, 1) == 0,
+            f"--num-envs × --num-steps = {batch_size} is not divisible by --num-minibatches",
+        ),
+        (
+            args.total_timesteps >= batch_size,
+            f"--total-timesteps must be at least --num-envs × --num-steps = {batch_size}",
+        ),
     ]
     for ok, message in checks:
         if not ok:
             raise UserError(message)
-    if batch_size % args.num_minibatches:
-        raise UserError(
-            f"--num-envs × --num-steps = {batch_size} is not divisible by --num-minibatches = {args.num_minibatches}"
-        )
-    if args.total_timesteps < batch_size:
-        raise UserError(f"--total-timesteps must be at least --num-envs × --num-steps = {batch_size}")
-    if args.capture_video and importlib.util.find_spec("moviepy") is None:
+    check_env(args.env_id)
+    if args.capture_video:
+        check_video(args.env_id)
+
+
+def check_video(env_id: str) -> None:
+    """--capture-video needs moviepy and an environment that renders (main() picks MuJoCo's off-screen EGL
+    when there is no display and MUJOCO_GL is not set)."""
+    if importlib.util.find_spec("moviepy") is None:
         raise UserError("--capture-video needs moviepy: pip install moviepy")
+    try:
+        with closing(make_probe_env(env_id, render_mode="rgb_array")) as env:
+            env.reset(seed=0)
+            env.render()
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(
+            f"--capture-video: {env_id} cannot render ({type(e).__name__}: {str(e)[:150]}); on a machine "
+            "without a display try MUJOCO_GL=egl or MUJOCO_GL=osmesa"
+        ) from None
 
 
-def seed_everything(seed: int, torch_deterministic: bool) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic = torch_deterministic
+def setup_torch(args: Args) -> torch.device:
+    """Seeds python, numpy and torch; sets torch's threads; picks the device."""
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    torch.set_num_threads(args.torch_threads)
+    return torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
 
 
-def open_writer(run_dir: str, args: Args) -> SummaryWriter:
-    """The run folder: TensorBoard events plus the hyperparameters, as args.json and as a text panel."""
-    writer = SummaryWriter(run_dir)
-    hyperparameters = dataclasses.asdict(args)
-    with open(os.path.join(run_dir, "args.json"), "w") as f:
-        json.dump(hyperparameters, f, indent=2)
-    table = "\n".join(f"|{key}|{value}|" for key, value in hyperparameters.items())
-    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
-    return writer
+class Run:
+    """What train() delegates: the run folder (TensorBoard events, args.json, summary.json), the status
+    line, checkpoints (every --save-interval steps, at the end, on Ctrl-C or SIGTERM), --resume, and the
+    one-line error for a non-finite loss. Ctrl-C or SIGTERM stops after the current iteration, so the logs
+    are flushed and the checkpoint is consistent; a second Ctrl-C stops at once, a repeated SIGTERM does not
+    (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
+
+    def __init__(self, args: Args):
+        validate(args)
+        self.args, self.batch_size, self.signal = args, args.num_envs * args.num_steps, None
+        self.resumed = load_checkpoint(args.resume, args.env_id) if args.resume else {}
+        self.start_step = self.global_step = self.resumed.get("global_step", 0)
+        if self.start_step + self.batch_size > args.total_timesteps:
+            raise UserError(f"{args.resume} is at step {self.start_step:,}; pass a larger --total-timesteps to go on")
+        name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}".replace("/", "-")  # ALE/Pong-v5
+        self.dir, self.state, self.extra = os.path.join(args.runs_dir, name), {}, {}
+        self.checkpoint_path, self.recent_returns = os.path.join(self.dir, "model.pt"), deque(maxlen=100)
+
+    def __enter__(self) -> Run:
+        self.writer, hyperparameters = SummaryWriter(self.dir), dataclasses.asdict(self.args)
+        table = "".join(f"\n|{key}|{value}|" for key, value in hyperparameters.items())
+        self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")
+        with open(os.path.join(self.dir, "args.json"), "w") as f:
+            json.dump(hyperparameters, f, indent=2)
+        self.handlers = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.start_time, self.last_print, self.last_save = time.time(), 0.0, self.start_step
+        if self.resumed:
+            print(f"resuming from step {self.start_step:,} of {self.args.resume}", file=sys.stderr)
+        if self.args.total_timesteps % self.batch_size:
+            end = self.args.total_timesteps // self.batch_size * self.batch_size
+            print(
+                f"--total-timesteps is rounded down to a multiple of N×T = {self.batch_size:,}: {end:,}",
+                file=sys.stderr,
+            )
+        return self
+
+    def handle(self, signum: int, frame) -> None:
+        if self.signal is None:
+            self.signal = signal.Signals(signum).name
+            print(f"\n{self.signal}: stopping after this iteration (Ctrl-C again to stop at once)", file=sys.stderr)
+        elif signum == signal.SIGINT:
+            raise KeyboardInterrupt
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for sig, handler in self.handlers.items():
+            signal.signal(sig, handler)
+        self.writer.close()
+        if exc_type is NonFiniteLossError:
+            kept = f"{self.checkpoint_path} is kept" if os.path.exists(self.checkpoint_path) else "nothing saved"
+            raise NonFiniteLossError(
+                f"the loss became non-finite in the update at global step {self.global_step + self.batch_size:,}; "
+                f"training stopped ({kept}); try a lower --learning-rate or check the environment's rewards"
+            ) from None
+
+    def restore(self, state: dict) -> int:
+        """Keeps what a checkpoint holds (objects with state_dict and load_state_dict) and, with --resume, loads
+        it. Returns the global step to start from."""
+        self.state = state
+        if self.resumed:
+            restore_state(self.resumed, state)
+        return self.start_step
+
+    def going(self, global_step: int) -> bool:
+        return global_step + self.batch_size <= self.args.total_timesteps and not self.signal
+
+    def log_episodes(self, global_step: int, finished: list[tuple[int, float, int]]) -> None:
+        for t, episode_return, episode_length in finished:
+            step = global_step + (t + 1) * self.args.num_envs
+            self.writer.add_scalar("charts/episodic_return", episode_return, step)
+            self.writer.add_scalar("charts/episodic_length", episode_length, step)
+            self.recent_returns.append(episode_return)
+
+    def log_update(self, global_step: int, losses: dict, charts: dict, status: str = "", **extra) -> None:
+        """Logs an iteration, prints the status line now and then, writes the periodic checkpoint; `extra` (the
+        penalty's β) goes into the checkpoint and the summary."""
+        self.global_step, self.extra = global_step, extra
+        sps = (global_step - self.start_step) / (time.time() - self.start_time)
+        for key, value in (charts | {"SPS": sps}).items():
+            self.writer.add_scalar(f"charts/{key}", value, global_step)
+        for key, value in losses.items():
+            self.writer.add_scalar(f"losses/{key}", value, global_step)
+        last = not self.going(global_step)
+        if time.time() - self.last_print >= 5.0 or last:
+            self.last_print = time.time()
+            print(status_line(global_step, self.args.total_timesteps, self.recent_returns, sps, status), flush=True)
+        if self.args.save_model and global_step - self.last_save >= self.args.save_interval and not last:
+            self.last_save = global_step
+            self.save()
+
+    def save(self) -> str:
+        """Writes to a temporary file, then renames: an interrupted write never leaves a broken checkpoint."""
+        payload = {key: value.state_dict() for key, value in self.state.items()} | self.extra
+        payload |= {"format_version": CHECKPOINT_VERSION, "script": SCRIPT, "args": dataclasses.asdict(self.args)}
+        torch.save(payload | {"global_step": self.global_step}, f"{self.checkpoint_path}.tmp")
+        os.replace(f"{self.checkpoint_path}.tmp", self.checkpoint_path)
+        return self.checkpoint_path
+
+    def finish(self) -> dict:
+        seconds, steps, returns = time.time() - self.start_time, self.global_step - self.start_step, self.recent_returns
+        summary = {
+            "global_step": self.global_step,
+            "start_step": self.start_step,
+            "mean_return": float(np.mean(returns)) if returns else float("nan"),
+            "episodes": len(returns),
+            "sps": steps / seconds,
+            "wall_seconds": seconds,
+            "run_dir": self.dir,
+            "checkpoint": self.save() if self.args.save_model else None,
+            "interrupted": self.signal,
+        } | self.extra
+        with open(os.path.join(self.dir, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
+        score = f"mean return of the last {len(returns)} episodes {np.mean(returns):.2f}" if returns else ""
+        print(
+            f"{'interrupted' if self.signal else 'done'}: step {self.global_step:,} ({steps:,} steps in this run, "
+            f"{seconds:.0f} s, {summary['sps']:,.0f} steps/s); {score or 'no episode finished yet'}; run folder "
+            f"{self.dir}" + (f"; checkpoint {summary['checkpoint']}" if summary["checkpoint"] else ""),
+            flush=True,
+        )
+        return summary
 
 
 def status_line(global_step: int, total_timesteps: int, recent_returns: deque, sps: float, extra: str = "") -> str:
@@ -833,53 +818,15 @@ def status_line(global_step: int, total_timesteps: int, recent_returns: deque, s
     )
 
 
-class StopRequest:
-    """Ctrl-C or SIGTERM asks the training loop to stop after the current iteration, so the logs are
-    flushed and the checkpoint is consistent. A second Ctrl-C stops at once; a repeated SIGTERM does
-    not (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
-
-    def __init__(self):
-        self.signal: str | None = None
-        self.previous: dict = {}
-
-    def __enter__(self) -> StopRequest:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.previous[sig] = signal.signal(sig, self.handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-    def handle(self, signum: int, frame) -> None:
-        if self.signal is not None:
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            return
-        self.signal = signal.Signals(signum).name
-        print(
-            f"\n{self.signal}: stopping after this iteration (Ctrl-C again to stop at once)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-def save_checkpoint(path: str, payload: dict) -> None:
-    """Write to a temporary file, then rename: an interrupted write never leaves a broken checkpoint."""
-    tmp = f"{path}.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
 def load_checkpoint(path: str, env_id: str | None = None) -> dict:
-    """Read a checkpoint of this script (plain tensors and numbers only: weights_only=True)."""
+    """Reads a checkpoint of this script (plain tensors and numbers only: weights_only=True)."""
     if not os.path.isfile(path):
         raise UserError(f"checkpoint {path} does not exist; pass the model.pt of a run folder")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise UserError(
-            f"{path} is not a checkpoint that torch.load(weights_only=True) can read ({e.__class__.__name__})"
+            f"{path} is not a checkpoint that torch.load(weights_only=True) can read ({type(e).__name__})"
         ) from None
     if not isinstance(checkpoint, dict) or not {"format_version", "script", "args", "model"} <= checkpoint.keys():
         raise UserError(f"{path} is not a checkpoint of these PPO scripts")
@@ -887,43 +834,45 @@ def load_checkpoint(path: str, env_id: str | None = None) -> dict:
         raise UserError(f"{path} was written by {checkpoint['script']}.py; use that script for it")
     if checkpoint["format_version"] != CHECKPOINT_VERSION:
         raise UserError(
-            f"{path} has checkpoint format {checkpoint['format_version']}; this script reads format {CHECKPOINT_VERSION}"
+            f"{path} has checkpoint format {checkpoint['format_version']}; this script reads {CHECKPOINT_VERSION}"
         )
     if env_id is not None and checkpoint["args"]["env_id"] != env_id:
         raise UserError(f"{path} was trained on {checkpoint['args']['env_id']}, not {env_id}")
     return checkpoint
 
 
-def restore_networks(checkpoint: dict, agent: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+def restore_state(checkpoint: dict, state: dict) -> None:
+    """Loads each object of `state` (network, optimizer, statistics) from the checkpoint's entry of its name."""
     try:
-        agent.load_state_dict(checkpoint["model"])
-        if optimizer is not None:
-            optimizer.load_state_dict(checkpoint["optimizer"])
+        for key, value in state.items():
+            value.load_state_dict(checkpoint[key])
     except (RuntimeError, ValueError, KeyError) as e:
         raise UserError(f"the checkpoint's network does not fit this one: {str(e).splitlines()[0]}") from None
 
 
 def parse_args(argv: list[str] | None) -> Args:
-    """Flags from the command line; with --resume or --eval-checkpoint, the flags not given come from
-    the checkpoint's own hyperparameters."""
+    """Flags from the command line; with --resume or --eval-checkpoint, the flags not given come from the
+    checkpoint's own hyperparameters."""
     args = tyro.cli(Args, args=argv)
-    source = args.eval_checkpoint or args.resume
-    if source is None:
+    if not (args.eval_checkpoint or args.resume):
         return args
-    saved = load_checkpoint(source)["args"]
-    fields = {field.name for field in dataclasses.fields(Args)}
-    default = Args(**{key: value for key, value in saved.items() if key in fields})
+    saved = load_checkpoint(args.eval_checkpoint or args.resume)["args"]
+    default = Args(**{field.name: saved[field.name] for field in dataclasses.fields(Args) if field.name in saved})
     default = dataclasses.replace(default, eval_checkpoint=args.eval_checkpoint, resume=args.resume)
-    return tyro.cli(Args, args=argv, default=default)
+    args = tyro.cli(Args, args=argv, default=default)
+    if args.env_id != saved["env_id"]:
+        raise UserError(f"{args.eval_checkpoint or args.resume} was trained on {saved['env_id']}, not {args.env_id}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(argv)
-        validate(args)
-        torch.set_num_threads(args.torch_threads)
+        if args.capture_video and not os.environ.get("DISPLAY"):
+            os.environ.setdefault("MUJOCO_GL", "egl")  # no display: MuJoCo renders off screen (set before it loads)
         if args.eval_checkpoint:
-            load_checkpoint(args.eval_checkpoint, args.env_id)
+            validate(args)
+            torch.set_num_threads(args.torch_threads)
             returns = evaluate(args.eval_checkpoint, args.eval_episodes, args.seed, args.capture_video)
             print(
                 f"{args.env_id}: {len(returns)} episodes, return {np.mean(returns):.2f} ± {np.std(returns):.2f} "
@@ -937,12 +886,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print(f"{SCRIPT}: stopped at once; logs flushed, no final checkpoint written", file=sys.stderr)
         sys.exit(130)
-    print(
-        f"{'interrupted' if summary['interrupted'] else 'done'}: {summary['global_step']:,} steps in "
-        f"{summary['wall_seconds']:.0f} s ({summary['sps']:,.0f} steps/s); mean return of the last "
-        f"{summary['episodes']} episodes {summary['mean_return']:.2f}; run folder {summary['run_dir']}"
-        + (f"; checkpoint {summary['checkpoint']}" if summary["checkpoint"] else "")
-    )
     if summary["interrupted"]:
         sys.exit(130 if summary["interrupted"] == "SIGINT" else 143)
 

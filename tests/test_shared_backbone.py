@@ -88,7 +88,7 @@ def test_value_error_and_policy_share_the_trunk(obs_shape):
 
     def trunk_grad(vf_coef, ent_coef, policy_weight):
         agent.zero_grad()
-        _, logprob, entropy, value = agent.get_action_and_value(obs, torch.zeros(8, dtype=torch.long))
+        logprob, entropy, value = agent.get_logprob_entropy_value(obs, torch.zeros(8, dtype=torch.long))
         loss = ppo.combined_loss(-policy_weight * logprob.mean(), (value**2).mean(), entropy.mean(), vf_coef, ent_coef)
         loss.backward()
         return first.grad.clone()
@@ -112,10 +112,13 @@ def test_cnn_is_nature_dqn_with_baselines_initialization():
     torch.testing.assert_close(agent.actor.weight.norm(dim=1), torch.full((6,), 0.01))
     torch.testing.assert_close(agent.critic.weight.norm(), torch.tensor(1.0))
     obs = torch.randint(0, 256, (5, 4, 84, 84), dtype=torch.uint8)  # stored as uint8, scaled by 1/255 inside
-    action, logprob, entropy, value = agent.get_action_and_value(obs)
-    assert action.dtype == torch.long and set(action.tolist()) <= set(range(6)) and value.shape == (5,)
+    action, logprob, value = agent.act(obs.numpy())
+    assert action.dtype == np.int64 and set(action.tolist()) <= set(range(6)) and value.shape == (5,)
+    expected_logprob, entropy, expected_value = agent.get_logprob_entropy_value(obs, torch.as_tensor(action))
     torch.testing.assert_close(entropy, torch.full((5,), float(np.log(6))), atol=0.02, rtol=0)
-    torch.testing.assert_close(value, agent.get_value(obs))
+    np.testing.assert_allclose(logprob, expected_logprob.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(value, expected_value.detach().numpy(), rtol=1e-6)
+    torch.testing.assert_close(torch.as_tensor(value), agent.get_value(obs))
     torch.testing.assert_close(agent.get_value(obs), agent.get_value(obs.float()))  # uint8 and float agree
 
 
@@ -125,11 +128,11 @@ def test_log_prob_and_entropy_match_hand_values():
     with torch.no_grad():
         agent.actor.weight.zero_()
         agent.actor.bias.copy_(torch.tensor([0.0, float(np.log(2.0)), float(np.log(3.0))]))
-    _, logprob, entropy, _ = agent.get_action_and_value(torch.randn(3, 4), torch.tensor([0, 1, 2]))
+    logprob, entropy, _ = agent.get_logprob_entropy_value(torch.randn(3, 4), torch.tensor([0, 1, 2]))
     torch.testing.assert_close(logprob, torch.tensor([-1.7917595, -1.0986123, -0.6931472]))
     torch.testing.assert_close(entropy, torch.full((3,), 1.0114043))
-    counts = torch.bincount(agent.get_action_and_value(torch.randn(6000, 4))[0], minlength=3)
-    torch.testing.assert_close(counts / 6000.0, torch.tensor([1.0, 2.0, 3.0]) / 6, atol=0.025, rtol=0)
+    counts = np.bincount(agent.act(np.random.default_rng(0).normal(size=(6000, 4)).astype(np.float32))[0], minlength=3)
+    np.testing.assert_allclose(counts / 6000.0, np.array([1.0, 2.0, 3.0]) / 6, atol=0.025)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,12 +235,12 @@ def test_rollout_treats_a_lost_life_as_terminal_and_logs_only_whole_games():
         [ppo.make_env("BreakoutNoFrameskip-v4")], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
     )
     torch.manual_seed(0)
-    actors = ppo.Actors(envs, 0, torch.device("cpu"))
+    actors = ppo.Actors(envs, 0)
     rollout = actors.collect(ppo.Agent((4, 84, 84), 4), 400)
     envs.close()
-    assert rollout.obs.dtype == torch.uint8 and rollout.obs.shape == (400, 1, 4, 84, 84)
+    assert rollout.obs.dtype == np.uint8 and rollout.obs.shape == (400, 1, 4, 84, 84)
     lost = int(rollout.terminations.sum())
-    assert lost >= 5 and torch.equal(rollout.terminations, rollout.episode_ends)  # terminal, no bootstrap
+    assert lost >= 5 and np.array_equal(rollout.terminations, rollout.episode_ends)  # terminal, no bootstrap
     # one game (five lives) is one logged episode, at the step of the last life
     games = actors.finished
     assert (
@@ -256,7 +259,7 @@ def test_time_limit_bootstraps_from_the_final_observation():
     )
     torch.manual_seed(seed)
     agent = ppo.Agent((4,), 2)
-    actors = ppo.Actors(envs, seed, torch.device("cpu"))
+    actors = ppo.Actors(envs, seed)
     rollout = actors.collect(agent, 5)
     envs.close()
     assert rollout.episode_ends[:, 0].tolist() == [0, 0, 1, 0, 0]  # cut by the time limit after 3 steps
@@ -266,12 +269,10 @@ def test_time_limit_bootstraps_from_the_final_observation():
     env.reset(seed=seed)
     for t in range(3):
         final_obs, *_ = env.step(int(rollout.actions[t, 0]))
-    with torch.no_grad():
-        v_final = agent.get_value(torch.as_tensor(final_obs[None]))[0]
-        v_end = agent.get_value(actors.next_obs)[0]
-    torch.testing.assert_close(rollout.next_values[2, 0], v_final)
-    assert not torch.isclose(rollout.next_values[2, 0], rollout.values[3, 0])  # not the next episode's V(s_0)
-    torch.testing.assert_close(rollout.next_values[4, 0], v_end)  # V(s_T) at the end of the rollout
+    v_final, v_end = agent.value(final_obs[None])[0], agent.value(actors.next_obs)[0]
+    assert rollout.next_values[2, 0] == pytest.approx(v_final, rel=1e-6)
+    assert rollout.next_values[2, 0] != pytest.approx(rollout.values[3, 0])  # not the next episode's V(s_0)
+    assert rollout.next_values[4, 0] == pytest.approx(v_end, rel=1e-6)  # V(s_T) at the end of the rollout
 
 
 @needs_ale

@@ -1,8 +1,7 @@
 """The four scripts repeat the code they share on purpose (each runs when copied alone), so the
 copies must stay the same text: a fix to one lands in all. Every top-level function or class that
 two scripts both define must be identical, except the names listed in VARIANT, which each script
-defines in its own way (its hyperparameters, its network, its objective, its loop), and those in
-VARIANT_IN, which one script writes its own way."""
+defines in its own way (its hyperparameters, its network, its objective, its loop)."""
 
 import ast
 from pathlib import Path
@@ -19,8 +18,7 @@ VARIANT = {
     "SCRIPT",
     "check_env",  # which spaces a script accepts, and where it points otherwise
     "make_env",  # Atari preprocessing vs. plain environments
-    "make_vector_env",
-    "Actors",  # how an action reaches the environment (clipped Box, discrete, Atari's true game return)
+    "Actors",  # how an action reaches the environment (clipped Box, discrete; normalization in front or not)
     "NumpyPolicy",  # the rollout's numpy copy of the Gaussian or categorical policy
     "minibatch_loss",  # the objective: L^CLIP, L^KLPEN, L^{CLIP+VF+S}
     "update",
@@ -28,29 +26,31 @@ VARIANT = {
     "evaluate",
     "validate",  # each variant's own flags are checked too
 }
-# Shared by the others word for word, but written its own way in one script.
-VARIANT_IN = {
-    "Rollout": "ppo_shared_backbone.py",  # tensors, so that Atari's frames stay on the device; numpy elsewhere
-}
 
 # Code every script must contain, word for word.
 REQUIRED = {
     "UserError",
     "NonFiniteLossError",
     "make_probe_env",
+    "looks_like_atari",
+    "make_vector_env",
     "layer_init",
     "compute_gae",
     "value_loss",
     "explained_variance",
+    "Rollout",
+    "finished_episodes",
+    "DIAGNOSTICS",
+    "gradient_step",
     "flatten_batch",
-    "seed_everything",
-    "open_writer",
+    "setup_torch",
+    "check_video",
+    "Run",
     "status_line",
-    "StopRequest",
-    "save_checkpoint",
     "load_checkpoint",
-    "restore_networks",
+    "restore_state",
     "parse_args",
+    "main",
 }
 
 
@@ -85,8 +85,7 @@ def shared_names():
     for i, a in enumerate(scripts):
         for b in scripts[i + 1 :]:
             for name in (SOURCES[a].keys() & SOURCES[b].keys()) - VARIANT:
-                if VARIANT_IN.get(name) not in (a, b):
-                    names.add((name, a, b))
+                names.add((name, a, b))
     return sorted(names)
 
 
