@@ -18,7 +18,7 @@ from 1 to 0, c1 = 1, c2 = 0.01, γ = 0.99, λ = 0.95; with the Atari preprocessi
 baselines, whose ppo2 produced the paper's numbers (NoopReset, MaxAndSkip, EpisodicLife, FireReset,
 84x84 grayscale, reward sign, 4-frame stack). Vector observations (CartPole-v1, Acrobot-v1,
 MountainCar-v0, LunarLander-v3) get the MLP trunk and no preprocessing. Each implementation detail
-is marked "implementation detail" where it appears.
+is marked "implementation detail (baselines)" where it appears; what only buys speed is marked "speed only".
 
     python ppo_shared_backbone.py                                   # BreakoutNoFrameskip-v4, Table 5
     python ppo_shared_backbone.py --env-id PongNoFrameskip-v4 --seed 2 --save-model
@@ -206,7 +206,7 @@ def atari_wrappers(env: gym.Env) -> gym.Env:
     grey = gym.spaces.Box(0, 255, env.observation_space.shape[:2], np.uint8)
     env = gym.wrappers.TransformObservation(env, lambda frame: cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), grey)
     env = gym.wrappers.ResizeObservation(env, (84, 84))  # WarpFrame's cv2.resize to 84x84, INTER_AREA: the same call
-    env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))  # implementation detail: reward sign
+    env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))  # implementation detail (baselines): reward sign
     # implementation detail (baselines): VecFrameStack's last 4 frames, zeros before a reset's frame (a lost life's too)
     return gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
 
@@ -293,7 +293,7 @@ class Agent(nn.Module):
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
         if self.image:
-            # Frames are stored as uint8 (4x less memory than float) and scaled here (implementation detail: /255).
+            # Frames are stored as uint8 (4x less memory than float) and scaled here (implementation detail (baselines): /255).
             return self.trunk(obs.contiguous(memory_format=torch.channels_last).float() * (1.0 / 255.0))
         return self.trunk(obs.float())
 

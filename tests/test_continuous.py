@@ -492,3 +492,39 @@ def test_status_line_is_short():
     line = ppo.status_line(2048, 1_000_000, [1.0, 2.0], 2000.0)
     # (1,000,000 − 2,048) steps left at 2,000 steps/s: 498 s.
     assert "2,048/1,000,000" in line and "1.50" in line and "2,000 steps/s" in line and "eta 0:08:18" in line
+
+
+gym.register("tests/CountForever-v0", entry_point=lambda: CountingEnv(terminate=False), max_episode_steps=10**6)
+
+
+def test_what_a_run_says_when_it_starts_and_ends(capsys, tmp_path):
+    """Issue 16: a run says how it rounds --total-timesteps; an env id with a slash gives a flat run folder;
+    a run with no finished episode says so (not 'nan'); a resumed run says where it starts and counts only
+    its own steps."""
+    argv = ["--env-id", "tests/CountForever-v0", *TINY[:-1], "1500", "--runs-dir", str(tmp_path), "--save-model"]
+    ppo.main(argv)
+    out, err = capsys.readouterr()
+    assert "--total-timesteps is rounded down to a multiple of N×T = 512: 1,024" in err
+    assert "done: step 1,024 (1,024 steps in this run" in out and "no episode finished yet" in out
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name.startswith("tests-CountForever-v0__ppo_continuous__1__")
+    ppo.main(["--resume", str(run_dir / "model.pt"), "--total-timesteps", "2048"])
+    out, err = capsys.readouterr()
+    assert f"resuming from step 1,024 of {run_dir / 'model.pt'}" in err
+    assert "done: step 2,048 (1,024 steps in this run" in out
+
+
+def test_capture_video_without_a_display(tmp_path):
+    """--capture-video on a machine without a display: MuJoCo renders off screen (EGL, chosen by the script);
+    where rendering cannot work, one line before anything starts."""
+    pytest.importorskip("moviepy", reason="--capture-video needs moviepy (requirements-dev.txt installs it)")
+    env = {key: value for key, value in script_env().items() if key not in ("DISPLAY", "MUJOCO_GL")}
+    command = [sys.executable, str(ROOT / "ppo_continuous.py"), "--env-id", "Hopper-v4", *TINY, "--capture-video"]
+    result = subprocess.run(command + ["--runs-dir", str(tmp_path / "a")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "a").glob("*/videos/*.mp4")), result.stdout
+    env["MUJOCO_GL"] = "glfw"  # a windowed backend, with no window system to open one on
+    result = subprocess.run(command + ["--runs-dir", str(tmp_path / "b")], capture_output=True, text=True, env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot render" in result.stderr and "MUJOCO_GL=egl" in result.stderr
+    assert not (tmp_path / "b").exists()
