@@ -107,15 +107,13 @@ class Args:
 
 
 def make_env(env_id: str, video_dir: str | None = None, every_episode: bool = False):
-    """One actor's environment; RecordEpisodeStatistics, below any reward scaling, puts the episode's raw
-    return and length in info["episode"] when it ends."""
+    """One actor's environment, with its videos when asked (training: gymnasium's episodes 0, 1, 8, 27...)."""
 
     def thunk():
         if not video_dir:
-            return gym.wrappers.RecordEpisodeStatistics(gym.make(env_id))
-        trigger = (lambda _: True) if every_episode else None  # training: gymnasium's 0, 1, 8, 27... episodes
-        env = gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_dir, episode_trigger=trigger)
-        return gym.wrappers.RecordEpisodeStatistics(env)
+            return gym.make(env_id)
+        trigger = (lambda _: True) if every_episode else None
+        return gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_dir, episode_trigger=trigger)
 
     return thunk
 
@@ -345,6 +343,7 @@ class Actors:
         self.envs, self.obs_normalizer, self.reward_scaler = envs, obs_normalizer, reward_scaler
         self.numpy_rollout = numpy_rollout
         self.next_obs = obs_normalizer(envs.reset(seed=seed)[0])
+        self.episode_returns, self.episode_lengths = np.zeros(envs.num_envs), np.zeros(envs.num_envs, np.int64)
         self.finished: list[tuple[int, float, int]] = []  # (step t, raw return, length) in the last rollout
         # The policy's random draws, from a stream of their own: default_rng(seed) would be the very stream
         # gymnasium gives the env seeded with `seed` (its reset noise), and the two would be correlated.
@@ -366,7 +365,7 @@ class Actors:
             terminations[t], episode_ends[t] = terminated, terminated | truncated
             rewards[t] = self.reward_scaler(reward, terminated | truncated)
             self.next_obs = self.obs_normalizer(raw_obs)
-            self.finished += finished_episodes(t, infos)
+            self.track_episodes(t, reward, terminated | truncated)
             # A time limit is not a terminal state: bootstrap from V(final observation) (Pardo et al., 2018).
             # With SAME_STEP autoreset, raw_obs already starts the next episode for the envs that ended.
             cut = np.flatnonzero(truncated & ~terminated)
@@ -379,14 +378,13 @@ class Actors:
         next_values = np.where(truncations, next_values, following)
         return Rollout(obs, actions, logprobs, values, rewards, next_values, terminations, episode_ends)
 
-
-def finished_episodes(t: int, infos: dict) -> list[tuple[int, float, int]]:
-    """(t, return, length) of each episode that ended at step t, from its RecordEpisodeStatistics."""
-    final_info = infos.get("final_info", {})
-    if "episode" not in final_info:
-        return []
-    episode = final_info["episode"]
-    return [(t, float(episode["r"][i]), int(episode["l"][i])) for i in np.flatnonzero(final_info["_episode"])]
+    def track_episodes(self, t: int, reward: np.ndarray, episode_end: np.ndarray) -> None:
+        """Each episode's raw return (before any scaling) and length, into self.finished when it ends."""
+        self.episode_returns += reward
+        self.episode_lengths += 1
+        for i in np.flatnonzero(episode_end):
+            self.finished.append((t, float(self.episode_returns[i]), int(self.episode_lengths[i])))
+            self.episode_returns[i], self.episode_lengths[i] = 0.0, 0
 
 
 DIAGNOSTICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")  # what minibatch_loss reports
@@ -513,14 +511,15 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
     agent = Agent(env.observation_space.shape[0], env.action_space.shape[0])
     obs_normalizer = ObsNormalizer(env.observation_space.shape, norm_obs)
     restore_state(checkpoint, {"model": agent, "obs_rms": obs_normalizer.rms})
-    returns, (obs, _) = [], env.reset(seed=seed)
+    returns, episode_return, (obs, _) = [], 0.0, env.reset(seed=seed)
     while len(returns) < episodes:
         with torch.no_grad():
             mean = agent.actor_mean(torch.as_tensor(obs_normalizer(obs[None], update=False)))[0].numpy()
-        obs, _, terminated, truncated, info = env.step(mean.clip(env.action_space.low, env.action_space.high))
+        obs, reward, terminated, truncated, _ = env.step(mean.clip(env.action_space.low, env.action_space.high))
+        episode_return += float(reward)
         if terminated or truncated:
-            returns.append(float(info["episode"]["r"]))
-            obs, _ = env.reset()
+            returns.append(episode_return)
+            episode_return, (obs, _) = 0.0, env.reset()
     env.close()
     return returns
 
@@ -694,7 +693,7 @@ class Run:
         with open(os.path.join(self.dir, "args.json"), "w") as f:
             json.dump(hyperparameters, f, indent=2)
         self.handlers = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-        self.start_time, self.last_print, self.last_save = time.time(), 0.0, self.start_step
+        self.start_time, self.last_print, self.last_save = None, 0.0, self.start_step
         if self.resumed:
             print(f"resuming from step {self.start_step:,} of {self.args.resume}", file=sys.stderr)
         if self.args.total_timesteps % self.batch_size:
@@ -732,6 +731,7 @@ class Run:
         return self.start_step
 
     def going(self, global_step: int) -> bool:
+        self.start_time = self.start_time or time.time()  # the clock (steps/s) starts with the loop, not the set-up
         return global_step + self.batch_size <= self.args.total_timesteps and not self.signal
 
     def log_episodes(self, global_step: int, finished: list[tuple[int, float, int]]) -> None:

@@ -39,7 +39,6 @@ REQUIRED = {
     "value_loss",
     "explained_variance",
     "Rollout",
-    "finished_episodes",
     "DIAGNOSTICS",
     "gradient_step",
     "flatten_batch",
