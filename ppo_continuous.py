@@ -48,7 +48,7 @@ LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 @dataclass
 class Args:
     # --- experiment ---
-    env_id: str = "Hopper-v4"  # a 1-D Box observation and Box action space (paper: MuJoCo, the -v4 of the published results; -v5 runs too)
+    env_id: str = "Hopper-v4"  # 1-D Box observations and actions (paper: MuJoCo; -v4 as published, -v5 runs too)
     total_timesteps: int = 1_000_000  # environment steps over all envs (paper: 1M), rounded down to a multiple of N×T
     seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces
     exp_name: str = SCRIPT  # part of the run folder's name
@@ -79,15 +79,9 @@ class Args:
     ent_coef: float = 0.0  # c2 of Eq. (9), the entropy bonus (section 6.1: none)
     vf_coef: float = 0.5  # c1 of Eq. (9); separate networks: matters only through the gradient-norm clip (baselines)
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
-    target_kl: float | None = (
-        None  # skip an update's remaining epochs once an epoch's mean approx KL exceeds this (not in the paper)
-    )
-    norm_obs: bool = (
-        True  # implementation detail (baselines VecNormalize): observations by a running mean/std, clipped to ±10
-    )
-    norm_reward: bool = (
-        True  # implementation detail (baselines VecNormalize): rewards / running std of the discounted return, ±10
-    )
+    target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
+    norm_obs: bool = True  # implementation detail (baselines VecNormalize): running mean/std, clip ±10
+    norm_reward: bool = True  # implementation detail (baselines VecNormalize): / std of discounted return
 
 
 # --- Environment -----------------------------------------------------------------------------------------------

@@ -52,9 +52,7 @@ CHECKPOINT_VERSION = 1
 class Args:
     # --- experiment ---
     env_id: str = "CartPole-v1"  # a 1-D Box observation and a Discrete action space (Huang et al. 2022)
-    total_timesteps: int = (
-        500_000  # environment steps over all envs (Huang et al. 2022: 500k), rounded down to a multiple of N×T
-    )
+    total_timesteps: int = 500_000  # env steps over all envs (Huang et al. 2022: 500k), rounded down to N×T's multiple
     seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces
     exp_name: str = SCRIPT  # part of the run folder's name
     runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
@@ -84,9 +82,7 @@ class Args:
     ent_coef: float = 0.01  # c2 of Eq. (9), the entropy bonus (Table 5 and baselines ppo2 Atari: 0.01)
     vf_coef: float = 0.5  # c1 of Eq. (9); separate networks: matters only through the gradient-norm clip (baselines)
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
-    target_kl: float | None = (
-        None  # skip an update's remaining epochs once an epoch's mean approx KL exceeds this (not in the paper)
-    )
+    target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
 
 
 # --- Environment -----------------------------------------------------------------------------------------------

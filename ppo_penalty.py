@@ -54,7 +54,7 @@ LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 @dataclass
 class Args:
     # --- experiment ---
-    env_id: str = "Hopper-v4"  # a 1-D Box observation and Box action space (paper: MuJoCo, the -v4 of the published results; -v5 runs too)
+    env_id: str = "Hopper-v4"  # 1-D Box observations and actions (paper: MuJoCo; -v4 as published, -v5 runs too)
     total_timesteps: int = 1_000_000  # environment steps over all envs (paper: 1M), rounded down to a multiple of N×T
     seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces
     exp_name: str = SCRIPT  # part of the run folder's name
@@ -81,26 +81,16 @@ class Args:
     update_epochs: int = 10  # K, epochs over each rollout (Table 3: 10)
     norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
     kl_target: float = 0.01  # d_targ of the adaptive β rule (section 4; Table 1 tried 0.003, 0.01, 0.03)
-    init_beta: float = (
-        1.0  # β of Eq. (8) at the start (section 4: it adapts quickly); with --no-adaptive-beta the fixed β
-    )
+    init_beta: float = 1.0  # β of Eq. (8) at the start (section 4); the fixed β with --no-adaptive-beta
     adaptive_beta: bool = True  # adapt β after each update by the rule of section 4; --no-adaptive-beta keeps it fixed
-    clip_coef: float = (
-        0.2  # ε of the value-loss clipping (--clip-vloss) only: L^KLPEN clips no ratio; the logged clipfrac's band
-    )
+    clip_coef: float = 0.2  # ε of --clip-vloss only (L^KLPEN clips no ratio); the logged clipfrac's band
     clip_vloss: bool = True  # implementation detail (baselines): clip the value update to ±ε around the old value
     ent_coef: float = 0.0  # c2 of Eq. (9), the entropy bonus (section 6.1: none)
     vf_coef: float = 0.5  # c1 of Eq. (9); separate networks: matters only through the gradient-norm clip (baselines)
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
-    target_kl: float | None = (
-        None  # skip an update's remaining epochs once an epoch's mean approx KL exceeds this (not in the paper)
-    )
-    norm_obs: bool = (
-        True  # implementation detail (baselines VecNormalize): observations by a running mean/std, clipped to ±10
-    )
-    norm_reward: bool = (
-        True  # implementation detail (baselines VecNormalize): rewards / running std of the discounted return, ±10
-    )
+    target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
+    norm_obs: bool = True  # implementation detail (baselines VecNormalize): running mean/std, clip ±10
+    norm_reward: bool = True  # implementation detail (baselines VecNormalize): / std of discounted return
 
 
 # --- Environment -----------------------------------------------------------------------------------------------

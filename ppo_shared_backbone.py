@@ -58,16 +58,14 @@ class Args:
     get a 2x64 tanh MLP trunk and are used as the environment gives them."""
 
     # --- experiment ---
-    env_id: str = "BreakoutNoFrameskip-v4"  # an Atari game (paper, Table 6: the NoFrameskip-v4 games) or a 1-D Box observation; Discrete actions
-    total_timesteps: int = 10_000_000  # agent steps over all envs; Atari: 10M = 40M frames (section 6.2); rounded down to a multiple of N×T
+    env_id: str = "BreakoutNoFrameskip-v4"  # an Atari game (Table 6: NoFrameskip-v4) or 1-D Box obs.; Discrete actions
+    total_timesteps: int = 10_000_000  # agent steps of all envs (10M = 40M frames, section 6.2); floored to N×T
     seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces
     exp_name: str = SCRIPT  # part of the run folder's name
     runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
     save_model: bool = False  # write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps
     save_interval: int = 500_000  # with --save-model, environment steps between checkpoints
-    eval_checkpoint: str | None = (
-        None  # evaluate this model.pt (arg-max action, whole games, raw score) instead of training
-    )
+    eval_checkpoint: str | None = None  # evaluate this model.pt (arg-max action, whole games, raw score)
     eval_episodes: int = 10  # episodes (whole games for Atari) to run with --eval-checkpoint
     resume: str | None = None  # continue training from this model.pt in a new run folder (flags not given come from it)
     capture_video: bool = False  # record videos of the first environment into the run folder (pip install moviepy)
@@ -87,15 +85,11 @@ class Args:
     norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
     clip_coef: float = 0.1  # ε of Eq. (7) at α = 1 (Table 5: 0.1 × α)
     anneal_clip: bool = True  # anneal ε with α as Table 5 says (baselines' shipped ppo2 kept 0.1: --no-anneal-clip)
-    clip_vloss: bool = True  # implementation detail (baselines; not in Table 5): clip the value update to ±ε (annealed)
+    clip_vloss: bool = True  # implementation detail (baselines; not Table 5): clip the value update to ±ε (annealed)
     ent_coef: float = 0.01  # c2 of Eq. (9), the entropy bonus (Table 5: 0.01)
-    vf_coef: float = (
-        1.0  # c1 of Eq. (9), the value error's weight in the shared trunk's loss (Table 5: 1; L^VF halved as baselines)
-    )
+    vf_coef: float = 1.0  # c1 of Eq. (9), the value error's weight in the trunk's loss (Table 5: 1; L^VF halved)
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
-    target_kl: float | None = (
-        None  # skip an update's remaining epochs once an epoch's mean approx KL exceeds this (not in the paper)
-    )
+    target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
 
 
 # --- Environment -----------------------------------------------------------------------------------------------
@@ -295,7 +289,7 @@ class Agent(nn.Module):
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
         if self.image:
-            # Frames are stored as uint8 (4x less memory than float) and scaled here (implementation detail (baselines): /255).
+            # Frames are kept as uint8 (4x less memory than float), scaled here (implementation detail (baselines): /255).
             return self.trunk(obs.contiguous(memory_format=torch.channels_last).float() * (1.0 / 255.0))
         return self.trunk(obs.float())
 

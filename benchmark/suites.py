@@ -183,7 +183,7 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "atari3",
-            "Three Atari games of Table 6 (Pong, Breakout, BeamRider), 10M steps, 3 seeds",
+            "Three Atari games of Table 6 (Pong, Breakout, BeamRider); the paper ran 10M steps × 3 seeds. Settings ending in -gymobs were run before the observations matched baselines (gymnasium's AtariPreprocessing, commits b2b30a8 and 9ddee8f)",
             (ATARI_SETTING,),
             ("PongNoFrameskip-v4", "BreakoutNoFrameskip-v4", "BeamRiderNoFrameskip-v4"),
             10_000_000,
