@@ -438,7 +438,8 @@ class Actors:
 
 
 def finished_episodes(t: int, infos: dict) -> list[tuple[int, float, int]]:
-    """(t, return, length) of each episode that ended at step t, from its RecordEpisodeStatistics."""
+    """(t, return, length) of each episode that ended at step t. On Atari, RecordEpisodeStatistics sits below
+    the life-loss and reward-sign wrappers: a whole game's raw score, only when the game is really over."""
     final_info = infos.get("final_info", {})
     if "episode" not in final_info:
         return []
