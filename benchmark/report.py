@@ -8,8 +8,12 @@ For a suite S it writes:
   commit, and whether it is complete); final_return is the mean return of the run's last 100 episodes,
   the paper's score;
 - S.md: a table of the scores (mean ± std across seeds) next to the paper's and baselines' figures
-  (paper.md), and for table1 the normalized score exactly as the paper defines it (see normalized_scores);
-- S.png: learning curves, mean ± std across seeds, one panel per environment, as in the paper's Figure 3.
+  (paper.md); for table1, per budget (the paper's first, a reduced one in its own section): what is
+  missing, the scores, the normalized score exactly as the paper defines it (see normalized_scores) per
+  environment and averaged beside the paper's column, and where our ordering of the settings agrees with
+  the paper's and where not (ordering_statement);
+- S.png: learning curves, mean ± std across seeds, one panel per environment, as in the paper's Figure 3;
+  for table1 they are table1_curves.png, and table1.png is the normalized scores, ours beside the paper's.
 
 A run that was cut short and resumed spans several run folders (each --resume writes a new one that
 continues the global step). Its curve is stitched: starting from its final folder, the resume links in
@@ -44,7 +48,7 @@ import tyro
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from repo import REPO, display  # noqa: E402
 from run_folders import RunFolder, chain, checkpoint_step, read_scalars, scan  # noqa: E402
-from suites import SUITES, Suite, SuiteName, budget_label, paper_columns, split_exp_name  # noqa: E402
+from suites import SUITES, Setting, Suite, SuiteName, budget_label, paper_columns, split_exp_name  # noqa: E402
 
 RESULTS_DIR = REPO / "benchmark" / "results"
 CSV_COLUMNS = (
@@ -309,14 +313,13 @@ def write_episodes(results: list[RunResult], path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def normalized_scores(scores: dict[str, dict[str, list[float]]], random: dict[str, float]) -> dict[str, float]:
-    """The paper's Table 1 score of each setting.
+def normalize(scores: dict[str, dict[str, list[float]]], random: dict[str, float]) -> dict[str, dict[str, list[float]]]:
+    """Every run's normalized score, in the shape of `scores`.
 
     scores[setting][env] are the final scores of the setting's runs on env (one per seed). Per
     environment, scores are shifted and scaled so that a random policy is 0 and the best setting (the
-    highest mean over its seeds) is 1; a setting's normalized score is the mean over all its runs
-    (7 environments × 3 seeds = 21 runs in the paper)."""
-    envs = sorted({env for per_env in scores.values() for env in per_env})
+    highest mean over its seeds, among the settings given) is 1."""
+    envs = sorted({env for per_env in scores.values() for env, runs in per_env.items() if runs})
     missing = [env for env in envs if env not in random]
     if missing:
         raise ReportError(
@@ -324,12 +327,19 @@ def normalized_scores(scores: dict[str, dict[str, list[float]]], random: dict[st
             f"python benchmark/random_policy.py --envs {' '.join(missing)}"
         )
     best = {env: max(np.mean(per_env[env]) for per_env in scores.values() if per_env.get(env)) for env in envs}
+    return {
+        setting: {env: [(s - random[env]) / (best[env] - random[env]) for s in runs] for env, runs in per_env.items()}
+        for setting, per_env in scores.items()
+    }
+
+
+def normalized_scores(scores: dict[str, dict[str, list[float]]], random: dict[str, float]) -> dict[str, float]:
+    """The paper's Table 1 score of each setting: the mean of its runs' normalized scores (see normalize),
+    over all its runs (7 environments × 3 seeds = 21 runs in the paper)."""
     result = {}
-    for setting, per_env in scores.items():
-        normalized = [
-            (score - random[env]) / (best[env] - random[env]) for env, runs in per_env.items() for score in runs
-        ]
-        result[setting] = float(np.mean(normalized)) if normalized else math.nan
+    for setting, per_env in normalize(scores, random).items():
+        runs = [x for values in per_env.values() for x in values]
+        result[setting] = float(np.mean(runs)) if runs else math.nan
     return result
 
 
@@ -339,6 +349,96 @@ def read_random(path: Path) -> dict[str, float]:
         raise ReportError(f"{path} does not exist; make it with: python benchmark/random_policy.py")
     with open(path, newline="") as f:
         return {row["env_id"]: float(row["mean_return"]) for row in csv.DictReader(f)}
+
+
+@dataclass
+class Table1:
+    """Table 1 at one budget, computed as the paper does from the runs there are. Settings are named by
+    exp name (`clip0.1`, or `clip0.1-300k` at a reduced budget)."""
+
+    suite: Suite
+    budget: int
+    random: dict[str, float]
+    scores: dict[str, dict[str, list[float]]]  # exp name -> env id -> its runs' scores, one per seed
+    run_ids: list[str]  # the runs behind it (as run_id names them), which the plot records
+    normalized: dict[str, dict[str, list[float]]] = field(init=False)  # the same runs, normalized
+    envs: list[str] = field(init=False)  # the environments that have runs, in the suite's order
+
+    def __post_init__(self):
+        self.normalized = normalize(self.scores, self.random)
+        present = {env for per_env in self.scores.values() for env, runs in per_env.items() if runs}
+        self.envs = [e for e in self.suite.env_ids if e in present] + sorted(present - set(self.suite.env_ids))
+
+    @property
+    def exps(self) -> list[str]:
+        """The settings that have runs, in the suite's order."""
+        return [exp for exp, per_env in self.normalized.items() if any(per_env.values())]
+
+    def setting(self, exp: str) -> Setting | None:
+        return split_exp_name(exp, self.suite)
+
+    def label(self, exp: str) -> str:
+        setting = self.setting(exp)
+        return setting.label if setting and setting.label else exp
+
+    def paper(self, exp: str) -> float | None:
+        setting = self.setting(exp)
+        return setting.paper_score if setting else None
+
+    def score(self, exp: str) -> float:
+        """Table 1's figure: the mean over all the setting's runs."""
+        runs = [x for values in self.normalized[exp].values() for x in values]
+        return float(np.mean(runs)) if runs else math.nan
+
+    def runs(self, exp: str, env: str | None = None) -> int:
+        per_env = self.normalized.get(exp, {})
+        return len(per_env.get(env, [])) if env else sum(len(v) for v in per_env.values())
+
+    def on(self, exp: str, env: str) -> float | None:
+        """The mean over the setting's seeds on env of its runs' normalized scores (None without runs)."""
+        runs = self.normalized.get(exp, {}).get(env, [])
+        return float(np.mean(runs)) if runs else None
+
+    def best_on(self, env: str) -> str:
+        """The setting that is 1 on env: the highest mean score over its seeds."""
+        return max((exp for exp in self.exps if self.on(exp, env) is not None), key=lambda exp: self.on(exp, env))
+
+    @property
+    def total(self) -> int:
+        return sum(self.runs(exp) for exp in self.exps)
+
+    @property
+    def expected(self) -> int:
+        """Runs per setting in the paper: 7 environments × 3 seeds."""
+        return len(self.suite.env_ids) * len(self.suite.seeds)
+
+    def missing_settings(self) -> list[Setting]:
+        present = {self.setting(exp) for exp in self.exps}
+        return [s for s in self.suite.settings if s not in present]
+
+    @property
+    def complete(self) -> bool:
+        """Every setting has the paper's seeds on every environment."""
+        seeds = len(self.suite.seeds)
+        runs = (self.runs(exp, env) >= seeds for exp in self.exps for env in self.suite.env_ids)
+        return not self.missing_settings() and all(runs)
+
+
+def table1_at(suite: Suite, groups: dict, random: dict[str, float]) -> list[Table1]:
+    """Table 1 at each budget that has runs: the paper's budget first, then the others, largest first.
+    Settings are normalized together only at the same budget."""
+    budgets = sorted({b for b, _, _ in groups}, key=lambda b: (b != suite.total_timesteps, -b))
+    tables = []
+    for budget in budgets:
+        scores: dict[str, dict[str, list[float]]] = {}
+        ids = []
+        for (b, setting, env_id), runs in groups.items():
+            if b == budget:
+                runs = [r for r in runs if not math.isnan(r.final_return)]
+                scores.setdefault(setting, {})[env_id] = [r.final_return for r in runs]
+                ids += [run_id(r) for r in runs]
+        tables.append(Table1(suite, budget, random, scores, ids))
+    return tables
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,44 +500,346 @@ def seeds_cell(runs: list[RunResult], suite: Suite) -> str:
     return str(n) if n >= len(suite.seeds) else f"{n} (paper {len(suite.seeds)})"
 
 
-def table1_sections(suite: Suite, groups: dict, random: dict[str, float]) -> list[str]:
-    """Table 1: the scores per setting and environment, then the normalized score beside the paper's."""
+def table1_sections(tables: list[Table1]) -> list[str]:
+    """Table 1 at each budget (the paper's first; a reduced one is a separate, labelled section): what is
+    missing, the scores, the normalized score per environment, the normalized score beside the paper's
+    column, and how our ordering of the settings compares with the paper's."""
     lines: list[str] = []
-    for budget in sorted({b for b, _, _ in groups}):
-        scores: dict[str, dict[str, list[float]]] = {}
-        for (b, setting, env_id), runs in groups.items():
-            if b == budget:
-                scores.setdefault(setting, {})[env_id] = [
-                    r.final_return for r in runs if not math.isnan(r.final_return)
-                ]
-        envs = [e for e in suite.env_ids if any(e in per_env for per_env in scores.values())]
-        envs += sorted({e for per_env in scores.values() for e in per_env} - set(envs))
-        lines += [f"## Scores at {steps_cell(budget, suite)} steps (mean ± std across seeds, last 100 episodes)", ""]
-        rows = [[s, *(mean_std(per_env.get(e, [])) for e in envs)] for s, per_env in scores.items()]
-        rows.append(["random policy (100 episodes)", *(f"{random[e]:.1f}" if e in random else "—" for e in envs)])
-        lines += markdown_table(["setting", *envs], rows) + [""]
-        normalized = normalized_scores(scores, random)
-        lines += [
-            f"## Normalized score at {steps_cell(budget, suite)} steps",
-            "",
-            "Per environment, 0 = a uniformly random policy (random_policy.csv), 1 = the best setting's mean "
-            "over its seeds; a setting's score is the mean over its runs (the paper: 7 environments × 3 seeds "
-            "= 21 runs).",
-            "",
-        ]
-        rows = []
-        for slug, value in normalized.items():
-            setting = split_exp_name(slug, suite)
-            runs = sum(len(v) for v in scores[slug].values())
-            paper = f"{setting.paper_score:.2f}" if setting and setting.paper_score is not None else "—"
-            rows.append([setting.label if setting else slug, slug, str(runs), f"{value:.2f}", paper])
-        lines += markdown_table(["setting", "exp name", "runs", "ours", "paper, Table 1"], rows) + [""]
+    for t in tables:
+        paper_budget = budget_label(t.suite.total_timesteps)
+        if t.budget == t.suite.total_timesteps:
+            lines += [f"## {paper_budget} steps, the paper's budget", ""]
+        else:
+            lines += [
+                f"## {budget_label(t.budget)} steps: a reduced budget (the paper's is {paper_budget}), "
+                "a separate experiment",
+                "",
+                f"These runs are normalized among themselves only, never with the {paper_budget} runs.",
+                "",
+            ]
+        lines += [coverage_note(t), ""]
+        lines += ["### Scores (mean ± std across seeds, last 100 episodes)", ""]
+        rows = [[exp, *(mean_std(t.scores[exp].get(e, [])) for e in t.envs)] for exp in t.exps]
+        random_row = (f"{t.random[e]:.1f}" if e in t.random else "—" for e in t.envs)
+        rows.append(["random policy (100 episodes)", *random_row])
+        lines += markdown_table(["setting", *t.envs], rows) + [""]
+        lines += per_env_table(t) + [""]
+        lines += averaged_table(t) + [""]
+        lines += ordering_statement(t) + [""]
     return lines
 
 
+def short_env(env_id: str) -> str:
+    """Hopper-v4 -> Hopper, for the sentences."""
+    return env_id.split("-v")[0]
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def coverage_note(t: Table1) -> str:
+    """Whether this budget has the paper's 231 runs, and if not what that means for the figures."""
+    suite = t.suite
+    n_settings, n_envs, n_seeds = len(suite.settings), len(suite.env_ids), len(suite.seeds)
+    if t.complete:
+        return (
+            f"Complete: {t.expected} runs for each of the {n_settings} settings ({n_envs} environments × "
+            f"{n_seeds} seeds), as in the paper."
+        )
+    parts = [
+        f"**Incomplete: {t.total} of the paper's {n_settings * t.expected} runs** ({n_settings} settings × "
+        f"{n_envs} environments × {n_seeds} seeds)."
+    ]
+    missing_envs = [short_env(e) for e in suite.env_ids if e not in t.envs]
+    if missing_envs:
+        parts.append(
+            f"Environments: {len(t.envs)} of {n_envs} ({', '.join(map(short_env, t.envs))}); "
+            f"no runs on {', '.join(missing_envs)}."
+        )
+    missing = t.missing_settings()
+    if missing:
+        parts.append(
+            f"Settings: {len(t.exps)} of {n_settings}; not run at this budget: {'; '.join(s.label for s in missing)}."
+        )
+    short = [exp for exp in t.exps if t.runs(exp) < t.expected]
+    if short:
+        counts = {t.runs(exp) for exp in short}
+        if len(counts) == 1 and len(short) == len(t.exps):
+            parts.append(f"Each setting here has {plural(counts.pop(), 'run')}, not the paper's {t.expected}.")
+        else:
+            runs = ", ".join(f"{exp} {t.runs(exp)}" for exp in short)
+            parts.append(f"Settings with fewer runs than the paper's {t.expected}: {runs}.")
+    per_env = {env: sum(t.on(exp, env) is not None for exp in t.exps) for env in t.envs}
+    where = (
+        ""
+        if len(set(per_env.values())) == 1
+        else " (" + ", ".join(f"{short_env(env)}: {n}" for env, n in per_env.items()) + " settings)"
+    )
+    parts.append(
+        f"So on each environment the 1 is the best of the settings run there{where}, not of all "
+        f"{n_settings} as in the paper, and a setting's figure is the mean over the runs it has: these "
+        "figures will move as runs are added."
+    )
+    return " ".join(parts)
+
+
+def per_env_table(t: Table1) -> list[str]:
+    lines = [
+        "### Normalized score per environment",
+        "",
+        "Each cell is the mean over that environment's seeds of the runs' normalized scores (0 = a uniformly "
+        "random policy, from random_policy.csv; 1 = the best setting's mean over its seeds on that environment, "
+        "named in the last row), with the number of runs in brackets; the last column is the mean over all the "
+        "setting's runs, Table 1's figure.",
+        "",
+    ]
+    rows = []
+    for exp in t.exps:
+        cells = [f"{t.on(exp, env):.2f} ({t.runs(exp, env)})" if t.runs(exp, env) else "—" for env in t.envs]
+        rows.append([exp, *cells, f"{t.score(exp):.2f} ({t.runs(exp)})"])
+    rows.append(["best setting (= 1)", *(t.best_on(env) for env in t.envs), ""])
+    return lines + markdown_table(["setting", *t.envs, "all runs"], rows)
+
+
+def ranks(values: dict[str, float]) -> dict[str, int]:
+    """1 for the highest; equal values share a rank (1, 2, 2, 4)."""
+    return {key: 1 + sum(other > value for other in values.values()) for key, value in values.items()}
+
+
+def averaged_table(t: Table1) -> list[str]:
+    ranked = ranked_exps(t)
+    ours = ranks({exp: t.score(exp) for exp in ranked})
+    paper = ranks({exp: t.paper(exp) for exp in ranked})
+    lines = [
+        f"### Normalized score beside the paper's Table 1 ({budget_label(t.suite.total_timesteps)} steps)",
+        "",
+        f"A setting's figure is the mean of its runs' normalized scores (the paper: {len(t.suite.env_ids)} "
+        f"environments × {len(t.suite.seeds)} seeds = {t.expected} runs); the ranks are among the "
+        f"{len(ranked)} settings ranked here.",
+        "",
+    ]
+    rows = []
+    for exp in t.exps:
+        runs = t.runs(exp)
+        paper_score = t.paper(exp)
+        rows.append(
+            [
+                t.label(exp),
+                exp,
+                str(runs) if runs >= t.expected else f"{runs} (paper {t.expected})",
+                f"{t.score(exp):.2f}",
+                "—" if paper_score is None else f"{paper_score:.2f}",
+                str(ours[exp]) if exp in ours else "—",
+                str(paper[exp]) if exp in paper else "—",
+            ]
+        )
+    header = ["setting", "exp name", "runs", "ours", "paper, Table 1", "rank: ours", "rank: paper"]
+    return lines + markdown_table(header, rows)
+
+
+def ranked_exps(t: Table1) -> list[str]:
+    """The settings an ordering compares: those with runs and a figure in the paper."""
+    return [exp for exp in t.exps if t.paper(exp) is not None and not math.isnan(t.score(exp))]
+
+
+def versus(t: Table1, a: str, b: str) -> str:
+    """Per environment, where setting a is ahead of setting b and where behind (normalized, mean over seeds)."""
+    both = [env for env in t.envs if t.on(a, env) is not None and t.on(b, env) is not None]
+    both.sort(key=lambda env: t.on(b, env) - t.on(a, env))
+    groups: dict[str, list[str]] = {"ahead on": [], "level on": [], "behind on": []}
+    for env in both:
+        x, y = t.on(a, env), t.on(b, env)
+        kind = "level on" if f"{x:.2f}" == f"{y:.2f}" else "ahead on" if x > y else "behind on"
+        groups[kind].append(f"{short_env(env)} ({x:.2f} vs {y:.2f})")
+    parts = [f"{kind} {join_and(envs)}" for kind, envs in groups.items() if envs]
+    for exp, other in ((a, b), (b, a)):
+        alone = [short_env(env) for env in t.envs if t.on(exp, env) is not None and t.on(other, env) is None]
+        if alone:
+            parts.append(f"only {t.label(exp)} has runs on {join_and(alone)}")
+    return f"per environment, {t.label(a)} against {t.label(b)}: " + "; ".join(parts or ["no environment in common"])
+
+
+def join_and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def parameter(label: str) -> str:
+    """The hyperparameter part of a setting's label: 'clipping, ε = 0.2' -> 'ε = 0.2'."""
+    return label.split(", ", 1)[1] if ", " in label else label
+
+
+def ordering_statement(t: Table1) -> list[str]:
+    """Where our ordering of the settings agrees with the paper's and where it does not, from the figures:
+    the best setting, the kinds of objective (each by its best setting), the best setting of each kind, and
+    every pair of settings; each difference with the per-environment scores behind it."""
+    exps = ranked_exps(t)
+    lines = ["### Our ordering against the paper's", ""]
+    if len(exps) < 2:
+        return lines + ["Fewer than two settings have runs here: there is no ordering to compare yet."]
+    paper_budget = budget_label(t.suite.total_timesteps)
+    lines += [
+        f"Written by report.py from the figures above: our normalized scores at {budget_label(t.budget)} steps "
+        f"against the paper's Table 1 ({paper_budget} steps), over the {len(exps)} settings that have runs here.",
+        "",
+    ]
+    ours = {exp: t.score(exp) for exp in exps}
+    paper = {exp: t.paper(exp) for exp in exps}
+    coverage = {exp: tuple((env, t.runs(exp, env)) for env in t.envs if t.runs(exp, env)) for exp in exps}
+    if len(set(coverage.values())) > 1:
+        kinds: dict[tuple, list[str]] = {}
+        for exp, cover in coverage.items():
+            kinds.setdefault(cover, []).append(exp)
+        described = "; ".join(f"{', '.join(group)}: {describe_runs(cover)}" for cover, group in kinds.items())
+        lines += [
+            f"**Caution**: the settings' figures are means over different runs ({described}), so their ranking "
+            "is not like for like until every setting has the same environments and seeds; the per-environment "
+            "comparisons below are.",
+            "",
+        ]
+    if t.budget != t.suite.total_timesteps:
+        lines += [f"The paper's figures are at {paper_budget} steps, ours here at {budget_label(t.budget)}.", ""]
+    bullets = [best_setting_bullet(t, exps, ours, paper)]
+    bullets += family_bullets(t, exps, ours, paper)
+    bullets.append(pairs_bullet(t, exps, ours, paper))
+    return lines + [f"- {b}" for b in bullets]
+
+
+def describe_runs(cover: tuple[tuple[str, int], ...]) -> str:
+    seeds = {n for _, n in cover}
+    envs = ", ".join(short_env(env) for env, _ in cover)
+    if len(seeds) == 1:
+        n = seeds.pop()
+        return f"{envs} ({plural(n, 'seed')}{' each' if len(cover) > 1 else ''})"
+    return ", ".join(f"{short_env(env)} ({plural(n, 'seed')})" for env, n in cover)
+
+
+def best_setting_bullet(t: Table1, exps: list[str], ours: dict, paper: dict) -> str:
+    top_ours, top_paper = max(exps, key=ours.get), max(exps, key=paper.get)
+    overall = max((s for s in t.suite.settings if s.paper_score is not None), key=lambda s: s.paper_score)
+    note = "" if t.setting(top_paper) == overall else f" ({overall.label}, the paper's best of all, has no runs here)"
+    if ours[top_paper] == ours[top_ours]:
+        return (
+            f"**Agrees**: the best setting is {t.label(top_paper)} in both (ours {ours[top_paper]:.2f}, "
+            f"paper {paper[top_paper]:.2f}){note}."
+        )
+    rank = ranks(ours)[top_paper]
+    return (
+        f"**Differs**: our best setting is {t.label(top_ours)} ({ours[top_ours]:.2f}; paper {paper[top_ours]:.2f}); "
+        f"the paper's, {t.label(top_paper)} (paper {paper[top_paper]:.2f}){note}, is our {ordinal(rank)} "
+        f"({ours[top_paper]:.2f}): {versus(t, top_ours, top_paper)}."
+    )
+
+
+def family_bullets(t: Table1, exps: list[str], ours: dict, paper: dict) -> list[str]:
+    """The kinds of objective compared by their best setting, as the paper compares them; then, within each
+    kind, which hyperparameter is best."""
+    families: dict[str, list[str]] = {}
+    for exp in exps:
+        families.setdefault(t.setting(exp).family or exp, []).append(exp)
+    best_ours = {f: max(members, key=ours.get) for f, members in families.items()}
+    best_paper = {f: max(members, key=paper.get) for f, members in families.items()}
+    bullets = []
+    if len(families) > 1:
+        paper_order = sorted(families, key=lambda f: -paper[best_paper[f]])
+        our_order = sorted(families, key=lambda f: -ours[best_ours[f]])
+
+        def chain(order, best, values):
+            parts = []
+            for i, f in enumerate(order):
+                exp = best[f]
+                label = t.label(exp)
+                parts.append(f"{f} ({parameter(label) + ', ' if ', ' in label else ''}{values[exp]:.2f})")
+                if i + 1 < len(order):
+                    parts.append(">" if values[exp] > values[best[order[i + 1]]] else "=")
+            return " ".join(parts)
+
+        reversed_pairs, kept = [], []
+        for i, upper in enumerate(paper_order):
+            for lower in paper_order[i + 1 :]:
+                if paper[best_paper[upper]] == paper[best_paper[lower]]:
+                    continue
+                (kept if ours[best_ours[upper]] > ours[best_ours[lower]] else reversed_pairs).append((upper, lower))
+        orders = (
+            f"paper {chain(paper_order, best_paper, paper)}; ours {chain(our_order, best_ours, ours)}"
+            " (each kind of objective by its best setting, among the settings here)"
+        )
+        if not reversed_pairs:
+            bullets.append(f"**Agrees**: the kinds of objective come in the paper's order: {orders}.")
+        else:
+            text = f"**Differs**: the kinds of objective: {orders}."
+            if kept:
+                text += " As in the paper: " + ", ".join(f"{u} above {lo}" for u, lo in kept) + "."
+            for upper, lower in reversed_pairs:
+                a, b = best_ours[lower], best_ours[upper]
+                text += (
+                    f" Ours puts {lower} ({parameter(t.label(a))}, {ours[a]:.2f}) "
+                    f"{'level with' if ours[a] == ours[b] else 'above'} {upper} ({parameter(t.label(b))}, "
+                    f"{ours[b]:.2f}): "
+                    f"{versus(t, a, b)}."
+                )
+            bullets.append(text)
+    for f, members in families.items():
+        if len(members) < 2:
+            continue
+        mine, theirs = best_ours[f], best_paper[f]
+        if ours[mine] == ours[theirs]:
+            bullets.append(
+                f"**Agrees**: within {f}, the best is {parameter(t.label(theirs))} in both "
+                f"(ours {ours[theirs]:.2f}, paper {paper[theirs]:.2f})."
+            )
+        else:
+            bullets.append(
+                f"**Differs**: within {f}, our best is {parameter(t.label(mine))} ({ours[mine]:.2f}; paper "
+                f"{paper[mine]:.2f}), the paper's {parameter(t.label(theirs))} (paper {paper[theirs]:.2f}; ours "
+                f"{ours[theirs]:.2f}): {versus(t, mine, theirs)}."
+            )
+    return bullets
+
+
+def pairs_bullet(t: Table1, exps: list[str], ours: dict, paper: dict, listed: int = 8) -> str:
+    """How many pairs of settings are in the paper's order; when few are not, each of them with the
+    per-environment scores behind it."""
+    pairs = [(a, b) for i, a in enumerate(exps) for b in exps[i + 1 :] if paper[a] != paper[b]]
+    pairs = [(a, b) if paper[a] > paper[b] else (b, a) for a, b in pairs]  # the paper puts a above b
+    out = [(a, b) for a, b in pairs if ours[a] <= ours[b]]
+    head = f"{len(pairs) - len(out)} of {len(pairs)} pairs of settings are in the paper's order"
+    head += " (pairs the paper scores equal are left out)" if len(pairs) < len(exps) * (len(exps) - 1) // 2 else ""
+    if not out:
+        return f"**Agrees**: {head}: every one."
+    if len(out) <= listed:
+        named = "".join(
+            f"\n  - {t.label(b)} {'level with' if ours[a] == ours[b] else 'above'} {t.label(a)} (ours "
+            f"{ours[b]:.2f} vs {ours[a]:.2f}; paper {paper[b]:.2f} vs {paper[a]:.2f}): {versus(t, b, a)}."
+            for a, b in out
+        )
+        return f"**Differs**: {head}; out of order:{named}"
+    ours_rank, paper_rank = ranks(ours), ranks(paper)
+    moved = sorted(exps, key=lambda exp: -abs(ours_rank[exp] - paper_rank[exp]))
+    moved = [exp for exp in moved if abs(ours_rank[exp] - paper_rank[exp]) >= 3] or moved[:3]
+    named = "; ".join(
+        f"{t.label(exp)} (ours {ordinal(ours_rank[exp])}, paper {ordinal(paper_rank[exp])})" for exp in moved
+    )
+    return (
+        f"**Differs**: {head}; the {len(out)} out of order are in the rank columns above. Furthest from the "
+        f"paper's rank: {named}."
+    )
+
+
 def write_markdown(
-    suite: Suite, results: list[RunResult], used: list[RunResult], path: Path, cli: Cli, curves: str = ""
+    suite: Suite,
+    results: list[RunResult],
+    used: list[RunResult],
+    path: Path,
+    cli: Cli,
+    notes: list[str] = (),
+    tables: list[Table1] = (),
 ) -> None:
+    """<suite>.md; `notes` say where the plots are, `tables` are table1's (see table1_at)."""
     commits = joined(c for r in results for c in r.commit.split("+"))
     machines = joined(m for r in results for m in r.machine.split("+"))
     lines = [
@@ -453,12 +855,12 @@ def write_markdown(
         f"Machines: {machines.replace('+', '; ') or 'unknown'}.",
         "",
     ]
-    lines += [curves, ""] if curves else []
+    lines += [" ".join(notes), ""] if notes else []
     groups = group(used)
     if not groups:
         lines += ["No complete runs yet.", ""]
     elif suite.name == "table1":
-        lines += table1_sections(suite, groups, read_random(cli.random_csv))
+        lines += table1_sections(list(tables))
     else:
         lines += scores_table(suite, groups) + [""]
     if groups and cli.points_every:
@@ -519,6 +921,8 @@ def curve(episodes: list[tuple[int, float]], grid, window: float, end: float = m
 
 
 PNG_RUNS_KEY = "Runs"  # the PNG text field naming the runs a plot shows
+PNG_PLOT_KEY = "Plot"  # the PNG text field saying what a plot is, where it is not learning curves
+SCORES_PLOT = "table1 normalized scores"
 
 
 def run_id(result: RunResult) -> str:
@@ -526,43 +930,59 @@ def run_id(result: RunResult) -> str:
     return "/".join(map(str, result.key))
 
 
-def drawn_runs(path: Path) -> set[str] | None:
-    """The runs a learning-curve PNG of this report shows, from its metadata; None when it does not say
-    (drawn before PNGs recorded it) or cannot be read."""
+def png_text(path: Path) -> dict[str, str] | None:
+    """A PNG's text fields, None when it cannot be read."""
     try:
         from PIL import Image  # matplotlib's own dependency
 
         with Image.open(path) as image:
-            text = image.text.get(PNG_RUNS_KEY)
+            return dict(image.text)
     except Exception:
         return None
+
+
+def drawn_runs(path: Path) -> set[str] | None:
+    """The runs a PNG of this report shows, from its metadata; None when it does not say (drawn before
+    PNGs recorded it) or cannot be read."""
+    text = (png_text(path) or {}).get(PNG_RUNS_KEY)
     return None if text is None else set(text.split())
 
 
+def curves_name(suite: Suite) -> str:
+    """<suite>.png; for table1, whose table1.png is the normalized-score plot, table1_curves.png."""
+    return f"{suite.name}_curves.png" if suite.name == "table1" else f"{suite.name}.png"
+
+
 @dataclass
-class Curves:
-    """Where this report's learning curves go, and the earlier PNG it keeps, if any (see curves_path)."""
+class PngTarget:
+    """Where a plot of this report goes, and the earlier PNG it keeps, if any (see keep_richer)."""
 
     path: Path
     kept: Path | None = None
     kept_runs: int = 0  # runs the kept PNG shows (or may show) that this report cannot draw
 
 
-def curves_path(suite: Suite, used: list[RunResult], results_dir: Path) -> Curves:
-    """<suite>.png, unless the PNG there shows runs this report cannot draw: runs recorded before their
-    episodes were kept (their curves exist only in that PNG), or left out by this report's flags. A report
-    never loses what the results folder shows: that PNG is then kept, and the curves go beside it."""
-    png = results_dir / f"{suite.name}.png"
-    drawable = {run_id(r) for r in used if r.episodes}
+def keep_richer(png: Path, drawable: set[str], unnamed: set[str]) -> PngTarget:
+    """`png`, unless the PNG there shows runs this report cannot draw (not in `drawable`); a PNG that does
+    not name its runs may show any of `unnamed`. A report never loses what the results folder shows: that
+    PNG is then kept, and the new plot goes beside it, as <name>_partial.png."""
     shown = drawn_runs(png) if png.is_file() else set()
-    if shown is None:  # an older PNG: it may show any run whose episodes were not kept
-        shown = {run_id(r) for r in used if not r.episodes}
+    if shown is None:
+        shown = unnamed
     if not shown - drawable:
-        return Curves(png)
-    return Curves(results_dir / f"{suite.name}_partial.png", png, len(shown - drawable))
+        return PngTarget(png)
+    return PngTarget(png.with_name(f"{png.stem}_partial.png"), png, len(shown - drawable))
 
 
-def curves_note(curves: Curves) -> str:
+def curves_path(suite: Suite, used: list[RunResult], results_dir: Path) -> PngTarget:
+    """The learning curves' PNG (curves_name), unless the PNG there shows runs this report cannot draw:
+    runs recorded before their episodes were kept (their curves exist only in that PNG; an older PNG that
+    does not name its runs may show any of them), or left out by this report's flags."""
+    drawable = {run_id(r) for r in used if r.episodes}
+    return keep_richer(results_dir / curves_name(suite), drawable, {run_id(r) for r in used if not r.episodes})
+
+
+def curves_note(curves: PngTarget) -> str:
     """What the markdown and the console say of the learning curves."""
     if curves.kept is None:
         return f"Learning curves: `{curves.path.name}`."
@@ -571,6 +991,21 @@ def curves_note(curves: Curves) -> str:
         f"drawn earlier, is kept as it was: it shows {curves.kept_runs} runs that this report cannot redraw "
         "(recorded before their episodes were kept, or left out by this report's flags)."
     )
+
+
+def move_old_curves(results_dir: Path) -> Path | None:
+    """Before table1.png was the normalized-score plot it held table1's learning curves: move such a PNG to
+    table1_curves.png, where the curves now go, so that nothing is lost. Returns the new path, if moved."""
+    old, new = results_dir / "table1.png", results_dir / curves_name(SUITES["table1"])
+    if not old.is_file() or (png_text(old) or {}).get(PNG_PLOT_KEY) == SCORES_PLOT:
+        return None
+    if new.exists():
+        raise ReportError(
+            f"{old} holds learning curves (drawn before table1.png became the normalized-score plot), and "
+            f"{new} exists too: keep the one you want as {new.name}, rename the other, and report again"
+        )
+    old.rename(new)
+    return new
 
 
 def plot(suite: Suite, groups: dict, path: Path) -> bool:
@@ -625,11 +1060,95 @@ def plot(suite: Suite, groups: dict, path: Path) -> bool:
     return True
 
 
+def plot_table1(t: Table1, path: Path) -> bool:
+    """A grouped bar chart of the 11 settings' normalized scores, ours beside the paper's Table 1, in the
+    paper's order; each of our bars says how many runs it is the mean of. False without matplotlib. The
+    PNG's metadata names the runs behind it and marks it as this plot (see move_old_curves)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    settings = list(t.suite.settings)
+    exp_of = {t.setting(exp): exp for exp in t.exps}
+    x = np.arange(len(settings))
+    width = 0.4
+    ours = [t.score(exp_of[s]) if s in exp_of else math.nan for s in settings]
+    paper = [math.nan if s.paper_score is None else s.paper_score for s in settings]
+    fig, ax = plt.subplots(figsize=(14, 5))
+    ax.bar(x - width / 2, ours, width, color="tab:blue", label=f"ours, {budget_label(t.budget)} steps")
+    paper_budget = budget_label(t.suite.total_timesteps)
+    ax.bar(x + width / 2, paper, width, color="tab:gray", label=f"paper, Table 1 ({paper_budget} steps)")
+    for xi, s, value in zip(x, settings, ours, strict=True):
+        if s in exp_of:
+            above = value >= 0
+            ax.annotate(
+                f"{value:.2f}\n{plural(t.runs(exp_of[s]), 'run')}",
+                (xi - width / 2, value),
+                xytext=(0, 2 if above else -2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom" if above else "top",
+                fontsize=7,
+            )
+        else:
+            ax.text(xi - width / 2, 0.02, "not run", rotation=90, ha="center", va="bottom", fontsize=7)
+    for xi, value in zip(x, paper, strict=True):
+        if not math.isnan(value):
+            above = value >= 0
+            ax.annotate(
+                f"{value:.2f}",
+                (xi + width / 2, value),
+                xytext=(0, 2 if above else -2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom" if above else "top",
+                fontsize=7,
+                color="dimgray",
+            )
+    ax.axhline(0, color="black", linewidth=0.8)
+    labels = ["\n".join(textwrap.fill(part, 15) for part in s.label.split(", ")) for s in settings]
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("normalized score\n(random policy = 0, best setting = 1)")
+    ax.margins(y=0.15)
+    n_settings = len(settings)
+    coverage = (
+        f"ours: {t.expected} runs per setting, as in the paper"
+        if t.complete
+        else f"ours: {t.total} of the paper's {n_settings * t.expected} runs; each environment's 1 is the best of "
+        f"the settings run there (incomplete: see table1.md)"
+    )
+    ax.set_title(
+        f"Table 1's normalized score at {budget_label(t.budget)} steps, ours beside the paper's\n{coverage}",
+        fontsize=10,
+    )
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80, metadata={PNG_RUNS_KEY: " ".join(t.run_ids), PNG_PLOT_KEY: SCORES_PLOT})
+    plt.close(fig)
+    return True
+
+
+def scores_note(target: PngTarget, t: Table1) -> str:
+    """What the markdown says of the normalized-score plot."""
+    note = f"Normalized scores at {budget_label(t.budget)} steps, ours beside the paper's: `{target.path.name}`."
+    if target.kept is not None:
+        note += (
+            f" `{target.kept.name}`, drawn earlier, is kept as it was: it shows {target.kept_runs} runs that this "
+            "report leaves out (incomplete runs, drawn with --include-incomplete)."
+        )
+    return note
+
+
 # ---------------------------------------------------------------------------------------------
 
 
 def report(cli: Cli) -> dict[str, Path]:
-    """Write the suite's CSV, markdown and PNG; return their paths (no PNG without matplotlib)."""
+    """Write the suite's CSV, markdown and PNGs; return their paths (no PNG without matplotlib)."""
     suite = SUITES[cli.suite]
     runs_dir = cli.runs_dir / suite.name
     if cli.last_episodes < 1:
@@ -644,18 +1163,44 @@ def report(cli: Cli) -> dict[str, Path]:
         )
     results = sorted(found + kept, key=lambda r: sort_key(r, suite))
     used = [r for r in results if r.complete or cli.include_incomplete]
+    table1 = suite.name == "table1"
+    tables = table1_at(suite, group(used), read_random(cli.random_csv)) if table1 and used else []
+    paths: dict[str, Path] = {}
+    moved = move_old_curves(cli.results_dir) if table1 else None
+    if moved is not None:
+        paths["moved"] = moved
     cli.results_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": cli.results_dir / f"{suite.name}.csv", "md": cli.results_dir / f"{suite.name}.md"}
+    paths |= {"csv": cli.results_dir / f"{suite.name}.csv", "md": cli.results_dir / f"{suite.name}.md"}
     write_csv(results, paths["csv"])
     paths["episodes"] = cli.results_dir / f"{suite.name}_episodes.csv.gz"
     write_episodes(results, paths["episodes"])
+    has_matplotlib = importlib.util.find_spec("matplotlib") is not None
     curves = curves_path(suite, used, cli.results_dir)
-    drawable = any(r.episodes for r in used) and importlib.util.find_spec("matplotlib") is not None
-    write_markdown(suite, results, used, paths["md"], cli, curves_note(curves) if drawable else "")
+    drawable = any(r.episodes for r in used) and has_matplotlib
+    earlier = cli.results_dir / curves_name(suite)
+    notes = []
+    if drawable:
+        notes.append(curves_note(curves))
+    elif earlier.is_file():
+        notes.append(
+            f"Learning curves: `{earlier.name}`, drawn by an earlier report (no run here has its episodes to "
+            "redraw them from)."
+        )
+    scores = None
+    if tables and has_matplotlib:
+        scores = keep_richer(cli.results_dir / f"{suite.name}.png", {run_id(r) for r in used}, set())
+        notes.append(scores_note(scores, tables[0]))
+    write_markdown(suite, results, used, paths["md"], cli, notes, tables)
     if drawable and plot(suite, group(used), curves.path):
         paths["png"] = curves.path
         if curves.kept is not None:
             paths["kept"] = curves.kept
+    elif earlier.is_file():
+        paths["kept"] = earlier
+    if scores is not None and plot_table1(tables[0], scores.path):
+        paths["scores_png"] = scores.path
+        if scores.kept is not None:
+            paths["kept_scores"] = scores.kept
     return paths
 
 
@@ -667,11 +1212,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"report.py: error: {e}", file=sys.stderr)
         sys.exit(2)
     for name, path in paths.items():
-        if name == "kept":
+        if name == "moved":
+            print(
+                f"report.py: moved {display(path.with_name('table1.png'))} to {display(path)}: it holds learning "
+                "curves, and table1.png is now the normalized-score plot"
+            )
+        elif name.startswith("kept"):
             print(f"report.py: kept {display(path)} as it was: it shows runs this report cannot redraw")
         else:
             print(f"report.py: wrote {display(path)}")
-    if "png" not in paths:
+    if "png" not in paths and "kept" not in paths:
         print(
             "report.py: no learning curves (no complete runs, or no matplotlib: pip install -r benchmark/requirements.txt)"
         )

@@ -24,6 +24,8 @@ class Setting:
     """how the paper names this setting (the report's row label)"""
     paper_score: float | None = None
     """the paper's Table 1 normalized score for this setting, where it has one"""
+    family: str = ""
+    """Table 1's kind of objective (clipping, adaptive KL, fixed KL, or neither), which the report compares"""
 
 
 @dataclass(frozen=True)
@@ -116,23 +118,29 @@ PPO_CLIP = Setting("ppo_continuous", "ppo_continuous.py", label="PPO-Clip, ε = 
 
 def _fixed_beta(beta: str, score: float) -> Setting:
     flags = ("--no-adaptive-beta", "--init-beta", beta)
-    return Setting(f"klpen_fixed_{beta}", "ppo_penalty.py", flags, f"fixed KL, β = {beta}", score)
+    return Setting(f"klpen_fixed_{beta}", "ppo_penalty.py", flags, f"fixed KL, β = {beta}", score, "fixed KL")
 
 
 def _adaptive_kl(d_targ: str, score: float) -> Setting:
     flags = ("--kl-target", d_targ)
-    return Setting(f"klpen_adaptive_{d_targ}", "ppo_penalty.py", flags, f"adaptive KL, d_targ = {d_targ}", score)
+    label = f"adaptive KL, d_targ = {d_targ}"
+    return Setting(f"klpen_adaptive_{d_targ}", "ppo_penalty.py", flags, label, score, "adaptive KL")
 
 
 def _clip(eps: str, score: float) -> Setting:
-    return Setting(f"clip{eps}", "ppo_continuous.py", ("--clip-coef", eps), f"clipping, ε = {eps}", score)
+    return Setting(f"clip{eps}", "ppo_continuous.py", ("--clip-coef", eps), f"clipping, ε = {eps}", score, "clipping")
 
 
 # Table 1, in the paper's row order, with the paper's normalized scores.
 TABLE1_SETTINGS = (
     # L^CPI: the penalty script with a fixed β of 0 is the unclipped, unpenalized surrogate of Eq. (6).
     Setting(
-        "cpi", "ppo_penalty.py", ("--no-adaptive-beta", "--init-beta", "0"), "no clipping or penalty (L^CPI)", -0.39
+        "cpi",
+        "ppo_penalty.py",
+        ("--no-adaptive-beta", "--init-beta", "0"),
+        "no clipping or penalty (L^CPI)",
+        -0.39,
+        "no clipping or penalty",
     ),
     _clip("0.1", 0.76),
     _clip("0.2", 0.82),

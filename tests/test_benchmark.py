@@ -514,6 +514,7 @@ def test_normalized_score_matches_the_hand_computed_example():
         report.normalized_scores(SCORES, {"Hopper-v4": 0.0})
 
 
+@needs_matplotlib
 def test_table1_report_prints_the_normalized_score_beside_the_papers(tmp_path):
     runs_dir, results = tmp_path / "runs", tmp_path / "results"
     for setting, per_env in SCORES.items():
@@ -535,11 +536,149 @@ def test_table1_report_prints_the_normalized_score_beside_the_papers(tmp_path):
     ]
     paths = report.report(report.tyro.cli(report.Cli, args=flags))
     table = paths["md"].read_text()
-    assert "| no clipping or penalty (L^CPI) | cpi | 4 | 0.69 | -0.39 |" in table
-    assert "| clipping, ε = 0.2 | clip0.2 | 4 | 0.75 | 0.82 |" in table
+    assert "| no clipping or penalty (L^CPI) | cpi | 4 (paper 21) | 0.69 | -0.39 | 2 | 2 |" in table
+    assert "| clipping, ε = 0.2 | clip0.2 | 4 (paper 21) | 0.75 | 0.82 | 1 | 1 |" in table
     assert "| random policy (100 episodes) | 0.0 | -100.0 |" in table
+    # Per environment: the mean over seeds of the normalized runs (see the hand-computed example).
+    assert "| setting | Hopper-v4 | Swimmer-v4 | all runs |" in table
+    assert "| cpi | 0.38 (2) | 1.00 (2) | 0.69 (4) |" in table
+    assert "| clip0.2 | 1.00 (2) | 0.50 (2) | 0.75 (4) |" in table
+    assert "| best setting (= 1) | clip0.2 | cpi |  |" in table
+    # 8 of 231 runs: said plainly, with what it does to the normalization.
+    assert "**Incomplete: 8 of the paper's 231 runs**" in table
+    assert "no runs on HalfCheetah, InvertedDoublePendulum, InvertedPendulum, Reacher, Walker2d" in table
+    assert "Each setting here has 4 runs, not the paper's 21." in table
+    assert "on each environment the 1 is the best of the settings run there, not of all 11" in table
+    assert "- **Agrees**: the best setting is clipping, ε = 0.2 in both (ours 0.75, paper 0.82)." in table
     with open(paths["csv"]) as f:
         assert len(list(csv.DictReader(f))) == 8
+    # The normalized scores beside the paper's are table1.png; the learning curves go to table1_curves.png.
+    assert (paths["scores_png"], paths["png"]) == (results / "table1.png", results / "table1_curves.png")
+    text = report.png_text(results / "table1.png")
+    assert text[report.PNG_PLOT_KEY] == report.SCORES_PLOT
+    assert set(text[report.PNG_RUNS_KEY].split()) == {
+        f"{setting}/{env}/{seed}/1000000" for setting in SCORES for env in RANDOM for seed in (1, 2)
+    }
+    assert "Normalized scores at 1M steps, ours beside the paper's: `table1.png`." in table
+    assert "Learning curves: `table1_curves.png`." in table
+
+
+def table1(scores: dict[str, dict[str, list[float]]], budget: int = 1_000_000) -> report.Table1:
+    """Table 1 from made-up scores, with a random policy of 0 on every environment."""
+    envs = {env for per_env in scores.values() for env in per_env}
+    return report.Table1(suites.SUITES["table1"], budget, dict.fromkeys(envs, 0.0), scores, [])
+
+
+def test_table1_ordering_statement_where_it_agrees_with_the_paper():
+    # clip0.2: 50/50, 100/100 -> 1.00; klpen_fixed_3: 0.8, 0.8 -> 0.80; cpi: 0.2, 0.1 -> 0.15: the paper's order.
+    t = table1(
+        {
+            "cpi": {"Hopper-v4": [10.0], "Walker2d-v4": [10.0]},
+            "clip0.2": {"Hopper-v4": [50.0], "Walker2d-v4": [100.0]},
+            "klpen_fixed_3": {"Hopper-v4": [40.0], "Walker2d-v4": [80.0]},
+        }
+    )
+    text = "\n".join(report.ordering_statement(t))
+    assert "- **Agrees**: the best setting is clipping, ε = 0.2 in both (ours 1.00, paper 0.82)." in text
+    assert (
+        "- **Agrees**: the kinds of objective come in the paper's order: paper clipping (ε = 0.2, 0.82) > "
+        "fixed KL (β = 3, 0.72) > no clipping or penalty (-0.39); ours clipping (ε = 0.2, 1.00) > "
+        "fixed KL (β = 3, 0.80) > no clipping or penalty (0.15)"
+    ) in text
+    assert "- **Agrees**: 3 of 3 pairs of settings are in the paper's order: every one." in text
+    assert "Differs" not in text and "Caution" not in text
+
+
+def test_table1_ordering_statement_names_the_scores_behind_a_difference():
+    # Hopper: fixed β = 3 is the 1 (100), clipping 0.5; Walker2d: clipping is the 1 (100), fixed β = 3 0.8.
+    # fixed β = 3: (1.0 + 0.8) / 2 = 0.90 > clipping ε = 0.2: (0.5 + 1.0) / 2 = 0.75, the paper's other way.
+    scores = {
+        "cpi": {"Hopper-v4": [10.0], "Walker2d-v4": [10.0]},
+        "clip0.2": {"Hopper-v4": [50.0], "Walker2d-v4": [100.0]},
+        "klpen_fixed_3": {"Hopper-v4": [100.0], "Walker2d-v4": [80.0]},
+    }
+    text = "\n".join(report.ordering_statement(table1(scores)))
+    behind = "per environment, fixed KL, β = 3 against clipping, ε = 0.2: ahead on Hopper (1.00 vs 0.50); behind on Walker2d (0.80 vs 1.00)"
+    assert (
+        "- **Differs**: our best setting is fixed KL, β = 3 (0.90; paper 0.72); the paper's, clipping, ε = 0.2 "
+        f"(paper 0.82), is our 2nd (0.75): {behind}."
+    ) in text
+    assert "As in the paper: clipping above no clipping or penalty, fixed KL above no clipping or penalty." in text
+    assert f"Ours puts fixed KL (β = 3, 0.90) above clipping (ε = 0.2, 0.75): {behind}." in text
+    assert "- **Differs**: 2 of 3 pairs of settings are in the paper's order; out of order:" in text
+    assert f"  - fixed KL, β = 3 above clipping, ε = 0.2 (ours 0.90 vs 0.75; paper 0.72 vs 0.82): {behind}." in text
+    # Within a kind of objective, and a setting with fewer environments: the caution, and what it lacks.
+    scores["clip0.3"] = {"Hopper-v4": [60.0, 80.0]}  # 0.7 on Hopper: above clipping ε = 0.2's 0.75 overall
+    text = "\n".join(report.ordering_statement(table1(scores)))
+    assert "**Caution**: the settings' figures are means over different runs (cpi, clip0.2, klpen_fixed_3: " in text
+    assert "clip0.3: Hopper (2 seeds)), so their ranking is not like for like" in text
+    # 0.70 < 0.75: ε = 0.2 is still our best clipping setting
+    assert "- **Agrees**: within clipping, the best is ε = 0.2 in both (ours 0.75, paper 0.82)." in text
+    scores["clip0.3"] = {"Hopper-v4": [90.0, 90.0]}  # 0.9 on Hopper, no Walker2d run
+    text = "\n".join(report.ordering_statement(table1(scores)))
+    assert (
+        "- **Differs**: within clipping, our best is ε = 0.3 (0.90; paper 0.70), the paper's ε = 0.2 (paper 0.82; "
+        "ours 0.75): per environment, clipping, ε = 0.3 against clipping, ε = 0.2: ahead on Hopper (0.90 vs 0.50); "
+        "only clipping, ε = 0.2 has runs on Walker2d."
+    ) in text
+
+
+@needs_matplotlib
+def test_table1_report_from_the_results_alone_keeps_the_reduced_budget_and_the_old_curves(tmp_path):
+    """A fresh clone: table1.csv records 300k and 1M runs, no run folders; the committed table1.png holds
+    learning curves drawn before table1.png became the normalized-score plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = tmp_path / "results"
+    results.mkdir()
+    rows = [
+        f"{script},{exp},{env},1,{steps},{score},100,2000,abc,{complete},{budget},500,1,m"
+        for script, exp, env, steps, score, complete, budget in (
+            ("ppo_penalty.py", "cpi-300k", "Hopper-v4", 299008, 300, True, 300000),
+            ("ppo_continuous.py", "clip0.2-300k", "Hopper-v4", 299008, 1800, True, 300000),
+            ("ppo_penalty.py", "cpi", "Hopper-v4", 999424, 400, True, 1000000),
+            ("ppo_continuous.py", "clip0.2", "Hopper-v4", 999424, 2400, True, 1000000),
+            ("ppo_continuous.py", "clip0.2", "Walker2d-v4", 500000, 1000, False, 1000000),
+        )
+    ]
+    (results / "table1.csv").write_text(",".join(report.CSV_COLUMNS) + "\n" + "\n".join(rows) + "\n")
+    random_csv = tmp_path / "random_policy.csv"
+    random_csv.write_text("env_id,episodes,mean_return\nHopper-v4,100,0.0\nWalker2d-v4,100,0.0\n")
+    fig = plt.figure()  # learning curves, as the report drew them before they went to table1_curves.png
+    fig.savefig(results / "table1.png")
+    plt.close(fig)
+    old_curves = (results / "table1.png").read_bytes()
+    flags = ["--suite", "table1", "--runs-dir", str(tmp_path / "no-runs"), "--results-dir", str(results)]
+    flags += ["--random-csv", str(random_csv)]
+    result = run_script("benchmark/report.py", *flags)
+    assert result.returncode == 0, result.stderr
+    assert f"moved {results / 'table1.png'} to {results / 'table1_curves.png'}" in result.stdout
+    assert (results / "table1_curves.png").read_bytes() == old_curves
+    assert f"kept {results / 'table1_curves.png'} as it was" in result.stdout
+    assert report.png_text(results / "table1.png")[report.PNG_PLOT_KEY] == report.SCORES_PLOT
+    table = (results / "table1.md").read_text()
+    full, reduced = table.split("## 1M steps, the paper's budget")[1].split("## 300k steps: a reduced budget")
+    assert "| cpi | 400.0 |" in full and "| clip0.2 | 2400.0 |" in full and "-300k" not in full
+    assert "| clipping, ε = 0.2 | clip0.2 | 1 (paper 21) | 1.00 | 0.82 | 1 | 1 |" in full
+    assert "| cpi-300k | 300.0 |" in reduced and "| clip0.2-300k | 1800.0 |" in reduced
+    assert "| cpi-300k | 0.17 (1) | 0.17 (1) |" in reduced  # 300 / 1800: the 300k runs normalized by themselves
+    assert "The paper's figures are at 1M steps, ours here at 300k." in reduced
+    assert "Learning curves: `table1_curves.png`, drawn by an earlier report" in table
+    # An incomplete run drawn on request is not dropped from table1.png by the next report without it.
+    report.report(report.tyro.cli(report.Cli, args=[*flags, "--include-incomplete"]))
+    assert "clip0.2/Walker2d-v4/1/1000000" in report.drawn_runs(results / "table1.png")
+    before = (results / "table1.png").read_bytes()
+    paths = report.report(report.tyro.cli(report.Cli, args=flags))
+    assert (paths["scores_png"], paths["kept_scores"]) == (results / "table1_partial.png", results / "table1.png")
+    assert (results / "table1.png").read_bytes() == before
+    assert (results / "table1_curves.png").read_bytes() == old_curves
+    # Old curves in table1.png with table1_curves.png there too: nothing is overwritten, the user decides.
+    (results / "table1.png").write_bytes(old_curves)
+    with pytest.raises(report.ReportError, match="keep the one you want as table1_curves.png"):
+        report.report(report.tyro.cli(report.Cli, args=flags))
 
 
 def test_real_run_interrupted_resumed_skipped_and_reported(tmp_path):
