@@ -616,7 +616,7 @@ def averaged_table(t: Table1) -> list[str]:
         "",
         f"A setting's figure is the mean of its runs' normalized scores (the paper: {len(t.suite.env_ids)} "
         f"environments × {len(t.suite.seeds)} seeds = {t.expected} runs); the ranks are among the "
-        f"{len(ranked)} settings ranked here.",
+        f"{plural(len(ranked), 'setting')} ranked here.",
         "",
     ]
     rows = []
