@@ -270,8 +270,9 @@ class Actors:
             obs[t] = self.next_obs
             actions[t], logprobs[t], values[t] = policy.act(self.next_obs, self.rng)
             self.next_obs, reward, terminated, truncated, infos = self.envs.step(actions[t] + self.action_start)
-            rewards[t], terminations[t], episode_ends[t] = reward, terminated, terminated | truncated
-            self.track_episodes(t, reward, terminated | truncated)
+            ended = terminated | truncated
+            rewards[t], terminations[t], episode_ends[t] = reward, terminated, ended
+            self.track_episodes(t, reward, ended)
             # A time limit is not a terminal state: bootstrap from V(final observation) (Pardo et al., 2018).
             # With SAME_STEP autoreset, next_obs already starts the next episode for the envs that ended.
             cut = np.flatnonzero(truncated & ~terminated)

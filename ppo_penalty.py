@@ -352,10 +352,11 @@ class Actors:
             # Implementation detail (baselines): the action is clipped to the bounds only on its way to the
             # environment; the rollout keeps the sampled action, whose log-prob r_t(θ) is computed from.
             raw_obs, reward, terminated, truncated, infos = self.envs.step(actions[t].clip(space.low, space.high))
-            terminations[t], episode_ends[t] = terminated, terminated | truncated
-            rewards[t] = self.reward_scaler(reward, terminated | truncated)
+            ended = terminated | truncated
+            terminations[t], episode_ends[t] = terminated, ended
+            rewards[t] = self.reward_scaler(reward, ended)
             self.next_obs = self.obs_normalizer(raw_obs)
-            self.track_episodes(t, reward, terminated | truncated)
+            self.track_episodes(t, reward, ended)
             # A time limit is not a terminal state: bootstrap from V(final observation) (Pardo et al., 2018).
             # With SAME_STEP autoreset, raw_obs already starts the next episode for the envs that ended.
             cut = np.flatnonzero(truncated & ~terminated)
