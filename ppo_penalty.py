@@ -121,29 +121,6 @@ def make_vector_env(args: Args, run_dir: str) -> gym.vector.VectorEnv:
     )
 
 
-class RunningMeanStd:
-    """Running mean and variance of a stream of batches (parallel algorithm of Chan et al., 1979)."""
-
-    def __init__(self, shape: tuple[int, ...] = ()):
-        self.mean, self.var, self.count = np.zeros(shape, np.float64), np.ones(shape, np.float64), 1e-4
-
-    def update(self, x: np.ndarray) -> None:
-        if x.shape[0] == 1:  # speed only: one row is the batch's mean, its variance 0 (2 reductions fewer)
-            batch_mean, batch_var, batch_count = x[0], 0.0, 1
-        else:
-            batch_mean, batch_var, batch_count = x.mean(axis=0), x.var(axis=0), x.shape[0]
-        delta, total = batch_mean - self.mean, self.count + batch_count
-        self.mean = self.mean + delta * batch_count / total
-        m2 = self.var * self.count + batch_var * batch_count + delta**2 * self.count * batch_count / total
-        self.var, self.count = m2 / total, total
-
-    def state_dict(self) -> dict:
-        return {"mean": torch.as_tensor(self.mean), "var": torch.as_tensor(self.var), "count": self.count}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.mean, self.var, self.count = state["mean"].numpy(), state["var"].numpy(), float(state["count"])
-
-
 class ObsNormalizer:
     """Implementation detail (baselines VecNormalize): (obs - mean) / std, clipped to ±10."""
 
@@ -185,23 +162,17 @@ def layer_init(layer: nn.Linear, std: float = np.sqrt(2), bias_const: float = 0.
     return layer
 
 
+def mlp(in_dim: int, out_dim: int, out_std: float) -> nn.Sequential:
+    """The paper's network (section 6.1): two hidden layers of 64 tanh units, then a linear output layer."""
+    hidden = [layer_init(nn.Linear(in_dim, 64)), nn.Tanh(), layer_init(nn.Linear(64, 64)), nn.Tanh()]
+    return nn.Sequential(*hidden, layer_init(nn.Linear(64, out_dim), std=out_std))
+
+
 class Agent(nn.Module):
     def __init__(self, obs_dim: int, action_dim: int):
         super().__init__()
-        self.critic = nn.Sequential(
-            layer_init(nn.Linear(obs_dim, 64)),
-            nn.Tanh(),
-            layer_init(nn.Linear(64, 64)),
-            nn.Tanh(),
-            layer_init(nn.Linear(64, 1), std=1.0),  # implementation detail (baselines): value output gain 1
-        )
-        self.actor_mean = nn.Sequential(
-            layer_init(nn.Linear(obs_dim, 64)),
-            nn.Tanh(),
-            layer_init(nn.Linear(64, 64)),
-            nn.Tanh(),
-            layer_init(nn.Linear(64, action_dim), std=0.01),  # implementation detail (baselines): mean near 0
-        )
+        self.critic = mlp(obs_dim, 1, out_std=1.0)  # implementation detail (baselines): value output gain 1
+        self.actor_mean = mlp(obs_dim, action_dim, out_std=0.01)  # implementation detail (baselines): mean near 0
         # Paper, section 6.1: the Gaussian's log-std is a learned vector, independent of the state.
         self.actor_logstd = nn.Parameter(torch.zeros(1, action_dim))
 
@@ -301,12 +272,6 @@ def value_loss(new_values, old_values, returns, clip_coef: float, clip_vloss: bo
         return 0.5 * ((new_values - returns) ** 2).mean()
     clipped_values = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
     return 0.5 * torch.max((new_values - returns) ** 2, (clipped_values - returns) ** 2).mean()
-
-
-def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
-    """1 - Var[target - predicted] / Var[target]: 1 is a perfect value function, 0 no better than a constant."""
-    var_target = target.var()
-    return float("nan") if var_target == 0 else float(1.0 - (target - predicted).var() / var_target)
 
 
 # --- Algorithm 1: actors collect T steps with π_θold, then K epochs of minibatch updates ------------------------
@@ -496,9 +461,8 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
     checkpoint = load_checkpoint(checkpoint_path)
     env_id, norm_obs = checkpoint["args"]["env_id"], checkpoint["args"]["norm_obs"]
     check_env(env_id)
-    env = make_env(
-        env_id, os.path.join(os.path.dirname(checkpoint_path), "videos-eval") if capture_video else None, True
-    )()
+    video_dir = os.path.join(os.path.dirname(checkpoint_path), "videos-eval") if capture_video else None
+    env = make_env(env_id, video_dir, every_episode=True)()
     agent = Agent(env.observation_space.shape[0], env.action_space.shape[0])
     obs_normalizer = ObsNormalizer(env.observation_space.shape, norm_obs)
     restore_state(checkpoint, {"model": agent, "obs_rms": obs_normalizer.rms})
@@ -557,6 +521,35 @@ def numpy_mlp(net: nn.Sequential):
     return forward
 
 
+class RunningMeanStd:
+    """Running mean and variance of a stream of batches (parallel algorithm of Chan et al., 1979)."""
+
+    def __init__(self, shape: tuple[int, ...] = ()):
+        self.mean, self.var, self.count = np.zeros(shape, np.float64), np.ones(shape, np.float64), 1e-4
+
+    def update(self, x: np.ndarray) -> None:
+        if x.shape[0] == 1:  # speed only: one row is the batch's mean, its variance 0 (2 reductions fewer)
+            batch_mean, batch_var, batch_count = x[0], 0.0, 1
+        else:
+            batch_mean, batch_var, batch_count = x.mean(axis=0), x.var(axis=0), x.shape[0]
+        delta, total = batch_mean - self.mean, self.count + batch_count
+        self.mean = self.mean + delta * batch_count / total
+        m2 = self.var * self.count + batch_var * batch_count + delta**2 * self.count * batch_count / total
+        self.var, self.count = m2 / total, total
+
+    def state_dict(self) -> dict:
+        return {"mean": torch.as_tensor(self.mean), "var": torch.as_tensor(self.var), "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mean, self.var, self.count = state["mean"].numpy(), state["var"].numpy(), float(state["count"])
+
+
+def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    """1 - Var[target - predicted] / Var[target]: 1 is a perfect value function, 0 no better than a constant."""
+    var_target = target.var()
+    return float("nan") if var_target == 0 else float(1.0 - (target - predicted).var() / var_target)
+
+
 class UserError(Exception):
     """A problem the user can fix; main() prints it as one line and exits with code 2."""
 
@@ -597,11 +590,11 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
 
 
 def validate(args: Args) -> None:
-    """Hyperparameters that cannot work, and environments this script cannot run, are refused before anything
-    starts."""
+    """Refuses hyperparameters that cannot work, and environments this script cannot run, before anything starts."""
     positive = ["total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs", "learning_rate"]
     positive += ["clip_coef", "max_grad_norm", "save_interval", "torch_threads", "eval_episodes"]
     batch_size = args.num_envs * args.num_steps
+    n_t = f"--num-envs × --num-steps = {batch_size}"
     checks = [(getattr(args, name) > 0, f"--{name.replace('_', '-')} must be positive") for name in positive] + [
         (0.0 <= args.gamma <= 1.0, "--gamma must be in [0, 1]"),
         (0.0 <= args.gae_lambda <= 1.0, "--gae-lambda must be in [0, 1]"),
@@ -614,18 +607,11 @@ def validate(args: Args) -> None:
             "--init-beta 0 cannot adapt (β/2 and 2β stay 0); add --no-adaptive-beta",
         ),
         (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
-        (
-            batch_size % max(args.num_minibatches, 1) == 0,
-            f"--num-envs × --num-steps = {batch_size} is not divisible by --num-minibatches",
-        ),
-        (
-            args.total_timesteps >= batch_size,
-            f"--total-timesteps must be at least --num-envs × --num-steps = {batch_size}",
-        ),
+        (batch_size % max(args.num_minibatches, 1) == 0, f"{n_t} is not divisible by --num-minibatches"),
+        (args.total_timesteps >= batch_size, f"--total-timesteps must be at least {n_t}"),
     ]
-    for ok, message in checks:
-        if not ok:
-            raise UserError(message)
+    if failed := [message for ok, message in checks if not ok]:
+        raise UserError(failed[0])
     check_env(args.env_id)
     if args.capture_video:
         check_video(args.env_id)
@@ -650,7 +636,6 @@ def check_video(env_id: str) -> None:
 
 
 def setup_torch(args: Args) -> torch.device:
-    """Seeds python, numpy and torch; sets torch's threads; picks the device."""
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -687,11 +672,10 @@ class Run:
         self.start_time, self.last_print, self.last_save = None, 0.0, self.start_step
         if self.resumed:
             print(f"resuming from step {self.start_step:,} of {self.args.resume}", file=sys.stderr)
-        if self.args.total_timesteps % self.batch_size:
-            end = self.args.total_timesteps // self.batch_size * self.batch_size
+        if excess := self.args.total_timesteps % self.batch_size:
+            end = f"{self.args.total_timesteps - excess:,}"
             print(
-                f"--total-timesteps is rounded down to a multiple of N×T = {self.batch_size:,}: {end:,}",
-                file=sys.stderr,
+                f"--total-timesteps is rounded down to a multiple of N×T = {self.batch_size:,}: {end}", file=sys.stderr
             )
         return self
 
@@ -759,24 +743,18 @@ class Run:
 
     def finish(self) -> dict:
         seconds, steps, returns = time.time() - self.start_time, self.global_step - self.start_step, self.recent_returns
-        summary = {
-            "global_step": self.global_step,
-            "start_step": self.start_step,
-            "mean_return": float(np.mean(returns)) if returns else float("nan"),
-            "episodes": len(returns),
-            "sps": steps / seconds,
-            "wall_seconds": seconds,
-            "run_dir": self.dir,
-            "checkpoint": self.save() if self.args.save_model else None,
-            "interrupted": self.signal,
-        } | self.extra
+        mean_return = float(np.mean(returns)) if returns else float("nan")
+        checkpoint = self.save() if self.args.save_model else None
+        summary = dict(global_step=self.global_step, start_step=self.start_step, mean_return=mean_return)
+        summary |= dict(episodes=len(returns), sps=steps / seconds, wall_seconds=seconds, run_dir=self.dir)
+        summary |= dict(checkpoint=checkpoint, interrupted=self.signal) | self.extra
         with open(os.path.join(self.dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
-        score = f"mean return of the last {len(returns)} episodes {np.mean(returns):.2f}" if returns else ""
+        score = f"mean return of the last {len(returns)} episodes {mean_return:.2f}" if returns else ""
         print(
             f"{'interrupted' if self.signal else 'done'}: step {self.global_step:,} ({steps:,} steps in this run, "
             f"{seconds:.0f} s, {summary['sps']:,.0f} steps/s); {score or 'no episode finished yet'}; run folder "
-            f"{self.dir}" + (f"; checkpoint {summary['checkpoint']}" if summary["checkpoint"] else ""),
+            f"{self.dir}" + (f"; checkpoint {checkpoint}" if checkpoint else ""),
             flush=True,
         )
         return summary
@@ -807,9 +785,7 @@ def load_checkpoint(path: str, env_id: str | None = None) -> dict:
     if checkpoint["script"] != SCRIPT:
         raise UserError(f"{path} was written by {checkpoint['script']}.py; use that script for it")
     if checkpoint["format_version"] != CHECKPOINT_VERSION:
-        raise UserError(
-            f"{path} has checkpoint format {checkpoint['format_version']}; this script reads {CHECKPOINT_VERSION}"
-        )
+        raise UserError(f"{path} has checkpoint format {checkpoint['format_version']}; expected {CHECKPOINT_VERSION}")
     if env_id is not None and checkpoint["args"]["env_id"] != env_id:
         raise UserError(f"{path} was trained on {checkpoint['args']['env_id']}, not {env_id}")
     return checkpoint
