@@ -420,9 +420,7 @@ def numpy_mlp(net: nn.Sequential):
     layers = []
     for m in net:
         if not isinstance(m, nn.Linear | nn.Tanh):
-            raise UserError(
-                f"--numpy-rollout copies Linear and Tanh layers, not {type(m).__name__}: pass --no-numpy-rollout"
-            )
+            raise UserError(f"--numpy-rollout copies Linear and Tanh, not {type(m).__name__}: pass --no-numpy-rollout")
         linear = isinstance(m, nn.Linear)
         layers.append(
             (m.weight.detach().cpu().numpy().T.copy(), m.bias.detach().cpu().numpy().copy()) if linear else None
@@ -559,10 +557,8 @@ class Run:
         if self.resumed:
             print(f"resuming from step {self.start_step:,} of {self.args.resume}", file=sys.stderr)
         if excess := self.args.total_timesteps % self.batch_size:
-            end = f"{self.args.total_timesteps - excess:,}"
-            print(
-                f"--total-timesteps is rounded down to a multiple of N×T = {self.batch_size:,}: {end}", file=sys.stderr
-            )
+            end, n_t = self.args.total_timesteps - excess, self.batch_size
+            print(f"--total-timesteps is rounded down to a multiple of N×T = {n_t:,}: {end:,}", file=sys.stderr)
         return self
 
     def handle(self, signum: int, frame) -> None:

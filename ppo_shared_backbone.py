@@ -701,10 +701,8 @@ class Run:
         if self.resumed:
             print(f"resuming from step {self.start_step:,} of {self.args.resume}", file=sys.stderr)
         if excess := self.args.total_timesteps % self.batch_size:
-            end = f"{self.args.total_timesteps - excess:,}"
-            print(
-                f"--total-timesteps is rounded down to a multiple of N×T = {self.batch_size:,}: {end}", file=sys.stderr
-            )
+            end, n_t = self.args.total_timesteps - excess, self.batch_size
+            print(f"--total-timesteps is rounded down to a multiple of N×T = {n_t:,}: {end:,}", file=sys.stderr)
         return self
 
     def handle(self, signum: int, frame) -> None:
