@@ -471,6 +471,18 @@ def mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values):.1f}"
 
 
+def bootstrap_ci(values: list[float], resamples: int = 10_000, level: float = 0.95) -> str:
+    """Percentile bootstrap interval of the mean across seeds: the seeds resampled with replacement, from a
+    fixed generator so that the report is the same each time it is written. Under 5 seeds, none: too few
+    values to resample."""
+    values = np.array([v for v in values if not math.isnan(v)])
+    if len(values) < 5:
+        return "—"
+    means = np.random.default_rng(0).choice(values, (resamples, len(values))).mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return f"[{low:.1f}, {high:.1f}]"
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
@@ -482,9 +494,10 @@ def scores_table(suite: Suite, groups: dict) -> list[str]:
     for (budget, setting, env_id), runs in groups.items():
         paper = paper_columns(suite.name, env_id)
         cells = [env_id, setting, steps_cell(budget, suite), seeds_cell(runs, suite)]
-        rows.append(cells + [mean_std([r.final_return for r in runs])] + list(paper.values()))
+        scores = [r.final_return for r in runs]
+        rows.append(cells + [mean_std(scores), bootstrap_ci(scores)] + list(paper.values()))
     first_env = next(iter(groups), (0, "", ""))[2]
-    header = ["environment", "setting", "steps", "seeds", "ours (last 100 episodes)"]
+    header = ["environment", "setting", "steps", "seeds", "ours (last 100 episodes)", "95% CI of the mean (≥ 5 seeds)"]
     return markdown_table(header + list(paper_columns(suite.name, first_env)), rows)
 
 
@@ -849,7 +862,8 @@ def write_markdown(
         f"{len(results)} runs ({sum(r.complete for r in results)} complete"
         + ("; incomplete runs are in the CSV only" if not cli.include_incomplete else "; incomplete runs included")
         + f"): {sources(results, cli.runs_dir / suite.name)}. A run's score is the mean return of its last "
-        f"{cli.last_episodes} episodes, as the paper scores; ± is the standard deviation across seeds.",
+        f"{cli.last_episodes} episodes, as the paper scores; ± is the standard deviation across seeds; the interval "
+        "is a 95% percentile bootstrap interval of the mean over seeds (10,000 resamplings of the seeds).",
         "",
         f"Commits: {', '.join(c[:10] for c in commits.split('+')) if commits else 'unknown'}. "
         f"Machines: {machines.replace('+', '; ') or 'unknown'}.",
