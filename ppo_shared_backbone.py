@@ -95,120 +95,11 @@ class Args:
 # --- Environment -----------------------------------------------------------------------------------------------
 
 
-# Atari preprocessing, as OpenAI baselines' make_atari + wrap_deepmind (atari_wrappers.py) and VecFrameStack,
-# the code behind the paper's numbers: for the same emulator frames the agent sees the same stack of frames
-# as baselines' ppo2 (tests/test_atari_preprocessing.py compares them step by step). gymnasium's wrappers are
-# used where they do exactly what baselines does; NoopReset, EpisodicLife and FireReset are what it lacks.
-
-
-class NoopReset(gym.Wrapper):
-    """Implementation detail (baselines' NoopResetEnv): a new game starts with 1 to noop_max single-frame
-    no-ops, their number drawn from the game's seeded generator, so that games do not all start alike.
-    (gymnasium has this only inside AtariPreprocessing, which also does the rest its own way.)"""
-
-    def __init__(self, env: gym.Env, noop_max: int = 30):
-        super().__init__(env)
-        self.noop_max = noop_max
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        obs, info = self.env.reset(seed=seed, options=options)
-        for _ in range(self.env.unwrapped.np_random.integers(1, self.noop_max + 1)):
-            obs, _, terminated, truncated, info = self.env.step(0)
-            if terminated or truncated:
-                obs, info = self.env.reset(seed=seed, options=options)
-        return obs, info
-
-
-class EpisodicLife(gym.Wrapper):
-    """Implementation detail (baselines' EpisodicLifeEnv): losing a life ends the *training* episode, a
-    terminal state for GAE (no bootstrap), but not the game: the next reset only steps a no-op from
-    where the life was lost. The game is reset when it is really over. (gymnasium's AtariPreprocessing
-    terminal_on_life_loss differs: it would reset the whole game after every lost life.)"""
-
-    def __init__(self, env: gym.Env):
-        super().__init__(env)
-        self.lives = 0
-        self.game_over = True
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        self.game_over = terminated or truncated
-        lives = self.env.unwrapped.ale.lives()
-        if 0 < lives < self.lives:
-            terminated = True  # a lost life, the game goes on
-        self.lives = lives
-        return obs, reward, terminated, truncated, info
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        if self.game_over or seed is not None:
-            obs, info = self.env.reset(seed=seed, options=options)
-        else:
-            obs, _, terminated, truncated, info = self.env.step(0)  # no-op from the lost-life state, as baselines
-            if terminated or truncated:
-                obs, info = self.env.reset()
-        self.game_over = False
-        self.lives = self.env.unwrapped.ale.lives()
-        return obs, info
-
-
-class FireReset(gym.Wrapper):
-    """Implementation detail (baselines' FireResetEnv): in games that wait for FIRE to start (Breakout's
-    ball, Pong's serve...), every reset, also the one after a lost life, presses FIRE, then action 2."""
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        obs, info = self.env.reset(seed=seed, options=options)
-        for action in (1, 2):
-            obs, _, terminated, truncated, _ = self.env.step(action)
-            if terminated or truncated:
-                obs, info = self.env.reset()
-        return obs, info
-
-
-def needs_fire(env: gym.Env) -> bool:
-    meanings = env.unwrapped.get_action_meanings()
-    return len(meanings) >= 3 and meanings[1] == "FIRE"  # baselines: FireResetEnv where 'FIRE' is an action
-
-
-def is_atari_frames(env: gym.Env) -> bool:
-    return hasattr(env.unwrapped, "ale") and len(env.observation_space.shape) == 3
-
-
-def atari_wrappers(env: gym.Env) -> gym.Env:
-    """Baselines' Atari preprocessing (make_atari, wrap_deepmind, VecFrameStack), in its order, on a game with
-    frameskip 1: for the same emulator frames the agent sees the observations baselines' ppo2 saw. gymnasium's
-    AtariPreprocessing is not used because it differs in two places: it takes the max of two grey frames, where
-    baselines greys the max of two RGB frames (OpenCV's RGB->grey equals ALE's grey screen exactly, but the grey
-    of a max is not the max of the greys: up to 16 grey levels apart in Pong), and it returns before storing the
-    frame on which a game ends inside the skip. FrameStackObservation's default padding differs too (copies of
-    the first frame where baselines has zeros).
-
-    RecordEpisodeStatistics sits where baselines' Monitor sat: above the frame skip, below the life-loss
-    and reward-sign wrappers, so info["episode"] holds the whole game's raw score and length (agent
-    steps, with the few no-op and FIRE steps of the resets after lost lives) when the game is really over."""
-    if importlib.util.find_spec("cv2") is None:
-        raise UserError("Atari frames are converted with OpenCV: pip install opencv-python-headless")
-    import cv2
-
-    env = NoopReset(env, noop_max=30)  # baselines' NoopResetEnv: 1 to 30 no-op frames start a game
-    # implementation detail (baselines): MaxAndSkipEnv's loop, max of the last 2 RGB frames, a game's last frame kept
-    env = gym.wrappers.MaxAndSkipObservation(env, skip=4)
-    env = gym.wrappers.RecordEpisodeStatistics(env)  # the whole game's raw score (baselines' Monitor)
-    env = EpisodicLife(env)
-    if needs_fire(env):
-        env = FireReset(env)
-    # implementation detail (baselines): WarpFrame's cv2.cvtColor RGB->grey, on the max-pooled RGB frame as there
-    grey = gym.spaces.Box(0, 255, env.observation_space.shape[:2], np.uint8)
-    env = gym.wrappers.TransformObservation(env, lambda frame: cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), grey)
-    env = gym.wrappers.ResizeObservation(env, (84, 84))  # WarpFrame's cv2.resize to 84x84, INTER_AREA: the same call
-    # implementation detail (baselines): ClipRewardEnv, the reward's sign
-    env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))
-    # implementation detail (baselines): VecFrameStack's last 4 frames, zeros before a reset's frame (a lost life's too)
-    return gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
-
-
 def make_env(env_id: str, video_dir: str | None = None, every_episode: bool = False):
-    """The environment of one actor: Atari frames get baselines' preprocessing, in training and evaluation
-    alike (the policy sees what it was trained on); a 1-D observation is used as gymnasium gives it.
+    """The environment of one actor: Atari frames get baselines' preprocessing (atari_wrappers, below the
+    fence: no-op starts, frame skip 4 with a max over the last 2 RGB frames, a lost life as a terminal state,
+    FIRE at reset, grey 84x84, reward sign, the last 4 frames stacked), in training and evaluation alike
+    (the policy sees what it was trained on); a 1-D observation is used as gymnasium gives it.
     Either way info["episode"] holds an episode's (a whole game's) true return when it ends."""
 
     def thunk():
@@ -285,7 +176,7 @@ class Agent(nn.Module):
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
         if self.image:
-            # Frames are kept as uint8 (4x less memory than float), scaled here (implementation detail (baselines): /255).
+            # Frames stay uint8 (4x less memory than float) until here. Implementation detail (baselines): / 255.
             return self.trunk(obs.contiguous(memory_format=torch.channels_last).float() * (1.0 / 255.0))
         return self.trunk(obs.float())
 
@@ -563,6 +454,119 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
 
 
 # ============================== below: speed and plumbing, skip on a first read ==============================
+
+
+# --- Atari preprocessing (make_env's), skippable on a first read of PPO but not to reproduce its numbers --------
+
+# As OpenAI baselines' make_atari + wrap_deepmind (atari_wrappers.py) and VecFrameStack, the code behind the
+# paper's numbers: for the same emulator frames the agent sees the same stack of frames as baselines' ppo2
+# (tests/test_atari_preprocessing.py compares them step by step). gymnasium's wrappers are used where they do
+# exactly what baselines does; NoopReset, EpisodicLife and FireReset are what it lacks.
+
+
+class NoopReset(gym.Wrapper):
+    """Implementation detail (baselines' NoopResetEnv): a new game starts with 1 to noop_max single-frame
+    no-ops, their number drawn from the game's seeded generator, so that games do not all start alike.
+    (gymnasium has this only inside AtariPreprocessing, which also does the rest its own way.)"""
+
+    def __init__(self, env: gym.Env, noop_max: int = 30):
+        super().__init__(env)
+        self.noop_max = noop_max
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        for _ in range(self.env.unwrapped.np_random.integers(1, self.noop_max + 1)):
+            obs, _, terminated, truncated, info = self.env.step(0)
+            if terminated or truncated:
+                obs, info = self.env.reset(seed=seed, options=options)
+        return obs, info
+
+
+class EpisodicLife(gym.Wrapper):
+    """Implementation detail (baselines' EpisodicLifeEnv): losing a life ends the *training* episode, a
+    terminal state for GAE (no bootstrap), but not the game: the next reset only steps a no-op from
+    where the life was lost. The game is reset when it is really over. (gymnasium's AtariPreprocessing
+    terminal_on_life_loss differs: it would reset the whole game after every lost life.)"""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.lives = 0
+        self.game_over = True
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.game_over = terminated or truncated
+        lives = self.env.unwrapped.ale.lives()
+        if 0 < lives < self.lives:
+            terminated = True  # a lost life, the game goes on
+        self.lives = lives
+        return obs, reward, terminated, truncated, info
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if self.game_over or seed is not None:
+            obs, info = self.env.reset(seed=seed, options=options)
+        else:
+            obs, _, terminated, truncated, info = self.env.step(0)  # no-op from the lost-life state, as baselines
+            if terminated or truncated:
+                obs, info = self.env.reset()
+        self.game_over = False
+        self.lives = self.env.unwrapped.ale.lives()
+        return obs, info
+
+
+class FireReset(gym.Wrapper):
+    """Implementation detail (baselines' FireResetEnv): in games that wait for FIRE to start (Breakout's
+    ball, Pong's serve...), every reset, also the one after a lost life, presses FIRE, then action 2."""
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        for action in (1, 2):
+            obs, _, terminated, truncated, _ = self.env.step(action)
+            if terminated or truncated:
+                obs, info = self.env.reset()
+        return obs, info
+
+
+def needs_fire(env: gym.Env) -> bool:
+    meanings = env.unwrapped.get_action_meanings()
+    return len(meanings) >= 3 and meanings[1] == "FIRE"  # baselines: FireResetEnv where 'FIRE' is an action
+
+
+def is_atari_frames(env: gym.Env) -> bool:
+    return hasattr(env.unwrapped, "ale") and len(env.observation_space.shape) == 3
+
+
+def atari_wrappers(env: gym.Env) -> gym.Env:
+    """Baselines' Atari preprocessing (make_atari, wrap_deepmind, VecFrameStack), in its order, on a game with
+    frameskip 1: for the same emulator frames the agent sees the observations baselines' ppo2 saw. gymnasium's
+    AtariPreprocessing is not used because it differs in two places: it takes the max of two grey frames, where
+    baselines greys the max of two RGB frames (OpenCV's RGB->grey equals ALE's grey screen exactly, but the grey
+    of a max is not the max of the greys: up to 16 grey levels apart in Pong), and it returns before storing the
+    frame on which a game ends inside the skip. FrameStackObservation's default padding differs too (copies of
+    the first frame where baselines has zeros).
+
+    RecordEpisodeStatistics sits where baselines' Monitor sat: above the frame skip, below the life-loss
+    and reward-sign wrappers, so info["episode"] holds the whole game's raw score and length (agent
+    steps, with the few no-op and FIRE steps of the resets after lost lives) when the game is really over."""
+    if importlib.util.find_spec("cv2") is None:
+        raise UserError("Atari frames are converted with OpenCV: pip install opencv-python-headless")
+    import cv2
+
+    env = NoopReset(env, noop_max=30)  # baselines' NoopResetEnv: 1 to 30 no-op frames start a game
+    # implementation detail (baselines): MaxAndSkipEnv's loop, max of the last 2 RGB frames, a game's last frame kept
+    env = gym.wrappers.MaxAndSkipObservation(env, skip=4)
+    env = gym.wrappers.RecordEpisodeStatistics(env)  # the whole game's raw score (baselines' Monitor)
+    env = EpisodicLife(env)
+    if needs_fire(env):
+        env = FireReset(env)
+    # implementation detail (baselines): WarpFrame's cv2.cvtColor RGB->grey, on the max-pooled RGB frame as there
+    grey = gym.spaces.Box(0, 255, env.observation_space.shape[:2], np.uint8)
+    env = gym.wrappers.TransformObservation(env, lambda frame: cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), grey)
+    env = gym.wrappers.ResizeObservation(env, (84, 84))  # WarpFrame's cv2.resize to 84x84, INTER_AREA: the same call
+    # implementation detail (baselines): ClipRewardEnv, the reward's sign
+    env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))
+    # implementation detail (baselines): VecFrameStack's last 4 frames, zeros before a reset's frame (a lost life's too)
+    return gym.wrappers.FrameStackObservation(env, 4, padding_type="zero")
 
 
 def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
