@@ -438,35 +438,6 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
 # ============================== below: speed and plumbing, skip on a first read ==============================
 
 
-class RunningMeanStd:
-    """Running mean and variance of a stream of batches (parallel algorithm of Chan et al., 1979)."""
-
-    def __init__(self, shape: tuple[int, ...] = ()):
-        self.mean, self.var, self.count = np.zeros(shape, np.float64), np.ones(shape, np.float64), 1e-4
-
-    def update(self, x: np.ndarray) -> None:
-        if x.shape[0] == 1:  # speed only: one row is the batch's mean, its variance 0 (2 reductions fewer)
-            batch_mean, batch_var, batch_count = x[0], 0.0, 1
-        else:
-            batch_mean, batch_var, batch_count = x.mean(axis=0), x.var(axis=0), x.shape[0]
-        delta, total = batch_mean - self.mean, self.count + batch_count
-        self.mean = self.mean + delta * batch_count / total
-        m2 = self.var * self.count + batch_var * batch_count + delta**2 * self.count * batch_count / total
-        self.var, self.count = m2 / total, total
-
-    def state_dict(self) -> dict:
-        return {"mean": torch.as_tensor(self.mean), "var": torch.as_tensor(self.var), "count": self.count}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.mean, self.var, self.count = state["mean"].numpy(), state["var"].numpy(), float(state["count"])
-
-
-def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
-    """1 - Var[target - predicted] / Var[target]: 1 is a perfect value function, 0 no better than a constant."""
-    var_target = target.var()
-    return float("nan") if var_target == 0 else float(1.0 - (target - predicted).var() / var_target)
-
-
 class NumpyPolicy:
     """Speed only (--numpy-rollout, the default): π_θold and V_θold for one rollout as numpy copies of the
     networks, Agent.act and Agent.value without torch. The rollout runs them on one state per env, where
@@ -502,6 +473,35 @@ def numpy_mlp(net: nn.Sequential):
         return x
 
     return forward
+
+
+class RunningMeanStd:
+    """Running mean and variance of a stream of batches (parallel algorithm of Chan et al., 1979)."""
+
+    def __init__(self, shape: tuple[int, ...] = ()):
+        self.mean, self.var, self.count = np.zeros(shape, np.float64), np.ones(shape, np.float64), 1e-4
+
+    def update(self, x: np.ndarray) -> None:
+        if x.shape[0] == 1:  # speed only: one row is the batch's mean, its variance 0 (2 reductions fewer)
+            batch_mean, batch_var, batch_count = x[0], 0.0, 1
+        else:
+            batch_mean, batch_var, batch_count = x.mean(axis=0), x.var(axis=0), x.shape[0]
+        delta, total = batch_mean - self.mean, self.count + batch_count
+        self.mean = self.mean + delta * batch_count / total
+        m2 = self.var * self.count + batch_var * batch_count + delta**2 * self.count * batch_count / total
+        self.var, self.count = m2 / total, total
+
+    def state_dict(self) -> dict:
+        return {"mean": torch.as_tensor(self.mean), "var": torch.as_tensor(self.var), "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mean, self.var, self.count = state["mean"].numpy(), state["var"].numpy(), float(state["count"])
+
+
+def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    """1 - Var[target - predicted] / Var[target]: 1 is a perfect value function, 0 no better than a constant."""
+    var_target = target.var()
+    return float("nan") if var_target == 0 else float(1.0 - (target - predicted).var() / var_target)
 
 
 class UserError(Exception):
