@@ -14,8 +14,9 @@ normalization, bookkeeping), the update, and the remainder (GAE, logging), by ti
     python benchmark/speed.py --memory                   # peak memory of a 100k- and a 1M-step Hopper run
     python benchmark/speed.py --cases hopper --before HEAD   # a change: ours now against ours at a commit
 
-SB3's settings are set to ours, field by field (see CASES): the same rollout length, minibatch size,
-epochs, network (separate 64×64 tanh MLPs, or the Nature CNN), value clipping, normalization.
+SB3's settings are set to ours, field by field (SB3_SETUPS, through benchmark/sb3_ppo.py's `make_model`, which
+the peer runs of the mujoco_sb3 suite use too): the same rollout length, minibatch size, epochs, network
+(separate 64×64 tanh MLPs, or the Nature CNN), value clipping, normalization.
 """
 
 from __future__ import annotations
@@ -113,38 +114,21 @@ def measure_ours(case: Case, runs_dir: str, script_path: Path | None = None) -> 
 
 
 SB3_SETUPS = {
-    # ppo_continuous.py's defaults: Table 3 plus baselines' details.
-    "mujoco": dict(
-        n_envs=1,
-        kwargs=dict(n_steps=2048, batch_size=64, n_epochs=10, learning_rate=3e-4, gamma=0.99, gae_lambda=0.95),
-        clip=0.2,
-        clip_vf=0.2,
-        ent_coef=0.0,
-        vf_coef=0.5,
-        normalize=True,
-        policy="MlpPolicy",
-    ),
+    # Each script's defaults as sb3_ppo.Args fields (our flags), which sb3_ppo.sb3_kwargs gives SB3 as
+    # ppo_continuous.py's peer runs get them (benchmark/sb3_ppo.py says what SB3 does differently).
+    # ppo_continuous.py's defaults: Table 3 plus baselines' details (sb3_ppo.Args' own defaults).
+    "mujoco": dict(policy="MlpPolicy", args={}),
     # ppo_discrete.py's defaults: baselines' classic-control settings.
     "classic": dict(
-        n_envs=4,
-        kwargs=dict(n_steps=128, batch_size=128, n_epochs=4, learning_rate=2.5e-4, gamma=0.99, gae_lambda=0.95),
-        clip=0.2,
-        clip_vf=0.2,
-        ent_coef=0.01,
-        vf_coef=0.5,
-        normalize=False,
         policy="MlpPolicy",
+        args=dict(num_envs=4, num_steps=128, num_minibatches=4, update_epochs=4, learning_rate=2.5e-4, ent_coef=0.01)
+        | dict(norm_obs=False, norm_reward=False),
     ),
-    # ppo_shared_backbone.py's defaults: Table 5.
+    # ppo_shared_backbone.py's defaults: Table 5, ε annealed with the stepsize.
     "atari": dict(
-        n_envs=8,
-        kwargs=dict(n_steps=128, batch_size=256, n_epochs=3, learning_rate=2.5e-4, gamma=0.99, gae_lambda=0.95),
-        clip=0.1,
-        clip_vf=0.1,
-        ent_coef=0.01,
-        vf_coef=1.0,
-        normalize=False,
         policy="CnnPolicy",
+        args=dict(num_envs=8, num_steps=128, num_minibatches=4, update_epochs=3, learning_rate=2.5e-4, clip_coef=0.1)
+        | dict(ent_coef=0.01, vf_coef=1.0, norm_obs=False, norm_reward=False),
     ),
 }
 
@@ -152,47 +136,26 @@ SB3_SETUPS = {
 def measure_sb3(case: Case) -> dict:
     import gymnasium as gym
     import torch
-    import torch.nn as nn
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.env_util import make_atari_env, make_vec_env
-    from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
+    from sb3_ppo import Args, make_envs, make_model
+    from stable_baselines3.common.env_util import make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
 
     torch.set_num_threads(1)
     setup = SB3_SETUPS[case.sb3]
-    total = case.steps
-
-    def linear(initial: float):
-        return lambda progress_remaining: progress_remaining * initial  # annealed to 0, as ours
-
+    args = Args(env_id=case.env_id, total_timesteps=case.steps, seed=1, **setup["args"])
+    overrides = {}
     if setup["policy"] == "CnnPolicy":
         import ale_py
 
         gym.register_envs(ale_py)
-        envs = VecFrameStack(make_atari_env(case.env_id, n_envs=setup["n_envs"], seed=1), n_stack=4)
-        policy_kwargs = {}
+        envs = VecFrameStack(make_atari_env(case.env_id, n_envs=args.num_envs, seed=args.seed), n_stack=4)
+        clip = lambda progress_remaining: progress_remaining * args.clip_coef  # noqa: E731  (annealed, as ours)
+        overrides = dict(clip_range=clip, clip_range_vf=clip)
     else:
-        envs = make_vec_env(case.env_id, n_envs=setup["n_envs"], seed=1)
-        if setup["normalize"]:
-            envs = VecNormalize(envs, norm_obs=True, norm_reward=True, clip_obs=10.0, clip_reward=10.0, gamma=0.99)
-        policy_kwargs = dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.Tanh, ortho_init=True)
-    kwargs = dict(setup["kwargs"])
-    kwargs["learning_rate"] = linear(kwargs["learning_rate"])
-    model = PPO(
-        setup["policy"],
-        envs,
-        clip_range=linear(setup["clip"]) if setup["policy"] == "CnnPolicy" else setup["clip"],
-        clip_range_vf=setup["clip_vf"],
-        ent_coef=setup["ent_coef"],
-        vf_coef=setup["vf_coef"],
-        max_grad_norm=0.5,
-        policy_kwargs=policy_kwargs,
-        device="cpu",
-        seed=1,
-        verbose=0,
-        **kwargs,
-    )
+        envs = make_envs(args)
+    model = make_model(args, envs, case.steps, setup["policy"], **overrides)
     start = time.perf_counter()
-    model.learn(total_timesteps=total)
+    model.learn(total_timesteps=case.steps)
     wall = time.perf_counter() - start
     return {"sps": model.num_timesteps / wall, "steps": model.num_timesteps, "wall": wall}
 

@@ -114,6 +114,8 @@ ATARI_GAMES = [
 ATARI_ENVS = tuple(f"{game}NoFrameskip-v4" for game in ATARI_GAMES)
 
 PPO_CLIP = Setting("ppo_continuous", "ppo_continuous.py", label="PPO-Clip, ε = 0.2")
+# A peer, not ours: Stable-Baselines3's PPO with ppo_continuous.py's settings (issue 15; see benchmark/sb3_ppo.py).
+SB3_PPO = Setting("sb3_ppo", "benchmark/sb3_ppo.py", label="Stable-Baselines3 PPO (peer), ppo_continuous.py's settings")
 
 
 def _fixed_beta(beta: str, score: float) -> Setting:
@@ -160,7 +162,7 @@ CLASSIC_FLAGS += ("--no-anneal-clip", "--vf-coef", "0.5")
 
 ATARI_SETTING = Setting("ppo_shared_backbone", "ppo_shared_backbone.py", label="PPO, Table 5 settings")
 
-SuiteName = Literal["mujoco", "table1", "atari", "atari3", "classic"]
+SuiteName = Literal["mujoco", "mujoco_sb3", "table1", "atari", "atari3", "classic"]
 """The keys of SUITES, as run.py's and report.py's --suite take them."""
 
 SUITES: dict[str, Suite] = {
@@ -170,6 +172,14 @@ SUITES: dict[str, Suite] = {
             "mujoco",
             "Figure 3 (PPO-Clip, ε = 0.2): ppo_continuous.py on the 7 MuJoCo environments, 1M steps, 3 seeds",
             (PPO_CLIP,),
+            MUJOCO_ENVS,
+            1_000_000,
+        ),
+        Suite(
+            "mujoco_sb3",
+            "A peer, not ours: Stable-Baselines3's PPO (benchmark/sb3_ppo.py) with ppo_continuous.py's settings on "
+            "the 7 MuJoCo environments, 1M steps, 3 seeds, beside the mujoco suite (issue 15)",
+            (SB3_PPO,),
             MUJOCO_ENVS,
             1_000_000,
         ),
@@ -257,7 +267,7 @@ TABLE6 = {
 
 def paper_columns(suite: str, env_id: str) -> dict[str, str]:
     """The paper's (and baselines') figures for one environment of a suite, as printed table cells."""
-    if suite in ("mujoco", "table1"):
+    if suite in ("mujoco", "mujoco_sb3", "table1"):
         ppo2 = BASELINES_PPO2_1M.get(env_id)
         return {
             "paper Fig. 3 (PPO, plot reading)": FIGURE3_READING.get(env_id, "—"),

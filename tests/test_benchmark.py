@@ -1,6 +1,7 @@
 """benchmark/: suite expansion, the skip/resume decision, the local runner, the Slurm script (its text,
-without a cluster), the report on a tiny real run, the stitching of resumed runs, and Table 1's
-normalized score against a hand-computed example."""
+without a cluster), the report on a tiny real run, the stitching of resumed runs, Table 1's
+normalized score against a hand-computed example, and the Stable-Baselines3 peer (sb3_ppo.py) through the
+same runner and report."""
 
 import csv
 import json
@@ -14,7 +15,7 @@ import typing
 from pathlib import Path
 
 import pytest
-from util import ROOT, assert_one_line_error, run_script, script_env
+from util import ROOT, TENSORBOARD_KEYS, assert_one_line_error, run_script, script_env
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import report  # noqa: E402
@@ -70,7 +71,14 @@ def make_folder(
 def test_suites_expand_into_the_papers_runs():
     assert set(typing.get_args(suites.SuiteName)) == set(suites.SUITES)  # what --suite accepts
     counts = {name: len(runner.expand(cli("--suite", name))) for name in suites.SUITES}
-    assert counts == {"mujoco": 7 * 3, "table1": 11 * 7 * 3, "atari": 49 * 3, "atari3": 3 * 3, "classic": 2 * 3 * 3}
+    assert counts == {
+        "mujoco": 7 * 3,
+        "mujoco_sb3": 7 * 3,
+        "table1": 11 * 7 * 3,
+        "atari": 49 * 3,
+        "atari3": 3 * 3,
+        "classic": 2 * 3 * 3,
+    }
     runs = runner.expand(cli("--suite", "mujoco"))
     assert [r.seed for r in runs[:7]] == [1] * 7, "a first seed of every environment comes first"
     assert {r.env_id for r in runs} == set(suites.MUJOCO_ENVS)
@@ -795,6 +803,154 @@ def test_report_never_replaces_a_png_that_shows_runs_it_cannot_redraw(tmp_path):
     assert (paths["png"], paths["kept"]) == (results / "classic_partial.png", results / "classic.png")
     assert (results / "classic.png").read_bytes() == before
     assert report.drawn_runs(paths["png"]) == {"ppo_discrete-20k/CartPole-v1/1/20000"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The Stable-Baselines3 peer (benchmark/sb3_ppo.py, suite mujoco_sb3): the same runner, folders and report
+# ---------------------------------------------------------------------------------------------
+
+needs_sb3 = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("stable_baselines3") is None,
+    reason="stable-baselines3 is not installed (pip install -r benchmark/requirements-speed.txt)",
+)
+SB3_SUMMARY_KEYS = {"global_step", "start_step", "mean_return", "episodes", "sps", "wall_seconds", "run_dir"}
+SB3_SUMMARY_KEYS |= {"checkpoint", "interrupted"}
+SB3_FAST = ("--num-steps", "256", "--num-minibatches", "4")  # 2048-step rollouts would make the tests slow
+
+
+def test_sb3_peer_suite_dry_run_prints_the_command(tmp_path):
+    flags = ["--suite", "mujoco_sb3", "--envs", "Swimmer", "--seeds", "1", "--dry-run"]
+    flags += ["--runs-dir", tmp_path / "runs", "--results-dir", tmp_path / "results"]
+    result = run_script("benchmark/run.py", *flags)
+    assert result.returncode == 0, result.stderr
+    command = result.stdout.splitlines()[1]
+    assert command.startswith("OMP_NUM_THREADS=1 ")
+    assert shlex.split(command)[2:] == [
+        "benchmark/sb3_ppo.py",
+        "--env-id",
+        "Swimmer-v4",
+        "--seed",
+        "1",
+        "--exp-name",
+        "sb3_ppo",
+        "--runs-dir",
+        str(tmp_path / "runs" / "mujoco_sb3"),
+        "--total-timesteps",
+        "1000000",
+        "--save-model",
+    ]
+    assert "# 1 runs: 0 complete, 0 running elsewhere, 0 to resume, 1 to start" in result.stdout
+    assert suites.SUITES["mujoco_sb3"].description.startswith("A peer, not ours: Stable-Baselines3's PPO")
+    assert suites.paper_columns("mujoco_sb3", "Swimmer-v4") == suites.paper_columns("mujoco", "Swimmer-v4")
+
+
+@needs_sb3
+def test_sb3_peer_real_run_through_the_runner_and_the_report(tmp_path, capsys):
+    """A tiny real run of sb3_ppo.py (4 rollouts of 256 steps) started by run.py as the suite's runs are:
+    the run folder has what run.py and report.py read, meta.json records the command, a second pass skips
+    it, and the report sets it beside the paper's figures, saying it is the peer."""
+    runs_dir, results = tmp_path / "runs", tmp_path / "results"
+    setting = suites.Setting("sb3_ppo", "benchmark/sb3_ppo.py", SB3_FAST)
+    run = runner.Run("mujoco_sb3", setting, "InvertedPendulum-v4", 1, 1024, "sb3_ppo-1024")
+    options = cli("--suite", "mujoco_sb3", runs_dir=runs_dir)
+    assert runner.run_locally([run], options) == 0, capsys.readouterr().out
+    assert "InvertedPendulum-v4__sb3_ppo-1024__1: done (return" in capsys.readouterr().out
+    [folder] = run_folders.scan(runs_dir / "mujoco_sb3")[run.key]
+    assert folder.summary.keys() == SB3_SUMMARY_KEYS
+    assert (folder.summary["global_step"], folder.summary["start_step"]) == (1024, 0)
+    assert folder.summary["checkpoint"] is None and folder.summary["interrupted"] is None
+    assert folder.summary["episodes"] > 0 and folder.summary["mean_return"] > 0
+    assert (folder.args["num_envs"], folder.args["num_steps"], folder.args["total_timesteps"]) == (1, 256, 1024)
+    given = folder.args["stable_baselines3"]["ppo_kwargs"]
+    assert (given["batch_size"], given["vf_coef"], given["clip_range_vf"]) == (64, 0.25, 0.2)
+    assert shlex.split(folder.meta["command"])[1:3] == ["benchmark/sb3_ppo.py", "--env-id"]
+    assert "--save-model" in folder.meta["command"] and {"commit", "machine"} <= folder.meta.keys()
+    assert (folder.path / "sb3_model.zip").is_file() and folder.checkpoint is None  # nothing for --resume
+
+    scalars = {
+        tag: [(e.step, e.value) for e in events] for tag, events in run_folders.read_scalars(folder.path).items()
+    }
+    assert scalars.keys() == TENSORBOARD_KEYS
+    ends = [step for step, _ in scalars["charts/episodic_length"]]
+    assert ends == sorted(ends) and ends[0] > 0 and ends[-1] <= 1024  # the step where each episode ended
+    lengths = [length for _, length in scalars["charts/episodic_length"]]
+    assert ends[0] == lengths[0] and all(b - a == n for a, b, n in zip(ends, ends[1:], lengths[1:], strict=False))
+    returns = [value for _, value in scalars["charts/episodic_return"]]
+    assert returns == lengths  # InvertedPendulum pays 1 a step: the raw return, not the normalized one
+    # ppo_continuous.py's schedule: the rate before rollout k is (1 - 256 (k - 1) / 1024) · 3e-4
+    lr = scalars["charts/learning_rate"]
+    assert [step for step, _ in lr] == [256, 512, 768, 1024]
+    assert [value for _, value in lr] == pytest.approx([3e-4, 2.25e-4, 1.5e-4, 0.75e-4])
+
+    assert runner.run_locally([run], options) == 0  # complete: skipped, not run again
+    assert f"{run.key}: complete" in capsys.readouterr().out
+    flags = ["--suite", "mujoco_sb3", "--runs-dir", str(runs_dir), "--results-dir", str(results)]
+    paths = report.report(report.tyro.cli(report.Cli, args=flags))
+    with open(paths["csv"]) as f:
+        [row] = list(csv.DictReader(f))
+    assert (row["script"], row["setting"], row["env_id"], row["complete"]) == (
+        "benchmark/sb3_ppo.py",
+        "sb3_ppo-1024",
+        "InvertedPendulum-v4",
+        "True",
+    )
+    assert row["commit"] == folder.meta["commit"]
+    assert float(row["final_return"]) == pytest.approx(folder.summary["mean_return"], abs=1e-3)
+    table = paths["md"].read_text()
+    assert table.startswith("# mujoco_sb3: A peer, not ours: Stable-Baselines3's PPO")
+    assert "| InvertedPendulum-v4 | sb3_ppo-1024 | 1024 (reduced; paper 1M) | 1 (paper 3) |" in table
+    assert "| ~1000 | 809.4 |" in table
+
+
+@needs_sb3
+def test_sb3_peer_stops_cleanly_on_sigterm_and_is_restarted_from_scratch(tmp_path):
+    flags = ["--env-id", "InvertedPendulum-v4", "--total-timesteps", "1000000", "--runs-dir", str(tmp_path), *SB3_FAST]
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmark" / "sb3_ppo.py"), *flags],
+        cwd=ROOT,
+        env=script_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().startswith("step "), "the status line after the first update"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out + err
+    assert "Traceback" not in err and out.startswith("interrupted: step ")
+    [folder] = run_folders.scan(tmp_path)["InvertedPendulum-v4__sb3_ppo__1"]
+    assert folder.summary["interrupted"] == "SIGTERM" and 256 <= folder.summary["global_step"] < 1_000_000
+    assert folder.summary.keys() == SB3_SUMMARY_KEYS
+    state = run_folders.run_state([folder], 1_000_000, busy_minutes=10, checkpoint_step=run_folders.checkpoint_step)
+    assert (state.action, state.reason, state.checkpoint) == ("start", "no checkpoint", None)
+
+
+@needs_sb3
+def test_sb3_peer_gets_ppo_continuous_learning_rate_schedule():
+    """SB3 asks for the rate after rollout k, at progress 1 - 2048 k / 999,424 (the rounded budget); ours
+    set it before that rollout: (1 - 2048 (k - 1) / 1,000,000) · 3e-4, from 3e-4 down to nearly 0."""
+    import sb3_ppo
+
+    schedule = sb3_ppo.AnnealedLR(3e-4, 2048, 999_424, 1_000_000)
+    sb3 = [schedule(1.0 - 2048 * k / 999_424) for k in range(1, 489)]
+    assert sb3 == pytest.approx([(1.0 - 2048 * (k - 1) / 1_000_000) * 3e-4 for k in range(1, 489)], rel=1e-12)
+    assert schedule(1.0) == 3e-4  # SB3's first call, when it builds the optimizer
+    given = sb3_ppo.sb3_kwargs(sb3_ppo.Args(), 999_424)
+    assert given["learning_rate"] == schedule and given["batch_size"] == 64 and given["vf_coef"] == 0.25
+    assert sb3_ppo.sb3_kwargs(sb3_ppo.Args(clip_vloss=False, anneal_lr=False), 999_424)["clip_range_vf"] is None
+
+
+@needs_sb3
+def test_sb3_peer_refuses_bad_input_in_one_line():
+    result = run_script("benchmark/sb3_ppo.py", "--env-id", "Hoper-v4", "--total-timesteps", "2048")
+    assert result.returncode == 2
+    assert_one_line_error(result, "Hoper-v4")
+    import sb3_ppo
+
+    with pytest.raises(sb3_ppo.UserError, match="not divisible by --num-minibatches"):
+        sb3_ppo.validate(sb3_ppo.Args(num_minibatches=3))
+    with pytest.raises(sb3_ppo.UserError, match="--total-timesteps must be at least"):
+        sb3_ppo.validate(sb3_ppo.Args(total_timesteps=1000))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,400 @@
+"""Stable-Baselines3's PPO with ppo_continuous.py's settings: a peer for the MuJoCo benchmark, not our code.
+
+Issue 15: where ppo_continuous.py falls short of the paper (Swimmer-v4, InvertedDoublePendulum-v4 at 1M
+steps), an independent implementation run with the same settings on the same seeds says whether the
+shortfall is ours or the setting's. This script trains SB3's PPO and writes the run folder our scripts
+write (`{runs_dir}/{env_id}__{exp_name}__{seed}__{unix_time}/`: TensorBoard events with
+`charts/episodic_return` and `charts/episodic_length` at the step each episode ended, `args.json`, and
+`summary.json` when it ends), so `run.py` runs it and `report.py` reports it like our own runs (suite
+`mujoco_sb3`, which records its command, commit and machine in `meta.json` and the results CSV).
+
+    pip install -r benchmark/requirements-speed.txt     # stable-baselines3
+    python benchmark/sb3_ppo.py --env-id Swimmer-v4 --seed 1
+    python benchmark/run.py --suite mujoco_sb3 --envs Swimmer InvertedDoublePendulum --seeds 1 2 3 --workers 2
+
+Its flags are ppo_continuous.py's (the subset SB3 has), with the same defaults, and `sb3_kwargs` turns
+them into SB3's arguments; benchmark/speed.py builds its SB3 learners with the same two functions
+(`make_envs`, `make_model`). Matched, field by field: n_steps 2048 (T), batch_size 64 (N·T / 32 minibatches),
+n_epochs 10 (K), Adam 3e-4 annealed linearly to 0 with ε 1e-5, γ 0.99, GAE λ 0.95, clip_range 0.2 (ε),
+ent_coef 0, max_grad_norm 0.5, per-minibatch advantage normalization, separate 2×64 tanh policy and value
+networks with orthogonal initialization (gains √2, 0.01 for the mean, 1 for the value) and a
+state-independent log-std starting at 0, actions clipped to the bounds only on their way to the
+environment, one environment, VecNormalize (observations and rewards, clipped to ±10, γ 0.99, ε 1e-8,
+statistics starting at mean 0, variance 1, count 1e-4, as ours). Episodes are counted by SB3's Monitor,
+below VecNormalize: the raw return, before any scaling.
+
+Where SB3 (2.9.2, as read in its source) differs from ppo_continuous.py, and what is done about it:
+
+- Value clipping. Baselines (and ours) minimise ½·max((V − R)², (V_clipped − R)²); SB3 clips only when
+  `clip_range_vf` is given (here: ε = 0.2, with --clip-vloss, the default), and then minimises
+  (V_clipped − R)² alone: no max, so the value network gets no gradient on a sample once its value has
+  moved more than ε from the old one, even where the unclipped error is the larger. Not matched (it would
+  take rewriting SB3's `PPO.train`): the one difference in the update's mathematics that remains.
+- The value loss's ½. SB3's value loss is the plain mean squared error, ours (baselines') half of it, so
+  SB3 gets `vf_coef / 2` (0.25 for our 0.5): the same value gradient. With separate networks this weight
+  matters only through the global gradient-norm clip, which sees both networks' gradients.
+- The learning-rate schedule. SB3 evaluates its schedule after a rollout, at 1 − (steps done, that rollout
+  included) / budget, so its first update would run below 3e-4 and its last at 0; ours sets the rate
+  before the rollout, (1 − steps before it / --total-timesteps)·3e-4. `AnnealedLR` gives SB3 ours exactly.
+- Time limits. SB3's DummyVecEnv marks an episode cut by its TimeLimit (`TimeLimit.truncated`, truncated
+  and not terminated) and keeps its last observation (`terminal_observation`, normalized by VecNormalize
+  with the statistics of that step, not updating them); `collect_rollouts` then adds γ·V(last observation)
+  to that step's (normalized) reward, and GAE stops the sum there. That is ours: δ_t = r_t + γ·V(final
+  observation) − V(s_t) for a truncation, γ·0 for a termination (Pardo et al., 2018). Nothing to match.
+- Advantage normalization is per minibatch in both (SB3 skips a minibatch of one sample; ours has 64).
+- --total-timesteps is rounded down to a multiple of N·T, as ours (SB3's `learn` would run a last, partial
+  budget's rollout in full: 1M would be 1,001,472 steps, past the budget the runner checks for).
+- Not offered: --target-kl (SB3 stops within an epoch at 1.5× the target, ours after an epoch at it;
+  both off by default), --resume and --eval-checkpoint. `--save-model` writes SB3's own `sb3_model.zip`
+  and `sb3_vecnormalize.pkl` at the end, not a `model.pt`, so `run.py` restarts an interrupted run of
+  this script from scratch; summary.json's `checkpoint` stays null.
+- Random streams. Both reset the environments with seeds `seed`, `seed` + 1, ..., but SB3 draws actions
+  with torch and minibatches with numpy's global generator (ours: actions from a numpy generator of their
+  own, minibatches with torch), and initializes the networks in another order. Seed n here is not seed n
+  of ours: only the distribution over seeds compares.
+- The logged diagnostics, in our TensorBoard tags: `losses/value_loss` is SB3's value loss halved (so
+  ½·(V_clipped − R)², see above), `losses/entropy` is minus SB3's entropy loss, `losses/approx_kl` is the
+  mean over the last epoch's minibatches (ours: over all of the update's), `losses/clipfrac`,
+  `losses/policy_loss`, `losses/explained_variance` and `charts/learning_rate` are SB3's as they are.
+  Monitor rounds each episode's return to 6 decimals.
+- Speed only: SB3 runs on the CPU here (`device="cpu"`), and torch with one thread (--torch-threads).
+- Ctrl-C or SIGTERM stops at the next environment step, not after the iteration as ours (an SB3 callback
+  ends learn() only from a rollout's step): the rollout under way is dropped, summary.json is written with
+  `interrupted` set (its global_step counts that rollout's steps), exit code 130 / 143. A second Ctrl-C
+  stops at once, without summary.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from functools import partial
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
+SCRIPT = "sb3_ppo"
+INSTALL = "pip install -r benchmark/requirements-speed.txt"
+
+try:
+    import stable_baselines3
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+except ModuleNotFoundError as e:
+    if __name__ != "__main__":
+        raise
+    print(f"{SCRIPT}: error: {e.name} is not installed: {INSTALL}", file=sys.stderr)
+    sys.exit(2)
+
+
+@dataclass
+class Args:
+    # --- experiment ---
+    env_id: str = "Hopper-v4"  # a gymnasium id (the benchmark: the 7 MuJoCo -v4 ids)
+    total_timesteps: int = 1_000_000  # environment steps over all envs, rounded down to a multiple of N×T (as ours)
+    seed: int = 1  # SB3's seed: python, numpy, torch, the environments and their action spaces
+    exp_name: str = SCRIPT  # part of the run folder's name
+    runs_dir: str = "runs"  # where run folders go
+    save_model: bool = False  # at the end, write SB3's sb3_model.zip and sb3_vecnormalize.pkl (no --resume from them)
+    torch_threads: int = 1  # CPU threads for torch, as ours
+
+    # --- algorithm: ppo_continuous.py's flags and defaults (Table 3 plus baselines' details), see sb3_kwargs ---
+    num_envs: int = 1  # N, parallel actors (SB3's n_envs)
+    num_steps: int = 2048  # T, steps each actor runs per rollout (SB3's n_steps)
+    learning_rate: float = 3e-4  # Adam stepsize
+    anneal_lr: bool = True  # anneal it linearly to 0, on ppo_continuous.py's schedule (AnnealedLR)
+    gamma: float = 0.99  # discount γ
+    gae_lambda: float = 0.95  # GAE λ
+    num_minibatches: int = 32  # minibatches per epoch: SB3's batch_size = N×T / this = 64
+    update_epochs: int = 10  # K (SB3's n_epochs)
+    norm_adv: bool = True  # normalize the advantages in each minibatch (SB3's normalize_advantage)
+    clip_coef: float = 0.2  # ε (SB3's clip_range)
+    clip_vloss: bool = (
+        True  # clip the value update to ±ε (SB3's clip_range_vf = ε; its form differs: see the docstring)
+    )
+    ent_coef: float = 0.0  # c2, the entropy bonus
+    vf_coef: float = 0.5  # c1 on our ½-MSE value loss: SB3 gets half of it, its value loss has no ½
+    max_grad_norm: float = 0.5  # clip the global gradient norm to this
+    norm_obs: bool = True  # VecNormalize's observation normalization, clipped to ±10
+    norm_reward: bool = True  # VecNormalize's reward scaling by the std of the discounted return, clipped to ±10
+
+
+# --- SB3 set up as our hyperparameters say (speed.py builds its learners with these too) ----------------------
+
+
+@dataclass(frozen=True)
+class AnnealedLR:
+    """ppo_continuous.py's stepsize schedule as an SB3 schedule. Ours sets the rate before each rollout to
+    (1 − steps before it / total_timesteps)·lr; SB3 asks its schedule after the rollout, with
+    progress_remaining = 1 − steps done / learn_steps (the rollout's steps included), so the steps before
+    the rollout are (1 − progress_remaining)·learn_steps − batch_size."""
+
+    learning_rate: float
+    batch_size: int
+    """N×T, the steps of one rollout"""
+    learn_steps: int
+    """the total_timesteps given to SB3's learn()"""
+    total_timesteps: int
+    """ppo_continuous.py's --total-timesteps, before rounding (ours anneals over it)"""
+
+    def __call__(self, progress_remaining: float) -> float:
+        steps_before = round((1.0 - progress_remaining) * self.learn_steps) - self.batch_size
+        return self.learning_rate * (1.0 - max(steps_before, 0) / self.total_timesteps)
+
+
+def sb3_kwargs(args: Args, learn_steps: int, policy: str = "MlpPolicy") -> dict:
+    """SB3 PPO's keyword arguments for our hyperparameters (see the module's docstring for what differs)."""
+    batch_size = args.num_envs * args.num_steps
+    lr = AnnealedLR(args.learning_rate, batch_size, learn_steps, args.total_timesteps)
+    policy_kwargs: dict = dict(optimizer_kwargs=dict(eps=1e-5))  # Adam ε = 1e-5 (baselines; SB3's default too)
+    if policy == "MlpPolicy":  # separate 2×64 tanh networks, orthogonal init (√2, 0.01, 1), log-std from 0
+        policy_kwargs |= dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.Tanh, ortho_init=True)
+        policy_kwargs |= dict(log_std_init=0.0)
+    return dict(
+        n_steps=args.num_steps,
+        batch_size=batch_size // args.num_minibatches,
+        n_epochs=args.update_epochs,
+        learning_rate=lr if args.anneal_lr else args.learning_rate,
+        gamma=args.gamma,
+        gae_lambda=args.gae_lambda,
+        clip_range=args.clip_coef,
+        clip_range_vf=args.clip_coef if args.clip_vloss else None,  # SB3 clips the value only when given this
+        normalize_advantage=args.norm_adv,
+        ent_coef=args.ent_coef,
+        vf_coef=args.vf_coef / 2,  # SB3's value loss is the MSE, ours (baselines') ½·MSE
+        max_grad_norm=args.max_grad_norm,
+        policy_kwargs=policy_kwargs,
+        device="cpu",
+    )
+
+
+def make_envs(args: Args) -> VecEnv:
+    """The N actors as SB3 has them: a DummyVecEnv of Monitor-wrapped environments (each episode's raw
+    return and length in infos["episode"]), under VecNormalize when normalizing."""
+    envs = make_vec_env(partial(gym.make, args.env_id), n_envs=args.num_envs, seed=args.seed)
+    if args.norm_obs or args.norm_reward:
+        envs = VecNormalize(
+            envs,
+            norm_obs=args.norm_obs,
+            norm_reward=args.norm_reward,
+            clip_obs=10.0,
+            clip_reward=10.0,
+            gamma=args.gamma,
+        )
+    return envs
+
+
+def make_model(args: Args, envs: VecEnv, learn_steps: int, policy: str = "MlpPolicy", **overrides) -> PPO:
+    """SB3's PPO on `envs` with our hyperparameters; `overrides` replace any of sb3_kwargs' arguments."""
+    return PPO(policy, envs, seed=args.seed, verbose=0, **(sb3_kwargs(args, learn_steps, policy) | overrides))
+
+
+# --- Training: SB3's learn(), with our run folder --------------------------------------------------------------
+
+# SB3's names of an update's diagnostics -> (our TensorBoard tag, factor): see the module's docstring.
+DIAGNOSTICS = {
+    "train/policy_gradient_loss": ("losses/policy_loss", 1.0),
+    "train/value_loss": ("losses/value_loss", 0.5),
+    "train/entropy_loss": ("losses/entropy", -1.0),
+    "train/approx_kl": ("losses/approx_kl", 1.0),
+    "train/clip_fraction": ("losses/clipfrac", 1.0),
+    "train/explained_variance": ("losses/explained_variance", 1.0),
+    "train/learning_rate": ("charts/learning_rate", 1.0),
+}
+
+
+def train(args: Args) -> dict:
+    with Run(args) as run:
+        torch.set_num_threads(args.torch_threads)
+        envs = make_envs(args)
+        model = make_model(args, envs, run.learn_steps)
+        model.learn(total_timesteps=run.learn_steps, callback=RunCallback(run))
+        return run.finish(model)
+
+
+class RunCallback(BaseCallback):
+    """Our logs from inside SB3's learn(): each episode's raw return and length at the global step where it
+    ended, each update's diagnostics at the step after its rollout (as ours), and the stop on a signal."""
+
+    def __init__(self, run: Run):
+        super().__init__()
+        self.run, self.update_step, self.updates_logged = run, 0, 0
+
+    def _on_training_start(self) -> None:
+        self.run.start_time = time.time()  # the clock (steps/s) starts with training, not the set-up
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            if "episode" in info:  # Monitor's, below VecNormalize: the raw return
+                self.run.log_episode(self.model.num_timesteps, float(info["episode"]["r"]), int(info["episode"]["l"]))
+        return self.run.signal is None  # False ends learn() at once
+
+    def _on_rollout_end(self) -> None:
+        self.update_step = self.model.num_timesteps  # the update that follows is logged at this step
+
+    def _on_rollout_start(self) -> None:
+        self.log_update()  # the previous update's diagnostics are in SB3's logger until its next dump
+
+    def _on_training_end(self) -> None:
+        self.log_update()
+
+    def log_update(self) -> None:
+        recorded = self.model.logger.name_to_value
+        updates = int(recorded.get("train/n_updates", 0))  # epochs done so far
+        if updates == self.updates_logged:
+            return
+        self.updates_logged = updates
+        self.run.log_update(
+            self.update_step, {ours: recorded[theirs] * factor for theirs, (ours, factor) in DIAGNOSTICS.items()}
+        )
+
+
+class Run:
+    """The run folder (TensorBoard events, args.json, summary.json), the status line, and Ctrl-C/SIGTERM,
+    as ppo_continuous.py's Run has them (without checkpoints). A second Ctrl-C stops at once, a repeated
+    SIGTERM does not (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
+
+    def __init__(self, args: Args):
+        validate(args)
+        self.args, self.batch_size, self.signal = args, args.num_envs * args.num_steps, None
+        self.learn_steps = args.total_timesteps - args.total_timesteps % self.batch_size
+        name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}".replace("/", "-")
+        self.dir, self.recent_returns = os.path.join(args.runs_dir, name), deque(maxlen=100)
+        self.start_time, self.last_print = time.time(), 0.0
+
+    def __enter__(self) -> Run:
+        self.writer = SummaryWriter(self.dir)
+        hyperparameters = dataclasses.asdict(self.args)
+        table = "".join(f"\n|{key}|{value}|" for key, value in hyperparameters.items())
+        self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")
+        # What SB3 was given, besides our flags: the record of how they were mapped.
+        given = sb3_kwargs(self.args, self.learn_steps) | {"learn_total_timesteps": self.learn_steps}
+        sb3 = {"version": stable_baselines3.__version__, "ppo_kwargs": given}
+        with open(os.path.join(self.dir, "args.json"), "w") as f:
+            json.dump(hyperparameters | {"stable_baselines3": sb3}, f, indent=2, default=printable)
+        self.handlers = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if self.learn_steps != self.args.total_timesteps:
+            print(
+                f"--total-timesteps is rounded down to a multiple of N×T = {self.batch_size:,}: {self.learn_steps:,}",
+                file=sys.stderr,
+            )
+        return self
+
+    def handle(self, signum: int, frame) -> None:
+        if self.signal is None:
+            self.signal = signal.Signals(signum).name
+            print(f"\n{self.signal}: stopping at the next step (Ctrl-C again to stop at once)", file=sys.stderr)
+        elif signum == signal.SIGINT:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.handlers.items():
+            signal.signal(sig, handler)
+        self.writer.close()
+
+    def log_episode(self, step: int, episode_return: float, episode_length: int) -> None:
+        self.writer.add_scalar("charts/episodic_return", episode_return, step)
+        self.writer.add_scalar("charts/episodic_length", episode_length, step)
+        self.recent_returns.append(episode_return)
+
+    def log_update(self, step: int, values: dict[str, float]) -> None:
+        sps = step / max(time.time() - self.start_time, 1e-9)
+        for tag, value in (values | {"charts/SPS": sps}).items():
+            self.writer.add_scalar(tag, value, step)
+        if time.time() - self.last_print >= 5.0 or step >= self.learn_steps:
+            self.last_print = time.time()
+            recent = list(self.recent_returns)[-20:]
+            mean_return = f"{np.mean(recent):10.2f}" if recent else "         -"
+            print(
+                f"step {step:>10,}/{self.learn_steps:,} | return {mean_return} (last {len(recent):>2} episodes) "
+                f"| {sps:6,.0f} steps/s",
+                flush=True,
+            )
+
+    def finish(self, model: PPO) -> dict:
+        seconds, steps, returns = time.time() - self.start_time, model.num_timesteps, self.recent_returns
+        mean_return = float(np.mean(returns)) if returns else math.nan
+        if self.args.save_model:
+            model.save(os.path.join(self.dir, "sb3_model.zip"))
+            if isinstance(model.get_env(), VecNormalize):
+                model.get_env().save(os.path.join(self.dir, "sb3_vecnormalize.pkl"))
+        summary = dict(global_step=steps, start_step=0, mean_return=mean_return, episodes=len(returns))
+        summary |= dict(sps=steps / seconds, wall_seconds=seconds, run_dir=self.dir, checkpoint=None)
+        summary |= dict(interrupted=self.signal)
+        with open(os.path.join(self.dir, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
+        score = f"mean return of the last {len(returns)} episodes {mean_return:.2f}" if returns else ""
+        print(
+            f"{'interrupted' if self.signal else 'done'}: step {steps:,} ({seconds:.0f} s, {summary['sps']:,.0f} "
+            f"steps/s); {score or 'no episode finished yet'}; run folder {self.dir}",
+            flush=True,
+        )
+        return summary
+
+
+def printable(value) -> object:
+    """args.json's rendering of what JSON has no type for: AnnealedLR's fields, a class's name."""
+    if dataclasses.is_dataclass(value):
+        return {"schedule": type(value).__name__} | dataclasses.asdict(value)
+    return getattr(value, "__name__", repr(value))
+
+
+class UserError(Exception):
+    """A problem the user can fix; main() prints it as one line and exits with code 2."""
+
+
+def validate(args: Args) -> None:
+    """Refuses hyperparameters that cannot work, and an environment id gymnasium does not know, before anything starts."""
+    positive = ["total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs", "learning_rate"]
+    positive += ["clip_coef", "max_grad_norm", "torch_threads"]
+    batch_size = args.num_envs * args.num_steps
+    n_t = f"--num-envs × --num-steps = {batch_size}"
+    checks = [(getattr(args, name) > 0, f"--{name.replace('_', '-')} must be positive") for name in positive] + [
+        (0.0 <= args.gamma <= 1.0, "--gamma must be in [0, 1]"),
+        (0.0 <= args.gae_lambda <= 1.0, "--gae-lambda must be in [0, 1]"),
+        (args.ent_coef >= 0 and args.vf_coef >= 0, "--ent-coef and --vf-coef must be non-negative"),
+        (batch_size % max(args.num_minibatches, 1) == 0, f"{n_t} is not divisible by --num-minibatches"),
+        (args.total_timesteps >= batch_size, f"--total-timesteps must be at least {n_t}"),
+    ]
+    if failed := [message for ok, message in checks if not ok]:
+        raise UserError(failed[0])
+    try:
+        env = gym.make(args.env_id)
+    except gym.error.DependencyNotInstalled as e:
+        raise UserError(f"{args.env_id} needs a package that is not installed: {e}") from None
+    except gym.error.Error as e:
+        raise UserError(f"unknown environment id {args.env_id!r}: {e}") from None
+    space = env.action_space
+    env.close()
+    if not isinstance(space, gym.spaces.Box):
+        raise UserError(f"{args.env_id} has action space {space}; this peer is ppo_continuous.py's, for Box actions")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        summary = train(tyro.cli(Args, args=argv))
+    except UserError as e:
+        print(f"{SCRIPT}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"{SCRIPT}: stopped at once; no summary.json written", file=sys.stderr)
+        sys.exit(130)
+    if summary["interrupted"]:
+        sys.exit(130 if summary["interrupted"] == "SIGINT" else 143)
+
+
+if __name__ == "__main__":
+    main()
