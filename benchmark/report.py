@@ -86,8 +86,9 @@ class Cli:
     include_incomplete: bool = False
     """also use runs that are not complete in the tables and curves (they are always in the CSV)"""
     points_every: int | None = None
-    """also tabulate the learning curve every this many steps: the mean return of the last 20 episodes
-    that ended by each point (mean over seeds), e.g. 250000 for an Atari run"""
+    """tabulate the learning curve every this many steps: the mean return of the last 20 episodes that ended
+    by each point (mean over seeds); default an eighth of each run's budget (250,000 for a 2M-step run), 0
+    for none; table1 has no curve table"""
 
 
 class ReportError(Exception):
@@ -877,7 +878,7 @@ def write_markdown(
         lines += table1_sections(list(tables))
     else:
         lines += scores_table(suite, groups) + [""]
-    if groups and cli.points_every:
+    if groups and suite.name != "table1" and cli.points_every != 0:
         lines += curve_points(groups, cli.points_every)
     path.write_text("\n".join(lines))
 
@@ -897,15 +898,16 @@ def sources(results: list[RunResult], runs_dir: Path) -> str:
     return "; ".join(parts)
 
 
-def curve_points(groups: dict, every: int, last: int = 20) -> list[str]:
-    """The learning curve as a table: at every `every` steps, the mean return of the last `last` episodes
-    that ended by then, averaged over the seeds that have any."""
-    lines = [f"## Learning curve: mean return of the last {last} episodes, every {every:,} steps", ""]
-    for (_budget, setting, env_id), runs in groups.items():
+def curve_points(groups: dict, every: int | None, last: int = 20) -> list[str]:
+    """The learning curve as a table: at every `every` steps (None: an eighth of the budget), the mean return
+    of the last `last` episodes that ended by then, averaged over the seeds that have any."""
+    lines = [f"## Learning curve: mean return of the last {last} episodes that ended by each step", ""]
+    for (budget, setting, env_id), runs in groups.items():
         runs = [r for r in runs if r.episodes]
         if not runs:
             continue
-        points = range(every, max(r.total_timesteps for r in runs) + 1, every)
+        step = every or budget // 8
+        points = range(step, max(r.total_timesteps for r in runs) + 1, step)
         cells = []
         for x in points:
             means = [np.mean([v for s, v in r.episodes if s <= x][-last:]) for r in runs if r.episodes[0][0] <= x]
