@@ -122,9 +122,7 @@ class Args:
     update_epochs: int = 10  # K (SB3's n_epochs)
     norm_adv: bool = True  # normalize the advantages in each minibatch (SB3's normalize_advantage)
     clip_coef: float = 0.2  # ε (SB3's clip_range)
-    clip_vloss: bool = (
-        True  # clip the value update to ±ε (SB3's clip_range_vf = ε; its form differs: see the docstring)
-    )
+    clip_vloss: bool = True  # clip the value update to ±ε (SB3's clip_range_vf; its form differs, see above)
     ent_coef: float = 0.0  # c2, the entropy bonus
     vf_coef: float = 0.5  # c1 on our ½-MSE value loss: SB3 gets half of it, its value loss has no ½
     max_grad_norm: float = 0.5  # clip the global gradient norm to this
