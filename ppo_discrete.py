@@ -627,9 +627,17 @@ class Run:
         seconds, steps, returns = time.time() - self.start_time, self.global_step - self.start_step, self.recent_returns
         mean_return = float(np.mean(returns)) if returns else float("nan")
         checkpoint = self.save() if self.args.save_model else None
-        summary = dict(global_step=self.global_step, start_step=self.start_step, mean_return=mean_return)
-        summary |= dict(episodes=len(returns), sps=steps / seconds, wall_seconds=seconds, run_dir=self.dir)
-        summary |= dict(checkpoint=checkpoint, interrupted=self.signal) | self.extra
+        summary = {
+            "global_step": self.global_step,
+            "start_step": self.start_step,
+            "mean_return": mean_return,
+            "episodes": len(returns),
+            "sps": steps / seconds,
+            "wall_seconds": seconds,
+            "run_dir": self.dir,
+            "checkpoint": checkpoint,
+            "interrupted": self.signal,
+        } | self.extra
         with open(os.path.join(self.dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
         score = f"mean return of the last {len(returns)} episodes {mean_return:.2f}" if returns else ""
