@@ -502,6 +502,39 @@ def scores_table(suite: Suite, groups: dict) -> list[str]:
     return markdown_table(header + list(paper_columns(suite.name, first_env)), rows)
 
 
+def peer_table(groups: dict, ours: list[RunResult]) -> list[str]:
+    """The peer (mujoco_sb3) beside our ppo_continuous.py (mujoco.csv) on the seeds both have, per
+    environment: each seed's score, then the means over those seeds. Same seed number is not the same random
+    draws (the libraries draw differently): seeds are paired only so that both means are over as many runs."""
+    mine = {(r.env_id, r.budget, r.seed): r.final_return for r in ours if r.complete}
+    rows = []
+    for (budget, _, env_id), runs in groups.items():
+        pairs = [
+            (r.seed, r.final_return, mine[env_id, budget, r.seed]) for r in runs if (env_id, budget, r.seed) in mine
+        ]
+        if not pairs:
+            rows.append([env_id, budget_label(budget), "—", "no run of ours on these seeds at this budget"] + [""] * 4)
+            continue
+        seeds, peer, us = zip(*pairs, strict=True)
+        everything = [score for (e, b, _), score in mine.items() if (e, b) == (env_id, budget)]
+        rows.append(
+            [env_id, budget_label(budget), " ".join(map(str, seeds))]
+            + [" / ".join(f"{x:.1f}" for x in xs) for xs in (peer, us)]
+            + [mean_std(list(peer)), mean_std(list(us)), f"{mean_std(everything)} ({len(everything)})"]
+        )
+    header = ["environment", "steps", "seeds", "SB3, per seed", "ours, per seed", "SB3", "ours (same seeds)"]
+    header.append("ours, all seeds (runs)")
+    return [
+        "## Beside ours",
+        "",
+        "Ours: ppo_continuous.py's runs of the `mujoco` suite, from mujoco.csv, on the seeds the peer has. The "
+        "same seed number is not the same random draws (the libraries draw differently); the means compare.",
+        "",
+        *markdown_table(header, rows),
+        "",
+    ]
+
+
 def steps_cell(budget: int, suite: Suite) -> str:
     label = budget_label(budget)
     return (
@@ -878,6 +911,8 @@ def write_markdown(
         lines += table1_sections(list(tables))
     else:
         lines += scores_table(suite, groups) + [""]
+    if groups and suite.name == "mujoco_sb3":
+        lines += peer_table(groups, read_recorded(cli.results_dir, SUITES["mujoco"], cli.last_episodes))
     if groups and suite.name != "table1" and cli.points_every != 0:
         lines += curve_points(groups, cli.points_every)
     path.write_text("\n".join(lines))

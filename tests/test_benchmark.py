@@ -900,6 +900,7 @@ def test_sb3_peer_real_run_through_the_runner_and_the_report(tmp_path, capsys):
     assert table.startswith("# mujoco_sb3: A peer, not ours: Stable-Baselines3's PPO")
     assert "| InvertedPendulum-v4 | sb3_ppo-1024 | 1024 (reduced; paper 1M) | 1 (paper 3) |" in table
     assert "| ~1000 | 809.4 |" in table
+    assert "| InvertedPendulum-v4 | 1024 | — | no run of ours on these seeds at this budget |" in table
 
 
 @needs_sb3
@@ -1030,6 +1031,21 @@ def test_curve_points_average_the_last_episodes_by_each_point():
     groups = {(300, "s", "Pong"): [run([(50, 1.0), (100, 2.0), (250, 3.0)]), run([(150, 10.0)])]}
     lines = report.curve_points(groups, 100, last=2)
     assert "| s | Pong | 1.5 | 5.8 | 6.2 |" in lines, lines  # 5.75 and 6.25 print rounded half to even
+
+
+def test_peer_table_sets_the_peer_beside_ours_on_the_seeds_both_have():
+    def run(setting, env_id, seed, score, complete=True):
+        return report.RunResult("s.py", setting, env_id, seed, 1_000_000, 10**6, score, 1.0, 1.0, "c", complete, 1, "m")
+
+    peer = [run("sb3_ppo", "Swimmer-v4", 1, 100.0), run("sb3_ppo", "Swimmer-v4", 2, 50.0)]
+    peer.append(run("sb3_ppo", "Hopper-v4", 1, 2000.0))
+    ours = [run("ppo_continuous", "Swimmer-v4", seed, score) for seed, score in ((1, 60.0), (2, 120.0), (3, 90.0))]
+    ours.append(run("ppo_continuous", "Hopper-v4", 1, 5.0, complete=False))  # incomplete: not a score
+    lines = report.peer_table(report.group(peer), ours)
+    # Same seeds 1, 2: SB3 (100, 50) → 75 ± 25; ours (60, 120) → 90 ± 30; all of ours (60, 120, 90): 90 ± √600.
+    row = "| Swimmer-v4 | 1M | 1 2 | 100.0 / 50.0 | 60.0 / 120.0 | 75.0 ± 25.0 | 90.0 ± 30.0 | 90.0 ± 24.5 (3) |"
+    assert row in lines, lines
+    assert "| Hopper-v4 | 1M | — | no run of ours on these seeds at this budget |  |  |  |  |" in lines, lines
 
 
 def test_compare_losses_compares_distributions_in_standard_errors():
