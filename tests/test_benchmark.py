@@ -899,6 +899,7 @@ def test_sb3_peer_real_run_through_the_runner_and_the_report(tmp_path, capsys):
     table = paths["md"].read_text()
     assert table.startswith("# mujoco_sb3: A peer, not ours: Stable-Baselines3's PPO")
     assert "| InvertedPendulum-v4 | sb3_ppo-1024 | 1024 (reduced; paper 1M) | 1 (paper 3) |" in table
+    assert "| seeds | SB3, the peer (last 100 episodes) |" in table
     assert "| ~1000 | 809.4 |" in table
     assert "| InvertedPendulum-v4 | 1024 | — | no run of ours on these seeds at this budget |" in table
 
