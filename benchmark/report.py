@@ -498,15 +498,8 @@ def scores_table(suite: Suite, groups: dict) -> list[str]:
         scores = [r.final_return for r in runs]
         rows.append(cells + [mean_std(scores), bootstrap_ci(scores)] + list(paper.values()))
     first_env = next(iter(groups), (0, "", ""))[2]
-    whose = "SB3, the peer" if suite.name == "mujoco_sb3" else "ours"
-    header = [
-        "environment",
-        "setting",
-        "steps",
-        "seeds",
-        f"{whose} (last 100 episodes)",
-        "95% CI of the mean (≥ 5 seeds)",
-    ]
+    score = f"{'SB3, the peer' if suite.name == 'mujoco_sb3' else 'ours'} (last 100 episodes)"
+    header = ["environment", "setting", "steps", "seeds", score, "95% CI of the mean (≥ 5 seeds)"]
     return markdown_table(header + list(paper_columns(suite.name, first_env)), rows)
 
 
