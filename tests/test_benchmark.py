@@ -1049,19 +1049,23 @@ def test_peer_table_sets_the_peer_beside_ours_on_the_seeds_both_have():
     assert "| Hopper-v4 | 1M | — | no run of ours on these seeds at this budget |  |  |  |  |" in lines, lines
 
 
-def test_the_readme_mujoco_table_is_copied_from_mujoco_md():
+def test_the_readme_mujoco_tables_are_copied_from_the_reports():
     """Honest results: the README's MuJoCo rows are mujoco.md's (written by report.py from mujoco.csv) without
-    its setting and steps columns, never figures typed in or left behind when the results moved on."""
+    its setting and steps columns, and its peer table is mujoco_sb3.md's: never figures typed in, or left
+    behind when the results moved on."""
 
     def rows(text: str) -> list[list[str]]:
         text = text.replace("−", "-")  # the README prints minus signs
         return [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if "-v4 |" in line]
 
     readme = (ROOT / "README.md").read_text().split("### MuJoCo, PPO-Clip")[1].split("###")[0]
-    ours = rows(readme)
+    ours = rows(readme.split("**The Stable-Baselines3 peer.**")[0])
     table = (ROOT / "benchmark" / "results" / "mujoco.md").read_text().split("## Learning curve")[0]
     recorded = [[row[0], *row[3:]] for row in rows(table)]
     assert len(ours) == 7 and ours == recorded
+    peer = readme.split("**The Stable-Baselines3 peer.**")[1]
+    peer_md = (ROOT / "benchmark" / "results" / "mujoco_sb3.md").read_text().split("## Beside ours")[1]
+    assert rows(peer) and rows(peer) == rows(peer_md.split("## ")[0])
 
 
 def test_compare_losses_compares_distributions_in_standard_errors():
