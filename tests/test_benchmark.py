@@ -6,6 +6,7 @@ same runner and report."""
 import csv
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -1066,6 +1067,22 @@ def test_the_readme_mujoco_tables_are_copied_from_the_reports():
     peer = readme.split("**The Stable-Baselines3 peer.**")[1]
     peer_md = (ROOT / "benchmark" / "results" / "mujoco_sb3.md").read_text().split("## Beside ours")[1]
     assert rows(peer) and rows(peer) == rows(peer_md.split("## ")[0])
+
+
+def test_the_readme_table1_section_quotes_table1_md():
+    """The README's Table 1 at 1M: its table is table1.md's, and every normalized score and run count its
+    prose quotes is in table1.md's 1M section."""
+    readme = (ROOT / "README.md").read_text().split("### Table 1 (the surrogate objectives)")[1].split("\n### ")[0]
+    md = (ROOT / "benchmark" / "results" / "table1.md").read_text()
+    one_m = md.split("## 1M steps, the paper's budget")[1].split("\n## ")[0]
+    beside = one_m.split("### Normalized score beside the paper's Table 1")[1].split("###")[0]
+    table = [line for line in readme.splitlines() if line.startswith("|")]
+    assert table and table == [line for line in beside.splitlines() if line.startswith("|")]
+    prose = "\n".join(line for line in readme.splitlines() if not line.startswith("|"))
+    scores = set(re.findall(r"-?\d\.\d\d\b", prose))
+    assert scores and all(score in one_m for score in scores), scores - set(re.findall(r"-?\d\.\d\d", one_m))
+    [(runs, paper)] = re.findall(r"there are (\d+) of its (\d+) runs", prose)
+    assert f"**Incomplete: {runs} of the paper's {paper} runs**" in one_m
 
 
 def test_compare_losses_compares_distributions_in_standard_errors():
