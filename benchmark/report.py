@@ -472,15 +472,18 @@ def mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values):.1f}"
 
 
-def bootstrap_ci(values: list[float], resamples: int = 10_000, level: float = 0.95) -> str:
+def bootstrap_ci(values: list[float], minus: list[float] = (), resamples: int = 10_000, level: float = 0.95) -> str:
     """Percentile bootstrap interval of the mean across seeds: the seeds resampled with replacement, from a
-    fixed generator so that the report is the same each time it is written. Under 5 seeds, none: too few
-    values to resample."""
-    values = np.array([v for v in values if not math.isnan(v)])
-    if len(values) < 5:
+    fixed generator so that the report is the same each time it is written. With `minus`, of the difference
+    of the two means, each sample resampled on its own. Under 5 seeds in a sample, none: too few values to
+    resample."""
+    rng = np.random.default_rng(0)
+    samples = [np.array([v for v in x if not math.isnan(v)]) for x in (values, minus) if len(x)]
+    if min(len(x) for x in samples) < 5:
         return "—"
-    means = np.random.default_rng(0).choice(values, (resamples, len(values))).mean(axis=1)
-    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    means = [rng.choice(x, (resamples, len(x))).mean(axis=1) for x in samples]
+    difference = means[0] - means[1] if len(means) == 2 else means[0]
+    low, high = np.quantile(difference, [(1 - level) / 2, (1 + level) / 2])
     return f"[{low:.1f}, {high:.1f}]"
 
 
@@ -504,32 +507,31 @@ def scores_table(suite: Suite, groups: dict) -> list[str]:
 
 
 def peer_table(groups: dict, ours: list[RunResult]) -> list[str]:
-    """The peer (mujoco_sb3) beside our ppo_continuous.py (mujoco.csv) on the seeds both have, per
-    environment: each seed's score, then the means over those seeds. Same seed number is not the same random
-    draws (the libraries draw differently): seeds are paired only so that both means are over as many runs."""
-    mine = {(r.env_id, r.budget, r.seed): r.final_return for r in ours if r.complete}
+    """The peer (mujoco_sb3) beside our ppo_continuous.py (mujoco.csv), per environment: each one's mean ± std
+    over its complete runs, a 95% bootstrap interval of the difference of the means, and every run's score
+    (seed 1 first). The same seed number is not the same random draws (the libraries draw differently): the
+    runs compare as two samples, not in pairs."""
     rows = []
     for (budget, _, env_id), runs in groups.items():
-        pairs = [
-            (r.seed, r.final_return, mine[env_id, budget, r.seed]) for r in runs if (env_id, budget, r.seed) in mine
-        ]
-        if not pairs:
-            rows.append([env_id, budget_label(budget), "—", "no run of ours on these seeds at this budget"] + [""] * 4)
+        peer = [r.final_return for r in sorted(runs, key=lambda r: r.seed)]
+        same = [r for r in ours if r.complete and (r.env_id, r.budget) == (env_id, budget)]
+        mine = [r.final_return for r in sorted(same, key=lambda r: r.seed)]
+        if not mine:
+            rows.append([env_id, budget_label(budget), f"{mean_std(peer)} ({len(peer)})", "no run of ours"] + [""] * 3)
             continue
-        seeds, peer, us = zip(*pairs, strict=True)
-        everything = [score for (e, b, _), score in mine.items() if (e, b) == (env_id, budget)]
+        cells = [f"{mean_std(x)} ({len(x)})" for x in (peer, mine)] + [bootstrap_ci(peer, mine)]
         rows.append(
-            [env_id, budget_label(budget), " ".join(map(str, seeds))]
-            + [" / ".join(f"{x:.1f}" for x in xs) for xs in (peer, us)]
-            + [mean_std(list(peer)), mean_std(list(us)), f"{mean_std(everything)} ({len(everything)})"]
+            [env_id, budget_label(budget), *cells, *(" / ".join(f"{x:.1f}" for x in xs) for xs in (peer, mine))]
         )
-    header = ["environment", "steps", "seeds", "SB3, per seed", "ours, per seed", "SB3", "ours (same seeds)"]
-    header.append("ours, all seeds (runs)")
+    header = ["environment", "steps", "SB3 (runs)", "ours (runs)", "SB3 − ours: 95% CI"]
+    header += ["SB3, each run", "ours, each run"]
     return [
         "## Beside ours",
         "",
-        "Ours: ppo_continuous.py's runs of the `mujoco` suite, from mujoco.csv, on the seeds the peer has. The "
-        "same seed number is not the same random draws (the libraries draw differently); the means compare.",
+        "Ours: ppo_continuous.py's complete runs of the `mujoco` suite, from mujoco.csv. The same seed number is "
+        "not the same random draws (the libraries draw differently), so the runs compare as two samples: the "
+        "interval is a percentile bootstrap of the difference of the two means, each side's seeds resampled "
+        "on their own (from 5 seeds a side).",
         "",
         *markdown_table(header, rows),
         "",

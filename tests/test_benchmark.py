@@ -902,7 +902,7 @@ def test_sb3_peer_real_run_through_the_runner_and_the_report(tmp_path, capsys):
     assert "| InvertedPendulum-v4 | sb3_ppo-1024 | 1024 (reduced; paper 1M) | 1 (paper 3) |" in table
     assert "| seeds | SB3, the peer (last 100 episodes) |" in table
     assert "| ~1000 | 809.4 |" in table
-    assert "| InvertedPendulum-v4 | 1024 | — | no run of ours on these seeds at this budget |" in table
+    assert re.search(r"\| InvertedPendulum-v4 \| 1024 \| [-.\d]+ \(1\) \| no run of ours \|", table)
 
 
 @needs_sb3
@@ -1035,19 +1035,21 @@ def test_curve_points_average_the_last_episodes_by_each_point():
     assert "| s | Pong | 1.5 | 5.8 | 6.2 |" in lines, lines  # 5.75 and 6.25 print rounded half to even
 
 
-def test_peer_table_sets_the_peer_beside_ours_on_the_seeds_both_have():
+def test_peer_table_sets_the_peer_beside_ours_with_the_interval_of_the_difference():
     def run(setting, env_id, seed, score, complete=True):
         return report.RunResult("s.py", setting, env_id, seed, 1_000_000, 10**6, score, 1.0, 1.0, "c", complete, 1, "m")
 
-    peer = [run("sb3_ppo", "Swimmer-v4", 1, 100.0), run("sb3_ppo", "Swimmer-v4", 2, 50.0)]
+    # SB3: five 0s and five 100s; ours: 50 on every seed. The difference's interval is then the SB3 mean's,
+    # [20, 80], shifted by -50 (the same draws: SB3's sample is resampled first from the same generator).
+    peer = [run("sb3_ppo", "Swimmer-v4", seed, 0.0 if seed <= 5 else 100.0) for seed in range(10, 0, -1)]
     peer.append(run("sb3_ppo", "Hopper-v4", 1, 2000.0))
-    ours = [run("ppo_continuous", "Swimmer-v4", seed, score) for seed, score in ((1, 60.0), (2, 120.0), (3, 90.0))]
-    ours.append(run("ppo_continuous", "Hopper-v4", 1, 5.0, complete=False))  # incomplete: not a score
+    ours = [run("ppo_continuous", "Swimmer-v4", seed, 50.0) for seed in range(1, 11)]
+    ours.append(run("ppo_continuous", "Swimmer-v4", 11, 5.0, complete=False))  # incomplete: not a score
     lines = report.peer_table(report.group(peer), ours)
-    # Same seeds 1, 2: SB3 (100, 50) → 75 ± 25; ours (60, 120) → 90 ± 30; all of ours (60, 120, 90): 90 ± √600.
-    row = "| Swimmer-v4 | 1M | 1 2 | 100.0 / 50.0 | 60.0 / 120.0 | 75.0 ± 25.0 | 90.0 ± 30.0 | 90.0 ± 24.5 (3) |"
-    assert row in lines, lines
-    assert "| Hopper-v4 | 1M | — | no run of ours on these seeds at this budget |  |  |  |  |" in lines, lines
+    row = "| Swimmer-v4 | 1M | 50.0 ± 50.0 (10) | 50.0 ± 0.0 (10) | [-30.0, 30.0] | 0.0 / 0.0 / 0.0 / 0.0 / 0.0 / "
+    assert any(line.startswith(row + "100.0 / 100.0 / 100.0 / 100.0 / 100.0 | 50.0 / ") for line in lines), lines
+    assert "| Hopper-v4 | 1M | 2000.0 (1) | no run of ours |  |  |  |" in lines, lines
+    assert report.bootstrap_ci([0.0] * 5 + [100.0] * 5, [1.0] * 4) == "—"  # under 5 seeds on one side
 
 
 def test_the_readme_mujoco_tables_are_copied_from_the_reports():
