@@ -1067,8 +1067,12 @@ def test_the_readme_mujoco_tables_are_copied_from_the_reports():
     recorded = [[row[0], *row[3:]] for row in rows(table)]
     assert len(ours) == 7 and ours == recorded
     peer = readme.split("**The Stable-Baselines3 peer.**")[1]
-    peer_md = (ROOT / "benchmark" / "results" / "mujoco_sb3.md").read_text().split("## Beside ours")[1]
-    assert rows(peer) and rows(peer) == rows(peer_md.split("## ")[0])
+    sb3 = (ROOT / "benchmark" / "results" / "mujoco_sb3.md").read_text()
+    assert rows(peer) and rows(peer) == rows(sb3.split("## Beside ours")[1].split("## ")[0])
+    prose = "\n".join(line for line in peer.splitlines() if not line.startswith("|"))
+    score = r"(?<![\d.])-?\d+\.\d(?![.\d])"  # 84.7, not a version (2.9.2) or γ (0.99)
+    figures = set(re.findall(score, prose))  # every score it quotes is in a report
+    assert figures and figures <= set(re.findall(score, sb3 + table)), figures - set(re.findall(score, sb3 + table))
 
 
 def test_the_readme_table1_section_quotes_table1_md():
