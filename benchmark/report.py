@@ -478,7 +478,7 @@ def bootstrap_ci(values: list[float], minus: list[float] = (), resamples: int = 
     of the two means, each sample resampled on its own. Under 5 seeds in a sample, none: too few values to
     resample."""
     rng = np.random.default_rng(0)
-    samples = [np.array([v for v in x if not math.isnan(v)]) for x in (values, minus) if len(x)]
+    samples = [np.array([v for v in x if not math.isnan(v)]) for x in ((values, minus) if len(minus) else (values,))]
     if min(len(x) for x in samples) < 5:
         return "—"
     means = [rng.choice(x, (resamples, len(x))).mean(axis=1) for x in samples]

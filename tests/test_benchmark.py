@@ -521,7 +521,7 @@ def test_bootstrap_interval_of_the_mean_across_seeds():
     """Under 5 seeds there is no interval; equal scores give a point. Five 0s and five 100s resample to a
     mean of 10·k, k ~ Binomial(10, 1/2) the 100s drawn: P(k <= 1) = 11/1024 ≈ 1.1% and P(k <= 2) = 56/1024
     ≈ 5.5%, so the 2.5% quantile is 20 and, by symmetry, the 97.5% one 80; a NaN (no episode) is left out."""
-    assert report.bootstrap_ci([1.0, 2.0, 3.0, 4.0]) == "—"
+    assert report.bootstrap_ci([1.0, 2.0, 3.0, 4.0]) == report.bootstrap_ci([]) == "—"
     assert report.bootstrap_ci([7.0] * 6) == "[7.0, 7.0]"
     assert report.bootstrap_ci([0.0] * 5 + [100.0] * 5) == "[20.0, 80.0]"
     assert report.bootstrap_ci([0.0] * 5 + [100.0] * 5 + [float("nan")]) == "[20.0, 80.0]"
