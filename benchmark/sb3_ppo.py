@@ -10,7 +10,7 @@ write (`{runs_dir}/{env_id}__{exp_name}__{seed}__{unix_time}/`: TensorBoard even
 
     pip install -r benchmark/requirements-speed.txt     # stable-baselines3
     python benchmark/sb3_ppo.py --env-id Swimmer-v4 --seed 1
-    python benchmark/run.py --suite mujoco_sb3 --envs Swimmer InvertedDoublePendulum --seeds 1 2 3 --workers 2
+    python benchmark/run.py --suite mujoco_sb3 --envs Swimmer InvertedDoublePendulum --seeds 1 2 3 4 5 6 7 8 9 10 --workers 2
 
 Its flags are ppo_continuous.py's (the subset SB3 has), with the same defaults, and `sb3_kwargs` turns
 them into SB3's arguments; benchmark/speed.py builds its SB3 learners with the same two functions
