@@ -501,13 +501,13 @@ def scores_table(suite: Suite, groups: dict) -> list[str]:
         scores = [r.final_return for r in runs]
         rows.append(cells + [mean_std(scores), bootstrap_ci(scores)] + list(paper.values()))
     first_env = next(iter(groups), (0, "", ""))[2]
-    score = f"{'SB3, the peer' if suite.name == 'mujoco_sb3' else 'ours'} (last 100 episodes)"
+    score = f"{suite.who + ', the peer' if suite.beside else 'ours'} (last 100 episodes)"
     header = ["environment", "setting", "steps", "seeds", score, "95% CI of the mean (≥ 5 seeds)"]
     return markdown_table(header + list(paper_columns(suite.name, first_env)), rows)
 
 
-def peer_table(groups: dict, ours: list[RunResult]) -> list[str]:
-    """The peer (mujoco_sb3) beside our ppo_continuous.py (mujoco.csv), per environment: each one's mean ± std
+def peer_table(suite: Suite, groups: dict, ours: list[RunResult]) -> list[str]:
+    """A peer's suite (mujoco_sb3) beside ours (suite.beside's CSV), per environment: each one's mean ± std
     over its complete runs, a 95% bootstrap interval of the difference of the means, and every run's score
     (seed 1 first). The same seed number is not the same random draws (the libraries draw differently): the
     runs compare as two samples, not in pairs."""
@@ -523,12 +523,13 @@ def peer_table(groups: dict, ours: list[RunResult]) -> list[str]:
         rows.append(
             [env_id, budget_label(budget), *cells, *(" / ".join(f"{x:.1f}" for x in xs) for xs in (peer, mine))]
         )
-    header = ["environment", "steps", "SB3 (runs)", "ours (runs)", "SB3 − ours: 95% CI"]
-    header += ["SB3, each run", "ours, each run"]
+    who = suite.who
+    header = ["environment", "steps", f"{who} (runs)", "ours (runs)", f"{who} − ours: 95% CI"]
+    header += [f"{who}, each run", "ours, each run"]
     return [
         "## Beside ours",
         "",
-        "Ours: ppo_continuous.py's complete runs of the `mujoco` suite, from mujoco.csv. The same seed number is "
+        f"Ours: the complete runs of the `{suite.beside}` suite, from {suite.beside}.csv. The same seed number is "
         "not the same random draws (the libraries draw differently), so the runs compare as two samples: the "
         "interval is a percentile bootstrap of the difference of the two means, each side's seeds resampled "
         "on their own (from 5 seeds a side).",
@@ -914,8 +915,8 @@ def write_markdown(
         lines += table1_sections(list(tables))
     else:
         lines += scores_table(suite, groups) + [""]
-    if groups and suite.name == "mujoco_sb3":
-        lines += peer_table(groups, read_recorded(cli.results_dir, SUITES["mujoco"], cli.last_episodes))
+    if groups and suite.beside:
+        lines += peer_table(suite, groups, read_recorded(cli.results_dir, SUITES[suite.beside], cli.last_episodes))
     if groups and suite.name != "table1" and cli.points_every != 0:
         lines += curve_points(groups, cli.points_every)
     path.write_text("\n".join(lines))

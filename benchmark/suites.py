@@ -41,6 +41,9 @@ class Suite:
     slurm_time: str = "02:00:00"
     """default wall-time limit of one array task (one run on one core), with a safety margin"""
     slurm_mem: str = "2G"
+    beside: str = ""
+    """a peer's suite: the suite of ours its report sets it beside (see report.peer_table), and `who` runs it"""
+    who: str = "ours"
 
     def setting(self, slug: str) -> Setting | None:
         return next((s for s in self.settings if s.slug == slug), None)
@@ -182,6 +185,8 @@ SUITES: dict[str, Suite] = {
             (SB3_PPO,),
             MUJOCO_ENVS,
             1_000_000,
+            beside="mujoco",
+            who="SB3",
         ),
         Suite(
             "table1",

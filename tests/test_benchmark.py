@@ -1045,7 +1045,7 @@ def test_peer_table_sets_the_peer_beside_ours_with_the_interval_of_the_differenc
     peer.append(run("sb3_ppo", "Hopper-v4", 1, 2000.0))
     ours = [run("ppo_continuous", "Swimmer-v4", seed, 50.0) for seed in range(1, 11)]
     ours.append(run("ppo_continuous", "Swimmer-v4", 11, 5.0, complete=False))  # incomplete: not a score
-    lines = report.peer_table(report.group(peer), ours)
+    lines = report.peer_table(suites.SUITES["mujoco_sb3"], report.group(peer), ours)
     row = "| Swimmer-v4 | 1M | 50.0 ± 50.0 (10) | 50.0 ± 0.0 (10) | [-30.0, 30.0] | 0.0 / 0.0 / 0.0 / 0.0 / 0.0 / "
     assert any(line.startswith(row + "100.0 / 100.0 / 100.0 / 100.0 / 100.0 | 50.0 / ") for line in lines), lines
     assert "| Hopper-v4 | 1M | 2000.0 (1) | no run of ours |  |  |  |" in lines, lines
