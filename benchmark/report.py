@@ -501,16 +501,17 @@ def scores_table(suite: Suite, groups: dict) -> list[str]:
         scores = [r.final_return for r in runs]
         rows.append(cells + [mean_std(scores), bootstrap_ci(scores)] + list(paper.values()))
     first_env = next(iter(groups), (0, "", ""))[2]
-    score = f"{suite.who + ', the peer' if suite.beside else 'ours'} (last 100 episodes)"
+    score = f"{suite.who} (last 100 episodes)"
     header = ["environment", "setting", "steps", "seeds", score, "95% CI of the mean (≥ 5 seeds)"]
     return markdown_table(header + list(paper_columns(suite.name, first_env)), rows)
 
 
 def peer_table(suite: Suite, groups: dict, ours: list[RunResult]) -> list[str]:
-    """A peer's suite (mujoco_sb3) beside ours (suite.beside's CSV), per environment: each one's mean ± std
-    over its complete runs, a 95% bootstrap interval of the difference of the means, and every run's score
-    (seed 1 first). The same seed number is not the same random draws (the libraries draw differently): the
-    runs compare as two samples, not in pairs."""
+    """A peer's or an ablation's suite (mujoco_sb3, mujoco_no_clip_vloss) beside ours (suite.beside's CSV), per
+    environment: each one's mean ± std over its complete runs, a 95% bootstrap interval of the difference of the
+    means, and every run's score (seed 1 first). The same seed number gives two runs the same draws at most
+    until their updates differ (a peer library draws differently from the start): the runs compare as two
+    samples, not in pairs."""
     rows = []
     for (budget, _, env_id), runs in groups.items():
         peer = [r.final_return for r in sorted(runs, key=lambda r: r.seed)]
@@ -529,8 +530,9 @@ def peer_table(suite: Suite, groups: dict, ours: list[RunResult]) -> list[str]:
     return [
         "## Beside ours",
         "",
-        f"Ours: the complete runs of the `{suite.beside}` suite, from {suite.beside}.csv. The same seed number is "
-        "not the same random draws (the libraries draw differently), so the runs compare as two samples: the "
+        f"Ours: the complete runs of the `{suite.beside}` suite, from {suite.beside}.csv. The same seed number "
+        "gives two runs the same random draws at most until their updates differ (another library draws "
+        "differently from the start), so the runs compare as two samples: the "
         "interval is a percentile bootstrap of the difference of the two means, each side's seeds resampled "
         "on their own (from 5 seeds a side).",
         "",

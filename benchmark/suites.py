@@ -42,8 +42,9 @@ class Suite:
     """default wall-time limit of one array task (one run on one core), with a safety margin"""
     slurm_mem: str = "2G"
     beside: str = ""
-    """a peer's suite: the suite of ours its report sets it beside (see report.peer_table), and `who` runs it"""
+    """a peer's or an ablation's suite: the suite of ours its report sets it beside (see report.peer_table)"""
     who: str = "ours"
+    """whose runs these are, as the report's column headings name them"""
 
     def setting(self, slug: str) -> Setting | None:
         return next((s for s in self.settings if s.slug == slug), None)
@@ -119,6 +120,9 @@ ATARI_ENVS = tuple(f"{game}NoFrameskip-v4" for game in ATARI_GAMES)
 PPO_CLIP = Setting("ppo_continuous", "ppo_continuous.py", label="PPO-Clip, ε = 0.2")
 # A peer, not ours: Stable-Baselines3's PPO with ppo_continuous.py's settings (issue 15; see benchmark/sb3_ppo.py).
 SB3_PPO = Setting("sb3_ppo", "benchmark/sb3_ppo.py", label="Stable-Baselines3 PPO (peer), ppo_continuous.py's settings")
+# An ablation, not the paper's setting: ppo_continuous.py with the value loss unclipped, the one difference left
+# between its update and SB3's on InvertedDoublePendulum (issue 15; SB3 clips it with no max, we use baselines').
+NO_CLIP_VLOSS = Setting("no_clip_vloss", "ppo_continuous.py", ("--no-clip-vloss",), "PPO-Clip, value loss unclipped")
 
 
 def _fixed_beta(beta: str, score: float) -> Setting:
@@ -165,7 +169,7 @@ CLASSIC_FLAGS += ("--no-anneal-clip", "--vf-coef", "0.5")
 
 ATARI_SETTING = Setting("ppo_shared_backbone", "ppo_shared_backbone.py", label="PPO, Table 5 settings")
 
-SuiteName = Literal["mujoco", "mujoco_sb3", "table1", "atari", "atari3", "classic"]
+SuiteName = Literal["mujoco", "mujoco_sb3", "mujoco_no_clip_vloss", "table1", "atari", "atari3", "classic"]
 """The keys of SUITES, as run.py's and report.py's --suite take them."""
 
 SUITES: dict[str, Suite] = {
@@ -187,6 +191,16 @@ SUITES: dict[str, Suite] = {
             1_000_000,
             beside="mujoco",
             who="SB3",
+        ),
+        Suite(
+            "mujoco_no_clip_vloss",
+            "An ablation, not the paper's setting: ppo_continuous.py --no-clip-vloss (the value loss unclipped) on "
+            "the 7 MuJoCo environments, 1M steps, 3 seeds, beside the mujoco suite (issue 15)",
+            (NO_CLIP_VLOSS,),
+            MUJOCO_ENVS,
+            1_000_000,
+            beside="mujoco",
+            who="value loss unclipped",
         ),
         Suite(
             "table1",
@@ -272,7 +286,8 @@ TABLE6 = {
 
 def paper_columns(suite: str, env_id: str) -> dict[str, str]:
     """The paper's (and baselines') figures for one environment of a suite, as printed table cells."""
-    if suite in ("mujoco", "mujoco_sb3", "table1"):
+    suite = SUITES[suite].beside or suite if suite in SUITES else suite  # a peer's or ablation's are its base's
+    if suite in ("mujoco", "table1"):
         ppo2 = BASELINES_PPO2_1M.get(env_id)
         return {
             "paper Fig. 3 (PPO, plot reading)": FIGURE3_READING.get(env_id, "—"),

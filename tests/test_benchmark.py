@@ -75,6 +75,7 @@ def test_suites_expand_into_the_papers_runs():
     assert counts == {
         "mujoco": 7 * 3,
         "mujoco_sb3": 7 * 3,
+        "mujoco_no_clip_vloss": 7 * 3,
         "table1": 11 * 7 * 3,
         "atari": 49 * 3,
         "atari3": 3 * 3,
@@ -845,6 +846,31 @@ def test_sb3_peer_suite_dry_run_prints_the_command(tmp_path):
     assert suites.paper_columns("mujoco_sb3", "Swimmer-v4") == suites.paper_columns("mujoco", "Swimmer-v4")
 
 
+def test_value_loss_ablation_suite_is_ppo_continuous_unclipped_beside_ours():
+    """Issue 15's ablation on InvertedDoublePendulum: our script with --no-clip-vloss and nothing else changed,
+    reported beside the mujoco suite (its peer table) and beside the same paper figures."""
+    [run] = runner.expand(cli("--suite", "mujoco_no_clip_vloss", "--envs", "InvertedDoublePendulum", "--seeds", "4"))
+    assert run.command("python", Path("runs")) == [
+        "python",
+        "ppo_continuous.py",
+        "--env-id",
+        "InvertedDoublePendulum-v4",
+        "--seed",
+        "4",
+        "--exp-name",
+        "no_clip_vloss",
+        "--runs-dir",
+        str(Path("runs") / "mujoco_no_clip_vloss"),
+        "--total-timesteps",
+        "1000000",
+        "--save-model",
+        "--no-clip-vloss",
+    ]
+    assert run.total_timesteps == suites.SUITES["mujoco"].total_timesteps
+    assert suites.SUITES["mujoco_no_clip_vloss"].beside == "mujoco"
+    assert suites.paper_columns("mujoco_no_clip_vloss", "Hopper-v4") == suites.paper_columns("mujoco", "Hopper-v4")
+
+
 @needs_sb3
 def test_sb3_peer_real_run_through_the_runner_and_the_report(tmp_path, capsys):
     """A tiny real run of sb3_ppo.py (4 rollouts of 256 steps) started by run.py as the suite's runs are:
@@ -900,7 +926,7 @@ def test_sb3_peer_real_run_through_the_runner_and_the_report(tmp_path, capsys):
     table = paths["md"].read_text()
     assert table.startswith("# mujoco_sb3: A peer, not ours: Stable-Baselines3's PPO")
     assert "| InvertedPendulum-v4 | sb3_ppo-1024 | 1024 (reduced; paper 1M) | 1 (paper 3) |" in table
-    assert "| seeds | SB3, the peer (last 100 episodes) |" in table
+    assert "| seeds | SB3 (last 100 episodes) |" in table
     assert "| ~1000 | 809.4 |" in table
     assert re.search(r"\| InvertedPendulum-v4 \| 1024 \| [-.\d]+ \(1\) \| no run of ours \|", table)
 
