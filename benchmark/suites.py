@@ -120,8 +120,9 @@ ATARI_ENVS = tuple(f"{game}NoFrameskip-v4" for game in ATARI_GAMES)
 PPO_CLIP = Setting("ppo_continuous", "ppo_continuous.py", label="PPO-Clip, ε = 0.2")
 # A peer, not ours: Stable-Baselines3's PPO with ppo_continuous.py's settings (issue 15; see benchmark/sb3_ppo.py).
 SB3_PPO = Setting("sb3_ppo", "benchmark/sb3_ppo.py", label="Stable-Baselines3 PPO (peer), ppo_continuous.py's settings")
-# An ablation, not the paper's setting: ppo_continuous.py with the value loss unclipped, the one difference left
-# between its update and SB3's on InvertedDoublePendulum (issue 15; SB3 clips it with no max, we use baselines').
+# An ablation, not the paper's setting: ppo_continuous.py with the value loss unclipped (issue 15). Value clipping
+# is the one difference left between its update and SB3's (baselines' max form against SB3's clipped term alone);
+# unclipped, the two updates are the same mathematics.
 NO_CLIP_VLOSS = Setting("no_clip_vloss", "ppo_continuous.py", ("--no-clip-vloss",), "PPO-Clip, value loss unclipped")
 
 
