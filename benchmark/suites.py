@@ -124,6 +124,9 @@ SB3_PPO = Setting("sb3_ppo", "benchmark/sb3_ppo.py", label="Stable-Baselines3 PP
 # is the one difference left between its update and SB3's (baselines' max form against SB3's clipped term alone);
 # unclipped, the two updates are the same mathematics.
 NO_CLIP_VLOSS = Setting("no_clip_vloss", "ppo_continuous.py", ("--no-clip-vloss",), "PPO-Clip, value loss unclipped")
+SB3_NO_CLIP_VLOSS = Setting(
+    "sb3_ppo_no_clip_vloss", "benchmark/sb3_ppo.py", ("--no-clip-vloss",), "Stable-Baselines3 PPO (peer), unclipped"
+)
 
 
 def _fixed_beta(beta: str, score: float) -> Setting:
@@ -170,7 +173,9 @@ CLASSIC_FLAGS += ("--no-anneal-clip", "--vf-coef", "0.5")
 
 ATARI_SETTING = Setting("ppo_shared_backbone", "ppo_shared_backbone.py", label="PPO, Table 5 settings")
 
-SuiteName = Literal["mujoco", "mujoco_sb3", "mujoco_no_clip_vloss", "table1", "atari", "atari3", "classic"]
+SuiteName = Literal[
+    "mujoco", "mujoco_sb3", "mujoco_no_clip_vloss", "mujoco_sb3_no_clip_vloss", "table1", "atari", "atari3", "classic"
+]
 """The keys of SUITES, as run.py's and report.py's --suite take them."""
 
 SUITES: dict[str, Suite] = {
@@ -202,6 +207,16 @@ SUITES: dict[str, Suite] = {
             1_000_000,
             beside="mujoco",
             who="value loss unclipped",
+        ),
+        Suite(
+            "mujoco_sb3_no_clip_vloss",
+            "A peer, not ours: Stable-Baselines3's PPO (benchmark/sb3_ppo.py --no-clip-vloss) with the value loss "
+            "unclipped, beside the mujoco_no_clip_vloss suite: the same update's mathematics in both (issue 15)",
+            (SB3_NO_CLIP_VLOSS,),
+            MUJOCO_ENVS,
+            1_000_000,
+            beside="mujoco_no_clip_vloss",
+            who="SB3",
         ),
         Suite(
             "table1",
@@ -287,7 +302,8 @@ TABLE6 = {
 
 def paper_columns(suite: str, env_id: str) -> dict[str, str]:
     """The paper's (and baselines') figures for one environment of a suite, as printed table cells."""
-    suite = SUITES[suite].beside or suite if suite in SUITES else suite  # a peer's or ablation's are its base's
+    while suite in SUITES and SUITES[suite].beside:  # a peer's or an ablation's figures are those of its base
+        suite = SUITES[suite].beside
     if suite in ("mujoco", "table1"):
         ppo2 = BASELINES_PPO2_1M.get(env_id)
         return {

@@ -76,6 +76,7 @@ def test_suites_expand_into_the_papers_runs():
         "mujoco": 7 * 3,
         "mujoco_sb3": 7 * 3,
         "mujoco_no_clip_vloss": 7 * 3,
+        "mujoco_sb3_no_clip_vloss": 7 * 3,
         "table1": 11 * 7 * 3,
         "atari": 49 * 3,
         "atari3": 3 * 3,
@@ -848,7 +849,8 @@ def test_sb3_peer_suite_dry_run_prints_the_command(tmp_path):
 
 def test_value_loss_ablation_suite_is_ppo_continuous_unclipped_beside_ours():
     """Issue 15's ablation on InvertedDoublePendulum: our script with --no-clip-vloss and nothing else changed,
-    reported beside the mujoco suite (its peer table) and beside the same paper figures."""
+    reported beside the mujoco suite (its peer table) and beside the same paper figures; and SB3 with the same
+    flag, beside the ablation."""
     [run] = runner.expand(cli("--suite", "mujoco_no_clip_vloss", "--envs", "InvertedDoublePendulum", "--seeds", "4"))
     assert run.command("python", Path("runs")) == [
         "python",
@@ -869,6 +871,12 @@ def test_value_loss_ablation_suite_is_ppo_continuous_unclipped_beside_ours():
     assert run.total_timesteps == suites.SUITES["mujoco"].total_timesteps
     assert suites.SUITES["mujoco_no_clip_vloss"].beside == "mujoco"
     assert suites.paper_columns("mujoco_no_clip_vloss", "Hopper-v4") == suites.paper_columns("mujoco", "Hopper-v4")
+    [peer] = runner.expand(cli("--suite", "mujoco_sb3_no_clip_vloss", "--envs", "Hopper", "--seeds", "1"))
+    assert peer.command("python", Path("runs"))[1] == "benchmark/sb3_ppo.py"
+    assert peer.command("python", Path("runs"))[-1] == "--no-clip-vloss"
+    assert suites.SUITES["mujoco_sb3_no_clip_vloss"].beside == "mujoco_no_clip_vloss"
+    sb3 = suites.paper_columns("mujoco_sb3_no_clip_vloss", "Hopper-v4")
+    assert sb3 == suites.paper_columns("mujoco", "Hopper-v4") and sb3["baselines ppo2 at 1M"] != "—"
 
 
 @needs_sb3
