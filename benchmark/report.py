@@ -941,10 +941,11 @@ def sources(results: list[RunResult], runs_dir: Path) -> str:
 
 def curve_points(groups: dict, every: int | None, last: int = 20) -> list[str]:
     """The learning curve as a table: at every `every` steps (None: an eighth of the budget), the mean return
-    of the last `last` episodes that ended by then, averaged over the seeds that have any."""
+    of the last `last` episodes that ended by then, averaged over the seeds that have any. Its runs column says
+    how many of the group's runs have their episodes kept (a run recorded before they were has no curve)."""
     lines = [f"## Learning curve: mean return of the last {last} episodes that ended by each step", ""]
-    for (budget, setting, env_id), runs in groups.items():
-        runs = [r for r in runs if r.episodes]
+    for (budget, setting, env_id), group_runs in groups.items():
+        runs = [r for r in group_runs if r.episodes]
         if not runs:
             continue
         step = every or budget // 8
@@ -953,9 +954,10 @@ def curve_points(groups: dict, every: int | None, last: int = 20) -> list[str]:
         for x in points:
             means = [np.mean([v for s, v in r.episodes if s <= x][-last:]) for r in runs if r.episodes[0][0] <= x]
             cells.append(f"{np.mean(means):.1f}" if means else "–")
-        lines += markdown_table(["setting", "env", *(f"{x:,}" for x in points)], [[setting, env_id, *cells]])
+        header = ["setting", "env", "runs", *(f"{x:,}" for x in points)]
+        lines += markdown_table(header, [[setting, env_id, f"{len(runs)} of {len(group_runs)}", *cells]])
         lines.append("")
-    return lines
+    return lines if len(lines) > 2 else []  # no run with its episodes kept: no curve, no heading
 
 
 # ---------------------------------------------------------------------------------------------

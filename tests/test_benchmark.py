@@ -1064,9 +1064,11 @@ def test_curve_points_average_the_last_episodes_by_each_point():
     # Seed 1: returns 1, 2, 3 end at steps 50, 100, 250; seed 2: 10 at 150. With the last 2 episodes:
     # at 100: seed 1 → mean(1, 2) = 1.5, seed 2 has none yet → 1.5; at 200: (1.5 + 10) / 2 = 5.75;
     # at 300: seed 1 → mean(2, 3) = 2.5 → (2.5 + 10) / 2 = 6.25.
-    groups = {(300, "s", "Pong"): [run([(50, 1.0), (100, 2.0), (250, 3.0)]), run([(150, 10.0)])]}
+    # Seed 3 was recorded before episodes were kept: it has no curve, and the runs column says 2 of 3.
+    groups = {(300, "s", "Pong"): [run([(50, 1.0), (100, 2.0), (250, 3.0)]), run([(150, 10.0)]), run([])]}
     lines = report.curve_points(groups, 100, last=2)
-    assert "| s | Pong | 1.5 | 5.8 | 6.2 |" in lines, lines  # 5.75 and 6.25 print rounded half to even
+    assert "| s | Pong | 2 of 3 | 1.5 | 5.8 | 6.2 |" in lines, lines  # 5.75 and 6.25 print rounded half to even
+    assert report.curve_points({(300, "s", "Pong"): [run([])]}, 100) == [], "no curve kept: no heading either"
 
 
 def test_peer_table_sets_the_peer_beside_ours_with_the_interval_of_the_difference():
