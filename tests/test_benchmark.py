@@ -1090,7 +1090,8 @@ def test_peer_table_sets_the_peer_beside_ours_with_the_interval_of_the_differenc
 
 def test_the_readme_mujoco_tables_are_copied_from_the_reports():
     """Honest results: the README's MuJoCo rows are mujoco.md's (written by report.py from mujoco.csv) without
-    its setting and steps columns, and its peer table is mujoco_sb3.md's: never figures typed in, or left
+    its setting and steps columns, and its peer and ablation tables are mujoco_sb3.md's and
+    mujoco_no_clip_vloss.md's: never figures typed in, or left
     behind when the results moved on."""
 
     def rows(text: str) -> list[list[str]]:
@@ -1102,13 +1103,16 @@ def test_the_readme_mujoco_tables_are_copied_from_the_reports():
     table = (ROOT / "benchmark" / "results" / "mujoco.md").read_text().split("## Learning curve")[0]
     recorded = [[row[0], *row[3:]] for row in rows(table)]
     assert len(ours) == 7 and ours == recorded
-    peer = readme.split("**The Stable-Baselines3 peer.**")[1]
-    sb3 = (ROOT / "benchmark" / "results" / "mujoco_sb3.md").read_text()
-    assert rows(peer) and rows(peer) == rows(sb3.split("## Beside ours")[1].split("## ")[0])
-    prose = "\n".join(line for line in peer.splitlines() if not line.startswith("|"))
+    peer, ablation = readme.split("**The Stable-Baselines3 peer.**")[1].split("**Value clipping, an ablation.**")
+    reports = (ROOT / "benchmark" / "results" / "mujoco.md").read_text()  # its curve table too
+    for text, name in ((peer, "mujoco_sb3.md"), (ablation, "mujoco_no_clip_vloss.md")):
+        md = (ROOT / "benchmark" / "results" / name).read_text()
+        assert rows(text) and rows(text) == rows(md.split("## Beside ours")[1].split("## ")[0]), name
+        reports += md
+    prose = "\n".join(line for line in peer.splitlines() + ablation.splitlines() if not line.startswith("|"))
     score = r"(?<![\d.])-?\d+\.\d(?![.\d])"  # 84.7, not a version (2.9.2) or γ (0.99)
     figures = set(re.findall(score, prose))  # every score it quotes is in a report
-    assert figures and figures <= set(re.findall(score, sb3 + table)), figures - set(re.findall(score, sb3 + table))
+    assert figures and figures <= set(re.findall(score, reports)), figures - set(re.findall(score, reports))
 
 
 def test_the_readme_table1_section_quotes_table1_md():
