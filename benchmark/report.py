@@ -943,6 +943,8 @@ def curve_points(groups: dict, every: int | None, last: int = 20) -> list[str]:
     """The learning curve as a table: at every `every` steps (None: an eighth of the budget), the mean return
     of the last `last` episodes that ended by then, averaged over the seeds that have any. Its runs column says
     how many of the group's runs have their episodes kept (a run recorded before they were has no curve)."""
+    if not any(r.episodes for runs in groups.values() for r in runs):
+        return []  # no run with its episodes kept: no curve, and no heading either
     lines = [f"## Learning curve: mean return of the last {last} episodes that ended by each step", ""]
     for (budget, setting, env_id), group_runs in groups.items():
         runs = [r for r in group_runs if r.episodes]
@@ -957,7 +959,7 @@ def curve_points(groups: dict, every: int | None, last: int = 20) -> list[str]:
         header = ["setting", "env", "runs", *(f"{x:,}" for x in points)]
         lines += markdown_table(header, [[setting, env_id, f"{len(runs)} of {len(group_runs)}", *cells]])
         lines.append("")
-    return lines if len(lines) > 2 else []  # no run with its episodes kept: no curve, no heading
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------
