@@ -51,7 +51,9 @@ Where SB3 (2.9.2, as read in its source) differs from ppo_continuous.py, and wha
 - Random streams. Both reset the environments with seeds `seed`, `seed` + 1, ..., but SB3 draws actions
   with torch and minibatches with numpy's global generator (ours: actions from a numpy generator of their
   own, minibatches with torch), and initializes the networks in another order. Seed n here is not seed n
-  of ours: only the distribution over seeds compares.
+  of ours: only the distribution over seeds compares. With the value loss unclipped and these streams taken
+  away (SB3's initial weights, action noise and minibatch order given to ours), the two compute the same
+  rollouts, advantages and parameters to float32 rounding: tests/test_sb3_peer.py.
 - The logged diagnostics, in our TensorBoard tags: `losses/value_loss` is SB3's value loss halved (so
   ½·(V_clipped − R)², see above), `losses/entropy` is minus SB3's entropy loss, `losses/approx_kl` is the
   mean over the last epoch's minibatches (ours: over all of the update's), `losses/clipfrac`,
