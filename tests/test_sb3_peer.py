@@ -1,48 +1,51 @@
-"""ppo_continuous.py and Stable-Baselines3's PPO at the same settings are one algorithm, step for step.
+"""ppo_continuous.py, ppo_discrete.py and Stable-Baselines3's PPO at the same settings: one algorithm, step for step.
 
 benchmark/sb3_ppo.py gives SB3 our hyperparameters (the peer of issue 15). Its docstring lists where the
 two differ: value clipping's form, and the random streams (action noise, minibatch order, initialization).
 With the value loss unclipped, nothing else should: the rollout (observation and reward normalization, the
 bootstrap at a time limit, actions clipped only on their way to the environment), GAE, the annealed
-stepsize and the minibatch updates. This test takes the random streams away and checks that claim: SB3
-learns for a few iterations; then our train() runs from SB3's initial weights, takes SB3's actions (its
-noise) and its minibatches, and must reach the same observations, log-probs, values, advantages, returns
-and final parameters, up to float32 rounding (the two order their sums differently). So, as far as three
-iterations show, the two differ in their random streams alone: a gap between them over seeds is seed-to-seed
-variance, not a difference in the algorithm.
+stepsize, the entropy bonus and the minibatch updates, for a Gaussian policy and for a categorical one.
+This test takes the random streams away and checks that claim: SB3 learns for three iterations; then our
+train() runs from SB3's initial weights, takes SB3's actions and its minibatches, and must reach the same
+observations, actions, log-probs, values, advantages, returns and final parameters, up to float32 rounding
+(the two order their sums differently). So, as far as three iterations show, the two differ in their
+random streams alone: a gap between them over seeds is seed-to-seed variance, not a difference in the
+algorithm. (Over longer runs the float rounding grows chaotically, as between two runs of ours with the
+rollout's forward pass in numpy and in torch, and a step-for-step comparison says no more.)
 
-Each of these changes to ppo_continuous.py fails it (tried): a time-limit cut bootstrapped from 0 instead
-of V(final observation), the reward scaler's ε 1e-2 instead of 1e-8, the stepsize annealed by one step more.
+Each of these changes fails it (tried): in ppo_continuous.py a time-limit cut bootstrapped from 0 instead
+of V(final observation), the reward scaler's ε 1e-2 instead of 1e-8, the stepsize annealed by one step
+more; in ppo_discrete.py the time-limit bootstrap from 0, the entropy bonus 0.9·c2.
 """
 
 import copy
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from util import load_script
+from util import load_script, only_run_dir, read_scalars
 
 pytest.importorskip("stable_baselines3", reason="compares with SB3's PPO: pip install -r requirements-dev.txt")
 import sb3_ppo  # noqa: E402  (benchmark/, on the path through util)
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 
-ppo = load_script("ppo_continuous")
-
-OURS_FROM_SB3 = {  # our parameter -> SB3 MlpPolicy's, for separate 2×64 networks
-    "critic.0": "mlp_extractor.value_net.0",
-    "critic.2": "mlp_extractor.value_net.2",
-    "critic.4": "value_net",
-    "actor_mean.0": "mlp_extractor.policy_net.0",
-    "actor_mean.2": "mlp_extractor.policy_net.2",
-    "actor_mean.4": "action_net",
-}
+SCRIPTS = {name: load_script(name) for name in ("ppo_continuous", "ppo_discrete")}
 BUFFER = {"obs": "observations", "actions": "actions", "logprobs": "log_probs", "values": "values"}
 BUFFER |= {"advantages": "advantages", "returns": "returns"}
+# CartPole cut at 15 steps: episodes that end by termination and by the time limit, in the same rollout.
+gym.register(
+    "tests/CartPole15-v0", entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv", max_episode_steps=15
+)
 
 
-def ours_from_sb3(state: dict) -> dict:
-    ours = {f"{o}.{w}": state[f"{s}.{w}"].clone() for o, s in OURS_FROM_SB3.items() for w in ("weight", "bias")}
-    return ours | {"actor_logstd": state["log_std"].clone()[None]}
+def ours_from_sb3(state: dict, actor: str) -> dict:
+    """SB3 MlpPolicy's parameters (separate 2×64 networks) under our names; `actor` is our policy network's."""
+    layers = {"critic.0": "mlp_extractor.value_net.0", "critic.2": "mlp_extractor.value_net.2", "critic.4": "value_net"}
+    layers |= {f"{actor}.0": "mlp_extractor.policy_net.0", f"{actor}.2": "mlp_extractor.policy_net.2"}
+    layers |= {f"{actor}.4": "action_net"}
+    ours = {f"{o}.{w}": state[f"{s}.{w}"].clone() for o, s in layers.items() for w in ("weight", "bias")}
+    return ours | ({"actor_logstd": state["log_std"].clone()[None]} if "log_std" in state else {})
 
 
 class Record(BaseCallback):
@@ -82,22 +85,30 @@ def learn_sb3(settings: dict, monkeypatch) -> tuple[Record, list[np.ndarray]]:
     return record, permutations
 
 
-def train_ours_as_sb3(settings: dict, sb3: Record, permutations: list, tmp_path, monkeypatch):
-    """Our train() from SB3's initial weights, with SB3's actions and minibatches; returns the agent and the
+def train_ours_as_sb3(ppo, settings: dict, sb3: Record, permutations: list, tmp_path, monkeypatch):
+    """Our train() from SB3's initial weights, with SB3's actions and minibatches; returns the agent, the
     flattened batch of each iteration (time-major: sample t·N + i), and its summary."""
     n, t_steps = settings["num_envs"], settings["num_steps"]
     agents, batches, actions = [], [], iter(a for rollout in sb3.rollouts for a in rollout["actions"])
-    make_agent, sample_gaussian, flatten_batch = ppo.Agent, ppo.sample_gaussian, ppo.flatten_batch
+    make_agent, flatten_batch = ppo.Agent, ppo.flatten_batch
+    continuous = hasattr(ppo, "sample_gaussian")
+    sample = ppo.sample_gaussian if continuous else ppo.sample_categorical
 
     def sb3_agent(*dims):
         agents.append(make_agent(*dims))
-        agents[-1].load_state_dict(ours_from_sb3(sb3.params[0]))
+        agents[-1].load_state_dict(ours_from_sb3(sb3.params[0], "actor_mean" if continuous else "actor"))
         return agents[-1]
 
     def sb3_action(mean, log_std, rng):  # SB3's action as it is (the environment sees the same float32 bits)
         action = next(actions)
         noise = (action - mean) / np.exp(log_std)
-        return action, sample_gaussian(mean, log_std, FixedNoise(noise))[1]
+        return action, sample(mean, log_std, Draws(noise=noise))[1]
+
+    def sb3_choice(logits, rng):  # SB3's action; our sampler's log-prob, from a uniform draw that picks it
+        action = next(actions)[:, 0].astype(np.int64)
+        chosen, logprob = sample(logits, Draws(action=action, logits=logits))
+        assert (chosen == action).all()
+        return chosen, logprob
 
     def sb3_minibatches(size, device=None):  # SB3 flattens env-major (sample i·T + t); ours is time-major
         env, t = np.divmod(next(orders), t_steps)
@@ -109,7 +120,10 @@ def train_ours_as_sb3(settings: dict, sb3: Record, permutations: list, tmp_path,
 
     orders = iter(permutations)
     monkeypatch.setattr(ppo, "Agent", sb3_agent)
-    monkeypatch.setattr(ppo, "sample_gaussian", sb3_action)
+    if continuous:
+        monkeypatch.setattr(ppo, "sample_gaussian", sb3_action)
+    else:
+        monkeypatch.setattr(ppo, "sample_categorical", sb3_choice)
     monkeypatch.setattr(ppo, "flatten_batch", recorded_batch)
     monkeypatch.setattr(torch, "randperm", sb3_minibatches)
     summary = ppo.train(ppo.Args(**settings, runs_dir=str(tmp_path)))
@@ -117,39 +131,61 @@ def train_ours_as_sb3(settings: dict, sb3: Record, permutations: list, tmp_path,
     return agents[0], batches, summary
 
 
-class FixedNoise:
-    def __init__(self, noise: np.ndarray):
-        self.noise = noise
+class Draws:
+    """A stand-in for the rollout's numpy generator: the Gaussian noise given, or for a categorical the
+    uniform draw that falls in the middle of `action`'s interval of the cumulative probabilities."""
+
+    def __init__(self, noise=None, action=None, logits=None):
+        self.noise, self.action, self.logits = noise, action, logits
 
     def standard_normal(self, shape, dtype):
         return self.noise.astype(dtype).reshape(shape)
 
+    def random(self, shape, dtype):
+        probs = np.exp(self.logits - self.logits.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        rows = np.arange(len(self.action))
+        upper = probs.cumsum(-1)[rows, self.action]  # the action's interval is [upper - its probability, upper)
+        return (upper - probs[rows, self.action] / 2).astype(dtype).reshape(shape)
 
-@pytest.mark.parametrize(
-    "env_id, num_envs, num_steps",
-    [
-        ("Pendulum-v1", 2, 256),  # two actors, each cut 3 times by its 200-step time limit; bounds ±2
-        ("InvertedDoublePendulum-v4", 1, 512),  # the benchmark's environment: episodes that terminate
-    ],
-)
-def test_ours_is_sb3_step_for_step(env_id, num_envs, num_steps, tmp_path, monkeypatch):
-    settings = dict(env_id=env_id, num_envs=num_envs, num_steps=num_steps, num_minibatches=8, seed=3)
-    settings |= dict(total_timesteps=3 * num_envs * num_steps, clip_vloss=False)  # 3 iterations
-    sb3, permutations = learn_sb3(settings, monkeypatch)
-    agent, batches, summary = train_ours_as_sb3(settings, sb3, permutations, tmp_path, monkeypatch)
+
+CASES = {  # script, its settings (beyond the defaults both share), SB3's own (norm_* are ppo_continuous.py's)
+    "Pendulum": ("ppo_continuous", dict(env_id="Pendulum-v1", num_envs=2, num_steps=256), {}),
+    "IDP": ("ppo_continuous", dict(env_id="InvertedDoublePendulum-v4", num_envs=1, num_steps=512), {}),
+    # ppo_discrete.py's defaults: N = 4, T = 128, 2.5e-4, K = 4, 4 minibatches, c2 = 0.01, no normalization.
+    "CartPole": (
+        "ppo_discrete",
+        dict(env_id="tests/CartPole15-v0", num_envs=4, num_steps=128, learning_rate=2.5e-4, update_epochs=4)
+        | dict(num_minibatches=4, ent_coef=0.01),
+        dict(norm_obs=False, norm_reward=False),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_ours_is_sb3_step_for_step(case, tmp_path, monkeypatch):
+    script, settings, sb3_only = CASES[case]
+    settings = dict(num_minibatches=8) | settings | dict(seed=3, clip_vloss=False)
+    settings |= dict(total_timesteps=3 * settings["num_envs"] * settings["num_steps"])  # 3 iterations
+    sb3, permutations = learn_sb3(settings | sb3_only, monkeypatch)
+    ppo = SCRIPTS[script]
+    agent, batches, summary = train_ours_as_sb3(ppo, settings, sb3, permutations, tmp_path, monkeypatch)
 
     assert len(batches) == len(sb3.rollouts) == 3
     for batch, rollout in zip(batches, sb3.rollouts, strict=True):
-        for key, theirs in rollout.items():
-            theirs = torch.as_tensor(theirs.reshape((-1,) + theirs.shape[2:]), dtype=torch.float32)
-            assert torch.allclose(batch[key], theirs, rtol=0, atol=1e-5), key
-    theirs = ours_from_sb3(sb3.params[-1])
+        for key, theirs in rollout.items():  # (T, N, ...) flattened time-major, as ours
+            theirs = torch.as_tensor(theirs.reshape(batch[key].shape), dtype=torch.float32)
+            assert torch.allclose(batch[key].float(), theirs, rtol=0, atol=1e-5), key
+    theirs = ours_from_sb3(sb3.params[-1], "actor_mean" if script == "ppo_continuous" else "actor")
     for name, value in agent.state_dict().items():
         assert torch.allclose(value, theirs[name], rtol=0, atol=1e-6), name
 
     # What the comparison went through, else it would prove less than it says.
-    if env_id == "Pendulum-v1":
-        assert summary["episodes"] == 6  # every one cut by the time limit: 3 × 256 steps, 200 an episode
+    lengths = [length for _, length in read_scalars(only_run_dir(tmp_path))["charts/episodic_length"]]
+    if case == "Pendulum":  # two actors, each cut 3 times by the 200-step time limit; actions beyond ±2
+        assert lengths == [200] * 6
         assert any((np.abs(rollout["actions"]) > 2.0).any() for rollout in sb3.rollouts)  # clipped for the env
-    else:
-        assert summary["episodes"] > 20  # terminated (a fresh policy falls within ~10 steps)
+    elif case == "IDP":  # the benchmark's environment: a fresh policy falls within ~10 steps
+        assert len(lengths) > 20 and max(lengths) < 1000
+    else:  # four actors, episodes that terminate and episodes cut at 15 steps
+        assert 15 in lengths and min(lengths) < 15
