@@ -39,8 +39,10 @@ gym.register(
 )
 
 
-def ours_from_sb3(state: dict, actor: str) -> dict:
-    """SB3 MlpPolicy's parameters (separate 2×64 networks) under our names; `actor` is our policy network's."""
+def ours_from_sb3(state: dict) -> dict:
+    """SB3 MlpPolicy's parameters (separate 2×64 networks) under our names: ppo_continuous.py's Gaussian
+    (a mean network and a log-std) or ppo_discrete.py's categorical (a logits network)."""
+    actor = "actor_mean" if "log_std" in state else "actor"
     layers = {"critic.0": "mlp_extractor.value_net.0", "critic.2": "mlp_extractor.value_net.2", "critic.4": "value_net"}
     layers |= {f"{actor}.0": "mlp_extractor.policy_net.0", f"{actor}.2": "mlp_extractor.policy_net.2"}
     layers |= {f"{actor}.4": "action_net"}
@@ -96,7 +98,7 @@ def train_ours_as_sb3(ppo, settings: dict, sb3: Record, permutations: list, tmp_
 
     def sb3_agent(*dims):
         agents.append(make_agent(*dims))
-        agents[-1].load_state_dict(ours_from_sb3(sb3.params[0], "actor_mean" if continuous else "actor"))
+        agents[-1].load_state_dict(ours_from_sb3(sb3.params[0]))
         return agents[-1]
 
     def sb3_action(mean, log_std, rng):  # SB3's action as it is (the environment sees the same float32 bits)
@@ -176,7 +178,7 @@ def test_ours_is_sb3_step_for_step(case, tmp_path, monkeypatch):
         for key, theirs in rollout.items():  # (T, N, ...) flattened time-major, as ours
             theirs = torch.as_tensor(theirs.reshape(batch[key].shape), dtype=torch.float32)
             assert torch.allclose(batch[key].float(), theirs, rtol=0, atol=1e-5), key
-    theirs = ours_from_sb3(sb3.params[-1], "actor_mean" if script == "ppo_continuous" else "actor")
+    theirs = ours_from_sb3(sb3.params[-1])
     for name, value in agent.state_dict().items():
         assert torch.allclose(value, theirs[name], rtol=0, atol=1e-6), name
 
