@@ -741,6 +741,8 @@ class Run:
         seconds, steps, returns = time.time() - self.start_time, self.global_step - self.start_step, self.recent_returns
         mean_return = float(np.mean(returns)) if returns else float("nan")
         checkpoint = self.save() if self.args.save_model else None
+        # A signal that came during the last iteration stopped nothing: the run reached its budget.
+        interrupted = self.signal if self.global_step + self.batch_size <= self.args.total_timesteps else None
         summary = {
             "global_step": self.global_step,
             "start_step": self.start_step,
@@ -750,13 +752,13 @@ class Run:
             "wall_seconds": seconds,
             "run_dir": self.dir,
             "checkpoint": checkpoint,
-            "interrupted": self.signal,
+            "interrupted": interrupted,
         } | self.extra
         with open(os.path.join(self.dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
         score = f"mean return of the last {len(returns)} episodes {mean_return:.2f}" if returns else ""
         print(
-            f"{'interrupted' if self.signal else 'done'}: step {self.global_step:,} ({steps:,} steps in this run, "
+            f"{'interrupted' if interrupted else 'done'}: step {self.global_step:,} ({steps:,} steps in this run, "
             f"{seconds:.0f} s, {summary['sps']:,.0f} steps/s); {score or 'no episode finished yet'}; run folder "
             f"{self.dir}" + (f"; checkpoint {checkpoint}" if checkpoint else ""),
             flush=True,

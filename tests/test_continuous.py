@@ -479,6 +479,20 @@ def test_interrupt_flushes_logs_and_saves(tmp_path, sig, code):
     assert read_scalars(run_dir)["losses/policy_loss"][-1][0] == summary["global_step"]  # logs flushed
 
 
+@pytest.mark.parametrize(("global_step", "interrupted"), [(512, "SIGTERM"), (1024, None)])
+def test_signal_in_the_last_iteration_is_no_interruption(tmp_path, global_step, interrupted):
+    # SIGTERM stops after the current iteration; when that iteration was the last (step 1024 of 1024), the
+    # run reached its budget: done, exit 0, and nothing for --resume to do (it refuses such a checkpoint).
+    args = ppo.Args(env_id="Pendulum-v1", num_steps=512, total_timesteps=1024, runs_dir=str(tmp_path))
+    with ppo.Run(args) as run:
+        run.going(0)  # starts the clock
+        run.handle(signal.SIGTERM, None)
+        run.global_step = global_step
+        summary = run.finish()
+    assert summary["interrupted"] == interrupted
+    assert json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["interrupted"] == interrupted
+
+
 def test_importing_has_no_side_effects(tmp_path):
     code = f"import runpy; runpy.run_path({str(ROOT / 'ppo_continuous.py')!r}, run_name='not_main')"
     result = subprocess.run(
