@@ -39,6 +39,7 @@ import math
 import sys
 import time
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -364,6 +365,7 @@ class Table1:
     run_ids: list[str]  # the runs behind it (as run_id names them), which the plot records
     normalized: dict[str, dict[str, list[float]]] = field(init=False)  # the same runs, normalized
     envs: list[str] = field(init=False)  # the environments that have runs, in the suite's order
+    _draws: dict[str, np.ndarray | None] = field(init=False, default_factory=dict)  # see draws
 
     def __post_init__(self):
         self.normalized = normalize(self.scores, self.random)
@@ -399,6 +401,31 @@ class Table1:
         """The mean over the setting's seeds on env of its runs' normalized scores (None without runs)."""
         runs = self.normalized.get(exp, {}).get(env, [])
         return float(np.mean(runs)) if runs else None
+
+    def draws(self, exp: str, resamples: int = 10_000) -> np.ndarray | None:
+        """The setting's figure recomputed on `resamples` bootstrap samples: on each environment its seeds are
+        resampled with replacement (a stratified bootstrap: every sample keeps the setting's environments and
+        runs per environment), the normalization (random policy, best setting) held fixed. None when an
+        environment has a single seed, which has no spread to resample. Each setting has its own fixed
+        generator, so that the report is the same each time and two settings' draws are independent."""
+        if exp not in self._draws:
+            per_env = [np.array(runs) for runs in self.normalized.get(exp, {}).values() if runs]
+            draws = None
+            if per_env and min(len(runs) for runs in per_env) >= 2:
+                rng = np.random.default_rng(zlib.crc32(exp.encode()))
+                total = sum(rng.choice(runs, (resamples, len(runs))).sum(axis=1) for runs in per_env)
+                draws = total / sum(len(runs) for runs in per_env)
+            self._draws[exp] = draws
+        return self._draws[exp]
+
+    def interval(self, exp: str, minus: str | None = None, level: float = 0.95) -> tuple[float, float] | None:
+        """Percentile bootstrap interval of the setting's figure (see draws), or with `minus` of its figure
+        minus that setting's; None where a setting has no draws."""
+        a, b = self.draws(exp), self.draws(minus) if minus else 0.0
+        if a is None or b is None:
+            return None
+        low, high = np.quantile(a - b, [(1 - level) / 2, (1 + level) / 2])
+        return float(low), float(high)
 
     def best_on(self, env: str) -> str:
         """The setting that is 1 on env: the highest mean score over its seeds."""
@@ -669,7 +696,7 @@ def averaged_table(t: Table1) -> list[str]:
         "",
         f"A setting's figure is the mean of its runs' normalized scores (the paper: {len(t.suite.env_ids)} "
         f"environments × {len(t.suite.seeds)} seeds = {t.expected} runs); the ranks are among the "
-        f"{plural(len(ranked), 'setting')} ranked here.",
+        f"{plural(len(ranked), 'setting')} ranked here. {INTERVAL_NOTE}",
         "",
     ]
     rows = []
@@ -682,13 +709,51 @@ def averaged_table(t: Table1) -> list[str]:
                 exp,
                 str(runs) if runs >= t.expected else f"{runs} (paper {t.expected})",
                 f"{t.score(exp):.2f}",
+                interval_cell(t.interval(exp)),
                 "—" if paper_score is None else f"{paper_score:.2f}",
                 str(ours[exp]) if exp in ours else "—",
                 str(paper[exp]) if exp in paper else "—",
             ]
         )
-    header = ["setting", "exp name", "runs", "ours", "paper, Table 1", "rank: ours", "rank: paper"]
+    header = [
+        "setting",
+        "exp name",
+        "runs",
+        "ours",
+        "ours: 95% interval",
+        "paper, Table 1",
+        "rank: ours",
+        "rank: paper",
+    ]
     return lines + markdown_table(header, rows)
+
+
+INTERVAL_NOTE = (
+    "The interval is a 95% percentile bootstrap of our figure: on each environment the setting's seeds "
+    "resampled with replacement (10,000 times), the normalization held fixed; none while an environment has a "
+    "single seed. With 3 seeds per environment a bootstrap is narrow: its spread is the seeds' own (divided by "
+    "n, not n - 1: √(2/3) of the usual standard error), and three seeds can miss a rare outcome, so read an "
+    "interval as the least the seed noise could be."
+)
+
+
+def interval_cell(ci: tuple[float, float] | None) -> str:
+    return "—" if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def gap(t: Table1, a: str, b: str) -> str:
+    """Setting a's figure minus setting b's, with the 95% bootstrap interval of the difference (see
+    Table1.interval) and whether it is beyond the seeds' noise."""
+    ci = t.interval(a, b)
+    text = f"difference {t.score(a) - t.score(b):.2f}"
+    if ci is None:
+        return text + " (no interval while a setting has a single seed on an environment)"
+    return text + f" (95% interval {interval_cell(ci)}, {'beyond' if beyond_noise(ci) else 'within'} the seeds' noise)"
+
+
+def beyond_noise(ci: tuple[float, float]) -> bool:
+    """The interval of a difference leaves out 0."""
+    return ci[0] > 0 or ci[1] < 0
 
 
 def ranked_exps(t: Table1) -> list[str]:
@@ -784,7 +849,7 @@ def best_setting_bullet(t: Table1, exps: list[str], ours: dict, paper: dict) -> 
     return (
         f"**Differs**: our best setting is {t.label(top_ours)} ({ours[top_ours]:.2f}; paper {paper[top_ours]:.2f}); "
         f"the paper's, {t.label(top_paper)} (paper {paper[top_paper]:.2f}){note}, is our {ordinal(rank)} "
-        f"({ours[top_paper]:.2f}): {versus(t, top_ours, top_paper)}."
+        f"({ours[top_paper]:.2f}): {gap(t, top_ours, top_paper)}; {versus(t, top_ours, top_paper)}."
     )
 
 
@@ -833,7 +898,7 @@ def family_bullets(t: Table1, exps: list[str], ours: dict, paper: dict) -> list[
                     f" Ours puts {lower} ({parameter(t.label(a))}, {ours[a]:.2f}) "
                     f"{'level with' if ours[a] == ours[b] else 'above'} {upper} ({parameter(t.label(b))}, "
                     f"{ours[b]:.2f}): "
-                    f"{versus(t, a, b)}."
+                    f"{gap(t, a, b)}; {versus(t, a, b)}."
                 )
             bullets.append(text)
     for f, members in families.items():
@@ -849,7 +914,7 @@ def family_bullets(t: Table1, exps: list[str], ours: dict, paper: dict) -> list[
             bullets.append(
                 f"**Differs**: within {f}, our best is {parameter(t.label(mine))} ({ours[mine]:.2f}; paper "
                 f"{paper[mine]:.2f}), the paper's {parameter(t.label(theirs))} (paper {paper[theirs]:.2f}; ours "
-                f"{ours[theirs]:.2f}): {versus(t, mine, theirs)}."
+                f"{ours[theirs]:.2f}): {gap(t, mine, theirs)}; {versus(t, mine, theirs)}."
             )
     return bullets
 
@@ -867,7 +932,7 @@ def pairs_bullet(t: Table1, exps: list[str], ours: dict, paper: dict, listed: in
     if len(out) <= listed:
         named = "".join(
             f"\n  - {t.label(b)} {'level with' if ours[a] == ours[b] else 'above'} {t.label(a)} (ours "
-            f"{ours[b]:.2f} vs {ours[a]:.2f}; paper {paper[b]:.2f} vs {paper[a]:.2f}): {versus(t, b, a)}."
+            f"{ours[b]:.2f} vs {ours[a]:.2f}; paper {paper[b]:.2f} vs {paper[a]:.2f}): {gap(t, b, a)}; {versus(t, b, a)}."
             for a, b in out
         )
         return f"**Differs**: {head}; out of order:{named}"
@@ -879,8 +944,23 @@ def pairs_bullet(t: Table1, exps: list[str], ours: dict, paper: dict, listed: in
     )
     return (
         f"**Differs**: {head}; the {len(out)} out of order are in the rank columns above. Furthest from the "
-        f"paper's rank: {named}."
+        f"paper's rank: {named}. {noise_of(t, out)}"
     )
+
+
+def noise_of(t: Table1, out: list[tuple[str, str]]) -> str:
+    """Which of the pairs out of the paper's order (a above b in the paper, b above or level in ours) are out
+    of it beyond the seeds' noise: those whose difference's interval leaves out 0."""
+    intervals = {(a, b): t.interval(b, a) for a, b in out}
+    beyond = [(a, b) for (a, b), ci in intervals.items() if ci is not None and beyond_noise(ci)]
+    unknown = sum(ci is None for ci in intervals.values())
+    count = f"{len(beyond) or 'none'} {'is' if len(beyond) == 1 else 'are'}"
+    text = f"Of these {len(out)}, {count} out of order beyond the seeds' noise"
+    if beyond:
+        text += ": " + "; ".join(f"{t.label(b)} above {t.label(a)}, {gap(t, b, a)}" for a, b in beyond)
+    if unknown:
+        text += f" ({unknown} {'has' if unknown == 1 else 'have'} no interval yet: a setting has a single seed on an environment)"
+    return text + "."
 
 
 def write_markdown(
@@ -1123,7 +1203,8 @@ def plot(suite: Suite, groups: dict, path: Path) -> bool:
 
 def plot_table1(t: Table1, path: Path) -> bool:
     """A grouped bar chart of the 11 settings' normalized scores, ours beside the paper's Table 1, in the
-    paper's order; each of our bars says how many runs it is the mean of. False without matplotlib. The
+    paper's order; each of our bars says how many runs it is the mean of, with its 95% bootstrap interval
+    where it has one (see Table1.interval). False without matplotlib. The
     PNG's metadata names the runs behind it and marks it as this plot (see move_old_curves)."""
     try:
         import matplotlib
@@ -1142,14 +1223,33 @@ def plot_table1(t: Table1, path: Path) -> bool:
     paper = [math.nan if s.paper_score is None else s.paper_score for s in settings]
     fig, ax = plt.subplots(figsize=(14, 5))
     ax.bar(x - width / 2, ours, width, color="tab:blue", label=f"ours, {budget_label(t.budget)} steps")
+    intervals = {s: t.interval(exp_of[s]) for s in settings if s in exp_of}
+    with_ci = [(xi, s, ci) for xi, s in zip(x, settings, strict=True) if (ci := intervals.get(s))]
+    if with_ci:
+        xs, value, ci = zip(*((xi - width / 2, t.score(exp_of[s]), ci) for xi, s, ci in with_ci), strict=True)
+        errors = [
+            [v - low for v, (low, _) in zip(value, ci, strict=True)],
+            [high - v for v, (_, high) in zip(value, ci, strict=True)],
+        ]
+        ax.errorbar(
+            xs,
+            value,
+            yerr=errors,
+            fmt="none",
+            ecolor="black",
+            elinewidth=0.8,
+            capsize=3,
+            label="ours: 95% bootstrap interval",
+        )
     paper_budget = budget_label(t.suite.total_timesteps)
     ax.bar(x + width / 2, paper, width, color="tab:gray", label=f"paper, Table 1 ({paper_budget} steps)")
     for xi, s, value in zip(x, settings, ours, strict=True):
         if s in exp_of:
             above = value >= 0
+            low, high = intervals[s] or (value, value)
             ax.annotate(
                 f"{value:.2f}\n{plural(t.runs(exp_of[s]), 'run')}",
-                (xi - width / 2, value),
+                (xi - width / 2, high if above else low),
                 xytext=(0, 2 if above else -2),
                 textcoords="offset points",
                 ha="center",

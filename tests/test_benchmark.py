@@ -557,8 +557,12 @@ def test_table1_report_prints_the_normalized_score_beside_the_papers(tmp_path):
     ]
     paths = report.report(report.tyro.cli(report.Cli, args=flags))
     table = paths["md"].read_text()
-    assert "| no clipping or penalty (L^CPI) | cpi | 4 (paper 21) | 0.69 | -0.39 | 2 | 2 |" in table
-    assert "| clipping, ε = 0.2 | clip0.2 | 4 (paper 21) | 0.75 | 0.82 | 1 | 1 |" in table
+    # The intervals: normalized, cpi's runs are 0.25, 0.5 on Hopper and 5/6, 7/6 on Swimmer; clip0.2's 0.75,
+    # 1.25 and 1/3, 2/3. All four resampled to the lower (or the upper) run has probability 1/16 > 2.5%, so
+    # the interval is from the lowest mean, (0.5 + 10/6) / 4 = 0.54, to the highest, (1 + 14/6) / 4 = 0.83;
+    # clip0.2's from (1.5 + 2/3) / 4 = 0.54 to (2.5 + 4/3) / 4 = 0.96.
+    assert "| no clipping or penalty (L^CPI) | cpi | 4 (paper 21) | 0.69 | [0.54, 0.83] | -0.39 | 2 | 2 |" in table
+    assert "| clipping, ε = 0.2 | clip0.2 | 4 (paper 21) | 0.75 | [0.54, 0.96] | 0.82 | 1 | 1 |" in table
     assert "| random policy (100 episodes) | 0.0 | -100.0 |" in table
     # Per environment: the mean over seeds of the normalized runs (see the hand-computed example).
     assert "| setting | Hopper-v4 | Swimmer-v4 | all runs |" in table
@@ -590,6 +594,38 @@ def table1(scores: dict[str, dict[str, list[float]]], budget: int = 1_000_000) -
     return report.Table1(suites.SUITES["table1"], budget, dict.fromkeys(envs, 0.0), scores, [])
 
 
+def test_table1_interval_resamples_each_environments_seeds():
+    """Normalized (random 0, best mean 50 on Hopper): clip0.1 runs 0 and 2, clip0.2 1 and 1, cpi 0.2 and 0.2.
+    clip0.1's figure resampled is 0, 1 or 2 with probabilities 1/4, 1/2, 1/4, so its interval is [0, 2] and,
+    minus clip0.2's constant 1, [-1, 1]: within the noise; clip0.2 minus cpi is 0.8 in every sample: beyond it.
+    A setting with a single seed on an environment has no interval."""
+    t = table1(
+        {
+            "clip0.1": {"Hopper-v4": [0.0, 100.0]},
+            "clip0.2": {"Hopper-v4": [50.0, 50.0]},
+            "cpi": {"Hopper-v4": [10.0, 10.0]},
+            "clip0.3": {"Hopper-v4": [50.0, 50.0], "Walker2d-v4": [10.0]},
+        }
+    )
+    assert t.interval("clip0.1") == (0.0, 2.0) and t.interval("clip0.1", "clip0.2") == (-1.0, 1.0)
+    assert t.interval("clip0.2", "cpi") == pytest.approx((0.8, 0.8))
+    assert t.interval("clip0.3") is None and t.interval("clip0.2", "clip0.3") is None
+    assert (
+        report.gap(t, "clip0.1", "clip0.2") == "difference 0.00 (95% interval [-1.00, 1.00], within the seeds' noise)"
+    )
+    assert report.gap(t, "clip0.2", "cpi") == "difference 0.80 (95% interval [0.80, 0.80], beyond the seeds' noise)"
+    assert report.gap(t, "clip0.3", "cpi").endswith("(no interval while a setting has a single seed on an environment)")
+    # Pairs out of the paper's order (the paper's upper setting first): which are out of it beyond the noise.
+    assert report.noise_of(t, [("clip0.1", "cpi"), ("cpi", "clip0.2"), ("cpi", "clip0.3")]) == (
+        "Of these 3, 1 is out of order beyond the seeds' noise: clipping, ε = 0.2 above no clipping or penalty "
+        "(L^CPI), difference 0.80 (95% interval [0.80, 0.80], beyond the seeds' noise) (1 has no interval yet: a "
+        "setting has a single seed on an environment)."
+    )
+    # The same report each time: each setting's draws come from its own fixed generator.
+    again = table1({"clip0.1": {"Hopper-v4": [0.0, 100.0]}})
+    assert t.draws("clip0.1").tolist() == again.draws("clip0.1").tolist()
+
+
 def test_table1_ordering_statement_where_it_agrees_with_the_paper():
     # clip0.2: 50/50, 100/100 -> 1.00; klpen_fixed_3: 0.8, 0.8 -> 0.80; cpi: 0.2, 0.1 -> 0.15: the paper's order.
     t = table1(
@@ -619,7 +655,10 @@ def test_table1_ordering_statement_names_the_scores_behind_a_difference():
         "klpen_fixed_3": {"Hopper-v4": [100.0], "Walker2d-v4": [80.0]},
     }
     text = "\n".join(report.ordering_statement(table1(scores)))
-    behind = "per environment, fixed KL, β = 3 against clipping, ε = 0.2: ahead on Hopper (1.00 vs 0.50); behind on Walker2d (0.80 vs 1.00)"
+    behind = (
+        "difference 0.15 (no interval while a setting has a single seed on an environment); per environment, "
+        "fixed KL, β = 3 against clipping, ε = 0.2: ahead on Hopper (1.00 vs 0.50); behind on Walker2d (0.80 vs 1.00)"
+    )
     assert (
         "- **Differs**: our best setting is fixed KL, β = 3 (0.90; paper 0.72); the paper's, clipping, ε = 0.2 "
         f"(paper 0.82), is our 2nd (0.75): {behind}."
@@ -639,7 +678,8 @@ def test_table1_ordering_statement_names_the_scores_behind_a_difference():
     text = "\n".join(report.ordering_statement(table1(scores)))
     assert (
         "- **Differs**: within clipping, our best is ε = 0.3 (0.90; paper 0.70), the paper's ε = 0.2 (paper 0.82; "
-        "ours 0.75): per environment, clipping, ε = 0.3 against clipping, ε = 0.2: ahead on Hopper (0.90 vs 0.50); "
+        "ours 0.75): difference 0.15 (no interval while a setting has a single seed on an environment); per "
+        "environment, clipping, ε = 0.3 against clipping, ε = 0.2: ahead on Hopper (0.90 vs 0.50); "
         "only clipping, ε = 0.2 has runs on Walker2d."
     ) in text
 
@@ -683,7 +723,7 @@ def test_table1_report_from_the_results_alone_keeps_the_reduced_budget_and_the_o
     table = (results / "table1.md").read_text()
     full, reduced = table.split("## 1M steps, the paper's budget")[1].split("## 300k steps: a reduced budget")
     assert "| cpi | 400.0 |" in full and "| clip0.2 | 2400.0 |" in full and "-300k" not in full
-    assert "| clipping, ε = 0.2 | clip0.2 | 1 (paper 21) | 1.00 | 0.82 | 1 | 1 |" in full
+    assert "| clipping, ε = 0.2 | clip0.2 | 1 (paper 21) | 1.00 | — | 0.82 | 1 | 1 |" in full
     assert "| cpi-300k | 300.0 |" in reduced and "| clip0.2-300k | 1800.0 |" in reduced
     assert "| cpi-300k | 0.17 (1) | 0.17 (1) |" in reduced  # 300 / 1800: the 300k runs normalized by themselves
     assert "The paper's figures are at 1M steps, ours here at 300k." in reduced
