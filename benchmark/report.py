@@ -920,22 +920,24 @@ def family_bullets(t: Table1, exps: list[str], ours: dict, paper: dict) -> list[
 
 
 def pairs_bullet(t: Table1, exps: list[str], ours: dict, paper: dict, listed: int = 8) -> str:
-    """How many pairs of settings are in the paper's order; when few are not, each of them with the
-    per-environment scores behind it."""
+    """How many pairs of settings are in the paper's order, and how many of them beyond the seeds' noise; when
+    few are not, each of them with the per-environment scores behind it."""
     pairs = [(a, b) for i, a in enumerate(exps) for b in exps[i + 1 :] if paper[a] != paper[b]]
     pairs = [(a, b) if paper[a] > paper[b] else (b, a) for a, b in pairs]  # the paper puts a above b
     out = [(a, b) for a, b in pairs if ours[a] <= ours[b]]
-    head = f"{len(pairs) - len(out)} of {len(pairs)} pairs of settings are in the paper's order"
+    kept = [pair for pair in pairs if pair not in out]
+    head = f"{len(kept)} of {len(pairs)} pairs of settings are in the paper's order"
     head += " (pairs the paper scores equal are left out)" if len(pairs) < len(exps) * (len(exps) - 1) // 2 else ""
+    in_order = noise_of(t, kept, "in the paper's order")
     if not out:
-        return f"**Agrees**: {head}: every one."
+        return f"**Agrees**: {head}: every one. {in_order}"
     if len(out) <= listed:
         named = "".join(
             f"\n  - {t.label(b)} {'level with' if ours[a] == ours[b] else 'above'} {t.label(a)} (ours "
             f"{ours[b]:.2f} vs {ours[a]:.2f}; paper {paper[b]:.2f} vs {paper[a]:.2f}): {gap(t, b, a)}; {versus(t, b, a)}."
             for a, b in out
         )
-        return f"**Differs**: {head}; out of order:{named}"
+        return f"**Differs**: {head}. {in_order} Out of order:{named}"
     ours_rank, paper_rank = ranks(ours), ranks(paper)
     moved = sorted(exps, key=lambda exp: -abs(ours_rank[exp] - paper_rank[exp]))
     moved = [exp for exp in moved if abs(ours_rank[exp] - paper_rank[exp]) >= 3] or moved[:3]
@@ -943,20 +945,20 @@ def pairs_bullet(t: Table1, exps: list[str], ours: dict, paper: dict, listed: in
         f"{t.label(exp)} (ours {ordinal(ours_rank[exp])}, paper {ordinal(paper_rank[exp])})" for exp in moved
     )
     return (
-        f"**Differs**: {head}; the {len(out)} out of order are in the rank columns above. Furthest from the "
-        f"paper's rank: {named}. {noise_of(t, out)}"
+        f"**Differs**: {head}. {in_order} The {len(out)} out of order are in "
+        f"the rank columns above; furthest from the paper's rank: {named}. {noise_of(t, out, 'out of order')}"
     )
 
 
-def noise_of(t: Table1, out: list[tuple[str, str]]) -> str:
-    """Which of the pairs out of the paper's order (a above b in the paper, b above or level in ours) are out
-    of it beyond the seeds' noise: those whose difference's interval leaves out 0."""
-    intervals = {(a, b): t.interval(b, a) for a, b in out}
+def noise_of(t: Table1, pairs: list[tuple[str, str]], where: str) -> str:
+    """How many of the pairs (a above b in the paper) are `where` ("in the paper's order" or "out of order")
+    beyond the seeds' noise: their difference's interval leaves out 0. Those out of order are named."""
+    intervals = {(a, b): t.interval(b, a) for a, b in pairs}
     beyond = [(a, b) for (a, b), ci in intervals.items() if ci is not None and beyond_noise(ci)]
     unknown = sum(ci is None for ci in intervals.values())
     count = f"{len(beyond) or 'none'} {'is' if len(beyond) == 1 else 'are'}"
-    text = f"Of these {len(out)}, {count} out of order beyond the seeds' noise"
-    if beyond:
+    text = f"Of the {len(pairs)} {where}, {count} {'out of' if where == 'out of order' else 'in'} it beyond the seeds' noise"
+    if beyond and where == "out of order":
         text += ": " + "; ".join(f"{t.label(b)} above {t.label(a)}, {gap(t, b, a)}" for a, b in beyond)
     if unknown:
         text += f" ({unknown} {'has' if unknown == 1 else 'have'} no interval yet: a setting has a single seed on an environment)"

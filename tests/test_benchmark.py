@@ -616,11 +616,14 @@ def test_table1_interval_resamples_each_environments_seeds():
     assert report.gap(t, "clip0.2", "cpi") == "difference 0.80 (95% interval [0.80, 0.80], beyond the seeds' noise)"
     assert report.gap(t, "clip0.3", "cpi").endswith("(no interval while a setting has a single seed on an environment)")
     # Pairs out of the paper's order (the paper's upper setting first): which are out of it beyond the noise.
-    assert report.noise_of(t, [("clip0.1", "cpi"), ("cpi", "clip0.2"), ("cpi", "clip0.3")]) == (
-        "Of these 3, 1 is out of order beyond the seeds' noise: clipping, ε = 0.2 above no clipping or penalty "
+    pairs = [("clip0.1", "cpi"), ("cpi", "clip0.2"), ("cpi", "clip0.3")]
+    assert report.noise_of(t, pairs, "out of order") == (
+        "Of the 3 out of order, 1 is out of it beyond the seeds' noise: clipping, ε = 0.2 above no clipping or penalty "
         "(L^CPI), difference 0.80 (95% interval [0.80, 0.80], beyond the seeds' noise) (1 has no interval yet: a "
         "setting has a single seed on an environment)."
     )
+    in_order = report.noise_of(t, [("clip0.2", "cpi"), ("clip0.2", "clip0.1")], "in the paper's order")
+    assert in_order == "Of the 2 in the paper's order, 1 is in it beyond the seeds' noise."
     # The same report each time: each setting's draws come from its own fixed generator.
     again = table1({"clip0.1": {"Hopper-v4": [0.0, 100.0]}})
     assert t.draws("clip0.1").tolist() == again.draws("clip0.1").tolist()
@@ -642,7 +645,11 @@ def test_table1_ordering_statement_where_it_agrees_with_the_paper():
         "fixed KL (β = 3, 0.72) > no clipping or penalty (-0.39); ours clipping (ε = 0.2, 1.00) > "
         "fixed KL (β = 3, 0.80) > no clipping or penalty (0.15)"
     ) in text
-    assert "- **Agrees**: 3 of 3 pairs of settings are in the paper's order: every one." in text
+    assert (
+        "- **Agrees**: 3 of 3 pairs of settings are in the paper's order: every one. Of the 3 in the paper's "
+        "order, none are in it beyond the seeds' noise (3 have no interval yet: a setting has a "
+        "single seed on an environment)."
+    ) in text
     assert "Differs" not in text and "Caution" not in text
 
 
@@ -665,7 +672,8 @@ def test_table1_ordering_statement_names_the_scores_behind_a_difference():
     ) in text
     assert "As in the paper: clipping above no clipping or penalty, fixed KL above no clipping or penalty." in text
     assert f"Ours puts fixed KL (β = 3, 0.90) above clipping (ε = 0.2, 0.75): {behind}." in text
-    assert "- **Differs**: 2 of 3 pairs of settings are in the paper's order; out of order:" in text
+    assert "- **Differs**: 2 of 3 pairs of settings are in the paper's order. Of the 2 in the paper's order" in text
+    assert "single seed on an environment). Out of order:\n" in text
     assert f"  - fixed KL, β = 3 above clipping, ε = 0.2 (ours 0.90 vs 0.75; paper 0.72 vs 0.82): {behind}." in text
     # Within a kind of objective, and a setting with fewer environments: the caution, and what it lacks.
     scores["clip0.3"] = {"Hopper-v4": [60.0, 80.0]}  # 0.7 on Hopper: above clipping ε = 0.2's 0.75 overall
