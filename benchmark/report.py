@@ -728,6 +728,8 @@ def averaged_table(t: Table1) -> list[str]:
     return lines + markdown_table(header, rows)
 
 
+SINGLE_SEED = "a setting has a single seed on an environment"  # why a setting has no interval (Table1.draws)
+
 INTERVAL_NOTE = (
     "The interval is a 95% percentile bootstrap of our figure: on each environment the setting's seeds "
     "resampled with replacement (10,000 times), the normalization held fixed; none while an environment has a "
@@ -747,7 +749,7 @@ def gap(t: Table1, a: str, b: str) -> str:
     ci = t.interval(a, b)
     text = f"difference {t.score(a) - t.score(b):.2f}"
     if ci is None:
-        return text + " (no interval while a setting has a single seed on an environment)"
+        return text + f" (no interval while {SINGLE_SEED})"
     return text + f" (95% interval {interval_cell(ci)}, {'beyond' if beyond_noise(ci) else 'within'} the seeds' noise)"
 
 
@@ -928,7 +930,7 @@ def pairs_bullet(t: Table1, exps: list[str], ours: dict, paper: dict, listed: in
     kept = [pair for pair in pairs if pair not in out]
     head = f"{len(kept)} of {len(pairs)} pairs of settings are in the paper's order"
     head += " (pairs the paper scores equal are left out)" if len(pairs) < len(exps) * (len(exps) - 1) // 2 else ""
-    in_order = noise_of(t, kept, "in the paper's order")
+    in_order = noise_of(t, kept, out_of_order=False)
     if not out:
         return f"**Agrees**: {head}: every one. {in_order}"
     if len(out) <= listed:
@@ -946,22 +948,23 @@ def pairs_bullet(t: Table1, exps: list[str], ours: dict, paper: dict, listed: in
     )
     return (
         f"**Differs**: {head}. {in_order} The {len(out)} out of order are in "
-        f"the rank columns above; furthest from the paper's rank: {named}. {noise_of(t, out, 'out of order')}"
+        f"the rank columns above; furthest from the paper's rank: {named}. {noise_of(t, out, out_of_order=True)}"
     )
 
 
-def noise_of(t: Table1, pairs: list[tuple[str, str]], where: str) -> str:
-    """How many of the pairs (a above b in the paper) are `where` ("in the paper's order" or "out of order")
+def noise_of(t: Table1, pairs: list[tuple[str, str]], out_of_order: bool) -> str:
+    """How many of the pairs (a above b in the paper), all in the paper's order or all out of it, are so
     beyond the seeds' noise: their difference's interval leaves out 0. Those out of order are named."""
     intervals = {(a, b): t.interval(b, a) for a, b in pairs}
     beyond = [(a, b) for (a, b), ci in intervals.items() if ci is not None and beyond_noise(ci)]
     unknown = sum(ci is None for ci in intervals.values())
+    where = "out of order" if out_of_order else "in the paper's order"
     count = f"{len(beyond) or 'none'} {'is' if len(beyond) == 1 else 'are'}"
-    text = f"Of the {len(pairs)} {where}, {count} {'out of' if where == 'out of order' else 'in'} it beyond the seeds' noise"
-    if beyond and where == "out of order":
+    text = f"Of the {len(pairs)} {where}, {count} {'out of' if out_of_order else 'in'} it beyond the seeds' noise"
+    if beyond and out_of_order:
         text += ": " + "; ".join(f"{t.label(b)} above {t.label(a)}, {gap(t, b, a)}" for a, b in beyond)
     if unknown:
-        text += f" ({unknown} {'has' if unknown == 1 else 'have'} no interval yet: a setting has a single seed on an environment)"
+        text += f" ({unknown} {'has' if unknown == 1 else 'have'} no interval yet: {SINGLE_SEED})"
     return text + "."
 
 
@@ -1226,17 +1229,15 @@ def plot_table1(t: Table1, path: Path) -> bool:
     fig, ax = plt.subplots(figsize=(14, 5))
     ax.bar(x - width / 2, ours, width, color="tab:blue", label=f"ours, {budget_label(t.budget)} steps")
     intervals = {s: t.interval(exp_of[s]) for s in settings if s in exp_of}
-    with_ci = [(xi, s, ci) for xi, s in zip(x, settings, strict=True) if (ci := intervals.get(s))]
+    with_ci = [
+        (xi - width / 2, t.score(exp_of[s]), *ci) for xi, s in zip(x, settings, strict=True) if (ci := intervals.get(s))
+    ]
     if with_ci:
-        xs, value, ci = zip(*((xi - width / 2, t.score(exp_of[s]), ci) for xi, s, ci in with_ci), strict=True)
-        errors = [
-            [v - low for v, (low, _) in zip(value, ci, strict=True)],
-            [high - v for v, (_, high) in zip(value, ci, strict=True)],
-        ]
+        xs, values, lows, highs = np.array(with_ci).T
         ax.errorbar(
             xs,
-            value,
-            yerr=errors,
+            values,
+            yerr=[values - lows, highs - values],
             fmt="none",
             ecolor="black",
             elinewidth=0.8,

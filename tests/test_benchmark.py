@@ -617,12 +617,12 @@ def test_table1_interval_resamples_each_environments_seeds():
     assert report.gap(t, "clip0.3", "cpi").endswith("(no interval while a setting has a single seed on an environment)")
     # Pairs out of the paper's order (the paper's upper setting first): which are out of it beyond the noise.
     pairs = [("clip0.1", "cpi"), ("cpi", "clip0.2"), ("cpi", "clip0.3")]
-    assert report.noise_of(t, pairs, "out of order") == (
+    assert report.noise_of(t, pairs, out_of_order=True) == (
         "Of the 3 out of order, 1 is out of it beyond the seeds' noise: clipping, ε = 0.2 above no clipping or penalty "
         "(L^CPI), difference 0.80 (95% interval [0.80, 0.80], beyond the seeds' noise) (1 has no interval yet: a "
         "setting has a single seed on an environment)."
     )
-    in_order = report.noise_of(t, [("clip0.2", "cpi"), ("clip0.2", "clip0.1")], "in the paper's order")
+    in_order = report.noise_of(t, [("clip0.2", "cpi"), ("clip0.2", "clip0.1")], out_of_order=False)
     assert in_order == "Of the 2 in the paper's order, 1 is in it beyond the seeds' noise."
     # The same report each time: each setting's draws come from its own fixed generator.
     again = table1({"clip0.1": {"Hopper-v4": [0.0, 100.0]}})
