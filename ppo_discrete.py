@@ -80,7 +80,7 @@ class Args:
     clip_coef: float = 0.2  # ε of Eq. (7) (Table 1's best setting, 0.2; Huang et al. 2022 keep it constant)
     clip_vloss: bool = True  # implementation detail (baselines): clip the value update to ±ε around the old value
     ent_coef: float = 0.01  # c2 of Eq. (9), the entropy bonus (Table 5 and baselines ppo2 Atari: 0.01)
-    vf_coef: float = 0.5  # c1 of Eq. (9); separate networks: matters only through the gradient-norm clip (baselines)
+    vf_coef: float = 0.25  # c1 of Eq. (9) (baselines: 0.5 on a halved L^VF); separate nets: acts only via the grad clip
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
     target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
 
@@ -210,12 +210,14 @@ def clipped_surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_c
 
 
 def value_loss(new_values, old_values, returns, clip_coef: float, clip_vloss: bool) -> torch.Tensor:
-    """L^VF of Eq. (9), (V(s_t) - V^targ_t)², halved as in baselines. With clip_vloss (implementation detail,
-    baselines) the new value may not gain by moving more than ε from the old one: the larger error counts."""
+    """L^VF of Eq. (9), the squared error (V(s_t) - V^targ_t)² as the paper writes it, so that vf_coef is its c1
+    (baselines' ppo2 and CleanRL halve it: their vf_coef is twice the weight it puts on this). With clip_vloss
+    (implementation detail, baselines) the new value may not gain by moving more than ε from the old one: the
+    larger error counts."""
     if not clip_vloss:
-        return 0.5 * ((new_values - returns) ** 2).mean()
+        return ((new_values - returns) ** 2).mean()
     clipped_values = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
-    return 0.5 * torch.max((new_values - returns) ** 2, (clipped_values - returns) ** 2).mean()
+    return torch.max((new_values - returns) ** 2, (clipped_values - returns) ** 2).mean()
 
 
 # --- Algorithm 1: actors collect T steps with π_θold, then K epochs of minibatch updates ------------------------

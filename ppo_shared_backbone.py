@@ -14,9 +14,11 @@ and the value error share parameters and are trained on one combined objective. 
 
 The defaults are Table 5's (Atari, 10M steps = 40M frames): N = 8 actors, T = 128, K = 3 epochs,
 minibatch 32 x 8 = 256, Adam stepsize 2.5e-4 x α and clip ε = 0.1 x α with α annealed linearly
-from 1 to 0, c1 = 1, c2 = 0.01, γ = 0.99, λ = 0.95; with the Atari preprocessing of OpenAI
-baselines, whose ppo2 produced the paper's numbers (NoopReset, MaxAndSkip, EpisodicLife, FireReset,
-84x84 grayscale, reward sign, 4-frame stack). Vector observations (CartPole-v1, Acrobot-v1,
+from 1 to 0, c1 = 1, c2 = 0.01, γ = 0.99, λ = 0.95. c1 = 1 weighs the unhalved squared error, as in
+the code released with the paper (baselines' ppo1); baselines' ppo2 and CleanRL weigh it 0.25
+(vf_coef 0.5 on a halved error), which is --vf-coef 0.25 here. The Atari preprocessing is that of
+OpenAI baselines, the reference implementation the published re-implementations are measured
+against (NoopReset, MaxAndSkip, EpisodicLife, FireReset, 84x84 grayscale, reward sign, 4-frame stack). Vector observations (CartPole-v1, Acrobot-v1,
 MountainCar-v0, LunarLander-v3) get the MLP trunk and no preprocessing. Each implementation detail
 is marked "implementation detail (baselines)" where it appears; what only buys speed is marked "speed only".
 
@@ -59,7 +61,7 @@ class Args:
 
     # --- experiment ---
     env_id: str = "BreakoutNoFrameskip-v4"  # an Atari game (Table 6: NoFrameskip-v4) or 1-D Box obs.; Discrete actions
-    total_timesteps: int = 10_000_000  # agent steps of all envs (10M = 40M frames, section 6.2); floored to N×T
+    total_timesteps: int = 10_000_000  # agent steps of all envs (10M = 40M frames, section 6.4); floored to N×T
     seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces
     exp_name: str = SCRIPT  # part of the run folder's name
     runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
@@ -87,7 +89,7 @@ class Args:
     anneal_clip: bool = True  # anneal ε with α as Table 5 says (baselines' shipped ppo2 kept 0.1: --no-anneal-clip)
     clip_vloss: bool = True  # implementation detail (baselines; not Table 5): clip the value update to ±ε (annealed)
     ent_coef: float = 0.01  # c2 of Eq. (9), the entropy bonus (Table 5: 0.01)
-    vf_coef: float = 1.0  # c1 of Eq. (9), the value error's weight in the trunk's loss (Table 5: 1; L^VF halved)
+    vf_coef: float = 1.0  # c1 of Eq. (9) on L^VF = (V - V^targ)² (Table 5: 1); ppo2 and CleanRL: 0.25 (--vf-coef 0.25)
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
     target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
 
@@ -145,7 +147,7 @@ def layer_init(layer: nn.Linear, std: float = np.sqrt(2), bias_const: float = 0.
 
 
 class Agent(nn.Module):
-    """One trunk, two heads: the logits of π_θ(·|s) and V_θ(s) share every trunk parameter (paper, section 6.2)."""
+    """One trunk, two heads: the logits of π_θ(·|s) and V_θ(s) share every trunk parameter (paper, section 6.4)."""
 
     def __init__(self, obs_shape: tuple[int, ...], num_actions: int):
         super().__init__()
@@ -245,12 +247,14 @@ def clipped_surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_c
 
 
 def value_loss(new_values, old_values, returns, clip_coef: float, clip_vloss: bool) -> torch.Tensor:
-    """L^VF of Eq. (9), (V(s_t) - V^targ_t)², halved as in baselines. With clip_vloss (implementation detail,
-    baselines) the new value may not gain by moving more than ε from the old one: the larger error counts."""
+    """L^VF of Eq. (9), the squared error (V(s_t) - V^targ_t)² as the paper writes it, so that vf_coef is its c1
+    (baselines' ppo2 and CleanRL halve it: their vf_coef is twice the weight it puts on this). With clip_vloss
+    (implementation detail, baselines) the new value may not gain by moving more than ε from the old one: the
+    larger error counts."""
     if not clip_vloss:
-        return 0.5 * ((new_values - returns) ** 2).mean()
+        return ((new_values - returns) ** 2).mean()
     clipped_values = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
-    return 0.5 * torch.max((new_values - returns) ** 2, (clipped_values - returns) ** 2).mean()
+    return torch.max((new_values - returns) ** 2, (clipped_values - returns) ** 2).mean()
 
 
 def combined_loss(

@@ -25,14 +25,14 @@ below VecNormalize: the raw return, before any scaling.
 
 Where SB3 (2.9.2, as read in its source) differs from ppo_continuous.py, and what is done about it:
 
-- Value clipping. Baselines (and ours) minimise ½·max((V − R)², (V_clipped − R)²); SB3 clips only when
+- Value clipping. Baselines (and ours) minimise max((V − R)², (V_clipped − R)²) (baselines halves it); SB3 clips only when
   `clip_range_vf` is given (here: ε = 0.2, with --clip-vloss, the default), and then minimises
   (V_clipped − R)² alone: no max, so the value network gets no gradient on a sample once its value has
   moved more than ε from the old one, even where the unclipped error is the larger. Not matched (it would
   take rewriting SB3's `PPO.train`): the one difference in the update's mathematics that remains.
-- The value loss's ½. SB3's value loss is the plain mean squared error, ours (baselines') half of it, so
-  SB3 gets `vf_coef / 2` (0.25 for our 0.5): the same value gradient. With separate networks this weight
-  matters only through the global gradient-norm clip, which sees both networks' gradients.
+- The value loss. SB3's is the plain mean squared error, as ours (the paper's L^VF; baselines halves it),
+  so SB3 gets our `vf_coef` as it is (0.25: baselines' 0.5 on its halved error). With separate networks
+  this weight matters only through the global gradient-norm clip, which sees both networks' gradients.
 - The learning-rate schedule. SB3 evaluates its schedule after a rollout, at 1 − (steps done, that rollout
   included) / budget, so its first update would run below 3e-4 and its last at 0; ours sets the rate
   before the rollout, (1 − steps before it / --total-timesteps)·3e-4. `AnnealedLR` gives SB3 ours exactly.
@@ -54,8 +54,8 @@ Where SB3 (2.9.2, as read in its source) differs from ppo_continuous.py, and wha
   of ours: only the distribution over seeds compares. With the value loss unclipped and these streams taken
   away (SB3's initial weights, action noise and minibatch order given to ours), the two compute the same
   rollouts, advantages and parameters to float32 rounding: tests/test_sb3_peer.py.
-- The logged diagnostics, in our TensorBoard tags: `losses/value_loss` is SB3's value loss halved (so
-  ½·(V_clipped − R)², see above), `losses/entropy` is minus SB3's entropy loss, `losses/approx_kl` is the
+- The logged diagnostics, in our TensorBoard tags: `losses/value_loss` is SB3's value loss (so
+  (V_clipped − R)², see above), `losses/entropy` is minus SB3's entropy loss, `losses/approx_kl` is the
   mean over the last epoch's minibatches (ours: over all of the update's), `losses/clipfrac`,
   `losses/policy_loss`, `losses/explained_variance` and `charts/learning_rate` are SB3's as they are.
   Monitor rounds each episode's return to 6 decimals.
@@ -126,7 +126,7 @@ class Args:
     clip_coef: float = 0.2  # ε (SB3's clip_range)
     clip_vloss: bool = True  # clip the value update to ±ε (SB3's clip_range_vf; its form differs, see above)
     ent_coef: float = 0.0  # c2, the entropy bonus
-    vf_coef: float = 0.5  # c1 on our ½-MSE value loss: SB3 gets half of it, its value loss has no ½
+    vf_coef: float = 0.25  # c1 on the value loss, the MSE in SB3 and ours (baselines: 0.5 on a halved MSE)
     max_grad_norm: float = 0.5  # clip the global gradient norm to this
     norm_obs: bool = True  # VecNormalize's observation normalization, clipped to ±10
     norm_reward: bool = True  # VecNormalize's reward scaling by the std of the discounted return, clipped to ±10
@@ -174,7 +174,7 @@ def sb3_kwargs(args: Args, learn_steps: int, policy: str = "MlpPolicy") -> dict:
         clip_range_vf=args.clip_coef if args.clip_vloss else None,  # SB3 clips the value only when given this
         normalize_advantage=args.norm_adv,
         ent_coef=args.ent_coef,
-        vf_coef=args.vf_coef / 2,  # SB3's value loss is the MSE, ours (baselines') ½·MSE
+        vf_coef=args.vf_coef,  # SB3's value loss is the MSE, as ours
         max_grad_norm=args.max_grad_norm,
         policy_kwargs=policy_kwargs,
         device="cpu",
@@ -207,7 +207,7 @@ def make_model(args: Args, envs: VecEnv, learn_steps: int, policy: str = "MlpPol
 # SB3's names of an update's diagnostics -> (our TensorBoard tag, factor): see the module's docstring.
 DIAGNOSTICS = {
     "train/policy_gradient_loss": ("losses/policy_loss", 1.0),
-    "train/value_loss": ("losses/value_loss", 0.5),
+    "train/value_loss": ("losses/value_loss", 1.0),
     "train/entropy_loss": ("losses/entropy", -1.0),
     "train/approx_kl": ("losses/approx_kl", 1.0),
     "train/clip_fraction": ("losses/clipfrac", 1.0),

@@ -131,11 +131,11 @@ def test_clipped_surrogate_by_hand():
 
 def test_value_loss_by_hand():
     new, old, returns = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 2.0]), torch.tensor([2.0, 0.0])
-    # Unclipped: 0.5 · mean((1−2)², (2−0)²) = 0.5 · 2.5 = 1.25.
-    torch.testing.assert_close(ppo.value_loss(new, old, returns, 0.2, clip_vloss=False), torch.tensor(1.25))
+    # Unclipped, the paper's L^VF (not halved): mean((1−2)², (2−0)²) = 2.5.
+    torch.testing.assert_close(ppo.value_loss(new, old, returns, 0.2, clip_vloss=False), torch.tensor(2.5))
     # Clipped: V_clip = old + clamp(new − old, ±0.2) = [0.2, 2.0]; errors max((1−2)², (0.2−2)²) = 3.24 and 4,
-    # so 0.5 · mean(3.24, 4) = 1.81.
-    torch.testing.assert_close(ppo.value_loss(new, old, returns, 0.2, clip_vloss=True), torch.tensor(1.81))
+    # so mean(3.24, 4) = 3.62.
+    torch.testing.assert_close(ppo.value_loss(new, old, returns, 0.2, clip_vloss=True), torch.tensor(3.62))
 
 
 def test_gaussian_log_prob_is_summed_over_action_dimensions():

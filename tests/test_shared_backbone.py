@@ -65,18 +65,44 @@ def test_combined_loss_matches_hand_values_and_signs():
     # L^CLIP: r = [1.5, 0.5], Â = [1, -1], ε = 0.2: min(1.5, 1.2) = 1.2 and min(-0.5, -0.8) = -0.8, mean 0.2
     policy_loss = ppo.clipped_surrogate_loss(torch.tensor([1.5, 0.5]), torch.tensor([1.0, -1.0]), 0.2)
     torch.testing.assert_close(policy_loss, torch.tensor(-0.2))
-    # L^VF, halved as in baselines: 0.5 · mean((1 - 0)², (2 - 0)²) = 1.25
+    # L^VF as the paper writes it, not halved: mean((1 - 0)², (2 - 0)²) = 2.5
     v_loss = ppo.value_loss(torch.tensor([1.0, 2.0]), torch.zeros(2), torch.zeros(2), 0.2, clip_vloss=False)
-    torch.testing.assert_close(v_loss, torch.tensor(1.25))
+    torch.testing.assert_close(v_loss, torch.tensor(2.5))
     entropy = torch.tensor(0.5)
-    # -(L^CLIP - c1 L^VF + c2 S) = -0.2 + 1 · 1.25 - 0.01 · 0.5
-    torch.testing.assert_close(ppo.combined_loss(policy_loss, v_loss, entropy, 1.0, 0.01), torch.tensor(1.045))
-    torch.testing.assert_close(ppo.combined_loss(policy_loss, v_loss, entropy, 2.0, 0.1), torch.tensor(2.25))
+    # -(L^CLIP - c1 L^VF + c2 S) = -0.2 + 1 · 2.5 - 0.01 · 0.5
+    torch.testing.assert_close(ppo.combined_loss(policy_loss, v_loss, entropy, 1.0, 0.01), torch.tensor(2.295))
+    torch.testing.assert_close(ppo.combined_loss(policy_loss, v_loss, entropy, 2.0, 0.1), torch.tensor(4.75))
     torch.testing.assert_close(ppo.combined_loss(policy_loss, v_loss, entropy, 0.0, 0.0), policy_loss)
     # The value error is a cost (raising it raises the loss by c1), the entropy a bonus (lowers it by c2).
-    p, v, s = (torch.tensor(x, requires_grad=True) for x in (-0.2, 1.25, 0.5))
+    p, v, s = (torch.tensor(x, requires_grad=True) for x in (-0.2, 2.5, 0.5))
     ppo.combined_loss(p, v, s, 0.7, 0.03).backward()
     assert (p.grad.item(), v.grad.item()) == (1.0, pytest.approx(0.7)) and s.grad.item() == pytest.approx(-0.03)
+
+
+def test_default_loss_weighs_the_unhalved_squared_error_by_table_5s_c1():
+    """The minibatch loss at the defaults, by hand: Table 5's c1 = 1 on (V - V^targ)², not baselines' 0.25."""
+    args = ppo.Args()
+    assert (args.vf_coef, args.ent_coef, args.clip_vloss, args.norm_adv) == (1.0, 0.01, True, True)
+    agent = ppo.Agent((4,), 2)
+    with torch.no_grad():  # π uniform over 2 actions, V(s) = 3 everywhere
+        for head, bias in ((agent.actor, 0.0), (agent.critic, 3.0)):
+            head.weight.zero_()
+            head.bias.fill_(bias)
+    mb = {
+        "obs": torch.randn(4, 4),
+        "actions": torch.tensor([0, 1, 0, 1]),
+        "logprobs": torch.full((4,), -float(np.log(2.0))),  # π_θold = π_θ: r = 1
+        "values": torch.full((4,), 3.0),  # V_old = V: clipping the value changes nothing
+        "advantages": torch.tensor([1.0, -1.0, 2.0, -2.0]),  # mean 0, so L^CLIP = E[1 · Â_normalized] = 0
+        "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),  # (V - V^targ)² = 4, 0, 1, 0: L^VF = 1.25
+    }
+    loss, diagnostics = ppo.minibatch_loss(agent, mb, args, clip_coef=0.1)
+    # -(L^CLIP - c1 L^VF + c2 S) = -0 + 1 · 1.25 - 0.01 · log 2 = 1.2430685
+    torch.testing.assert_close(loss, torch.tensor(1.25 - 0.01 * float(np.log(2.0))))
+    torch.testing.assert_close(diagnostics[ppo.DIAGNOSTICS.index("value_loss")], torch.tensor(1.25))
+    # baselines' ppo2 / CleanRL weight: --vf-coef 0.25 gives 0.25 · 1.25 - 0.01 · log 2
+    loss, _ = ppo.minibatch_loss(agent, mb, ppo.Args(vf_coef=0.25), clip_coef=0.1)
+    torch.testing.assert_close(loss, torch.tensor(0.3125 - 0.01 * float(np.log(2.0))))
 
 
 @pytest.mark.parametrize("obs_shape", [(4, 84, 84), (4,)], ids=["cnn", "mlp"])
