@@ -23,10 +23,12 @@ running is asked of squeue, not guessed from its folder's times (see owner_file)
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -79,8 +81,6 @@ class Cli:
     """the Python interpreter that runs the scripts"""
     resume: bool = True
     """resume a run cut short from its checkpoint; --no-resume restarts it from scratch"""
-    busy_minutes: float = 10.0
-    """a run folder without summary.json written less than this long ago is taken as running elsewhere and left alone; for a run given to a Slurm array task, squeue is asked instead (0: never hold a run back)"""
     results_dir: Path = DEFAULT_RESULTS_DIR
     """where report.py records the suites' results; a run <suite>.csv records as complete is skipped"""
     rerun_recorded: bool = False
@@ -192,22 +192,68 @@ def expand(cli: Cli) -> list[Run]:
 # ---------------------------------------------------------------------------------------------
 
 
-def state_of(run: Run, cli: Cli, jobs: SlurmJobs | None = None) -> RunState:
-    """What to do about a run now. `jobs`: what Slurm says of the runs' array tasks (asked here when None)."""
+def state_of(run: Run, cli: Cli, jobs: SlurmJobs | None = None, locked: bool = False) -> RunState:
+    """What to do about a run now. `jobs`: what Slurm says of the runs' array tasks (asked here when None);
+    `locked`: this process holds the run's lock (else a process that holds it is running the run)."""
     results = cli.results_dir / f"{run.suite}.csv"
     if not cli.rerun_recorded and (run.key, run.total_timesteps) in recorded_runs(results):
         return RunState("complete", f"recorded in {display(results)}")
+    if not locked and (holder := RunLock(run, cli.runs_dir).holder()):
+        return RunState("busy", f"{holder} is running it")
     folders = folders_of(cli.runs_dir / run.suite, run.key, run.total_timesteps)
     jobs = SlurmJobs([run], cli) if jobs is None else jobs
-    return run_state(
-        folders, run.total_timesteps, cli.resume, cli.busy_minutes, checkpoint_step, slurm_job=jobs.of(run)
-    )
+    return run_state(folders, run.total_timesteps, cli.resume, checkpoint_step, slurm_job=jobs.of(run))
 
 
 def script_modified(script: str) -> bool:
     """True when the script differs from the commit (the run is then not exactly that commit's code)."""
     result = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", script], cwd=REPO, capture_output=True)
     return result.returncode != 0
+
+
+# ---------------------------------------------------------------------------------------------
+# One run, one process
+# ---------------------------------------------------------------------------------------------
+
+
+class RunLock:
+    """An exclusive flock on <runs-dir>/<suite>/locks/<key>.lock, held while a process runs the run. The
+    training script inherits it, so it is held until both the runner and the script have ended, however
+    they end: the kernel drops it with the last process, and a run killed hard is never taken for a live
+    one. The file names its holder, for the message of a process that finds it taken."""
+
+    def __init__(self, run: Run, runs_dir: Path):
+        self.path = runs_dir / run.suite / "locks" / f"{run.key}.lock"
+        self.file = None
+
+    def acquire(self) -> str | None:
+        """Takes the lock; returns None, or the holder's description when another process holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path, "a+")  # noqa: SIM115 (held open for the run: the lock lives with it)
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "another process"
+            self.release()
+            return holder
+        self.file.truncate(0)
+        self.file.write(f"run.py (pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%H:%M')})\n")
+        self.file.flush()
+        return None
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def holder(self) -> str | None:
+        """Who holds the lock now (None: nobody), without keeping it."""
+        if not self.path.exists():
+            return None
+        holder = self.acquire()
+        self.release()
+        return holder
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,22 +330,28 @@ def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome
 
     The decision is made here, just before starting, from what is on disk now. `log` is where the
     script's output goes (None: this process's own stdout, as in a Slurm task)."""
-    state = state_of(run, cli)
-    if state.action in ("complete", "busy"):
-        return Outcome(run, state.action, state.reason)
-    owner = take_over(run, cli)
-    if log is None:  # a Slurm task's .out: say what it does, as a local log's first lines do
-        print(f"run.py: {run.key}: {state.action} ({state.reason}){f' in Slurm job {owner}' if owner else ''}")
-    outcome = launch(run, cli, children, log, state.checkpoint)
-    if outcome.returncode == 2 and state.checkpoint is not None and children.signal is None:
-        # The checkpoint could not be resumed (unreadable, or made by other code): start afresh.
-        print(f"run.py: {run.key}: resuming {display(state.checkpoint)} failed; starting it afresh", flush=True)
-        outcome = launch(run, cli, children, log, None)
-    return outcome
+    lock = RunLock(run, cli.runs_dir)
+    if holder := lock.acquire():
+        return Outcome(run, "busy", f"{holder} is running it")
+    try:
+        state = state_of(run, cli, locked=True)
+        if state.action in ("complete", "busy"):
+            return Outcome(run, state.action, state.reason)
+        owner = take_over(run, cli)
+        if log is None:  # a Slurm task's .out: say what it does, as a local log's first lines do
+            print(f"run.py: {run.key}: {state.action} ({state.reason}){f' in Slurm job {owner}' if owner else ''}")
+        outcome = launch(run, cli, children, log, state.checkpoint, lock)
+        if outcome.returncode == 2 and state.checkpoint is not None and children.signal is None:
+            # The checkpoint could not be resumed (unreadable, or made by other code): start afresh.
+            print(f"run.py: {run.key}: resuming {display(state.checkpoint)} failed; starting it afresh", flush=True)
+            outcome = launch(run, cli, children, log, None, lock)
+        return outcome
+    finally:
+        lock.release()
 
 
-def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Path | None) -> Outcome:
-    """Start the script, wait for it, and record meta.json in the folder it made."""
+def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Path | None, lock: RunLock) -> Outcome:
+    """Start the script (it inherits the run's lock), wait for it, and record meta.json in the folder it made."""
     cmd = run.command(cli.python, cli.runs_dir, resume)
     command = shlex.join([display(cmd[0]) if Path(cmd[0]).is_absolute() else cmd[0], *cmd[1:]])
     runs_dir = cli.runs_dir / run.suite
@@ -310,13 +362,13 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
     runs_dir.mkdir(parents=True, exist_ok=True)
     if log is None:
         print(f"$ {command}", flush=True)
-        proc = children.start(cmd)
+        proc = children.start(cmd, pass_fds=(lock.file.fileno(),))
     else:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a") as out:
             out.write(f"$ {command}\n")
             out.flush()
-            proc = children.start(cmd, stdout=out, stderr=subprocess.STDOUT)
+            proc = children.start(cmd, stdout=out, stderr=subprocess.STDOUT, pass_fds=(lock.file.fileno(),))
     if proc is None:
         return Outcome(run, "not started", "the runner was asked to stop")
     returncode = children.finish(proc)
@@ -371,8 +423,7 @@ def final_report(outcomes: list[Outcome], stop_signal: int | None) -> int:
     busy = [o for o in outcomes if o.status == "busy"]
     if busy:
         print(
-            f"run.py: {len(busy)} runs look running elsewhere; run again once they have ended, or with "
-            "--busy-minutes 0 if nothing runs them",
+            f"run.py: {len(busy)} runs are running in another process or Slurm job; run again once they have ended",
             flush=True,
         )
     return 1 if unfinished or busy else 0
@@ -439,8 +490,6 @@ def forwarded_flags(cli: Cli) -> list[str]:
         flags += ["--runs-dir", str(cli.runs_dir.absolute())]
     if not cli.resume:
         flags.append("--no-resume")
-    if cli.busy_minutes != Cli.busy_minutes:
-        flags += ["--busy-minutes", f"{cli.busy_minutes:g}"]
     if cli.results_dir.absolute() != DEFAULT_RESULTS_DIR:
         flags += ["--results-dir", str(cli.results_dir.absolute())]
     if cli.rerun_recorded:
@@ -588,10 +637,7 @@ def write_slurm(runs: list[Run], cli: Cli) -> int:
 
 
 def held_back_advice(held: list[tuple[Run, RunState]]) -> str:
-    return (
-        f": {len(held)} runs look running elsewhere (listed above); submit again once they have ended, or "
-        "add --busy-minutes 0 if nothing runs them"
-    )
+    return f": {len(held)} runs are running elsewhere (listed above); submit again once they have ended"
 
 
 def submit(path: Path, todo: list[Run], cli: Cli) -> None:

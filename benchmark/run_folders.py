@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,12 +168,11 @@ def run_state(
     folders: list[RunFolder],
     total_timesteps: int,
     allow_resume: bool = True,
-    busy_minutes: float = 10.0,
     checkpoint_step=None,
-    now: float | None = None,
     slurm_job: tuple[str, str] | None = None,
 ) -> RunState:
-    """Decide from a run's folders (oldest first) whether it is complete, running elsewhere, resumable or new.
+    """Decide from a run's folders (oldest first) whether it is complete, running in a Slurm job, resumable
+    or new. (A process on this machine that runs it holds its lock: run.py asks that before.)
 
     `checkpoint_step(path) -> int` reads a checkpoint's global step; it is asked only for a checkpoint
     without a summary, to spot a run that finished its last iteration but died before writing summary.json.
@@ -183,9 +181,9 @@ def run_state(
     done = [f for f in folders if f.is_complete(total_timesteps)]
     if done:
         return RunState("complete", f"complete in {done[-1].path.name}")
-    why = busy_reason(folders, busy_minutes, slurm_job, time.time() if now is None else now)
-    if why is not None:
-        return RunState("busy", why)
+    if slurm_job is not None and slurm_job[1]:  # squeue still lists the array task the run was given
+        job, state = slurm_job
+        return RunState("busy", f"Slurm job {job} is {state} with it (scancel {job} to stop it)")
     with_checkpoint = [f for f in folders if f.checkpoint is not None]
     if not allow_resume or not with_checkpoint:
         why = "resuming is off" if folders and not allow_resume else "no checkpoint" if folders else "new"
@@ -196,27 +194,6 @@ def run_state(
         if step is not None and step > total_timesteps - latest.batch_size:
             return RunState("complete", f"{latest.path.name} reached step {step:,} (no summary.json)")
     return RunState("resume", f"cut short in {latest.path.name}", latest.checkpoint)
-
-
-def busy_reason(
-    folders: list[RunFolder], busy_minutes: float, slurm_job: tuple[str, str] | None, now: float
-) -> str | None:
-    """Why an incomplete run looks running in another process, or None. Slurm's answer when it has one:
-    file times cannot tell a run killed a minute ago (no summary.json) from a live one."""
-    if busy_minutes <= 0:
-        return None
-    if slurm_job is not None:
-        job, state = slurm_job
-        return f"Slurm job {job} is {state} with it (scancel {job}, or pass --busy-minutes 0)" if state else None
-    if not folders or folders[-1].summary is not None:
-        return None
-    age = now - folders[-1].last_modified()
-    if age >= busy_minutes * 60:
-        return None
-    return (
-        f"{folders[-1].path.name} was written {age / 60:.0f} min ago and has no summary: it looks "
-        f"running (else wait {busy_minutes:g} min or pass --busy-minutes 0)"
-    )
 
 
 def chain(folders: list[RunFolder], last: RunFolder) -> list[RunFolder]:

@@ -103,7 +103,7 @@ def test_slurm_decides_whether_a_run_without_summary_is_running(tmp_path, monkey
     busy = state(runs_dir)
     assert (busy.action, busy.reason) == (
         "busy",
-        "Slurm job 5_0 is RUNNING with it (scancel 5_0, or pass --busy-minutes 0)",
+        "Slurm job 5_0 is RUNNING with it (scancel 5_0 to stop it)",
     )
     assert (bin_dir / "squeue.args").read_text() == "--noheader --array --format=%i %T --jobs=5_0\n"
     # The job has ended: the folder is a minute old, but nothing runs it any more.
@@ -116,15 +116,15 @@ def test_slurm_decides_whether_a_run_without_summary_is_running(tmp_path, monkey
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "5")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "0")
     assert state(runs_dir).action == "resume"
-    # Slurm cannot be asked (no squeue here): the folder's times decide, as before.
+    # Slurm cannot be asked (no squeue here): no process holds the run's lock, so nothing runs it here.
     monkeypatch.delenv("SLURM_ARRAY_JOB_ID")
     monkeypatch.setenv("PATH", str(tmp_path / "runs"))
-    assert state(runs_dir).action == "busy" and "--busy-minutes 0" in state(runs_dir).reason
+    assert state(runs_dir).action == "resume"
 
 
 def test_resubmitting_after_a_hard_kill_holds_what_is_left(tmp_path):
     """--submit records each run's array task; a resubmission holds back only the runs whose task Slurm
-    still lists, names them and says how to override, and exits 1 when it leaves any out."""
+    still lists, names them, and exits 1 when it leaves any out."""
     runs_dir = tmp_path / "runs"
     bin_dir = fake_slurm(tmp_path / "bin")
     env = script_env() | {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
@@ -145,17 +145,20 @@ def test_resubmitting_after_a_hard_kill_holds_what_is_left(tmp_path):
     again = submit()
     assert again.returncode == 1, again.stdout + again.stderr
     assert f"run.py: held back {KEY}: Slurm job 42_0 is RUNNING" in again.stderr
-    assert "nothing to submit: 2 runs look running elsewhere" in again.stderr and "--busy-minutes 0" in again.stderr
+    assert "nothing to submit: 2 runs are running elsewhere" in again.stderr
     fake_slurm(bin_dir, queue="")  # both tasks have ended
     again = submit()
     assert again.returncode == 0 and "1 to resume, 1 to start" in again.stdout, again.stdout + again.stderr
     assert "(2 array tasks)" in again.stdout and "held back" not in again.stderr
-    # A script submitted by hand records no owners: the folder's times decide, and the output says so.
-    for owner in owners.iterdir():
-        owner.unlink()
-    again = subprocess.run([sys.executable, *flags[:-1]], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert again.returncode == 1 and f"held back {KEY}: {KEY}__100 was written 1 min ago" in again.stderr
-    assert "left out of the array: 1 runs look running elsewhere" in again.stderr, again.stderr
+    # A run that a process on this machine runs holds its lock: it is held back too, and the output says so.
+    runner_lock = runner.RunLock(runner.expand(options(runs_dir, "--seeds", "1"))[0], runs_dir)
+    assert runner_lock.acquire() is None
+    try:
+        again = subprocess.run([sys.executable, *flags[:-1]], cwd=ROOT, env=env, capture_output=True, text=True)
+    finally:
+        runner_lock.release()
+    assert again.returncode == 1 and f"held back {KEY}: run.py (pid {os.getpid()} on" in again.stderr
+    assert "left out of the array: 1 runs are running elsewhere" in again.stderr, again.stderr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +290,7 @@ def test_a_real_slurm_array_cancelled_killed_resubmitted_completed_and_stitched(
     [stopped], [killed] = folders(keys[0]), folders(keys[1])
     assert stopped.summary["interrupted"] == "SIGTERM" and stopped.summary["global_step"] < 200_000
     assert killed.summary is None and killed.checkpoint is not None, "task 1 ended before it was killed"
-    assert run_folders.run_state([killed], 200_000).action == "busy", "without Slurm's word, it would be held back"
+    assert run_folders.run_state([killed], 200_000).action == "resume", "nothing holds it: Slurm's word decides"
     for task, key in enumerate(keys):  # Item 7: the .out says what the task did, first
         assert out(job, task).startswith(f"run.py: {key}: start (new) in Slurm job {job}_{task}\n$ "), out(job, task)
 
