@@ -14,6 +14,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+class UserError(Exception):
+    """A problem the user can fix: the tools print it as one line and exit 2."""
+
+
 def display(path: Path | str) -> str:
     """A path as the commands show it: relative to the repository's root when inside it."""
     path = Path(path).absolute()

@@ -1,23 +1,19 @@
-"""Run a benchmark suite: locally, a few processes at a time, or as a Slurm job array.
+"""Run a benchmark suite: locally, a few processes at a time, or as a Slurm job array (slurm.py).
 
-A suite (see suites.py) expands into runs, one per setting × environment id × seed. Each run is one
-training process of a script, writing to `benchmark/runs/<suite>/`. A run whose result is already
-complete is skipped, so an interrupted suite resumes where it stopped, in this session or a later one;
-a run cut short is resumed from its checkpoint (`--resume`), or restarted when it has none. After each
-process ends, the runner writes `meta.json` (command, commit, machine) into the run's folder. A run that
-`benchmark/results/<suite>.csv` records as complete counts as complete too (the results are committed, the
-run folders are not), unless --rerun-recorded.
+A suite (suites.py) expands into runs, one per setting × environment id × seed, each one training process
+of a script writing to `benchmark/runs/<suite>/`. A complete run is skipped (a run that
+`benchmark/results/<suite>.csv` records as complete too, unless --rerun-recorded), a run cut short is
+resumed from its checkpoint, so the same command resumes a suite in this session or a later one. A run
+that another live process is running is skipped (RunLock). After each process the runner writes
+`meta.json` (command, commit, machine) into the run's folder.
 
     python benchmark/run.py --suite mujoco --workers 2
     python benchmark/run.py --suite table1 --seeds 1 --total-timesteps 300000 --dry-run
     python benchmark/run.py --suite table1 --seeds 1 --total-timesteps 300000 \\
         --slurm --partition cpu --time 04:00:00 --cpus-per-task 1 [--submit]
 
-Reduced budgets are flags (--seeds, --total-timesteps, --envs, --settings). A reduced step budget
-becomes part of the run's exp name (e.g. `clip0.1-300k`), so the report never takes it for a full run.
-On Slurm, each array task calls this file again with `--run <key>`: the skip/resume decision is made
-when the task starts, and Slurm alone does the scheduling. Whether a run given to an array task is still
-running is asked of squeue, not guessed from its folder's times (see owner_file).
+A reduced step budget becomes part of the run's exp name (e.g. `clip0.1-300k`), so the report never takes
+it for a full run.
 """
 
 from __future__ import annotations
@@ -27,12 +23,14 @@ import fcntl
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +38,7 @@ from pathlib import Path
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, display, git_commit, machine  # noqa: E402
+from repo import REPO, UserError, display, git_commit, machine  # noqa: E402
 from run_folders import (  # noqa: E402
     RunState,
     checkpoint_step,
@@ -51,6 +49,7 @@ from run_folders import (  # noqa: E402
     run_state,
     scan,
 )
+from slurm import SlurmJobs, take_over, write_slurm  # noqa: E402
 from suites import SUITES, Setting, Suite, SuiteName, exp_name  # noqa: E402
 
 DEFAULT_RUNS_DIR = REPO / "benchmark" / "runs"
@@ -107,10 +106,6 @@ class Cli:
     """at most this many array tasks at once (the %N of --array)"""
     run: str | None = None
     """run only the run with this key, <env_id>__<exp_name>__<seed>, in the foreground (what a Slurm array task calls)"""
-
-
-class UserError(Exception):
-    """A problem the user can fix; main() prints it as one line and exits 2."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +183,7 @@ def expand(cli: Cli) -> list[Run]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The state of a run on disk
+# The state of a run (on disk, and whether a live process runs it), and executing it
 # ---------------------------------------------------------------------------------------------
 
 
@@ -203,17 +198,6 @@ def state_of(run: Run, cli: Cli, jobs: SlurmJobs | None = None, locked: bool = F
     folders = folders_of(cli.runs_dir / run.suite, run.key, run.total_timesteps)
     jobs = SlurmJobs([run], cli) if jobs is None else jobs
     return run_state(folders, run.total_timesteps, cli.resume, checkpoint_step, slurm_job=jobs.of(run))
-
-
-def script_modified(script: str) -> bool:
-    """True when the script differs from the commit (the run is then not exactly that commit's code)."""
-    result = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", script], cwd=REPO, capture_output=True)
-    return result.returncode != 0
-
-
-# ---------------------------------------------------------------------------------------------
-# One run, one process
-# ---------------------------------------------------------------------------------------------
 
 
 class RunLock:
@@ -254,11 +238,6 @@ class RunLock:
         holder = self.acquire()
         self.release()
         return holder
-
-
-# ---------------------------------------------------------------------------------------------
-# Executing runs
-# ---------------------------------------------------------------------------------------------
 
 
 class Children:
@@ -357,7 +336,9 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
     runs_dir = cli.runs_dir / run.suite
     before = {f.path.name for f in scan(runs_dir).get(run.key, [])}
     meta = {"command": command, "commit": git_commit(), "machine": machine()}
-    meta["script_modified"] = script_modified(run.setting.script)
+    # The script differs from the commit: the run is then not exactly that commit's code.
+    diff = ["git", "diff", "--quiet", "HEAD", "--", run.setting.script]
+    meta["script_modified"] = subprocess.run(diff, cwd=REPO, capture_output=True).returncode != 0
     meta["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     runs_dir.mkdir(parents=True, exist_ok=True)
     if log is None:
@@ -410,9 +391,7 @@ def run_locally(runs: list[Run], cli: Cli) -> int:
 
 
 def final_report(outcomes: list[Outcome], stop_signal: int | None) -> int:
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    counts = Counter(outcome.status for outcome in outcomes)
     print("run.py: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())), flush=True)
     if stop_signal is not None:
         print("run.py: stopped; run the same command again to resume where it stopped", flush=True)
@@ -463,200 +442,11 @@ def print_plan(planned: list[tuple[Run, RunState]], cli: Cli) -> None:
 
 
 def summarize(planned: list[tuple[Run, RunState]]) -> str:
-    counts = {action: sum(s.action == action for _, s in planned) for action in ("complete", "busy", "resume", "start")}
+    counts = Counter(state.action for _, state in planned)
     return (
         f"# {len(planned)} runs: {counts['complete']} complete, {counts['busy']} running elsewhere, "
         f"{counts['resume']} to resume, {counts['start']} to start"
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Slurm
-# ---------------------------------------------------------------------------------------------
-
-
-def forwarded_flags(cli: Cli) -> list[str]:
-    """The flags an array task needs to expand the same suite again (everything that selects runs)."""
-    flags = ["--suite", cli.suite]
-    if cli.seeds is not None:
-        flags += ["--seeds", *map(str, cli.seeds)]
-    if cli.total_timesteps is not None:
-        flags += ["--total-timesteps", str(cli.total_timesteps)]
-    if cli.envs is not None:
-        flags += ["--envs", *cli.envs]
-    if cli.settings is not None:
-        flags += ["--settings", *cli.settings]
-    if cli.runs_dir.absolute() != DEFAULT_RUNS_DIR:
-        flags += ["--runs-dir", str(cli.runs_dir.absolute())]
-    if not cli.resume:
-        flags.append("--no-resume")
-    if cli.results_dir.absolute() != DEFAULT_RESULTS_DIR:
-        flags += ["--results-dir", str(cli.results_dir.absolute())]
-    if cli.rerun_recorded:
-        flags.append("--rerun-recorded")
-    return flags
-
-
-def slurm_script(runs: list[Run], cli: Cli) -> str:
-    """A Slurm job-array script with one array task per run; each task calls `run.py --run <key>`."""
-    suite = SUITES[cli.suite]
-    out_dir = (cli.runs_dir / cli.suite / "slurm").absolute()
-    options = [
-        f"--job-name=ppo-{cli.suite}",
-        f"--array=0-{len(runs) - 1}" + (f"%{cli.max_parallel}" if cli.max_parallel else ""),
-        f"--time={cli.time or suite.slurm_time}",
-        "--ntasks=1",
-        f"--cpus-per-task={cli.cpus_per_task}",
-        f"--mem={cli.mem or suite.slurm_mem}",
-        f"--output={out_dir}/%A_%a.out",
-        # SIGTERM to this script 2 minutes before the time limit: run.py forwards it, the run
-        # checkpoints and stops; submitting again resumes it.
-        "--signal=B:TERM@120",
-    ]
-    options += [
-        f"--{name}={value}"
-        for name, value in (("partition", cli.partition), ("account", cli.account), ("qos", cli.qos))
-        if value
-    ]
-    task = shlex.join([cli.python, "benchmark/run.py", *forwarded_flags(cli)])
-    lines = [
-        "#!/bin/bash",
-        f"# {suite.description}",
-        f"# Written by benchmark/run.py on {time.strftime('%Y-%m-%d %H:%M')}: {len(runs)} runs still to do, one per array task.",
-        "# Each task skips its run if complete and resumes it from its checkpoint if cut short, so the same",
-        "# run.py command, run again after a time-out or a failure, writes a script for what is left.",
-        *(f"#SBATCH {option}" for option in options),
-        "",
-        "set -euo pipefail",
-        "RUNS=(",
-        *(f"  {run.key}" for run in runs),
-        ")",
-        f"cd {shlex.quote(str(REPO))}",
-        "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1",
-        f'exec {task} --run "${{RUNS[$SLURM_ARRAY_TASK_ID]}}"',
-        "",
-    ]
-    return "\n".join(lines)
-
-
-# Which Slurm job runs a run. A run killed hard (SIGKILL, a node lost) leaves no summary.json, and its
-# folder looks like a live run's for a while; so `--submit` records the array task it gives each run in
-# <runs-dir>/<suite>/slurm/owners/<key>, each task records itself when it starts its run, and the runner
-# asks squeue whether that job is still there, instead of guessing from the folder's times.
-
-
-def owner_file(run: Run, cli: Cli) -> Path:
-    return cli.runs_dir / run.suite / "slurm" / "owners" / run.key
-
-
-def this_slurm_job() -> str | None:
-    """This process's Slurm job as squeue names it: <array job>_<task> in an array task, else the job id."""
-    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
-    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
-
-
-def take_over(run: Run, cli: Cli) -> str | None:
-    """Record that this process runs `run` now: its Slurm job, or (outside Slurm) no job at all, so that
-    an earlier array task's record no longer speaks for the run. Returns the job."""
-    path, job = owner_file(run, cli), this_slurm_job()
-    if job is None:
-        path.unlink(missing_ok=True)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(job + "\n")
-    return job
-
-
-class SlurmJobs:
-    """The Slurm jobs recorded as running the runs, and which of them Slurm still lists (one squeue call)."""
-
-    def __init__(self, runs: list[Run], cli: Cli):
-        self.owners = {run.key: read_owner(owner_file(run, cli)) for run in runs}
-        self.owners = {key: job for key, job in self.owners.items() if job}
-        self.states = squeue_states(set(self.owners.values())) if self.owners else {}
-
-    def of(self, run: Run) -> tuple[str, str] | None:
-        """(job, state): state '' once Slurm no longer lists the job (or the job is this process's own);
-        None when no job was recorded or squeue cannot be asked (the folder's times decide then)."""
-        job = self.owners.get(run.key)
-        if job is None or self.states is None:
-            return None
-        return (job, "" if job == this_slurm_job() else self.states.get(job, ""))
-
-
-def read_owner(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
-
-
-def squeue_states(jobs: set[str]) -> dict[str, str] | None:
-    """{job: state} of those of `jobs` that squeue lists (pending, running, completing: not yet ended);
-    None when squeue is not here or does not answer."""
-    command = ["squeue", "--noheader", "--array", "--format=%i %T", "--jobs=" + ",".join(sorted(jobs))]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0:
-        # Every job purged from the controller's memory: it ended (squeue refuses the list as a whole).
-        return {} if "Invalid job id" in result.stderr else None
-    listed = [line.split() for line in result.stdout.splitlines()]
-    return {words[0]: words[1] for words in listed if len(words) == 2 and words[0] in jobs}
-
-
-def write_slurm(runs: list[Run], cli: Cli) -> int:
-    """--slurm: write (or with --dry-run print) the array script of the runs still to do; --submit it.
-    Returns 1 when runs were held back as running elsewhere (the array then lacks them), else 0."""
-    planned = plan(runs, cli)
-    todo = [run for run, state in planned if state.action in ("resume", "start")]
-    held = [(run, state) for run, state in planned if state.action == "busy"]
-    print(summarize(planned), file=sys.stderr if cli.dry_run else sys.stdout)
-    for run, state in held:
-        print(f"run.py: held back {run.key}: {state.reason}", file=sys.stderr)
-    if not todo:
-        print("run.py: nothing to submit" + (held_back_advice(held) if held else ""), file=sys.stderr)
-        return 1 if held and not cli.dry_run else 0
-    text = slurm_script(todo, cli)
-    if cli.dry_run:
-        print(text, end="")
-        return 0
-    out_dir = cli.runs_dir / cli.suite / "slurm"
-    out_dir.mkdir(parents=True, exist_ok=True)  # sbatch does not create the --output folder
-    path = out_dir / f"{cli.suite}__{int(time.time())}.sbatch"
-    path.write_text(text)
-    print(f"run.py: wrote {display(path)} ({len(todo)} array tasks)")
-    if cli.submit:
-        submit(path, todo, cli)
-    else:
-        print(f"run.py: submit it with: sbatch {display(path)}")
-    if held:
-        print("run.py: left out of the array" + held_back_advice(held), file=sys.stderr)
-    return 1 if held else 0
-
-
-def held_back_advice(held: list[tuple[Run, RunState]]) -> str:
-    return f": {len(held)} runs are running elsewhere (listed above); submit again once they have ended"
-
-
-def submit(path: Path, todo: list[Run], cli: Cli) -> None:
-    """sbatch the script, then record which array task has each run (see owner_file)."""
-    try:
-        result = subprocess.run(["sbatch", "--parsable", str(path)], cwd=REPO, capture_output=True, text=True)
-    except FileNotFoundError:
-        raise UserError("sbatch not found: --submit needs a Slurm login node (or submit the script by hand)") from None
-    if result.returncode != 0:
-        raise UserError(f"sbatch failed: {result.stderr.strip()}")
-    job = result.stdout.strip().split(";")[0]  # --parsable: <job id>[;<cluster>]
-    print(f"Submitted batch job {job}")
-    if not job.isdigit():
-        print("run.py: sbatch gave no job id: the runs' array tasks are not recorded", file=sys.stderr)
-        return
-    for index, run in enumerate(todo):
-        owner = owner_file(run, cli)
-        owner.parent.mkdir(parents=True, exist_ok=True)
-        owner.write_text(f"{job}_{index}\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -673,9 +463,7 @@ def validate(cli: Cli) -> None:
         raise UserError("--run is what an array task calls; do not combine it with --slurm")
     if cli.max_parallel is not None and cli.max_parallel < 1:
         raise UserError("--max-parallel must be at least 1")
-    if not Path(cli.python).exists() and not any(
-        (Path(p) / cli.python).exists() for p in os.environ.get("PATH", "").split(os.pathsep)
-    ):
+    if shutil.which(cli.python) is None:
         raise UserError(f"--python {cli.python}: no such interpreter")
 
 
@@ -688,7 +476,8 @@ def main(argv: list[str] | None = None) -> None:
         if cli.run:
             sys.exit(run_one(runs, cli))
         if cli.slurm:
-            sys.exit(write_slurm(runs, cli))
+            planned = plan(runs, cli)
+            sys.exit(write_slurm(planned, cli, summarize(planned)))
         if cli.dry_run:
             print_plan(plan(runs, cli), cli)
             return

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "benchmark"))
 import report  # noqa: E402
 import run as runner  # noqa: E402
 import run_folders  # noqa: E402
+import slurm  # noqa: E402
 import suites  # noqa: E402
 
 HAS_MATPLOTLIB = __import__("importlib").util.find_spec("matplotlib") is not None
@@ -252,7 +253,7 @@ def test_a_run_the_results_record_as_complete_is_skipped_unless_rerun(tmp_path):
     assert states[1].reason == f"recorded in {results / 'mujoco.csv'}"
     options = runner.dataclasses.replace(options, rerun_recorded=True)
     assert runner.state_of(runner.expand(options)[0], options).action == "start"
-    assert "--rerun-recorded" in runner.forwarded_flags(options)
+    assert "--rerun-recorded" in slurm.forwarded_flags(options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,7 +362,7 @@ def test_slurm_script_has_one_array_task_per_run_still_to_do(tmp_path):
     make_folder(tmp_path / "table1", done, 100, total=300_000, global_step=299_008)
     options = cli(*SLURM_FLAGS, runs_dir=tmp_path)
     todo = [r for r in runner.expand(options) if r.key != done]
-    text = runner.slurm_script(todo, options)
+    text = slurm.slurm_script(todo, options)
     assert text.startswith("#!/bin/bash\n")
     for line in (
         "#SBATCH --job-name=ppo-table1",

@@ -1,0 +1,199 @@
+"""run.py's Slurm part: the job-array script (one array task per run still to do, each calling
+`run.py --run <key>`), its submission, and which array task runs which run.
+
+A run killed hard (SIGKILL, a node lost) leaves no summary.json. `--submit` records the array task it gives
+each run in <runs-dir>/<suite>/slurm/owners/<key>, each task records itself when it starts its run, and
+the runner asks squeue whether that job is still there: a pending task has not yet taken the run's lock.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from repo import REPO, UserError, display
+from suites import SUITES
+
+if TYPE_CHECKING:  # run.py imports this file; the types only, for the reader
+    from run import Cli, Run, RunState
+
+
+def forwarded_flags(cli: Cli) -> list[str]:
+    """The flags an array task needs to expand the same suite again (everything that selects runs), with
+    the runs' and the results' folders as absolute paths (the task may start elsewhere)."""
+    flags = ["--suite", cli.suite]
+    if cli.seeds is not None:
+        flags += ["--seeds", *map(str, cli.seeds)]
+    if cli.total_timesteps is not None:
+        flags += ["--total-timesteps", str(cli.total_timesteps)]
+    if cli.envs is not None:
+        flags += ["--envs", *cli.envs]
+    if cli.settings is not None:
+        flags += ["--settings", *cli.settings]
+    flags += ["--runs-dir", str(cli.runs_dir.absolute()), "--results-dir", str(cli.results_dir.absolute())]
+    if not cli.resume:
+        flags.append("--no-resume")
+    if cli.rerun_recorded:
+        flags.append("--rerun-recorded")
+    return flags
+
+
+def slurm_script(runs: list[Run], cli: Cli) -> str:
+    """A Slurm job-array script with one array task per run; each task calls `run.py --run <key>`."""
+    suite = SUITES[cli.suite]
+    out_dir = (cli.runs_dir / cli.suite / "slurm").absolute()
+    options = [
+        f"--job-name=ppo-{cli.suite}",
+        f"--array=0-{len(runs) - 1}" + (f"%{cli.max_parallel}" if cli.max_parallel else ""),
+        f"--time={cli.time or suite.slurm_time}",
+        "--ntasks=1",
+        f"--cpus-per-task={cli.cpus_per_task}",
+        f"--mem={cli.mem or suite.slurm_mem}",
+        f"--output={out_dir}/%A_%a.out",
+        # SIGTERM to this script 2 minutes before the time limit: run.py forwards it, the run
+        # checkpoints and stops; submitting again resumes it.
+        "--signal=B:TERM@120",
+    ]
+    options += [
+        f"--{name}={value}"
+        for name, value in (("partition", cli.partition), ("account", cli.account), ("qos", cli.qos))
+        if value
+    ]
+    task = shlex.join([cli.python, "benchmark/run.py", *forwarded_flags(cli)])
+    lines = [
+        "#!/bin/bash",
+        f"# {suite.description}",
+        f"# Written by benchmark/run.py on {time.strftime('%Y-%m-%d %H:%M')}: {len(runs)} runs still to do, one per array task.",
+        "# Each task skips its run if complete and resumes it from its checkpoint if cut short, so the same",
+        "# run.py command, run again after a time-out or a failure, writes a script for what is left.",
+        *(f"#SBATCH {option}" for option in options),
+        "",
+        "set -euo pipefail",
+        "RUNS=(",
+        *(f"  {run.key}" for run in runs),
+        ")",
+        f"cd {shlex.quote(str(REPO))}",
+        "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1",
+        f'exec {task} --run "${{RUNS[$SLURM_ARRAY_TASK_ID]}}"',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def owner_file(run: Run, cli: Cli) -> Path:
+    return cli.runs_dir / run.suite / "slurm" / "owners" / run.key
+
+
+def this_slurm_job() -> str | None:
+    """This process's Slurm job as squeue names it: <array job>_<task> in an array task, else the job id."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
+
+
+def take_over(run: Run, cli: Cli) -> str | None:
+    """Record that this process runs `run` now: its Slurm job, or (outside Slurm) no job at all, so that
+    an earlier array task's record no longer speaks for the run. Returns the job."""
+    path, job = owner_file(run, cli), this_slurm_job()
+    if job is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(job + "\n")
+    return job
+
+
+class SlurmJobs:
+    """The Slurm jobs recorded as running the runs, and which of them Slurm still lists (one squeue call)."""
+
+    def __init__(self, runs: list[Run], cli: Cli):
+        self.owners = {run.key: read_owner(owner_file(run, cli)) for run in runs}
+        self.owners = {key: job for key, job in self.owners.items() if job}
+        self.states = squeue_states(set(self.owners.values())) if self.owners else {}
+
+    def of(self, run: Run) -> tuple[str, str] | None:
+        """(job, state): state '' once Slurm no longer lists the job (or the job is this process's own);
+        None when no job was recorded or squeue cannot be asked (the folder's times decide then)."""
+        job = self.owners.get(run.key)
+        if job is None or self.states is None:
+            return None
+        return (job, "" if job == this_slurm_job() else self.states.get(job, ""))
+
+
+def read_owner(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def squeue_states(jobs: set[str]) -> dict[str, str] | None:
+    """{job: state} of those of `jobs` that squeue lists (pending, running, completing: not yet ended);
+    None when squeue is not here or does not answer."""
+    command = ["squeue", "--noheader", "--array", "--format=%i %T", "--jobs=" + ",".join(sorted(jobs))]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        # Every job purged from the controller's memory: it ended (squeue refuses the list as a whole).
+        return {} if "Invalid job id" in result.stderr else None
+    listed = [line.split() for line in result.stdout.splitlines()]
+    return {words[0]: words[1] for words in listed if len(words) == 2 and words[0] in jobs}
+
+
+def write_slurm(planned: list[tuple[Run, RunState]], cli: Cli, summary: str) -> int:
+    """--slurm: write (or with --dry-run print) the array script of the runs still to do; --submit it.
+    `planned`: each run with its state now; `summary`, their counts in one line. Returns 1 when runs were
+    held back as running elsewhere (the array then lacks them), else 0."""
+    todo = [run for run, state in planned if state.action in ("resume", "start")]
+    held = [(run, state) for run, state in planned if state.action == "busy"]
+    print(summary, file=sys.stderr if cli.dry_run else sys.stdout)
+    for run, state in held:
+        print(f"run.py: held back {run.key}: {state.reason}", file=sys.stderr)
+    if not todo:
+        print("run.py: nothing to submit" + (held_back_advice(held) if held else ""), file=sys.stderr)
+        return 1 if held and not cli.dry_run else 0
+    text = slurm_script(todo, cli)
+    if cli.dry_run:
+        print(text, end="")
+        return 0
+    out_dir = cli.runs_dir / cli.suite / "slurm"
+    out_dir.mkdir(parents=True, exist_ok=True)  # sbatch does not create the --output folder
+    path = out_dir / f"{cli.suite}__{int(time.time())}.sbatch"
+    path.write_text(text)
+    print(f"run.py: wrote {display(path)} ({len(todo)} array tasks)")
+    if cli.submit:
+        submit(path, todo, cli)
+    else:
+        print(f"run.py: submit it with: sbatch {display(path)}")
+    if held:
+        print("run.py: left out of the array" + held_back_advice(held), file=sys.stderr)
+    return 1 if held else 0
+
+
+def held_back_advice(held: list[tuple[Run, RunState]]) -> str:
+    return f": {len(held)} runs are running elsewhere (listed above); submit again once they have ended"
+
+
+def submit(path: Path, todo: list[Run], cli: Cli) -> None:
+    """sbatch the script, then record which array task has each run (see owner_file)."""
+    try:
+        result = subprocess.run(["sbatch", "--parsable", str(path)], cwd=REPO, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise UserError("sbatch not found: --submit needs a Slurm login node (or submit the script by hand)") from None
+    if result.returncode != 0:
+        raise UserError(f"sbatch failed: {result.stderr.strip()}")
+    job = result.stdout.strip().split(";")[0]  # --parsable: <job id>[;<cluster>]
+    print(f"Submitted batch job {job}")
+    if not job.isdigit():
+        print("run.py: sbatch gave no job id: the runs' array tasks are not recorded", file=sys.stderr)
+        return
+    for index, run in enumerate(todo):
+        owner = owner_file(run, cli)
+        owner.parent.mkdir(parents=True, exist_ok=True)
+        owner.write_text(f"{job}_{index}\n")
