@@ -15,22 +15,8 @@ from pathlib import Path
 import pandas as pd
 from run_folders import final_score
 
-CSV_COLUMNS = [
-    "script",
-    "setting",
-    "env_id",
-    "seed",
-    "total_timesteps",
-    "final_return",
-    "wall_seconds",
-    "sps",
-    "commit",
-    "complete",
-    "budget",
-    "episodes",
-    "pieces",
-    "machine",
-]
+CSV_COLUMNS = ["script", "setting", "env_id", "seed", "total_timesteps", "final_return", "wall_seconds", "sps"]
+CSV_COLUMNS += ["commit", "complete", "budget", "episodes", "pieces", "machine"]  # episodes: how many
 KEY = ["setting", "env_id", "seed", "budget"]  # one run
 EPISODE_COLUMNS = [*KEY, "step", "return"]
 FLOATS = ["final_return", "wall_seconds", "sps"]

@@ -22,7 +22,7 @@ import pandas as pd
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import KEY, ReportError, read_random, read_record, write_record  # noqa: E402
+from record import CSV_COLUMNS, KEY, ReportError, read_random, read_record, write_record  # noqa: E402
 from repo import REPO, display  # noqa: E402
 from run_folders import joined, read_runs  # noqa: E402
 from stats import table1_at  # noqa: E402
@@ -30,7 +30,7 @@ from suites import SUITES, Suite, SuiteName, budget_label, split_exp_name  # noq
 
 RESULTS_DIR = REPO / "benchmark" / "results"
 
-__all__ = ["Cli", "ReportError", "main", "report"]
+__all__ = ["CSV_COLUMNS", "Cli", "ReportError", "main", "report"]  # CSV_COLUMNS: the record's, for tests
 
 
 @dataclass
@@ -103,12 +103,14 @@ def report(cli: Cli) -> dict[str, Path]:
 
     # Runs recorded before episodes were kept (mujoco seeds 1-3, classic, table1's 300k runs, one atari3 run)
     # have their curves only in the PNG drawn then: it is left as it is, and the new curves go beside it, as
-    # <name>_partial.png. Once those runs are run again, `bare` is empty and this can go.
+    # <name>_partial.png. Once those runs are run again, `bare` is empty: delete this and its two notes.
     name = "table1_curves.png" if suite.name == "table1" else f"{suite.name}.png"
     bare = used[used["history"].map(len) == 0]
     curves = out / (name.replace(".png", "_partial.png") if len(bare) else name)
     notes = []
-    if len(bare) == len(used):
+    if used.empty:
+        pass
+    elif len(bare) == len(used):
         notes.append(
             f"Learning curves: `{name}`, drawn by an earlier report (no run here has its episodes to redraw them from)."
         )

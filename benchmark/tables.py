@@ -148,46 +148,18 @@ def coverage_note(t: Table1) -> str:
     """Whether this budget has the paper's 231 runs, and if not what is missing."""
     suite = t.suite
     n_settings, n_envs, n_seeds = len(suite.settings), len(suite.env_ids), len(suite.seeds)
+    per_setting = f"{n_envs} environments × {n_seeds} seeds"
     if t.complete:
-        return (
-            f"Complete: {t.expected} runs for each of the {n_settings} settings ({n_envs} environments × "
-            f"{n_seeds} seeds), as in the paper."
-        )
-    short = lambda env: env.split("-v")[0]  # noqa: E731
-    parts = [
-        f"**Incomplete: {t.total} of the paper's {n_settings * t.expected} runs** ({n_settings} settings × "
-        f"{n_envs} environments × {n_seeds} seeds)."
-    ]
-    missing_envs = [short(e) for e in suite.env_ids if e not in t.envs]
-    if missing_envs:
-        parts.append(
-            f"Environments: {len(t.envs)} of {n_envs} ({', '.join(map(short, t.envs))}); "
-            f"no runs on {', '.join(missing_envs)}."
-        )
-    if missing := t.missing_settings():
-        parts.append(
-            f"Settings: {len(t.exps)} of {n_settings}; not run at this budget: {'; '.join(s.label for s in missing)}."
-        )
-    if fewer := [exp for exp in t.exps if t.n(exp) < t.expected]:
-        counts = {t.n(exp) for exp in fewer}
-        if len(counts) == 1 and len(fewer) == len(t.exps):
-            parts.append(f"Each setting here has {plural(counts.pop(), 'run')}, not the paper's {t.expected}.")
-        else:
-            parts.append(
-                f"Settings with fewer runs than the paper's {t.expected}: {', '.join(f'{e} {t.n(e)}' for e in fewer)}."
-            )
-    per_env = {env: sum(t.n(exp, env) > 0 for exp in t.exps) for env in t.envs}
-    where = (
-        ""
-        if len(set(per_env.values())) == 1
-        else " (" + ", ".join(f"{short(e)}: {n}" for e, n in per_env.items()) + " settings)"
+        return f"Complete: {t.expected} runs for each of the {n_settings} settings ({per_setting}), as in the paper."
+    envs = [e for e in suite.env_ids if e not in t.envs]
+    settings = [s.slug for s in t.missing_settings()]
+    return (
+        f"**Incomplete: {t.total} of the paper's {n_settings * t.expected} runs** ({n_settings} settings × {per_setting})"
+        + (f"; no runs on {', '.join(envs)}" if envs else "")
+        + (f"; not run at this budget: {', '.join(settings)}" if settings else "")
+        + ". The tables below give each setting's runs. On each environment the 1 is the best of the settings run "
+        f"there, not of all {n_settings} as in the paper: these figures will move as runs are added."
     )
-    parts.append(
-        f"So on each environment the 1 is the best of the settings run there{where}, not of all "
-        f"{n_settings} as in the paper, and a setting's figure is the mean over the runs it has: these "
-        "figures will move as runs are added."
-    )
-    return " ".join(parts)
 
 
 def per_env_table(t: Table1) -> list[str]:
