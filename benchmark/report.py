@@ -42,10 +42,9 @@ class Cli:
     runs_dir: Path = REPO / "benchmark" / "runs"
     """root of the run folders; the suite's are in <runs-dir>/<suite>"""
     results_dir: Path | None = None
-    """where the report goes, and whose <suite>.csv runs are carried over; default <runs-dir>/results, a
-    scratch folder (git ignores benchmark/runs/)"""
+    """where the report goes; the runs its <suite>.csv records are carried over (default <runs-dir>/results)"""
     publish: bool = False
-    """write the report into benchmark/results/, the published record (what a campaign does), not --results-dir"""
+    """write the report into benchmark/results/, the published record (what a campaign does)"""
     random_csv: Path = RESULTS_DIR / "random_policy.csv"
     """random-policy scores (made by benchmark/random_policy.py), the 0 of Table 1's normalized score"""
     last_episodes: int = 100
@@ -53,8 +52,7 @@ class Cli:
     include_incomplete: bool = False
     """also use runs that are not complete in the tables and curves (they are always in the CSV)"""
     points_every: int | None = None
-    """tabulate the learning curve every this many steps (default an eighth of each run's budget, 0 for
-    none); table1 has no curve table"""
+    """tabulate the learning curve every this many steps (default an eighth of the budget; 0: no table)"""
 
 
 def sort_runs(runs: pd.DataFrame, suite: Suite) -> pd.DataFrame:
@@ -130,21 +128,16 @@ def report(cli: Cli) -> dict[str, Path]:
     commits = joined(c for commit in runs["commit"] for c in commit.split("+"))
     machines = joined(m for machine in runs["machine"] for m in machine.split("+"))
     no_curve = [f"{r.env_id} seed {r.seed} ({r.setting})" for r in runs.itertuples() if not len(r.history)]
+    made = f"`python benchmark/report.py --suite {suite.name}{' --publish' if cli.publish else ''}`"
+    incomplete = "incomplete runs included" if cli.include_incomplete else "incomplete runs are in the CSV only"
+    bare_note = f"; no learning curve kept for {', '.join(no_curve)}: recorded before episodes were kept"
     lines = [
         f"# {suite.name}: {suite.description}",
         "",
-        f"Made by `python benchmark/report.py --suite {suite.name}{' --publish' if cli.publish else ''}` from "
-        f"{len(runs)} runs ({int(runs['complete'].sum())} complete"
-        + ("; incomplete runs included" if cli.include_incomplete else "; incomplete runs are in the CSV only")
-        + ")"
-        + (
-            f"; no learning curve kept for {', '.join(no_curve)}: recorded before episodes were kept"
-            if no_curve
-            else ""
-        )
-        + f". A run's score is the mean return of its last {cli.last_episodes} episodes, as the paper scores; ± is "
-        "the standard deviation across seeds; the interval is a 95% percentile bootstrap interval of the mean over "
-        "seeds (10,000 resamplings of the seeds).",
+        f"Made by {made} from {len(runs)} runs ({int(runs['complete'].sum())} complete; {incomplete})"
+        f"{bare_note if no_curve else ''}. A run's score is the mean return of its last {cli.last_episodes} "
+        "episodes, as the paper scores; ± is the standard deviation across seeds; the interval is a 95% percentile "
+        "bootstrap interval of the mean over seeds (10,000 resamplings of the seeds).",
         "",
         f"Commits: {', '.join(c[:10] for c in commits.split('+')) if commits else 'unknown'}. "
         f"Machines: {machines.replace('+', '; ') or 'unknown'}.",
@@ -168,6 +161,10 @@ def report(cli: Cli) -> dict[str, Path]:
     if tables:
         plot_table1(tables[0], out / "table1.png")
         paths["scores_png"] = out / "table1.png"
+    if len(bare) and len(bare) < len(used):
+        print(
+            f"report.py: left {display(out / name)} as it is: it shows {len(bare)} runs recorded before their episodes were kept"
+        )
     here = int((~runs["recorded"]).sum())
     print(
         f"report.py: {suite.name}: {here} runs from {display(cli.runs_dir / suite.name)}, {len(runs) - here} from the record"

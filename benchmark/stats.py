@@ -74,6 +74,8 @@ class Table1:
     runs: pd.DataFrame  # with `normalized`, added here
     exps: list[str] = field(init=False)  # the settings that have runs, in the suite's order
     envs: list[str] = field(init=False)  # the environments that have runs, in the suite's order
+    means: pd.DataFrame = field(init=False)  # setting × environment: the mean normalized score over the seeds
+    counts: pd.DataFrame = field(init=False)  # setting × environment: how many runs
 
     def __post_init__(self):
         self.runs = self.runs.assign(normalized=normalize(self.runs, self.random))

@@ -207,16 +207,8 @@ def averaged_table(t: Table1) -> list[str]:
                 str(paper.get(exp, "—")),
             ]
         )
-    header = [
-        "setting",
-        "exp name",
-        "runs",
-        "ours",
-        "ours: 95% interval",
-        "paper, Table 1",
-        "rank: ours",
-        "rank: paper",
-    ]
+    header = ["setting", "exp name", "runs", "ours", "ours: 95% interval", "paper, Table 1"]
+    header += ["rank: ours", "rank: paper"]
     return lines + markdown_table(header, rows)
 
 
@@ -262,10 +254,12 @@ def pairs_table(t: Table1) -> list[str]:
         "leaves out 0 (beyond the seeds' noise).",
         "",
     ]
-    ordered = p[p["in_order"].notna()]
-    kept, out = ordered[ordered["in_order"] == True], ordered[ordered["in_order"] == False]  # noqa: E712
-    counts = [len(p), len(kept), int((kept["beyond_noise"] == True).sum()), len(out)]  # noqa: E712
-    counts += [int((out["beyond_noise"] == True).sum()), len(p) - len(ordered), int(p["interval"].isna().sum())]  # noqa: E712
+    records = p.to_dict("records")
+    kept = [r for r in records if r["in_order"] is True]
+    out = [r for r in records if r["in_order"] is False]
+    beyond = [sum(r["beyond_noise"] is True for r in rs) for rs in (kept, out)]
+    level, unknown = sum(r["in_order"] is None for r in records), sum(r["interval"] is None for r in records)
+    counts = [len(records), len(kept), beyond[0], len(out), beyond[1], level, unknown]
     header = ["pairs", "in the paper's order", "of which beyond the noise", "out of it", "of which beyond the noise"]
     lines += markdown_table([*header, "paper level", "no interval"], [[str(c) for c in counts]]) + [""]
     yes_no = {True: "yes", False: "no", None: "—"}
