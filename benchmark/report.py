@@ -99,7 +99,8 @@ def report(cli: Cli) -> dict[str, Path]:
     csv_path, episodes_path = write_record(runs, out, suite.name)
     paths = {"csv": csv_path, "episodes": episodes_path, "md": out / f"{suite.name}.md"}
 
-    # Runs recorded before episodes were kept (mujoco seeds 1-3, classic, table1's 300k runs, one atari3 run)
+    # Runs recorded before episodes were kept (mujoco seeds 1-3, classic, table1's 300k runs
+    # and its 1M Hopper klpen_adaptive_0.01 seeds, one atari3 run)
     # have their curves only in the PNG drawn then: it is left as it is, and the new curves go beside it, as
     # <name>_partial.png. Once those runs are run again, `bare` is empty: delete this and its two notes.
     name = "table1_curves.png" if suite.name == "table1" else f"{suite.name}.png"
