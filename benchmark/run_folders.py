@@ -9,16 +9,22 @@ with `interrupted` null and a global step within one batch of the budget (the sc
 iterations: 1M requested is 999,424 done with batches of 2048).
 
 The benchmark's one reader of a folder's TensorBoard events (`read_scalars`) and of a checkpoint's
-global step (`checkpoint_step`) are here too.
+global step (`checkpoint_step`) are here too, and `read_runs`, which reads a suite's folders into one table,
+one row per run with its episodes, stitching a resumed run's folders.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from suites import Suite, split_exp_name
 
 FOLDER_RE = re.compile(r"^(?P<env_id>.+?)__(?P<exp_name>.+)__(?P<seed>\d+)__(?P<time>\d+)$")
 
@@ -203,3 +209,91 @@ def chain(folders: list[RunFolder], last: RunFolder) -> list[RunFolder]:
     while pieces[-1].resumed_from in by_name and by_name[pieces[-1].resumed_from] not in pieces:
         pieces.append(by_name[pieces[-1].resumed_from])
     return pieces[::-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# A suite's folders as a table of runs (what report.py reads)
+# ---------------------------------------------------------------------------------------------
+
+
+def start_step(folder: RunFolder, update_steps: list[int]) -> int:
+    """The global step a folder's process started from: 0, or the step of the checkpoint it resumed (from
+    summary.json, else one batch before its first update, else the checkpoint itself)."""
+    if folder.summary is not None and "start_step" in folder.summary:
+        return int(folder.summary["start_step"])
+    if folder.resumed_from is None:
+        return 0
+    if update_steps:
+        return min(update_steps) - folder.batch_size
+    return checkpoint_step(folder.path.parent / folder.resumed_from / "model.pt") or 0
+
+
+def stitch(pieces: list[tuple[int, list[tuple[int, float]]]]) -> list[tuple[int, float]]:
+    """The episodes of a resumed run. `pieces` are (start step, episodes) of its folders, oldest first:
+    a folder's episodes count up to the step where the next folder resumed, the rest were played again."""
+    episodes: list[tuple[int, float]] = []
+    for i, (_, piece_episodes) in enumerate(pieces):
+        cut = pieces[i + 1][0] if i + 1 < len(pieces) else math.inf
+        episodes += [(step, value) for step, value in piece_episodes if step <= cut]
+    return episodes
+
+
+def final_score(episodes: list[tuple[int, float]], last: int = 100) -> float:
+    """The paper's score of a run: the mean total reward of its last 100 episodes."""
+    return float(np.mean([value for _, value in episodes[-last:]])) if episodes else math.nan
+
+
+def joined(values) -> str:
+    """Distinct non-empty values in order, joined by '+'."""
+    return "+".join(dict.fromkeys(v for v in values if v))
+
+
+def read_run(folders: list[RunFolder], budget: int, suite: Suite, last: int) -> dict:
+    """One run from its folders (all of one key and budget, oldest first), as a row of read_runs."""
+    complete = [f for f in folders if f.is_complete(budget)]
+    final = complete[-1] if complete else folders[-1]
+    pieces = chain(folders, final)
+    episodes, updates, wall = [], [], 0.0
+    for folder in pieces:
+        scalars = read_scalars(folder.path)
+        updates = [e.step for e in scalars.get("charts/SPS", [])]
+        episodes.append(
+            (start_step(folder, updates), [(e.step, e.value) for e in scalars.get("charts/episodic_return", [])])
+        )
+        if folder.summary is not None and "wall_seconds" in folder.summary:
+            wall += float(folder.summary["wall_seconds"])
+        elif times := [e.wall_time for events in scalars.values() for e in events]:
+            wall += max(times) - min(times)
+    history = stitch(episodes)
+    steps = int(final.summary["global_step"] if final.summary else max(updates, default=0))
+    setting = split_exp_name(final.exp_name, suite)
+    command = (final.meta or {}).get("command", "")
+    return {
+        "script": setting.script if setting else next((w for w in command.split() if w.endswith(".py")), ""),
+        "setting": final.exp_name,
+        "env_id": final.env_id,
+        "seed": final.seed,
+        "total_timesteps": steps,
+        "final_return": final_score(history, last),
+        "wall_seconds": wall,
+        "sps": steps / wall if wall > 0 else math.nan,
+        "commit": joined((f.meta or {}).get("commit", "") for f in pieces),
+        "complete": bool(complete) or steps > budget - final.batch_size,
+        "budget": budget,
+        "episodes": len(history),
+        "pieces": len(pieces),
+        "machine": joined((f.meta or {}).get("machine", "") for f in pieces),
+        "history": history,
+    }
+
+
+def read_runs(runs_dir: Path, suite: Suite, last: int = 100) -> pd.DataFrame:
+    """Every run in <runs_dir>: one row per run (the results CSV's columns, and `history`, its episodes as
+    (global step at the end, return)), a run of several folders stitched (see stitch)."""
+    rows = []
+    for folders in scan(runs_dir).values():
+        by_budget: dict[int, list[RunFolder]] = {}
+        for folder in folders:
+            by_budget.setdefault(folder.budget or 0, []).append(folder)
+        rows += [read_run(group, budget, suite, last) for budget, group in by_budget.items()]
+    return pd.DataFrame(rows)

@@ -20,11 +20,10 @@ import time
 from pathlib import Path
 
 import pytest
-from test_benchmark import FAKE_SCRIPT, make_folder
+from test_run import FAKE_SCRIPT, make_folder
 from util import ROOT, read_scalars, script_env
 
 sys.path.insert(0, str(ROOT / "benchmark"))
-import report  # noqa: E402
 import run as runner  # noqa: E402
 import run_folders  # noqa: E402
 import suites  # noqa: E402
@@ -322,15 +321,15 @@ def test_a_real_slurm_array_cancelled_killed_resubmitted_completed_and_stitched(
         "1": ("True", "2", "200000"),
         "2": ("True", "2", "200000"),
     }
-    for result in report.read_suite(runs_dir / "classic", suites.SUITES["classic"], last=100):
+    for result in run_folders.read_runs(runs_dir / "classic", suites.SUITES["classic"]).itertuples():
         check_stitched(result, folders(run_key(result)))
 
 
-def run_key(result: report.RunResult) -> str:
+def run_key(result) -> str:
     return run_folders.run_key(result.env_id, result.setting, result.seed)
 
 
-def check_stitched(result: report.RunResult, folders: list[run_folders.RunFolder]) -> None:
+def check_stitched(result, folders: list[run_folders.RunFolder]) -> None:
     """The run's episodes: the first folder's up to the step the second resumed from, then the second's."""
     first, second = folders
     assert second.args["resume"] == str(first.path / "model.pt")
@@ -338,6 +337,6 @@ def check_stitched(result: report.RunResult, folders: list[run_folders.RunFolder
     before = [e for e in read_scalars(first.path)["charts/episodic_return"] if e[0] <= cut]
     after = read_scalars(second.path)["charts/episodic_return"]
     assert before and after and after[0][0] > cut
-    assert result.episodes == before + after
-    steps = [step for step, _ in result.episodes]
+    assert result.history == before + after
+    steps = [step for step, _ in result.history]
     assert steps == sorted(steps) and result.total_timesteps > 200_000 - 512

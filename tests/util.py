@@ -64,3 +64,15 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert lines, result.stderr
     for fragment in fragments:
         assert fragment.lower() in result.stderr.lower(), result.stderr
+
+
+def write_events(folder: Path, episodes: list[tuple[int, float]], update_steps: list[int]) -> None:
+    """TensorBoard events as a script logs them: episodic returns, and charts/SPS once per update."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(folder))
+    for step, value in episodes:
+        writer.add_scalar("charts/episodic_return", value, step)
+    for step in update_steps:
+        writer.add_scalar("charts/SPS", 1000.0, step)
+    writer.close()

@@ -1,0 +1,84 @@
+"""The results record, benchmark/results/: <suite>.csv (one row per run) and <suite>_episodes.csv.gz (every
+episode of every run), from which every table and figure of the report is made again.
+
+A table of runs is a pandas DataFrame with the CSV's columns and `history`, the run's episodes as (global
+step at the end, return); run_folders.read_runs makes one from run folders, read_record from the record.
+The same runs written twice give the same bytes (the gzip header has no name or time), so git sees no change.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from pathlib import Path
+
+import pandas as pd
+from run_folders import final_score
+
+CSV_COLUMNS = ["script", "setting", "env_id", "seed", "total_timesteps", "final_return", "wall_seconds", "sps"]
+CSV_COLUMNS += ["commit", "complete", "budget", "episodes", "pieces", "machine"]  # episodes: how many
+KEY = ["setting", "env_id", "seed", "budget"]  # one run
+EPISODE_COLUMNS = [*KEY, "step", "return"]
+FLOATS = ["final_return", "wall_seconds", "sps"]
+
+
+class ReportError(Exception):
+    """A problem the user can fix; report.py prints it as one line and exits 2."""
+
+
+def fmt(value: float) -> str:
+    """A float as the CSV keeps it: 6 significant digits, whole numbers from a million on."""
+    return "nan" if math.isnan(value) else f"{value:.6g}" if abs(value) < 1e6 else f"{value:.1f}"
+
+
+def read_record(results_dir: Path, suite: str, last: int = 100) -> pd.DataFrame:
+    """The runs <suite>.csv records, each with its episodes from <suite>_episodes.csv.gz where it has them (a
+    run recorded before episodes were kept has an empty history, and no curve). Empty without a CSV.
+
+    A run's score is the mean of its last `last` episodes where they are kept, as when it was recorded from
+    its folders (the CSV's 6 digits can round the other way); `recorded_return` keeps the CSV's, which
+    write_record writes back, so that the record is carried over byte for byte."""
+    path = results_dir / f"{suite}.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=[*CSV_COLUMNS, "history", "recorded_return"])
+    text = {c: str for c in ("script", "setting", "env_id", "commit", "complete", "machine")}
+    runs = pd.read_csv(path, dtype=text, keep_default_na=False, na_values={c: ["nan"] for c in FLOATS})
+    runs["complete"] = runs["complete"] == "True"
+    episodes = results_dir / f"{suite}_episodes.csv.gz"
+    history: dict = {}
+    if episodes.is_file():
+        table = pd.read_csv(episodes, dtype={"setting": str, "env_id": str}, keep_default_na=False)
+        for key, group in table.groupby(KEY, sort=False):
+            history[key] = list(zip(group["step"].tolist(), group["return"].tolist(), strict=True))
+    runs["history"] = [history.get(key, []) for key in runs[KEY].itertuples(index=False, name=None)]
+    runs["recorded_return"] = runs["final_return"]
+    rescored = [final_score(h, last) if h else x for h, x in zip(runs["history"], runs["final_return"], strict=True)]
+    return runs.assign(final_return=rescored)
+
+
+def write_record(runs: pd.DataFrame, results_dir: Path, suite: str) -> list[Path]:
+    """<suite>.csv and <suite>_episodes.csv.gz of these runs, in their order."""
+    csv_path, episodes_path = results_dir / f"{suite}.csv", results_dir / f"{suite}_episodes.csv.gz"
+    table = runs[CSV_COLUMNS].copy()
+    if "recorded_return" in runs:
+        table["final_return"] = runs["recorded_return"].fillna(runs["final_return"])
+    for column in FLOATS:
+        table[column] = table[column].astype(float).map(fmt)
+    table.to_csv(csv_path, index=False, lineterminator="\r\n")
+    rows = [
+        (*key, step, value)
+        for *key, history in runs[[*KEY, "history"]].itertuples(index=False)
+        for step, value in history
+    ]
+    text = pd.DataFrame(rows, columns=EPISODE_COLUMNS).to_csv(index=False, lineterminator="\r\n", float_format="%.6g")
+    with open(episodes_path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as packed:
+        packed.write(text.encode())
+        packed.flush()  # as the earlier csv-module writer did on closing: the record's bytes stay the same
+    return [csv_path, episodes_path]
+
+
+def read_random(path: Path) -> dict[str, float]:
+    """env_id -> mean return of a uniformly random policy, from random_policy.csv (Table 1's 0)."""
+    if not path.is_file():
+        raise ReportError(f"{path} does not exist; make it with: python benchmark/random_policy.py")
+    return pd.read_csv(path).set_index("env_id")["mean_return"].astype(float).to_dict()

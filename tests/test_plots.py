@@ -1,0 +1,48 @@
+"""benchmark/plots.py: the learning curves (their smoothing, one colour per setting whatever is drawn) and
+Table 1's plot."""
+
+import sys
+
+import pytest
+from test_stats import RANDOM, SCORES, table1
+from test_tables import runs
+from util import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmark"))
+import plots  # noqa: E402
+import suites  # noqa: E402
+
+
+def test_a_runs_curve_is_the_mean_of_the_episodes_in_a_window():
+    grid = [100_000.0, 200_000.0, 300_000.0]
+    curve = plots.curve([(50_000, 1.0), (90_000, 3.0), (150_000, 5.0)], grid, 60_000, end=250_000)
+    assert curve[:2] == pytest.approx([2.0, 5.0])  # at 200k no episode ended since 140k: 5 carried forward
+    assert curve[2] != curve[2]  # NaN after the run's last step
+
+
+def test_each_setting_keeps_its_colour_whatever_else_is_drawn(tmp_path):
+    suite = suites.SUITES["table1"]
+    colors = plots.setting_colors(suite)
+    assert len(set(map(str, colors.values()))) == len(suite.settings) == 11
+    history = [(s, float(s)) for s in range(1000, 1_000_001, 1000)]
+
+    def drawn(*settings: str) -> dict:
+        made = [
+            (exp, "Hopper-v4", 1, 300_000 if exp.endswith("-300k") else 1_000_000, 1.0, history) for exp in settings
+        ]
+        return plots.plot_curves(suite, runs(made), tmp_path / "curves.png")
+
+    alone = drawn("klpen_fixed_10")
+    many = drawn("cpi", "clip0.2", "klpen_fixed_10", "klpen_fixed_10-300k", "not_a_setting")
+    assert alone["klpen_fixed_10"] == many["klpen_fixed_10"] == (colors["klpen_fixed_10"], "-")
+    assert many["klpen_fixed_10-300k"] == (colors["klpen_fixed_10"], "--")  # a reduced budget: dashed
+    assert many["cpi"][0] == colors["cpi"] != many["clip0.2"][0] == colors["clip0.2"]
+    assert many["not_a_setting"][0] == "grey"
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plots.plot_curves(suite, runs([("cpi", "Hopper-v4", 1, 100, 1.0)]), tmp_path / "none.png") == {}
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_table1_plot(tmp_path):
+    plots.plot_table1(table1(SCORES, RANDOM), tmp_path / "table1.png")
+    assert (tmp_path / "table1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

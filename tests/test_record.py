@@ -1,0 +1,43 @@
+"""benchmark/record.py: reading and writing the results record (the committed record is read and written
+again byte for byte in test_report.py's golden test)."""
+
+import gzip
+import sys
+
+import pytest
+from util import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmark"))
+import record  # noqa: E402
+
+RESULTS = ROOT / "benchmark" / "results"
+
+
+def test_a_recorded_run_is_scored_from_its_episodes_and_written_back_as_recorded(tmp_path):
+    """8522.95 is the CSV's 6 digits of a mean of 8522.949...: the tables print 8522.9 from the episodes,
+    the CSV keeps its text. A run recorded before episodes were kept has its CSV score and no history."""
+    header = ",".join(record.CSV_COLUMNS)
+    (tmp_path / "s.csv").write_text(
+        f'{header}\r\nx.py,a,E-v0,1,100,8522.95,1,100,c,True,100,2,1,"m, 2 cores"\r\n'
+        "x.py,a,E-v0,2,100,7,1,100,,False,100,9,1,m\r\n"
+    )
+    (tmp_path / "s_episodes.csv.gz").write_bytes(
+        gzip.compress(
+            b"setting,env_id,seed,budget,step,return\r\na,E-v0,1,100,50,8522.9\r\na,E-v0,1,100,99,8522.998\r\n"
+        )
+    )
+    runs = record.read_record(tmp_path, "s")
+    assert runs["final_return"].tolist() == pytest.approx([8522.949, 7.0])
+    assert runs["history"].tolist() == [[(50, 8522.9), (99, 8522.998)], []]
+    assert runs["complete"].tolist() == [True, False] and runs["commit"].tolist() == ["c", ""]
+    assert record.read_record(tmp_path, "s", last=1)["final_return"][0] == 8522.998
+    (tmp_path / "out").mkdir()
+    record.write_record(runs, tmp_path / "out", "s")
+    assert (tmp_path / "out" / "s.csv").read_bytes() == (tmp_path / "s.csv").read_bytes()
+    assert record.read_record(tmp_path, "none").empty
+
+
+def test_random_policy_scores(tmp_path):
+    assert record.read_random(RESULTS / "random_policy.csv")["Swimmer-v4"] == pytest.approx(0.0, abs=1)
+    with pytest.raises(record.ReportError, match="python benchmark/random_policy.py"):
+        record.read_random(tmp_path / "random_policy.csv")

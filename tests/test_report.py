@@ -1,0 +1,136 @@
+"""benchmark/report.py: the golden test (today's committed record in, the committed tables out), a trial that
+leaves benchmark/results/ as it is, runs of several sessions adding up, and the curves of runs recorded
+before episodes were kept."""
+
+import csv
+import hashlib
+import shutil
+import sys
+
+import pytest
+from test_run import make_folder
+from util import ROOT, run_script, write_events
+
+sys.path.insert(0, str(ROOT / "benchmark"))
+import plots  # noqa: E402
+import record  # noqa: E402
+import report  # noqa: E402
+import suites  # noqa: E402
+
+RESULTS = ROOT / "benchmark" / "results"
+RECORDED = sorted(p.stem for p in RESULTS.glob("*.csv") if p.stem in suites.SUITES)
+
+
+def make(*flags: str) -> dict:
+    return report.report(report.tyro.cli(report.Cli, args=list(map(str, flags))))
+
+
+@pytest.mark.parametrize("suite", RECORDED)
+def test_golden_the_committed_record_gives_the_committed_tables(suite, tmp_path, monkeypatch):
+    """No run folders: from benchmark/results/'s CSVs and episodes, the same record byte for byte, and the same
+    markdown, every score, interval and row (the first lines say how it was made and where the curves are)."""
+    monkeypatch.setattr(plots, "plot_curves", lambda *args: {})  # tests/test_plots.py draws them
+    monkeypatch.setattr(plots, "plot_table1", lambda *args: None)
+    for name in {suite, suites.SUITES[suite].beside} - {""}:
+        for path in (RESULTS / f"{name}.csv", RESULTS / f"{name}_episodes.csv.gz"):
+            shutil.copy(path, tmp_path)
+    paths = make("--suite", suite, "--runs-dir", tmp_path / "no-runs", "--results-dir", tmp_path)
+    for key in ("csv", "episodes"):
+        assert paths[key].read_bytes() == (RESULTS / paths[key].name).read_bytes(), paths[key].name
+
+    def body(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not line.startswith(("Made by", "Learning curves:"))]
+
+    assert body(paths["md"].read_text()) == body((RESULTS / f"{suite}.md").read_text())
+
+
+def digest(folder) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_a_trial_leaves_the_committed_results_as_they_are(tmp_path):
+    """A new user's first try, as benchmark/README shows it: a short run, then its report."""
+    before = digest(RESULTS)
+    runs_dir = tmp_path / "runs"
+    trial = ("--suite", "classic", "--envs", "CartPole", "--seeds", "1", "--total-timesteps", "5000")
+    trial += ("--settings", "ppo_discrete")  # one run of the two, to be quick
+    result = run_script("benchmark/run.py", *trial, "--runs-dir", runs_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_script("benchmark/report.py", "--suite", "classic", "--runs-dir", runs_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "benchmark/results is left as it is (--publish writes the report there)" in result.stdout
+    assert digest(RESULTS) == before
+    with open(runs_dir / "results" / "classic.csv") as f:
+        [row] = list(csv.DictReader(f))
+    assert (row["setting"], row["env_id"], row["budget"], row["complete"]) == (
+        "ppo_discrete-5k",
+        "CartPole-v1",
+        "5000",
+        "True",
+    )
+    assert (runs_dir / "results" / "classic.png").is_file() and (runs_dir / "results" / "classic.md").is_file()
+
+
+def test_publish_writes_into_the_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path / "published")
+    folder = make_folder(
+        tmp_path / "runs" / "classic", "CartPole-v1__ppo_discrete-8192__1", 100, total=8192, global_step=8192
+    )
+    write_events(folder, [(1000, 10.0), (8000, 30.0)], [8192])
+    paths = make("--suite", "classic", "--runs-dir", tmp_path / "runs", "--publish")
+    assert paths["csv"] == tmp_path / "published" / "classic.csv" and not (tmp_path / "runs" / "results").exists()
+    assert "`python benchmark/report.py --suite classic --publish` from 1 runs" in paths["md"].read_text()
+
+
+def test_runs_of_two_sessions_add_up_and_the_record_alone_gives_the_same_report(tmp_path):
+    runs_dir, results = tmp_path / "runs", tmp_path / "results"
+    flags = ["--suite", "mujoco", "--runs-dir", runs_dir, "--results-dir", results, "--last-episodes", "2"]
+    first = make_folder(runs_dir / "mujoco", "Hopper-v4__ppo_continuous-8192__1", 100, total=8192, global_step=8192)
+    write_events(first, [(1000, 1.0), (4000, 2.0), (8000, 4.0)], [8192])
+    make(*flags)
+    # Next session: a new run here, the first one's folder gone.
+    runs_dir.rename(tmp_path / "gone")
+    second = make_folder(runs_dir / "mujoco", "Hopper-v4__ppo_continuous-8192__2", 100, total=8192, global_step=8192)
+    write_events(second, [(2000, 10.0), (8000, 20.0)], [8192])
+    paths = make(*flags)
+    with open(paths["csv"]) as f:
+        rows = {row["seed"]: row for row in csv.DictReader(f)}
+    assert (rows["1"]["final_return"], rows["1"]["episodes"], rows["2"]["final_return"]) == ("3", "3", "15")
+    row = (
+        "| Hopper-v4 | ppo_continuous-8192 | 8192 (reduced; paper 1M) | 2 (paper 3) | 9.0 ± 6.0 | — | ~2300 | 2316.2 |"
+    )
+    assert row in paths["md"].read_text().splitlines()
+    # No run folders at all: the same results again, byte for byte.
+    runs_dir.rename(tmp_path / "gone2")
+    before = {key: paths[key].read_bytes() for key in ("csv", "episodes", "md")}
+    again = make(*flags)
+    assert {key: again[key].read_bytes() for key in ("csv", "episodes", "md")} == before
+    with pytest.raises(report.ReportError, match="no runs in"):
+        make(*flags[:4], "--results-dir", tmp_path / "empty")
+    with pytest.raises(report.ReportError, match="--last-episodes must be at least 1"):
+        make(*flags[:-1], "0")
+
+
+def test_curves_of_runs_recorded_before_episodes_were_kept_are_left_in_the_png_drawn_then(tmp_path):
+    """Until those runs are run again: their curves are only in the PNG drawn when they were recorded, so it
+    is left as it is and the new curves go beside it."""
+    runs_dir, results = tmp_path / "runs", tmp_path / "results"
+    results.mkdir()
+    header = ",".join(record.CSV_COLUMNS)
+    (results / "classic.csv").write_text(
+        f"{header}\nppo_discrete.py,ppo_discrete,CartPole-v1,1,499712,500,100,5000,abc,True,500000,900,1,m\n"
+    )
+    (results / "classic.png").write_bytes(b"drawn then")
+    folder = make_folder(
+        runs_dir / "classic", "CartPole-v1__ppo_discrete-20k__1", 100, total=20_000, global_step=19_968
+    )
+    write_events(folder, [(5000, 20.0), (19_968, 60.0)], [19_968])
+    paths = make("--suite", "classic", "--runs-dir", runs_dir, "--results-dir", results)
+    assert paths["png"] == results / "classic_partial.png" and (results / "classic.png").read_bytes() == b"drawn then"
+    note = "`classic.png`, drawn earlier, is kept as it was: it shows 1 runs that this report cannot redraw"
+    assert note in paths["md"].read_text()
+    (results / "classic.csv").unlink()
+    (results / "classic_episodes.csv.gz").unlink()
+    assert (
+        make("--suite", "classic", "--runs-dir", runs_dir, "--results-dir", results)["png"] == results / "classic.png"
+    )

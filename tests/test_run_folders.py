@@ -1,0 +1,40 @@
+"""benchmark/run_folders.py's reading of a suite's folders into a table of runs: stitching a resumed run."""
+
+import json
+import sys
+
+from test_run import make_folder
+from util import ROOT, write_events
+
+sys.path.insert(0, str(ROOT / "benchmark"))
+import run_folders  # noqa: E402
+import suites  # noqa: E402
+
+
+def test_stitch_drops_the_episodes_a_resumed_run_played_again():
+    first = [(1000, 1.0), (3000, 2.0), (4096, 3.0), (5000, 99.0)]  # 5000: after its checkpoint at 4096
+    second = [(5500, 4.0), (8000, 5.0)]
+    stitched = run_folders.stitch([(0, first), (4096, second)])
+    assert stitched == [(1000, 1.0), (3000, 2.0), (4096, 3.0), (5500, 4.0), (8000, 5.0)]
+    assert run_folders.final_score(stitched, last=2) == 4.5
+
+
+def test_read_runs_stitches_a_run_resumed_from_a_checkpoint(tmp_path):
+    key = "Hopper-v4__ppo_continuous-8192__1"
+    first = make_folder(tmp_path, key, 100, total=8192)  # killed: no summary; last checkpoint at 4096
+    write_events(first, [(1000, 1.0), (3000, 2.0), (5000, 99.0)], [2048, 4096, 6144])
+    second = make_folder(tmp_path, key, 200, total=8192, global_step=8192, resume=f"elsewhere/{first.name}/model.pt")
+    summary = json.loads((second / "summary.json").read_text()) | {"start_step": 4096, "wall_seconds": 2.0}
+    (second / "summary.json").write_text(json.dumps(summary))
+    (second / "meta.json").write_text(json.dumps({"command": "c", "commit": "abc", "machine": "m, 2 cores"}))
+    write_events(second, [(6000, 4.0), (8000, 5.0)], [6144, 8192])
+    [run] = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).to_dict("records")
+    assert run["history"] == [(1000, 1.0), (3000, 2.0), (6000, 4.0), (8000, 5.0)]
+    assert (run["final_return"], run["total_timesteps"], run["pieces"], run["complete"]) == (3.0, 8192, 2, True)
+    assert (run["episodes"], run["budget"], run["commit"], run["machine"]) == (4, 8192, "abc", "m, 2 cores")
+    assert (run["script"], run["setting"], run["seed"]) == ("ppo_continuous.py", "ppo_continuous-8192", 1)
+    # Without the resumed run's summary, its start is one batch before its first update.
+    (second / "summary.json").unlink()
+    [run] = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).to_dict("records")
+    assert run["history"] == [(1000, 1.0), (3000, 2.0), (6000, 4.0), (8000, 5.0)] and run["complete"]
+    assert run_folders.read_runs(tmp_path / "none", suites.SUITES["mujoco"]).empty
