@@ -2,7 +2,7 @@
 seeds, as the paper's Figure 3) and Table 1's normalized scores beside the paper's, with matplotlib.
 
 Each setting of a suite has one colour in every plot of the suite, whatever else is drawn (setting_colors);
-a reduced budget of it is dashed.
+a reduced budget of it is dashed, a variant of that (an exp name with a further suffix) dash-dotted.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from stats import Table1
-from suites import Suite, budget_label, split_exp_name
+from suites import TABLE6, Suite, budget_label, split_exp_name
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -49,14 +49,15 @@ def curve(episodes: list[tuple[int, float]], grid, window: float, end: float = m
 
 
 def plot_curves(suite: Suite, used: pd.DataFrame, path: Path) -> dict[str, tuple]:
-    """One panel per environment, one line per setting and budget: mean ± std across seeds of the runs whose
-    episodes are kept (a run's curve at x: its episodes that ended in the last 4% of the budget before x).
+    """One panel per environment, one line per setting and budget: mean ± std across seeds (Atari: the mean and
+    the seeds' range, and the paper's final PPO score) of the runs whose episodes are kept (a run's curve at x: its episodes that ended in the last 4% of the budget before x).
     Returns each line's (colour, line style) by exp name, empty when no run has its episodes. The PNG's metadata
     names the runs it shows."""
     used = used[used["history"].map(len) > 0]
     if used.empty:
         return {}
     colors = setting_colors(suite)
+    atari = suite.name in ("atari", "atari3")  # the seeds' range (3 seeds: a std says little), the paper's score
     envs = list(dict.fromkeys(used["env_id"]))
     cols = min(len(envs), 7 if len(envs) > 16 else 4)
     rows = math.ceil(len(envs) / cols)
@@ -70,12 +71,19 @@ def plot_curves(suite: Suite, used: pd.DataFrame, path: Path) -> dict[str, tuple
             with warnings.catch_warnings():  # numpy warns of empty slices before a run's first episode
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+                low, high = (
+                    (np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)) if atari else (mean - std, mean + std)
+                )
             slug = split_exp_name(setting, suite)
             color = colors[slug.slug] if slug else "grey"
-            style = "-" if budget == suite.total_timesteps else "--"
+            # The paper's budget solid, a reduced one dashed, a variant of it run before a fix (-gymobs) dash-dotted.
+            suffix = setting.removeprefix(slug.slug if slug else setting).removeprefix(f"-{budget_label(budget)}")
+            style = "-." if suffix else "-" if budget == suite.total_timesteps else "--"
             (lines[setting],) = ax.plot(grid, mean, color=color, linestyle=style, label=setting)
-            ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.15)
+            ax.fill_between(grid, low, high, color=color, alpha=0.15)
             seeds.append(len(runs))
+        if atari and env_id in TABLE6:  # the paper's final PPO score (Table 6, at 10M steps)
+            (lines["paper PPO, 10M (Table 6)"],) = ax.plot([0, grid[-1]], [TABLE6[env_id][2]] * 2, "k:")
         n = f"{min(seeds)}" if min(seeds) == max(seeds) else f"{min(seeds)}–{max(seeds)}"
         ax.set_title(f"{env_id} ({n} seed{'s' if max(seeds) > 1 else ''})", fontsize=10)
         ax.set_xlabel("environment steps")
@@ -85,7 +93,7 @@ def plot_curves(suite: Suite, used: pd.DataFrame, path: Path) -> dict[str, tuple
         ax.axis("off")
     legend_ax = spare[0] if spare else axes.flat[0]
     legend_ax.legend(lines.values(), lines.keys(), loc="center" if spare else "best", fontsize=8)
-    fig.suptitle(f"{suite.name}: mean ± std across seeds", fontsize=12)
+    fig.suptitle(f"{suite.name}: mean {'and range' if atari else '± std'} across seeds", fontsize=12)
     fig.tight_layout()
     fig.savefig(path, dpi=80, metadata={"Runs": " ".join(run_id(r) for r in used.itertuples())})
     plt.close(fig)

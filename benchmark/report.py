@@ -84,7 +84,7 @@ def gather(cli: Cli, suite: Suite) -> pd.DataFrame:
 def report(cli: Cli) -> dict[str, Path]:
     """Write the suite's CSV, episodes, markdown and PNGs; return their paths."""
     from plots import plot_curves, plot_table1
-    from tables import curve_points, peer_table, scores_table, table1_sections
+    from tables import atari_tables, curve_points, peer_table, scores_table, table1_sections
 
     suite = SUITES[cli.suite]
     results_dir = RESULTS_DIR if cli.publish else cli.results_dir or cli.runs_dir / "results"
@@ -146,10 +146,16 @@ def report(cli: Cli) -> dict[str, Path]:
         " ".join(notes),
         "",
     ]
+    under_way = runs[~runs["complete"]]
+    if len(under_way):  # where the runs still going stand (a checkpoint resumes each)
+        steps = [f"{r.env_id} {r.setting} seed {r.seed} at {r.total_timesteps:,}" for r in under_way.itertuples()]
+        lines += [f"Incomplete, in the CSV only: {'; '.join(steps)} steps.", ""]
     if used.empty:
         lines += ["No complete runs yet.", ""]
     elif tables:
         lines += table1_sections(tables)
+    elif suite.name in ("atari", "atari3"):
+        lines += atari_tables(suite, used)
     else:
         lines += scores_table(suite, used) + [""]
     if not used.empty and suite.beside:

@@ -239,7 +239,10 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "atari3",
-            "Three Atari games of Table 6 (Pong, Breakout, BeamRider); the paper ran 10M steps × 3 seeds. Settings ending in -gymobs were run before the observations matched baselines (gymnasium's AtariPreprocessing, commits b2b30a8 and 9ddee8f)",
+            "Three Atari games of Table 6 (Pong, Breakout, BeamRider), 10M steps × 3 seeds as the paper. The 2M runs "
+            "(reduced) weighed the value error 0.5, not Table 5's c1 = 1 (before commit a899491); those ending in "
+            "-gymobs were also run before the observations matched baselines (gymnasium's AtariPreprocessing, "
+            "commits b2b30a8 and 9ddee8f)",
             (ATARI_SETTING,),
             ("PongNoFrameskip-v4", "BreakoutNoFrameskip-v4", "BeamRiderNoFrameskip-v4"),
             10_000_000,
@@ -303,6 +306,16 @@ TABLE6 = {
 }
 
 
+# PPO at 10M steps by two published re-implementations, as CleanRL's documentation gives them (its PPO page,
+# `ppo_atari.py` and "openai/baselines' PPO (Huang et al., 2022)", 3 seeds each): mean ± std across seeds.
+# Not our runs: what ours are compared with beside the paper's.
+ATARI_PEERS = {
+    "BreakoutNoFrameskip-v4": ("414.66 ± 28.09", "406.57 ± 31.55"),
+    "PongNoFrameskip-v4": ("20.36 ± 0.20", "20.51 ± 0.50"),
+    "BeamRiderNoFrameskip-v4": ("1915.93 ± 484.58", "2642.97 ± 670.37"),
+}
+
+
 def paper_columns(suite: str, env_id: str) -> dict[str, str]:
     """The paper's (and baselines') figures for one environment of a suite, as printed table cells."""
     while suite in SUITES and SUITES[suite].beside:  # a peer's or an ablation's figures are those of its base
@@ -316,7 +329,9 @@ def paper_columns(suite: str, env_id: str) -> dict[str, str]:
     if suite in ("atari", "atari3"):
         row = TABLE6.get(env_id)
         cells = ["—"] * 3 if row is None else [f"{x:g}" for x in row]
-        return dict(zip(("paper PPO", "paper A2C", "paper ACER"), (cells[2], cells[0], cells[1]), strict=True))
+        peers = ATARI_PEERS.get(env_id, ("—", "—"))
+        names = ("paper PPO", "paper A2C", "paper ACER", "CleanRL ppo_atari", "baselines ppo2 (CleanRL's docs)")
+        return dict(zip(names, (cells[2], cells[0], cells[1], *peers), strict=True))
     return {}
 
 

@@ -63,6 +63,38 @@ def scores_table(suite: Suite, used: pd.DataFrame) -> list[str]:
     return markdown_table(header + list(paper_columns(suite.name, used["env_id"].iloc[0])), rows)
 
 
+def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
+    """Both of the paper's Atari metrics per game, each run's and their mean ± std across seeds: the mean return
+    of the last 100 episodes (Table 6, and Table 2's second), and the mean over all of training (Table 2's
+    first, which favours fast learning), beside the paper's PPO, A2C and ACER and two published
+    re-implementations. The paper's budget first, then each reduced budget in a section of its own."""
+    lines = []
+    for budget, runs in used.groupby("budget", sort=False):
+        full = budget == suite.total_timesteps
+        title = "the paper's budget" if full else f"reduced (paper {budget_label(suite.total_timesteps)})"
+        lines += [f"## {budget_label(budget)} steps, {title}", ""]
+        last, whole = [], []
+        for (_, setting, env_id), group in runs.groupby(GROUP, sort=False):
+            group = group.sort_values("seed")
+            n = len(group)
+            seeds = str(n) if n >= len(suite.seeds) else f"{n} (paper {len(suite.seeds)})"
+            training = [np.mean([v for _, v in h]) if len(h) else math.nan for h in group["history"]]
+            cells = [env_id, setting, seeds]
+            last.append([*cells, each(group["final_return"]), mean_std(group["final_return"])])
+            last[-1] += paper_columns(suite.name, env_id).values()
+            whole.append([*cells, each(training), mean_std(training)])
+        header = ["game", "setting", "seeds", "each seed (1, 2, …)", "mean ± std"]
+        lines += ["Mean return of the last 100 episodes (Table 6):", ""]
+        lines += markdown_table(header + list(paper_columns(suite.name, used["env_id"].iloc[0])), last) + [""]
+        lines += ["Mean return of all episodes of training (Table 2's first metric):", ""]
+        lines += markdown_table(header, whole) + [""]
+    return lines
+
+
+def each(values) -> str:
+    return " / ".join("—" if math.isnan(v) else f"{v:.1f}" for v in values)
+
+
 def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str]:
     """A peer's or an ablation's suite beside ours (suite.beside's record), per environment: each one's mean ±
     std over its complete runs, a 95% bootstrap interval of the difference of the means, and every run's score

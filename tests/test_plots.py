@@ -46,3 +46,14 @@ def test_each_setting_keeps_its_colour_whatever_else_is_drawn(tmp_path):
 def test_table1_plot(tmp_path):
     plots.plot_table1(table1(SCORES, RANDOM), tmp_path / "table1.png")
     assert (tmp_path / "table1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_atari_curves_show_the_seeds_range_and_the_papers_final_score(tmp_path):
+    history = [(s, float(s)) for s in range(100_000, 10_000_001, 100_000)]
+    made = [("ppo_shared_backbone", "PongNoFrameskip-v4", 1, 10_000_000, 1.0, history)]
+    made.append(("ppo_shared_backbone-2M-gymobs", "PongNoFrameskip-v4", 1, 2_000_000, 1.0, history[:20]))
+    lines = plots.plot_curves(suites.SUITES["atari3"], runs(made), tmp_path / "atari3.png")
+    color = plots.setting_colors(suites.SUITES["atari3"])["ppo_shared_backbone"]
+    assert lines["ppo_shared_backbone"] == (color, "-")
+    assert lines["ppo_shared_backbone-2M-gymobs"] == (color, "-.")  # a variant of the 2M runs: dash-dotted
+    assert lines["paper PPO, 10M (Table 6)"] == ("k", ":")

@@ -138,3 +138,28 @@ def test_pairs_of_settings_against_the_papers_order():
     assert (
         tables.pairs_table(single)[-1] == "Fewer than two settings have runs here: there is no ordering to compare yet."
     )
+
+
+def test_atari_tables_give_both_of_the_papers_metrics_per_seed_and_beside_the_references():
+    """Seeds 1-3 at 10M, one 2M run; each run's episodes are its whole training (Table 2's first metric: their
+    mean), its score the mean of its last 100 (Table 6)."""
+    steps = range(10_000, 1_000_001, 10_000)  # 100 episodes a run: the score is the mean of all of them
+    made = [("ppo_shared_backbone", "BreakoutNoFrameskip-v4", s, 10_000_000, 100.0 * s) for s in (1, 2, 3)]
+    made = [(*row, [(x, 50.0 * row[2]) for x in steps] + [(2_000_000, 100.0 * row[2])]) for row in made]
+    made.append(("ppo_shared_backbone-2M", "BreakoutNoFrameskip-v4", 1, 2_000_000, 23.0, [(5_000, 3.0), (9_000, 5.0)]))
+    lines = tables.atari_tables(suites.SUITES["atari3"], runs(made))
+    full, reduced = "\n".join(lines).split("## 2M steps, reduced (paper 10M)")
+    assert lines[0] == "## 10M steps, the paper's budget"
+    [last, whole] = [
+        [cells(line) for line in part.splitlines() if line.startswith("| Breakout")]
+        for part in full.split("Mean return of all episodes of training")
+    ]
+    # Last 100 episodes: 100, 200, 300 (mean 200, population std 81.6), beside the paper's and the peers'.
+    assert last == [
+        ["BreakoutNoFrameskip-v4", "ppo_shared_backbone", "3", "100.0 / 200.0 / 300.0", "200.0 ± 81.6"]
+        + ["274.8", "303", "456.4", "414.66 ± 28.09", "406.57 ± 31.55"]
+    ]
+    # All of training: seed s has 100 episodes of 50 s and one of 100 s: (5000 s + 100 s) / 101 = 50.495 s.
+    assert whole == [["BreakoutNoFrameskip-v4", "ppo_shared_backbone", "3", "50.5 / 101.0 / 151.5", "101.0 ± 41.2"]]
+    assert "| BreakoutNoFrameskip-v4 | ppo_shared_backbone-2M | 1 (paper 3) | 23.0 | 23.0 | 274.8 |" in reduced
+    assert "| BreakoutNoFrameskip-v4 | ppo_shared_backbone-2M | 1 (paper 3) | 4.0 | 4.0 |" in reduced
