@@ -80,7 +80,7 @@ class Args:
     num_minibatches: int = 32  # per epoch; M = N*T / this: 1*2048 / 32 = 64, Table 3's M (other N or T: set it)
     update_epochs: int = 10  # K, epochs over each rollout (Table 3: 10)
     norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
-    clip_coef: float = 0.2  # ε of Eq. (7) (Table 1's best setting, 0.2)
+    clip_coef: float = 0.2  # ε of Eq. (7) (Table 1's best setting, 0.2, which section 6.2 uses)
     clip_vloss: bool = True  # implementation detail (baselines): clip the value update to ±ε around the old value
     ent_coef: float = 0.0  # c2 of Eq. (9), the entropy bonus (section 6.1: none)
     vf_coef: float = 0.25  # c1 of Eq. (9) (baselines: 0.5 on a halved L^VF); separate nets: acts only via the grad clip
@@ -556,11 +556,7 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
     except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
         raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
-        own = (
-            f"is it registered in {module}?"
-            if module
-            else f"your own? register it in a module, --env-id module:{env_id}"
-        )
+        own = f"is it registered in {module}?" if module else f"one of yours? --env-id your_module:{env_id}"
         raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}; {own}") from None
     except ImportError as e:
         if module and isinstance(e, ModuleNotFoundError):
@@ -621,7 +617,7 @@ def setup_torch(args: Args) -> Iterator[torch.device]:
     saved = random.getstate(), np.random.get_state(), torch.get_num_threads()
     determinism = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
-    with torch.random.fork_rng():  # torch's own random states (CPU and GPUs) come back when the run ends
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):  # torch's CPU and GPU random states too
         random.seed(args.seed)
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)
@@ -838,7 +834,7 @@ def parse_args(argv: list[str] | None) -> Args:
 def cli(argv: list[str] | None, default: Args | None = None) -> Args:
     try:
         return tyro.cli(Args, args=argv, default=default)
-    except SystemExit:  # after --help: flush here, where main() can catch a closed pipe
+    except SystemExit:  # after --help: flush stdout here, where main() can catch a closed pipe
         sys.stdout.flush()
         raise
 

@@ -490,11 +490,7 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
     except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
         raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
-        own = (
-            f"is it registered in {module}?"
-            if module
-            else f"your own? register it in a module, --env-id module:{env_id}"
-        )
+        own = f"is it registered in {module}?" if module else f"one of yours? --env-id your_module:{env_id}"
         raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}; {own}") from None
     except ImportError as e:
         if module and isinstance(e, ModuleNotFoundError):
@@ -555,7 +551,7 @@ def setup_torch(args: Args) -> Iterator[torch.device]:
     saved = random.getstate(), np.random.get_state(), torch.get_num_threads()
     determinism = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
-    with torch.random.fork_rng():  # torch's own random states (CPU and GPUs) come back when the run ends
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):  # torch's CPU and GPU random states too
         random.seed(args.seed)
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)
@@ -772,7 +768,7 @@ def parse_args(argv: list[str] | None) -> Args:
 def cli(argv: list[str] | None, default: Args | None = None) -> Args:
     try:
         return tyro.cli(Args, args=argv, default=default)
-    except SystemExit:  # after --help: flush here, where main() can catch a closed pipe
+    except SystemExit:  # after --help: flush stdout here, where main() can catch a closed pipe
         sys.stdout.flush()
         raise
 

@@ -12,9 +12,9 @@ and the value error share parameters and are trained on one combined objective. 
 - Eq. (11)-(12) truncated GAE, Â_t = δ_t + (γλ) δ_{t+1} + ..., δ_t = r_t + γ V(s_{t+1}) - V(s_t)
 - Algorithm 1   N actors run π_θold for T steps, then K epochs of minibatch Adam on the surrogate
 
-The defaults are Table 5's (Atari, 10M steps = 40M frames): N = 8 actors, T = 128, K = 3 epochs,
-minibatch 32 x 8 = 256, Adam stepsize 2.5e-4 x α and clip ε = 0.1 x α with α annealed linearly
-from 1 to 0, c1 = 1, c2 = 0.01, γ = 0.99, λ = 0.95. c1 = 1 weighs the unhalved squared error of
+The defaults are Table 5's (Atari; 10M steps = 40M frames, Table 6's budget): N = 8 actors, T = 128,
+K = 3 epochs, minibatch 32 x 8 = 256, Adam stepsize 2.5e-4 x α and clip ε = 0.1 x α with α annealed
+linearly from 1 to 0, c1 = 1, c2 = 0.01, γ = 0.99, λ = 0.95. c1 = 1 weighs the unhalved squared error of
 Eq. (9), as baselines' ppo1 has since 2017-08-27 (its first version, added on 2017-07-20 with the paper,
 weighed half a clipped error); baselines' ppo2 and CleanRL weigh it 0.25 (vf_coef 0.5 on a halved
 error), which is --vf-coef 0.25 here. The Atari preprocessing is that of OpenAI baselines' ppo2, the
@@ -643,11 +643,7 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
     except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
         raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
-        own = (
-            f"is it registered in {module}?"
-            if module
-            else f"your own? register it in a module, --env-id module:{env_id}"
-        )
+        own = f"is it registered in {module}?" if module else f"one of yours? --env-id your_module:{env_id}"
         raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}; {own}") from None
     except ImportError as e:
         if module and isinstance(e, ModuleNotFoundError):
@@ -708,7 +704,7 @@ def setup_torch(args: Args) -> Iterator[torch.device]:
     saved = random.getstate(), np.random.get_state(), torch.get_num_threads()
     determinism = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
-    with torch.random.fork_rng():  # torch's own random states (CPU and GPUs) come back when the run ends
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):  # torch's CPU and GPU random states too
         random.seed(args.seed)
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)
@@ -925,7 +921,7 @@ def parse_args(argv: list[str] | None) -> Args:
 def cli(argv: list[str] | None, default: Args | None = None) -> Args:
     try:
         return tyro.cli(Args, args=argv, default=default)
-    except SystemExit:  # after --help: flush here, where main() can catch a closed pipe
+    except SystemExit:  # after --help: flush stdout here, where main() can catch a closed pipe
         sys.stdout.flush()
         raise
 

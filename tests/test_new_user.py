@@ -114,7 +114,7 @@ def test_11_own_environment_trains_evaluates_and_resumes(my_envs, script, env_id
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_11_unknown_id_says_how_to_train_your_own(script):
     result = run_script(script, "--env-id", "MyEnv-v0")
-    assert_exit_2_in_one_line(result, "unknown environment id 'MyEnv-v0'", "--env-id module:MyEnv-v0")
+    assert_exit_2_in_one_line(result, "unknown environment id 'MyEnv-v0'", "--env-id your_module:MyEnv-v0")
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
