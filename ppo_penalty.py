@@ -600,7 +600,8 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
         raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
         own = f"is it registered in {module}?" if module else f"one of yours? --env-id your_module:{env_id}"
-        raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}; {own}") from None
+        own = f"; {own}" if isinstance(e, gym.error.NameNotFound) else ""  # not for Hopper-v1's "deprecated"
+        raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}{own}") from None
     except ImportError as e:
         if module and isinstance(e, ModuleNotFoundError):
             raise UserError(

@@ -439,7 +439,8 @@ def test_bad_checkpoints(capsys, tmp_path):
 
 
 def test_non_finite_loss_stops_with_the_step(capsys, tmp_path):
-    err = run_main(capsys, "--env-id", "tests/NanReward-v0", *TINY, "--runs-dir", tmp_path)
+    # --num-minibatches 8: M = 512 / 8 = 64, the defaults', so the run says nothing else when it starts.
+    err = run_main(capsys, "--env-id", "tests/NanReward-v0", *TINY, "--num-minibatches", "8", "--runs-dir", tmp_path)
     assert "non-finite" in err and "global step 512" in err
     assert len(err.strip().splitlines()) == 1, err
 
