@@ -34,7 +34,8 @@ import signal
 import sys
 import time
 from collections import deque
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -50,6 +51,10 @@ CHECKPOINT_VERSION = 1
 
 @dataclass
 class Args:
+    """PPO-Clip with a categorical policy (ppo_discrete.py): any environment with a 1-D Box observation and a
+    Discrete action space. An environment of your own: register it with gymnasium in a module of yours and
+    pass --env-id your_module:YourEnv-v0 (gymnasium imports the module first)."""
+
     # --- experiment ---
     env_id: str = "CartPole-v1"  # a 1-D Box observation and a Discrete action space (Huang et al. 2022)
     total_timesteps: int = 500_000  # env steps over all envs (Huang et al. 2022: 500k), rounded down to N×T's multiple
@@ -63,7 +68,7 @@ class Args:
     resume: str | None = None  # continue training from this model.pt in a new run folder (flags not given come from it)
     capture_video: bool = False  # record videos of the first environment into the run folder (pip install moviepy)
     cuda: bool = True  # use a GPU when there is one
-    torch_deterministic: bool = True  # ask torch for deterministic kernels
+    torch_deterministic: bool = True  # torch.use_deterministic_algorithms: deterministic kernels where torch has them
     torch_threads: int = 1  # CPU threads for torch: 1 is fastest for these small networks, more contend with the env
     numpy_rollout: bool = True  # speed only: the rollout's forward passes on numpy copies of the networks
 
@@ -74,7 +79,7 @@ class Args:
     anneal_lr: bool = True  # implementation detail (baselines): anneal the stepsize linearly to 0
     gamma: float = 0.99  # discount γ (Tables 3 and 5)
     gae_lambda: float = 0.95  # GAE λ of Eq. (11) (Tables 3 and 5)
-    num_minibatches: int = 4  # minibatches per epoch (baselines ppo2 Atari: 4), so M = 4*128 / 4 = 128
+    num_minibatches: int = 4  # per epoch (baselines ppo2 Atari: 4); M = N*T / this = 4*128 / 4 = 128
     update_epochs: int = 4  # K, epochs over each rollout (baselines ppo2 Atari: 4; Table 5 has 3)
     norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
     clip_coef: float = 0.2  # ε of Eq. (7) (Table 1's best setting, 0.2; Huang et al. 2022 keep it constant)
@@ -345,9 +350,10 @@ def flatten_batch(rollout: Rollout, advantages, returns, device: torch.device) -
 
 
 def train(args: Args) -> dict:
-    """Algorithm 1: for each iteration, N actors run π_θold for T steps, Â by GAE, K epochs of updates."""
-    with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs:
-        device = setup_torch(args)
+    """Algorithm 1: for each iteration, N actors run π_θold for T steps, Â by GAE, K epochs of updates.
+    Returns the run's summary. Called from your own code, it leaves torch's threads and determinism and the
+    global random states (python, numpy, torch) as it found them."""
+    with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs, setup_torch(args) as device:
         obs_dim, num_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
         envs.single_action_space.seed(args.seed)
         agent = Agent(obs_dim, num_actions).to(device)
@@ -458,12 +464,17 @@ def check_env(env_id: str) -> None:
     env = make_probe_env(env_id)
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
+    if not isinstance(act_space, gym.spaces.Discrete) and len(obs_space.shape or ()) == 3:
+        raise UserError(
+            f"{env_id} has image observations and action space {act_space}: no script here handles that "
+            "combination (ppo_shared_backbone.py takes Atari frames with discrete actions)"
+        )
     if isinstance(act_space, gym.spaces.Box):
         raise UserError(f"{env_id} has a continuous (Box) action space; use ppo_continuous.py for it")
     if not isinstance(act_space, gym.spaces.Discrete):
         raise UserError(f"{env_id} has action space {act_space}; this script needs a Discrete one")
     if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        hint = "; use ppo_shared_backbone.py for images" if len(obs_space.shape or ()) == 3 else ""
+        hint = "; ppo_shared_backbone.py takes Atari frames" if len(obs_space.shape or ()) == 3 else ""
         raise UserError(f"{env_id} has observation space {obs_space}; this script needs a 1-D Box{hint}")
 
 
@@ -473,12 +484,24 @@ def looks_like_atari(env_id: str) -> bool:
 
 def make_probe_env(env_id: str, **kwargs) -> gym.Env:
     """gym.make with the errors a user can cause turned into one-line messages."""
+    module = env_id.split(":")[0] if ":" in env_id else None  # gymnasium imports `module` of module:MyEnv-v0
     try:
         return gym.make(env_id, **kwargs)
     except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
         raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
-        raise UserError(f"unknown environment id {env_id!r}: {e}") from None
+        own = f"is it registered in {module}?" if module else f"one of yours? --env-id your_module:{env_id}"
+        own = f"; {own}" if isinstance(e, gym.error.NameNotFound) else ""  # not for Hopper-v1's "deprecated"
+        raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}{own}") from None
+    except ImportError as e:
+        if module and isinstance(e, ModuleNotFoundError):
+            raise UserError(
+                f"--env-id {env_id}: cannot import {module} ({e.__cause__ or e}); add the folder that holds "
+                f"{module}.py to PYTHONPATH (PYTHONPATH=. from that folder)"
+            ) from None
+        message = str(e).splitlines()[0].rstrip(".")  # e.g. Hopper-v3: gymnasium moved its mujoco-py envs out
+        hint = "; the MuJoCo -v4 and -v5 ids run here" if "mujoco" in message.lower() else ""
+        raise UserError(f"{env_id} cannot be made here: {message}{hint}") from None
 
 
 def validate(args: Args) -> None:
@@ -521,13 +544,30 @@ def check_video(env_id: str) -> None:
         ) from None
 
 
-def setup_torch(args: Args) -> torch.device:
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-    torch.set_num_threads(args.torch_threads)
-    return torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+@contextmanager
+def setup_torch(args: Args) -> Iterator[torch.device]:
+    """Seeds python, numpy and torch and sets torch's threads and deterministic kernels for one run; when it
+    ends, puts back the caller's random states, threads and determinism, so that train() called from your own
+    code leaves them as they were."""
+    saved = random.getstate(), np.random.get_state(), torch.get_num_threads()
+    determinism = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):  # torch's CPU and GPU random states too
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        if args.torch_deterministic and device.type == "cuda":
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs
+        # Where an op has no deterministic kernel, torch warns instead of stopping the run (warn_only).
+        torch.use_deterministic_algorithms(args.torch_deterministic, warn_only=True)
+        torch.set_num_threads(args.torch_threads)
+        try:
+            yield device
+        finally:
+            random.setstate(saved[0])
+            np.random.set_state(saved[1])
+            torch.set_num_threads(saved[2])
+            torch.use_deterministic_algorithms(determinism[0], warn_only=determinism[1])
 
 
 class Run:
@@ -544,7 +584,9 @@ class Run:
         self.start_step = self.global_step = self.resumed.get("global_step", 0)
         if self.start_step + self.batch_size > args.total_timesteps:
             raise UserError(f"{args.resume} is at step {self.start_step:,}; pass a larger --total-timesteps to go on")
-        name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}".replace("/", "-")  # ALE/Pong-v5
+        name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+        # A portable folder name (Windows too): ALE/Pong-v5 -> ALE-Pong-v5, my_module:MyEnv-v0 -> my_module-MyEnv-v0.
+        name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in name)
         self.dir, self.state, self.extra = os.path.join(args.runs_dir, name), {}, {}
         self.checkpoint_path, self.recent_returns = os.path.join(self.dir, "model.pt"), deque(maxlen=100)
 
@@ -561,6 +603,8 @@ class Run:
         if excess := self.args.total_timesteps % self.batch_size:
             end, n_t = self.args.total_timesteps - excess, self.batch_size
             print(f"--total-timesteps is rounded down to a multiple of N×T = {n_t:,}: {end:,}", file=sys.stderr)
+        if note := minibatch_size_note(self.args):
+            print(note, file=sys.stderr)
         return self
 
     def handle(self, signum: int, frame) -> None:
@@ -637,6 +681,7 @@ class Run:
             "mean_return": mean_return,
             "episodes": len(returns),
             "sps": steps / seconds,
+            "minibatch_size": self.batch_size // self.args.num_minibatches,  # M, which the paper states
             "wall_seconds": seconds,
             "run_dir": self.dir,
             "checkpoint": checkpoint,
@@ -652,6 +697,18 @@ class Run:
             flush=True,
         )
         return summary
+
+
+def minibatch_size_note(args: Args) -> str:
+    """The paper states the minibatch size M (Table 3: 64, Table 5: 256); here M = N×T / --num-minibatches, so
+    another N or T changes it. Where it is not the defaults' M, a line that says so and how to keep it."""
+    batch_size, default = args.num_envs * args.num_steps, Args()
+    default_size = default.num_envs * default.num_steps // default.num_minibatches
+    if batch_size // args.num_minibatches == default_size:
+        return ""
+    keep = f"; --num-minibatches {batch_size // default_size} keeps it" if batch_size % default_size == 0 else ""
+    size = batch_size // args.num_minibatches
+    return f"minibatch size M = N×T / --num-minibatches = {size:,}, not the defaults' {default_size:,}{keep}"
 
 
 def status_line(global_step: int, total_timesteps: int, recent_returns: deque, sps: float, extra: str = "") -> str:
@@ -697,16 +754,24 @@ def restore_state(checkpoint: dict, state: dict) -> None:
 def parse_args(argv: list[str] | None) -> Args:
     """Flags from the command line; with --resume or --eval-checkpoint, the flags not given come from the
     checkpoint's own hyperparameters."""
-    args = tyro.cli(Args, args=argv)
+    args = cli(argv)
     if not (args.eval_checkpoint or args.resume):
         return args
     saved = load_checkpoint(args.eval_checkpoint or args.resume)["args"]
     default = Args(**{field.name: saved[field.name] for field in dataclasses.fields(Args) if field.name in saved})
     default = dataclasses.replace(default, eval_checkpoint=args.eval_checkpoint, resume=args.resume)
-    args = tyro.cli(Args, args=argv, default=default)
+    args = cli(argv, default)
     if args.env_id != saved["env_id"]:
         raise UserError(f"{args.eval_checkpoint or args.resume} was trained on {saved['env_id']}, not {args.env_id}")
     return args
+
+
+def cli(argv: list[str] | None, default: Args | None = None) -> Args:
+    try:
+        return tyro.cli(Args, args=argv, default=default)
+    except SystemExit:  # after --help: flush stdout here, where main() can catch a closed pipe
+        sys.stdout.flush()
+        raise
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -730,6 +795,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print(f"{SCRIPT}: stopped at once; logs flushed, no final checkpoint written", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # what reads stdout has gone (`--help | head`): stop quietly, as shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        sys.exit(141)  # 128 + SIGPIPE, the shell's code for it
     if summary["interrupted"]:
         sys.exit(130 if summary["interrupted"] == "SIGINT" else 143)
 

@@ -2,8 +2,8 @@
 
 Schulman et al., "Proximal Policy Optimization Algorithms" (arXiv:1707.06347), with the
 advantage estimator of Schulman et al., "High-Dimensional Continuous Control Using Generalized
-Advantage Estimation" (arXiv:1506.02438). One trunk (the Nature-DQN CNN for Atari frames, a 2x64
-tanh MLP for vector observations) feeds a categorical policy head and a value head, so the policy
+Advantage Estimation" (arXiv:1506.02438). One trunk (baselines' Nature-DQN CNN for Atari frames, a
+2x64 tanh MLP for vector observations) feeds a categorical policy head and a value head, so the policy
 and the value error share parameters and are trained on one combined objective. This file implements:
 
 - Eq. (7)       L^CLIP = E_t[min(r_t(θ) Â_t, clip(r_t(θ), 1-ε, 1+ε) Â_t)], r_t = π_θ(a_t|s_t) / π_θold(a_t|s_t)
@@ -12,15 +12,17 @@ and the value error share parameters and are trained on one combined objective. 
 - Eq. (11)-(12) truncated GAE, Â_t = δ_t + (γλ) δ_{t+1} + ..., δ_t = r_t + γ V(s_{t+1}) - V(s_t)
 - Algorithm 1   N actors run π_θold for T steps, then K epochs of minibatch Adam on the surrogate
 
-The defaults are Table 5's (Atari, 10M steps = 40M frames): N = 8 actors, T = 128, K = 3 epochs,
-minibatch 32 x 8 = 256, Adam stepsize 2.5e-4 x α and clip ε = 0.1 x α with α annealed linearly
-from 1 to 0, c1 = 1, c2 = 0.01, γ = 0.99, λ = 0.95. c1 = 1 weighs the unhalved squared error, as in
-the code released with the paper (baselines' ppo1); baselines' ppo2 and CleanRL weigh it 0.25
-(vf_coef 0.5 on a halved error), which is --vf-coef 0.25 here. The Atari preprocessing is that of
-OpenAI baselines, the reference implementation the published re-implementations are measured
-against (NoopReset, MaxAndSkip, EpisodicLife, FireReset, 84x84 grayscale, reward sign, 4-frame stack). Vector observations (CartPole-v1, Acrobot-v1,
-MountainCar-v0, LunarLander-v3) get the MLP trunk and no preprocessing. Each implementation detail
-is marked "implementation detail (baselines)" where it appears; what only buys speed is marked "speed only".
+The defaults are Table 5's (Atari; 10M steps = 40M frames, Table 6's budget): N = 8 actors, T = 128,
+K = 3 epochs, minibatch 32 x 8 = 256, Adam stepsize 2.5e-4 x α and clip ε = 0.1 x α with α annealed
+linearly from 1 to 0, c1 = 1, c2 = 0.01, γ = 0.99, λ = 0.95. c1 = 1 weighs the unhalved squared error of
+Eq. (9), as baselines' ppo1 has since 2017-08-27 (its first version, added on 2017-07-20 with the paper,
+weighed half a clipped error); baselines' ppo2 and CleanRL weigh it 0.25 (vf_coef 0.5 on a halved
+error), which is --vf-coef 0.25 here. The Atari preprocessing is that of OpenAI baselines' ppo2, the
+reference implementation the published re-implementations are measured against (NoopReset,
+MaxAndSkip, EpisodicLife, FireReset, 84x84 grayscale, reward sign, 4-frame stack). Vector observations
+(CartPole-v1, Acrobot-v1, MountainCar-v0, LunarLander-v3) get the MLP trunk and no preprocessing. Each
+implementation detail is marked "implementation detail (baselines)" where it appears; what only buys
+speed is marked "speed only".
 
     python ppo_shared_backbone.py                                   # BreakoutNoFrameskip-v4, Table 5
     python ppo_shared_backbone.py --env-id PongNoFrameskip-v4 --seed 2 --save-model
@@ -39,7 +41,8 @@ import signal
 import sys
 import time
 from collections import deque
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -57,11 +60,12 @@ CHECKPOINT_VERSION = 1
 class Args:
     """PPO-Clip with a shared trunk for policy and value (ppo_shared_backbone.py): Atari frames (a 3-D uint8
     observation of an ALE game) get baselines' Atari preprocessing and the Nature-DQN CNN; 1-D observations
-    get a 2x64 tanh MLP trunk and are used as the environment gives them."""
+    get a 2x64 tanh MLP trunk and are used as the environment gives them. An environment of your own: register
+    it with gymnasium in a module of yours and pass --env-id your_module:YourEnv-v0."""
 
     # --- experiment ---
-    env_id: str = "BreakoutNoFrameskip-v4"  # an Atari game (Table 6: NoFrameskip-v4) or 1-D Box obs.; Discrete actions
-    total_timesteps: int = 10_000_000  # agent steps of all envs (10M = 40M frames, section 6.4); floored to N×T
+    env_id: str = "BreakoutNoFrameskip-v4"  # an Atari game (baselines' NoFrameskip-v4) or a 1-D Box; Discrete actions
+    total_timesteps: int = 10_000_000  # agent steps of all envs (10M = 40M frames, Table 6's budget); floored to N×T
     seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces
     exp_name: str = SCRIPT  # part of the run folder's name
     runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
@@ -72,7 +76,7 @@ class Args:
     resume: str | None = None  # continue training from this model.pt in a new run folder (flags not given come from it)
     capture_video: bool = False  # record videos of the first environment into the run folder (pip install moviepy)
     cuda: bool = True  # use a GPU when there is one
-    torch_deterministic: bool = True  # ask torch for deterministic kernels
+    torch_deterministic: bool = True  # torch.use_deterministic_algorithms: deterministic kernels where torch has them
     torch_threads: int = 1  # CPU threads for torch: 1 is fastest on a busy CPU; more contend with the envs
 
     # --- algorithm (paper, Table 5, unless said otherwise) ---
@@ -82,7 +86,7 @@ class Args:
     anneal_lr: bool = True  # anneal the stepsize with α, linearly from 1 to 0 over training (Table 5)
     gamma: float = 0.99  # discount γ (Table 5)
     gae_lambda: float = 0.95  # GAE λ of Eq. (11) (Table 5)
-    num_minibatches: int = 4  # minibatches per epoch: M = 8*128 / 4 = 256 = 32 × 8 (Table 5)
+    num_minibatches: int = 4  # per epoch; M = N*T / this: 8*128 / 4 = 256 = 32 × 8, Table 5's M (other N or T: set it)
     update_epochs: int = 3  # K, epochs over each rollout (Table 5: 3; baselines' shipped ppo2 Atari defaults: 4)
     norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
     clip_coef: float = 0.1  # ε of Eq. (7) at α = 1 (Table 5: 0.1 × α)
@@ -107,7 +111,7 @@ def make_env(env_id: str, video_dir: str | None = None, every_episode: bool = Fa
     def thunk():
         register_ale()
         kwargs = {"render_mode": "rgb_array"} if video_dir else {}
-        spec = gym.spec(env_id)
+        spec = gym.spec(env_id.rpartition(":")[2])  # my_module:MyEnv-v0: check_env's gym.make imported my_module
         if "ale_py" in str(spec.entry_point) and spec.kwargs.get("frameskip", 1) != 1:
             # ALE/...-v5 skips frames itself (without max-pooling); MaxAndSkipObservation skips 4 with
             # max-pooling instead. v5's sticky actions (repeat_action_probability 0.25) stay.
@@ -147,12 +151,15 @@ def layer_init(layer: nn.Linear, std: float = np.sqrt(2), bias_const: float = 0.
 
 
 class Agent(nn.Module):
-    """One trunk, two heads: the logits of π_θ(·|s) and V_θ(s) share every trunk parameter (paper, section 6.4)."""
+    """One trunk, two heads: the logits of π_θ(·|s) and V_θ(s) share every trunk parameter, as in the network of
+    Mnih et al. (2016) that section 6.4 uses (one policy and one value output on shared layers)."""
 
     def __init__(self, obs_shape: tuple[int, ...], num_actions: int):
         super().__init__()
         self.image = len(obs_shape) == 3
-        if self.image:  # the Nature-DQN CNN (Mnih et al. 2015) on the stack of 4 84x84 frames
+        # Implementation detail (baselines): the Nature-DQN CNN (Mnih et al. 2015) on the stack of 4 84x84 frames,
+        # the CNN of baselines' PPO code (ppo1's default, ppo2's); section 6.4 names Mnih et al. (2016)'s network.
+        if self.image:
             self.trunk = nn.Sequential(
                 layer_init(nn.Conv2d(obs_shape[0], 32, 8, stride=4)),
                 nn.ReLU(),
@@ -396,9 +403,10 @@ def flatten_batch(rollout: Rollout, advantages, returns, device: torch.device) -
 
 
 def train(args: Args) -> dict:
-    """Algorithm 1: for each iteration, N actors run π_θold for T steps, Â by GAE, K epochs of updates."""
-    with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs:
-        device = setup_torch(args)
+    """Algorithm 1: for each iteration, N actors run π_θold for T steps, Â by GAE, K epochs of updates.
+    Returns the run's summary. Called from your own code, it leaves torch's threads and determinism and the
+    global random states (python, numpy, torch) as it found them."""
+    with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs, setup_torch(args) as device:
         obs_shape, num_actions = envs.single_observation_space.shape, int(envs.single_action_space.n)
         envs.single_action_space.seed(args.seed)
         agent = Agent(obs_shape, num_actions).to(device)
@@ -462,8 +470,8 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
 
 # --- Atari preprocessing (make_env's), skippable on a first read of PPO but not to reproduce its numbers --------
 
-# As OpenAI baselines' make_atari + wrap_deepmind (atari_wrappers.py) and VecFrameStack, the code behind the
-# paper's numbers: for the same emulator frames the agent sees the same stack of frames as baselines' ppo2
+# As OpenAI baselines' make_atari + wrap_deepmind (atari_wrappers.py) and VecFrameStack, the preprocessing of
+# baselines' PPO code: for the same emulator frames the agent sees the same stack of frames as baselines' ppo2
 # (tests/test_atari_preprocessing.py compares them step by step). gymnasium's wrappers are used where they do
 # exactly what baselines does; NoopReset, EpisodicLife and FireReset are what it lacks.
 
@@ -595,14 +603,20 @@ def check_env(env_id: str) -> None:
     env = make_probe_env(env_id)
     obs_space, act_space, atari = env.observation_space, env.action_space, hasattr(env.unwrapped, "ale")
     env.close()
+    image = isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3 and obs_space.dtype == np.uint8
+    if not isinstance(act_space, gym.spaces.Discrete) and len(obs_space.shape or ()) == 3:
+        raise UserError(
+            f"{env_id} has image observations and action space {act_space}: no script here handles that "
+            "combination (this one takes Atari frames with discrete actions)"
+        )
     if isinstance(act_space, gym.spaces.Box):
         raise UserError(f"{env_id} has a continuous (Box) action space; use ppo_continuous.py for it")
     if not isinstance(act_space, gym.spaces.Discrete):
         raise UserError(f"{env_id} has action space {act_space}; this script needs a Discrete one")
-    image = isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3 and obs_space.dtype == np.uint8
     if image and not atari:
         raise UserError(
-            f"{env_id} has image observations but is not an Atari (ALE) game; this script preprocesses only those"
+            f"{env_id} has image observations but is not an Atari (ALE) game: this script preprocesses only "
+            "those, and no script here takes other images"
         )
     if not (image or isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1):
         raise UserError(f"{env_id} has observation space {obs_space}; this script needs Atari frames or a 1-D Box")
@@ -623,12 +637,24 @@ def register_ale() -> None:
 
 def make_probe_env(env_id: str, **kwargs) -> gym.Env:
     """gym.make with the errors a user can cause turned into one-line messages."""
+    module = env_id.split(":")[0] if ":" in env_id else None  # gymnasium imports `module` of module:MyEnv-v0
     try:
         return gym.make(env_id, **kwargs)
     except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
         raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
-        raise UserError(f"unknown environment id {env_id!r}: {e}") from None
+        own = f"is it registered in {module}?" if module else f"one of yours? --env-id your_module:{env_id}"
+        own = f"; {own}" if isinstance(e, gym.error.NameNotFound) else ""  # not for Hopper-v1's "deprecated"
+        raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}{own}") from None
+    except ImportError as e:
+        if module and isinstance(e, ModuleNotFoundError):
+            raise UserError(
+                f"--env-id {env_id}: cannot import {module} ({e.__cause__ or e}); add the folder that holds "
+                f"{module}.py to PYTHONPATH (PYTHONPATH=. from that folder)"
+            ) from None
+        message = str(e).splitlines()[0].rstrip(".")  # e.g. Hopper-v3: gymnasium moved its mujoco-py envs out
+        hint = "; the MuJoCo -v4 and -v5 ids run here" if "mujoco" in message.lower() else ""
+        raise UserError(f"{env_id} cannot be made here: {message}{hint}") from None
 
 
 def validate(args: Args) -> None:
@@ -671,13 +697,30 @@ def check_video(env_id: str) -> None:
         ) from None
 
 
-def setup_torch(args: Args) -> torch.device:
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-    torch.set_num_threads(args.torch_threads)
-    return torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+@contextmanager
+def setup_torch(args: Args) -> Iterator[torch.device]:
+    """Seeds python, numpy and torch and sets torch's threads and deterministic kernels for one run; when it
+    ends, puts back the caller's random states, threads and determinism, so that train() called from your own
+    code leaves them as they were."""
+    saved = random.getstate(), np.random.get_state(), torch.get_num_threads()
+    determinism = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):  # torch's CPU and GPU random states too
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        if args.torch_deterministic and device.type == "cuda":
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs
+        # Where an op has no deterministic kernel, torch warns instead of stopping the run (warn_only).
+        torch.use_deterministic_algorithms(args.torch_deterministic, warn_only=True)
+        torch.set_num_threads(args.torch_threads)
+        try:
+            yield device
+        finally:
+            random.setstate(saved[0])
+            np.random.set_state(saved[1])
+            torch.set_num_threads(saved[2])
+            torch.use_deterministic_algorithms(determinism[0], warn_only=determinism[1])
 
 
 class Run:
@@ -694,7 +737,9 @@ class Run:
         self.start_step = self.global_step = self.resumed.get("global_step", 0)
         if self.start_step + self.batch_size > args.total_timesteps:
             raise UserError(f"{args.resume} is at step {self.start_step:,}; pass a larger --total-timesteps to go on")
-        name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}".replace("/", "-")  # ALE/Pong-v5
+        name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+        # A portable folder name (Windows too): ALE/Pong-v5 -> ALE-Pong-v5, my_module:MyEnv-v0 -> my_module-MyEnv-v0.
+        name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in name)
         self.dir, self.state, self.extra = os.path.join(args.runs_dir, name), {}, {}
         self.checkpoint_path, self.recent_returns = os.path.join(self.dir, "model.pt"), deque(maxlen=100)
 
@@ -711,6 +756,8 @@ class Run:
         if excess := self.args.total_timesteps % self.batch_size:
             end, n_t = self.args.total_timesteps - excess, self.batch_size
             print(f"--total-timesteps is rounded down to a multiple of N×T = {n_t:,}: {end:,}", file=sys.stderr)
+        if note := minibatch_size_note(self.args):
+            print(note, file=sys.stderr)
         return self
 
     def handle(self, signum: int, frame) -> None:
@@ -787,6 +834,7 @@ class Run:
             "mean_return": mean_return,
             "episodes": len(returns),
             "sps": steps / seconds,
+            "minibatch_size": self.batch_size // self.args.num_minibatches,  # M, which the paper states
             "wall_seconds": seconds,
             "run_dir": self.dir,
             "checkpoint": checkpoint,
@@ -802,6 +850,18 @@ class Run:
             flush=True,
         )
         return summary
+
+
+def minibatch_size_note(args: Args) -> str:
+    """The paper states the minibatch size M (Table 3: 64, Table 5: 256); here M = N×T / --num-minibatches, so
+    another N or T changes it. Where it is not the defaults' M, a line that says so and how to keep it."""
+    batch_size, default = args.num_envs * args.num_steps, Args()
+    default_size = default.num_envs * default.num_steps // default.num_minibatches
+    if batch_size // args.num_minibatches == default_size:
+        return ""
+    keep = f"; --num-minibatches {batch_size // default_size} keeps it" if batch_size % default_size == 0 else ""
+    size = batch_size // args.num_minibatches
+    return f"minibatch size M = N×T / --num-minibatches = {size:,}, not the defaults' {default_size:,}{keep}"
 
 
 def status_line(global_step: int, total_timesteps: int, recent_returns: deque, sps: float, extra: str = "") -> str:
@@ -847,16 +907,24 @@ def restore_state(checkpoint: dict, state: dict) -> None:
 def parse_args(argv: list[str] | None) -> Args:
     """Flags from the command line; with --resume or --eval-checkpoint, the flags not given come from the
     checkpoint's own hyperparameters."""
-    args = tyro.cli(Args, args=argv)
+    args = cli(argv)
     if not (args.eval_checkpoint or args.resume):
         return args
     saved = load_checkpoint(args.eval_checkpoint or args.resume)["args"]
     default = Args(**{field.name: saved[field.name] for field in dataclasses.fields(Args) if field.name in saved})
     default = dataclasses.replace(default, eval_checkpoint=args.eval_checkpoint, resume=args.resume)
-    args = tyro.cli(Args, args=argv, default=default)
+    args = cli(argv, default)
     if args.env_id != saved["env_id"]:
         raise UserError(f"{args.eval_checkpoint or args.resume} was trained on {saved['env_id']}, not {args.env_id}")
     return args
+
+
+def cli(argv: list[str] | None, default: Args | None = None) -> Args:
+    try:
+        return tyro.cli(Args, args=argv, default=default)
+    except SystemExit:  # after --help: flush stdout here, where main() can catch a closed pipe
+        sys.stdout.flush()
+        raise
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -880,6 +948,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print(f"{SCRIPT}: stopped at once; logs flushed, no final checkpoint written", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # what reads stdout has gone (`--help | head`): stop quietly, as shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        sys.exit(141)  # 128 + SIGPIPE, the shell's code for it
     if summary["interrupted"]:
         sys.exit(130 if summary["interrupted"] == "SIGINT" else 143)
 

@@ -439,7 +439,8 @@ def test_bad_checkpoints(capsys, tmp_path):
 
 
 def test_non_finite_loss_stops_with_the_step(capsys, tmp_path):
-    err = run_main(capsys, "--env-id", "tests/NanReward-v0", *TINY, "--runs-dir", tmp_path)
+    # --num-minibatches 8: M = 512 / 8 = 64, the defaults', so the run says nothing else when it starts.
+    err = run_main(capsys, "--env-id", "tests/NanReward-v0", *TINY, "--num-minibatches", "8", "--runs-dir", tmp_path)
     assert "non-finite" in err and "global step 512" in err
     assert len(err.strip().splitlines()) == 1, err
 
@@ -542,3 +543,17 @@ def test_capture_video_without_a_display(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot render" in result.stderr and "MUJOCO_GL=egl" in result.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_a_run_whose_minibatch_size_is_not_the_papers_says_so(capsys, tmp_path):
+    """Issue 28, item 3: Table 3's M = 64 is N×T / --num-minibatches at N = 1, T = 2048. Another N or T changes
+    M; the run says so when it starts, with the --num-minibatches that keeps M, and summary.json records M."""
+    assert ppo.minibatch_size_note(ppo.Args()) == ""
+    assert ppo.minibatch_size_note(ppo.Args(num_envs=4, num_minibatches=128)) == ""  # M = 8192 / 128 = 64
+    argv = ["--env-id", "Pendulum-v1", "--num-envs", "2", "--num-steps", "512", "--num-minibatches", "8"]
+    ppo.main([*argv, "--update-epochs", "1", "--total-timesteps", "1024", "--runs-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert (
+        "minibatch size M = N×T / --num-minibatches = 128, not the defaults' 64; --num-minibatches 16 keeps it" in err
+    )
+    assert json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["minibatch_size"] == 128

@@ -18,13 +18,13 @@ def script_env() -> dict:
     return env
 
 
-def run_script(script, *args: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run a script in a fresh interpreter, as a user would from the shell."""
+def run_script(script, *args: str, cwd=None, timeout: float = 300, pythonpath=None) -> subprocess.CompletedProcess:
+    """Run a script in a fresh interpreter, as a user would from the shell (with PYTHONPATH when given)."""
     script = Path(script) if Path(script).is_absolute() else ROOT / script
     return subprocess.run(
         [sys.executable, str(script), *map(str, args)],
         cwd=cwd or ROOT,
-        env=script_env(),
+        env=script_env() | ({"PYTHONPATH": str(pythonpath)} if pythonpath else {}),
         capture_output=True,
         text=True,
         timeout=timeout,

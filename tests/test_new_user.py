@@ -1,0 +1,186 @@
+"""What a new user types, run as they type it (issue 28): an environment of their own, and the mistakes on the
+way to it, each end in one line on stderr and exit code 2, never a traceback; --help piped into `head`."""
+
+import dataclasses
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from util import ROOT, assert_one_line_error, load_script, run_script, script_env
+
+SCRIPTS = ["ppo_continuous.py", "ppo_discrete.py", "ppo_penalty.py", "ppo_shared_backbone.py"]
+
+# A user's own environments, registered in a module of theirs: Box actions, Discrete actions, and images
+# with Box actions (which no script here takes).
+MY_ENVS = '''
+import gymnasium as gym
+import numpy as np
+
+
+class Line(gym.Env):
+    """A point on a line, pushed toward 0."""
+
+    observation_space = gym.spaces.Box(-10.0, 10.0, (1,), np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = self.np_random.uniform(-5.0, 5.0, 1).astype(np.float32)
+        return self.x, {}
+
+    def step(self, action):
+        self.x = np.clip(self.x + np.asarray(action, np.float32).reshape(1), -10.0, 10.0).astype(np.float32)
+        return self.x, -float(abs(self.x[0])), False, False, {}
+
+
+class Steps(Line):
+    """The same point, pushed by -1 or +1."""
+
+    action_space = gym.spaces.Discrete(2)
+
+    def step(self, action):
+        return super().step(2.0 * float(action) - 1.0)
+
+
+class Frames(Line):
+    observation_space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros((4, 84, 84), np.uint8), {}
+
+
+gym.register("Line-v0", entry_point=Line, max_episode_steps=20)
+gym.register("Steps-v0", entry_point=Steps, max_episode_steps=20)
+gym.register("Frames-v0", entry_point=Frames, max_episode_steps=20)
+'''
+
+
+@pytest.fixture
+def my_envs(tmp_path):
+    """The folder that holds the user's module my_envs.py."""
+    (tmp_path / "my_envs.py").write_text(MY_ENVS)
+    return tmp_path
+
+
+def assert_exit_2_in_one_line(result, *fragments):
+    assert_one_line_error(result, *fragments)
+    assert result.returncode == 2, result.stderr
+    # gymnasium's own two-line warning on an old id (Hopper-v3 "is out of date") may come first.
+    lines = [line for line in result.stderr.splitlines() if "WARN:" not in line and "logger.deprecation(" not in line]
+    assert len(lines) == 1, result.stderr
+
+
+TINY = {
+    "ppo_continuous.py": ["--num-steps", "64", "--num-minibatches", "2", "--update-epochs", "1"],
+    "ppo_shared_backbone.py": [
+        "--num-envs",
+        "2",
+        "--num-steps",
+        "32",
+        "--num-minibatches",
+        "2",
+        "--update-epochs",
+        "1",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("script", "env_id"), [("ppo_continuous.py", "Line-v0"), ("ppo_shared_backbone.py", "Steps-v0")]
+)
+def test_11_own_environment_trains_evaluates_and_resumes(my_envs, script, env_id):
+    """`--env-id my_envs:Line-v0` with my_envs on PYTHONPATH: gymnasium imports the module, which registers the
+    id. Training, --eval-checkpoint and --resume all work, and the run folder's name is portable (item 15)."""
+    runs = my_envs / "runs"
+    flags = ["--env-id", f"my_envs:{env_id}", *TINY[script], "--runs-dir", runs, "--save-model"]
+    result = run_script(script, *flags, "--total-timesteps", 128, pythonpath=my_envs)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = runs.iterdir()
+    assert run_dir.name.startswith(f"my_envs-{env_id}__"), run_dir.name  # no ':' (not a Windows file name)
+    checkpoint = run_dir / "model.pt"
+
+    result = run_script(script, "--eval-checkpoint", checkpoint, "--eval-episodes", 2, pythonpath=my_envs)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"my_envs:{env_id}: 2 episodes, return"), result.stdout
+
+    result = run_script(script, "--resume", checkpoint, "--total-timesteps", 256, pythonpath=my_envs)
+    assert result.returncode == 0, result.stderr
+    assert "done: step 256 (128 steps in this run" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_11_unknown_id_says_how_to_train_your_own(script):
+    result = run_script(script, "--env-id", "MyEnv-v0")
+    assert_exit_2_in_one_line(result, "unknown environment id 'MyEnv-v0'", "--env-id your_module:MyEnv-v0")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_12_module_that_does_not_import_names_it_and_pythonpath(my_envs, script):
+    # Run from the folder that holds my_envs.py, but without PYTHONPATH: Python looks beside the script.
+    result = run_script(ROOT / script, "--env-id", "my_envs:Line-v0", cwd=my_envs)
+    assert_exit_2_in_one_line(result, "cannot import my_envs", "PYTHONPATH")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_13_mujoco_py_ids_gymnasium_moved_out(script):
+    result = run_script(script, "--env-id", "Hopper-v3")
+    assert_exit_2_in_one_line(result, "Hopper-v3 cannot be made here", "gymnasium-robotics", "-v4 and -v5")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_14_images_with_box_actions_no_script_here(my_envs, script):
+    result = run_script(script, "--env-id", "my_envs:Frames-v0", "--runs-dir", my_envs / "runs", pythonpath=my_envs)
+    assert_exit_2_in_one_line(result, "no script here handles that combination")
+    assert not (my_envs / "runs").exists()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_15_run_folder_names_are_portable(script):
+    ppo = load_script(script.removesuffix(".py"))
+    env_id = "Pendulum-v1" if ppo.Args().env_id == "Hopper-v4" else "CartPole-v1"
+    run = ppo.Run(ppo.Args(env_id=env_id, exp_name='a b:c*d?"e<f>g|h\\i/j'))
+    name = run.dir.rsplit("/", 1)[-1]
+    assert name.startswith(f"{env_id}__a-b-c-d--e-f-g-h-i-j__1__"), name
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_16_help_into_a_closed_pipe_is_quiet_and_starts_with_a_description(script):
+    # `--help | head`: the reader goes before the help is written. Closing our end first makes it certain.
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / script), "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=script_env(),
+    )
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 141 and err == "", err  # 128 + SIGPIPE, as the shell's own tools
+    lines = run_script(script, "--help").stdout.splitlines()
+    assert lines[0].startswith("usage:") and lines[2].startswith("PPO-"), lines[:3]  # what the script is
+
+
+def test_17_train_leaves_threads_determinism_and_random_states_as_it_found_them(tmp_path, monkeypatch):
+    """Items 7 and 17: during training torch's deterministic algorithms are on (--torch-deterministic); when
+    train() returns, the caller's threads, determinism and global random streams are what they were."""
+    ppo = load_script("ppo_continuous")
+    deterministic, update = [], ppo.update
+    monkeypatch.setattr(
+        ppo, "update", lambda *a: deterministic.append(torch.are_deterministic_algorithms_enabled()) or update(*a)
+    )
+    args = ppo.Args(env_id="Pendulum-v1", num_steps=64, num_minibatches=2, update_epochs=1, total_timesteps=128)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)
+    random.seed(7), np.random.seed(7), torch.manual_seed(7)
+    expected = random.random(), np.random.random(), torch.rand(1).item()
+    random.seed(7), np.random.seed(7), torch.manual_seed(7)
+    try:
+        ppo.train(dataclasses.replace(args, runs_dir=str(tmp_path)))
+        assert deterministic == [True, True]
+        assert torch.get_num_threads() == threads + 1 and not torch.are_deterministic_algorithms_enabled()
+        assert (random.random(), np.random.random(), torch.rand(1).item()) == expected
+    finally:
+        torch.set_num_threads(threads)
