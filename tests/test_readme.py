@@ -1,53 +1,46 @@
-"""The numbers README.md quotes are the generated tables' (benchmark/results/*.md): copied, never typed in."""
+"""The numbers README.md and the notes beside the reports quote are the generated tables' (the reports
+benchmark/report.py and benchmark/speed.py write into benchmark/results/): copied, never typed in, never
+left behind when the results move on."""
 
 import re
 
+import pytest
 from util import ROOT
 
-
-def test_the_readme_mujoco_tables_are_copied_from_the_reports():
-    """Honest results: the README's MuJoCo rows are mujoco.md's (written by report.py from mujoco.csv) without
-    its setting and steps columns, and its peer and ablation tables are mujoco_sb3.md's and
-    mujoco_no_clip_vloss.md's: never figures typed in, or left
-    behind when the results moved on."""
-
-    def rows(text: str) -> list[list[str]]:
-        text = text.replace("−", "-")  # the README prints minus signs
-        return [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if "-v4 |" in line]
-
-    readme = (ROOT / "README.md").read_text().split("### MuJoCo, PPO-Clip")[1].split("###")[0]
-    ours = rows(readme.split("**The Stable-Baselines3 peer.**")[0])
-    table = (ROOT / "benchmark" / "results" / "mujoco.md").read_text().split("## Learning curve")[0]
-    recorded = [[row[0], *row[3:]] for row in rows(table)]
-    assert len(ours) == 7 and ours == recorded
-    peer, ablation = readme.split("**The Stable-Baselines3 peer.**")[1].split("**Value clipping, an ablation.**")
-    reports = (ROOT / "benchmark" / "results" / "mujoco.md").read_text()  # its curve table too
-    for text, name in ((peer, "mujoco_sb3.md"), (ablation, "mujoco_no_clip_vloss.md")):
-        md = (ROOT / "benchmark" / "results" / name).read_text()
-        assert rows(text) and rows(text) == rows(md.split("## Beside ours")[1].split("## ")[0]), name
-        reports += md
-    reports += (ROOT / "benchmark" / "results" / "mujoco_sb3_no_clip_vloss.md").read_text()  # quoted, not copied
-    prose = "\n".join(line for line in peer.splitlines() + ablation.splitlines() if not line.startswith("|"))
-    score = r"(?<![\d.])-?\d+\.\d(?![.\d])"  # 84.7, not a version (2.9.2) or γ (0.99)
-    figures = set(re.findall(score, prose))  # every score it quotes is in a report
-    assert figures and figures <= set(re.findall(score, reports)), figures - set(re.findall(score, reports))
+RESULTS = ROOT / "benchmark" / "results"
+NOTES = sorted(RESULTS.glob("*_notes.md"))
+# Generated: every markdown report in the results folder but the notes a person writes.
+REPORTS = "\n".join(p.read_text() for p in sorted(RESULTS.glob("*.md")) if p not in NOTES).replace("−", "-")
+NUMBER = r"(?<![\d.\w])-?\d+\.\d+(?![.\d])"  # 84.7, -0.39; not a version (2.9.2), not part of a name (v4)
 
 
-def test_the_readme_table1_section_quotes_table1_md():
-    """The README's Table 1 at 1M: its table is table1.md's, and every normalized score and run count its
-    prose quotes is in table1.md's 1M section."""
-    readme = (ROOT / "README.md").read_text().split("### Table 1 (the surrogate objectives)")[1].split("\n### ")[0]
-    md = (ROOT / "benchmark" / "results" / "table1.md").read_text()
-    one_m = md.split("## 1M steps, the paper's budget")[1].split("\n## ")[0]
-    beside = one_m.split("### Normalized score beside the paper's Table 1")[1].split("###")[0]
-    table = [line for line in readme.splitlines() if line.startswith("|")]
-    assert table and table == [line for line in beside.splitlines() if line.startswith("|")]
-    prose = "\n".join(line for line in readme.splitlines() if not line.startswith("|"))
-    scores = set(re.findall(r"-?\d\.\d\d\b", prose))
-    assert scores and all(score in one_m for score in scores), scores - set(re.findall(r"-?\d\.\d\d", one_m))
-    counts = re.findall(r"there are (\d+) of its (\d+) runs", prose)
-    if counts:  # while runs are missing, the README's count is table1.md's
-        [(runs, paper)] = counts
-        assert f"**Incomplete: {runs} of the paper's {paper} runs**" in one_m
-    else:  # the README calls it complete only when table1.md does
-        assert "all 231 runs" in prose and "Complete: 21 runs for each of the 11 settings" in one_m
+def results_section() -> str:
+    return (ROOT / "README.md").read_text().split("\n## Results")[1].split("\n## ")[0].replace("−", "-")
+
+
+def test_the_readme_has_a_results_section_with_its_tables():
+    tables = [line for line in results_section().splitlines() if line.startswith("|")]
+    assert len(tables) > 30  # MuJoCo, Table 1, Atari, classic control, speed
+
+
+def test_every_table_row_in_the_readme_is_a_reports_row():
+    report_lines = set(REPORTS.splitlines())
+    rows = [line for line in results_section().splitlines() if line.startswith("|")]
+    missing = [row for row in rows if row not in report_lines]
+    assert not missing, f"README rows not in any generated report (copy them from benchmark/results/*.md): {missing}"
+
+
+@pytest.mark.parametrize("path", [ROOT / "README.md", *NOTES], ids=lambda p: p.name)
+def test_every_number_quoted_is_in_a_report(path):
+    text = results_section() if path.name == "README.md" else path.read_text().replace("−", "-")
+    prose = "\n".join(line for line in text.splitlines() if not line.startswith("|"))
+    quoted = set(re.findall(NUMBER, prose))
+    generated = set(re.findall(NUMBER, REPORTS))
+    assert quoted, f"{path.name} quotes no number: the test would hold nothing"
+    assert quoted <= generated, f"{path.name} quotes numbers no report has: {sorted(quoted - generated)}"
+
+
+@pytest.mark.parametrize("path", NOTES, ids=lambda p: p.name)
+def test_the_notes_tables_are_reports_rows(path):
+    rows = [line for line in path.read_text().replace("−", "-").splitlines() if line.startswith("|")]
+    assert set(rows) <= set(REPORTS.splitlines()), sorted(set(rows) - set(REPORTS.splitlines()))
