@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ import scipy.stats
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, script_at, script_env  # noqa: E402
+from repo import REPO, run_script, script_at  # noqa: E402
 from run_folders import read_scalars  # noqa: E402
 
 KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac")
@@ -58,13 +57,7 @@ class Cli:
 
 def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[float]]:
     """The losses of each update of one run of the script, by TensorBoard key."""
-    runs_dir.mkdir(parents=True)
-    command = [sys.executable, str(script_path), "--runs-dir", str(runs_dir), *flags]
-    result = subprocess.run(command, capture_output=True, text=True, env=script_env(), cwd=runs_dir)
-    if result.returncode != 0:
-        raise SystemExit(f"compare_losses.py: {' '.join(command)} failed:\n{result.stderr[-1500:]}")
-    (run_dir,) = [p for p in runs_dir.iterdir() if p.is_dir()]
-    scalars = read_scalars(run_dir)
+    scalars = read_scalars(run_script(script_path, flags, runs_dir)[0])
     return {key: [e.value for e in scalars[key]] for key in KEYS}
 
 

@@ -30,10 +30,10 @@ import json
 import multiprocessing
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,7 @@ from typing import Literal
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, git_commit, load_script, machine, script_at, script_env  # noqa: E402
+from repo import REPO, git_commit, load_script, machine, run_script, script_at, script_env  # noqa: E402
 
 RESULTS = REPO / "benchmark" / "results"
 MEMORY = RESULTS / "speed_memory.json"
@@ -98,7 +98,10 @@ def measure_ours(case: Case, script_path: Path | None = None) -> dict:
     ppo = load_script(script_path or case.script)
     timers = {"env_step": 0.0, "collect": 0.0, "update": 0.0}
 
-    def timed(fn, key):
+    def timed(owner, name: str, key: str):
+        """Replaces owner.name by itself with a timer around it, adding to timers[key]."""
+        fn = getattr(owner, name)
+
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
             try:
@@ -106,18 +109,13 @@ def measure_ours(case: Case, script_path: Path | None = None) -> dict:
             finally:
                 timers[key] += time.perf_counter() - start
 
-        return wrapper
+        setattr(owner, name, wrapper)
+        return owner
 
     make_vector_env = ppo.make_vector_env
-
-    def make_timed_vector_env(*args, **kwargs):
-        envs = make_vector_env(*args, **kwargs)
-        envs.step = timed(envs.step, "env_step")
-        return envs
-
-    ppo.make_vector_env = make_timed_vector_env
-    ppo.update = timed(ppo.update, "update")
-    ppo.Actors.collect = timed(ppo.Actors.collect, "collect")
+    ppo.make_vector_env = lambda *args, **kwargs: timed(make_vector_env(*args, **kwargs), "step", "env_step")
+    timed(ppo, "update", "update")
+    timed(ppo.Actors, "collect", "collect")
     with tempfile.TemporaryDirectory() as runs_dir:
         summary = ppo.train(
             ppo.parse_args(["--env-id", case.env_id, "--total-timesteps", str(case.steps), "--runs-dir", runs_dir])
@@ -194,15 +192,9 @@ def profile_hopper() -> dict:
     args = ppo.Args(env_id="Hopper-v4")
 
     def time_us(fn, n: int) -> float:
-        for _ in range(n // 10):  # warm-up
-            fn()
-        samples = []
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(n):
-                fn()
-            samples.append((time.perf_counter() - start) / n * 1e6)
-        return statistics.median(samples)
+        """The median of 5 timings of n calls, per call, after n/10 calls to warm up."""
+        timeit.timeit(fn, number=n // 10)
+        return statistics.median(timeit.repeat(fn, number=n, repeat=5)) / n * 1e6
 
     envs = ppo.make_vector_env(args, "unused")
     envs.reset(seed=1)
@@ -293,19 +285,12 @@ def measure_memory() -> None:
 
 
 def peak_memory_mib(script: str, steps: int) -> tuple[float, dict]:
-    """Peak resident memory of one run (its process alone, from wait4), and the run's summary. The run
-    folders are kept in benchmark/runs/speed/: the 1M-step run doubles as the check that the sped-up
-    code still learns like the earlier runs (its score against their seed spread)."""
+    """Peak resident memory of one run, and the run's summary. The run folders are kept in
+    benchmark/runs/speed/: the 1M-step run doubles as the check that the sped-up code still learns like
+    the earlier runs (its score against their seed spread)."""
     runs_dir = REPO / "benchmark" / "runs" / "speed" / f"memory-{steps}"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(REPO / script), "--total-timesteps", str(steps), "--runs-dir", str(runs_dir)]
-    before = set(runs_dir.iterdir())
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=script_env(), cwd=REPO)
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit(f"speed.py: {' '.join(command)} failed: {process.stderr.read().decode()[-1000:]}")
-    (run_dir,) = set(runs_dir.iterdir()) - before
-    return usage.ru_maxrss / 1024, json.loads((run_dir / "summary.json").read_text())  # Linux: ru_maxrss in KiB
+    run_dir, mib = run_script(REPO / script, ["--total-timesteps", str(steps)], runs_dir)
+    return mib, json.loads((run_dir / "summary.json").read_text())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,39 +455,34 @@ class Cli:
     """instead of SB3, compare ours now with ours at this git commit (before/after a change); prints only"""
 
 
-def measure_case(name: str, rounds: int, cases: dict) -> dict:
-    """A case's row of speed.json: ours and SB3 alternating for `rounds` rounds, and the medians."""
-    case, ours_all, sb3_all, splits = CASES[name], [], [], []
+def measure_case(name: str, rounds: int, cases: dict, before: Path | None = None) -> dict:
+    """A case's row of speed.json: ours and SB3 alternating for `rounds` rounds, and the medians. With
+    `before` (a file of our script as it was at a commit), that script takes SB3's place."""
+    case, ours_all, other_all, splits = CASES[name], [], [], []
+    other = "before" if before else "SB3"
     for round_ in range(rounds):
         mine = in_fresh_process(measure_ours, case)
         ours_all.append(mine["sps"])
         splits.append(mine["split"])
         line = f"{name} round {round_ + 1}: ours {mine['sps']:,.0f} steps/s"
-        if case.sb3:
-            sb3_all.append(in_fresh_process(measure_sb3, case)["sps"])
-            line += f", SB3 {sb3_all[-1]:,.0f} steps/s"
+        if before or case.sb3:
+            theirs = in_fresh_process(measure_ours, case, before) if before else in_fresh_process(measure_sb3, case)
+            other_all.append(theirs["sps"])
+            line += f", {other} {theirs['sps']:,.0f} steps/s"
         print(line, flush=True)
     row = {"ours": statistics.median(ours_all), "ours_all": ours_all}
     row["split"] = {key: statistics.median(s[key] for s in splits) for key in splits[0]}
-    sb3_all = sb3_all or cases.get(case.sb3_of, {}).get("sb3_all", [])
-    return row | ({"sb3": statistics.median(sb3_all), "sb3_all": sb3_all} if sb3_all else {})
+    other_all = other_all or cases.get(case.sb3_of, {}).get("sb3_all", [])
+    return row | ({"sb3": statistics.median(other_all), "sb3_all": other_all} if other_all else {})
 
 
 def compare_commits(cli: Cli) -> None:
     """Ours now against ours at an earlier commit, alternating: the before/after figure of a change."""
     with tempfile.TemporaryDirectory() as tmp:
         for name in cli.cases:
-            case, now_all, before_all = CASES[name], [], []
-            old = script_at(cli.before, case.script, Path(tmp))
-            for _ in range(cli.rounds):
-                now_all.append(in_fresh_process(measure_ours, case)["sps"])
-                before_all.append(in_fresh_process(measure_ours, case, old)["sps"])
-            now, before = statistics.median(now_all), statistics.median(before_all)
-            print(
-                f"{name}: now {now:,.0f} steps/s {[round(x) for x in now_all]}, at {cli.before} {before:,.0f} steps/s "
-                f"{[round(x) for x in before_all]}: {now / before:.2f}×",
-                flush=True,
-            )
+            row = measure_case(name, cli.rounds, {}, script_at(cli.before, CASES[name].script, Path(tmp)))
+            ratio = row["ours"] / row["sb3"]
+            print(f"{name}: now {row['ours']:,.0f} steps/s, at {cli.before} {row['sb3']:,.0f} steps/s: {ratio:.2f}×")
 
 
 def main() -> None:
