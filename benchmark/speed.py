@@ -17,14 +17,15 @@ the torch profiler, by kind of operator (`profile_breakout`).
     python benchmark/speed.py --memory                   # peak memory of a 100k- and a 1M-step Hopper run
     python benchmark/speed.py --cases hopper --before HEAD   # a change: ours now against ours at a commit
 
-SB3's settings are set to ours, field by field (SB3_SETUPS, through benchmark/sb3_ppo.py's `make_model`, which
-the peer runs of the mujoco_sb3 suite use too): the same rollout length, minibatch size, epochs, network
-(separate 64×64 tanh MLPs, or the Nature CNN), value clipping, normalization.
+SB3 gets our settings field by field: each script's defaults, through benchmark/sb3_ppo.py's `make_model`, which
+the peer runs of the mujoco_sb3 suite use too (`measure_sb3`): the same rollout length, minibatch size, epochs,
+network (separate 64×64 tanh MLPs, or the Nature CNN), value clipping, normalization.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import math
@@ -58,7 +59,8 @@ class Case:
     steps: int
     """environment steps timed in one measurement (whole rollouts)"""
     sb3: str | None
-    """the SB3 setup (a key of SB3_SETUPS); None: SB3's figures are those of the case `sb3_of`"""
+    """SB3's policy (MlpPolicy: separate 64×64 tanh MLPs; CnnPolicy: the Nature CNN); None: SB3's figures are
+    those of the case `sb3_of`"""
     target: float = 2.0
     """issue 7's target for the ratio ours / SB3"""
     sb3_of: str | None = None
@@ -66,10 +68,10 @@ class Case:
 
 
 CASES = {
-    "hopper": Case("ppo_continuous.py", "Hopper-v4", 20_480, "mujoco"),
+    "hopper": Case("ppo_continuous.py", "Hopper-v4", 20_480, "MlpPolicy"),
     "hopper_penalty": Case("ppo_penalty.py", "Hopper-v4", 20_480, None, sb3_of="hopper"),
-    "cartpole": Case("ppo_discrete.py", "CartPole-v1", 40_960, "classic"),
-    "breakout": Case("ppo_shared_backbone.py", "BreakoutNoFrameskip-v4", 8_192, "atari", target=1.3),
+    "cartpole": Case("ppo_discrete.py", "CartPole-v1", 40_960, "MlpPolicy"),
+    "breakout": Case("ppo_shared_backbone.py", "BreakoutNoFrameskip-v4", 8_192, "CnnPolicy", target=1.3),
 }
 
 
@@ -131,28 +133,10 @@ def measure_ours(case: Case, script_path: Path | None = None) -> dict:
     return {"sps": summary["global_step"] / wall, "steps": summary["global_step"], "wall": wall, "split": split}
 
 
-SB3_SETUPS = {
-    # Each script's defaults as sb3_ppo.Args fields (our flags), which sb3_ppo.sb3_kwargs gives SB3 as
-    # ppo_continuous.py's peer runs get them (benchmark/sb3_ppo.py says what SB3 does differently).
-    # ppo_continuous.py's defaults: Table 3 plus baselines' details (sb3_ppo.Args' own defaults).
-    "mujoco": dict(policy="MlpPolicy", args={}),
-    # ppo_discrete.py's defaults: baselines' classic-control settings.
-    "classic": dict(
-        policy="MlpPolicy",
-        args=dict(num_envs=4, num_steps=128, num_minibatches=4, update_epochs=4, learning_rate=2.5e-4, ent_coef=0.01)
-        | dict(norm_obs=False, norm_reward=False),
-    ),
-    # ppo_shared_backbone.py's defaults: Table 5, ε annealed with the stepsize.
-    "atari": dict(
-        policy="CnnPolicy",
-        args=dict(num_envs=8, num_steps=128, num_minibatches=4, update_epochs=3, learning_rate=2.5e-4, clip_coef=0.1)
-        | dict(ent_coef=0.01, vf_coef=1.0, norm_obs=False, norm_reward=False),
-    ),
-}
-
-
 def measure_sb3(case: Case) -> dict:
-    """Steps/s of SB3's PPO learning `case.steps` steps with our script's settings."""
+    """Steps/s of SB3's PPO learning `case.steps` steps with our script's settings: every flag that sb3_ppo.Args
+    shares with the script, at the script's default (so the two cannot drift apart); a script without
+    normalization flags (discrete, Atari) normalizes nothing."""
     import gymnasium as gym
     import torch
     from sb3_ppo import Args, make_envs, make_model
@@ -160,10 +144,12 @@ def measure_sb3(case: Case) -> dict:
     from stable_baselines3.common.vec_env import VecFrameStack
 
     torch.set_num_threads(1)
-    setup = SB3_SETUPS[case.sb3]
-    args = Args(env_id=case.env_id, total_timesteps=case.steps, seed=1, **setup["args"])
+    ours = load_script(case.script).Args()
+    shared = {field.name: getattr(ours, field.name) for field in dataclasses.fields(Args) if hasattr(ours, field.name)}
+    run = dict(env_id=case.env_id, total_timesteps=case.steps, seed=1)
+    args = Args(**(dict(norm_obs=False, norm_reward=False) | shared | run))
     overrides = {}
-    if setup["policy"] == "CnnPolicy":
+    if case.sb3 == "CnnPolicy":
         import ale_py
 
         gym.register_envs(ale_py)
@@ -172,7 +158,7 @@ def measure_sb3(case: Case) -> dict:
         overrides = dict(clip_range=clip, clip_range_vf=clip)
     else:
         envs = make_envs(args)
-    model = make_model(args, envs, case.steps, setup["policy"], **overrides)
+    model = make_model(args, envs, case.steps, case.sb3, **overrides)
     start = time.perf_counter()
     model.learn(total_timesteps=case.steps)
     wall = time.perf_counter() - start
