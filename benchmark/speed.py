@@ -133,21 +133,27 @@ def measure_ours(case: Case, script_path: Path | None = None) -> dict:
     return {"sps": summary["global_step"] / wall, "steps": summary["global_step"], "wall": wall, "split": split}
 
 
+def sb3_args(case: Case):
+    """sb3_ppo.Args for a case: every flag it shares with our script, at the script's default (so the two cannot
+    drift apart); a script without normalization flags (discrete, Atari) normalizes nothing."""
+    from sb3_ppo import Args
+
+    ours = load_script(case.script).Args()
+    shared = {field.name: getattr(ours, field.name) for field in dataclasses.fields(Args) if hasattr(ours, field.name)}
+    run = dict(env_id=case.env_id, total_timesteps=case.steps, seed=1)
+    return Args(**(dict(norm_obs=False, norm_reward=False) | shared | run))
+
+
 def measure_sb3(case: Case) -> dict:
-    """Steps/s of SB3's PPO learning `case.steps` steps with our script's settings: every flag that sb3_ppo.Args
-    shares with the script, at the script's default (so the two cannot drift apart); a script without
-    normalization flags (discrete, Atari) normalizes nothing."""
+    """Steps/s of SB3's PPO learning `case.steps` steps with our script's settings."""
     import gymnasium as gym
     import torch
-    from sb3_ppo import Args, make_envs, make_model
+    from sb3_ppo import make_envs, make_model
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
     torch.set_num_threads(1)
-    ours = load_script(case.script).Args()
-    shared = {field.name: getattr(ours, field.name) for field in dataclasses.fields(Args) if hasattr(ours, field.name)}
-    run = dict(env_id=case.env_id, total_timesteps=case.steps, seed=1)
-    args = Args(**(dict(norm_obs=False, norm_reward=False) | shared | run))
+    args = sb3_args(case)
     overrides = {}
     if case.sb3 == "CnnPolicy":
         import ale_py

@@ -117,8 +117,8 @@ def test_speed_report_gives_ratios_and_targets():
 
 
 def test_speed_report_renders_the_committed_figures_as_published(monkeypatch):
-    """speed.md is made again, to the byte, from the committed speed.json and speed_memory.json (the
-    machine, which that speed.json predates recording, as it was)."""
+    """speed.md is made again, to the byte, from the committed speed.json and speed_memory.json (that
+    speed.json predates recording the machine: it is given the one it ran on)."""
     import speed
 
     monkeypatch.setattr(speed, "machine", lambda: "AMD EPYC, 2 cores")
@@ -126,6 +126,23 @@ def test_speed_report_renders_the_committed_figures_as_published(monkeypatch):
     memory = json.loads(speed.MEMORY.read_text())
     text = speed.render(results, 3, "python benchmark/speed.py", memory)
     assert text == (speed.RESULTS / "speed.md").read_text()
+
+
+@needs_sb3
+def test_speed_gives_sb3_each_script_defaults():
+    import speed
+
+    classic, atari = speed.sb3_args(speed.CASES["cartpole"]), speed.sb3_args(speed.CASES["breakout"])
+    assert (classic.num_envs, classic.num_steps, classic.update_epochs, classic.learning_rate) == (4, 128, 4, 2.5e-4)
+    assert (classic.ent_coef, atari.num_envs, atari.update_epochs, atari.clip_coef, atari.vf_coef) == (
+        0.01,
+        8,
+        3,
+        0.1,
+        1,
+    )
+    assert (classic.env_id, classic.total_timesteps, classic.seed) == ("CartPole-v1", 40_960, 1)
+    assert not (classic.norm_obs or atari.norm_reward) and speed.sb3_args(speed.CASES["hopper"]).norm_obs
 
 
 def test_penalty_beta_summary(tmp_path):
