@@ -151,7 +151,8 @@ def sb3_kwargs(args: Args, learn_steps: int, policy: str = "MlpPolicy") -> dict:
 
 def make_envs(args: Args) -> VecEnv:
     """The N actors as SB3 has them: a DummyVecEnv of Monitor-wrapped environments (each episode's raw
-    return and length in infos["episode"]), under VecNormalize when normalizing."""
+    return and length in infos["episode"]), under VecNormalize when normalizing, whose statistics start as ours
+    (mean 0, variance 1, count 1e-4; ε 1e-8)."""
     envs = make_vec_env(partial(gym.make, args.env_id), n_envs=args.num_envs, seed=args.seed)
     if args.norm_obs or args.norm_reward:
         envs = VecNormalize(
