@@ -19,46 +19,22 @@ of 20 seeds show a systematic change in what an update does that a handful of 1M
 from __future__ import annotations
 
 import json
-import math
 import shlex
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import scipy.stats
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, script_at, script_env  # noqa: E402
+from repo import REPO, run_script, script_at  # noqa: E402
 from run_folders import read_scalars  # noqa: E402
 
 KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac")
-
-
-def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[float]]:
-    command = [sys.executable, str(script_path), "--runs-dir", str(runs_dir), *flags]
-    result = subprocess.run(command, capture_output=True, text=True, env=script_env(), cwd=runs_dir)
-    if result.returncode != 0:
-        raise SystemExit(f"compare_losses.py: {' '.join(command)} failed:\n{result.stderr[-1500:]}")
-    (run_dir,) = [p for p in runs_dir.iterdir() if p.is_dir()]
-    scalars = read_scalars(run_dir)
-    return {key: [e.value for e in scalars[key]] for key in KEYS}
-
-
-def compare_distributions(before: list[dict], now: list[dict]) -> dict[str, tuple[float, float, float]]:
-    """Per loss: the mean over seeds of each run's mean, before and now, and (now - before) / its standard
-    error (the two samples' standard errors combined; each from its seeds' sample variance)."""
-    result = {}
-    for key in KEYS:
-        a = [sum(run[key]) / len(run[key]) for run in before]
-        b = [sum(run[key]) / len(run[key]) for run in now]
-        mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
-        var_a = sum((x - mean_a) ** 2 for x in a) / (len(a) - 1)
-        var_b = sum((x - mean_b) ** 2 for x in b) / (len(b) - 1)
-        se = math.sqrt(var_a / len(a) + var_b / len(b))
-        result[key] = (mean_a, mean_b, (mean_b - mean_a) / se if se > 0 else 0.0)
-    return result
 
 
 @dataclass
@@ -79,56 +55,52 @@ class Cli:
     """with --seeds: also write each run's mean losses here (JSON), to pool several ranges later"""
 
 
+def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[float]]:
+    """The losses of each update of one run of the script, by TensorBoard key."""
+    scalars = read_scalars(run_script(script_path, flags, runs_dir)[0])
+    return {key: [e.value for e in scalars[key]] for key in KEYS}
+
+
+def run_means(runs: list[dict]) -> pd.DataFrame:
+    """One row per run, one column per loss: its mean over the run's updates."""
+    return pd.DataFrame([{key: np.mean(run[key]) for key in KEYS} for run in runs])
+
+
+def compare_distributions(before: list[dict], now: list[dict]) -> dict[str, tuple[float, float, float]]:
+    """Per loss: the mean over seeds of each run's mean, before and now, and (now - before) / its standard
+    error, each side's from its seeds' sample variance (Welch's t statistic)."""
+    a, b = run_means(before), run_means(now)
+    t = scipy.stats.ttest_ind(b, a, equal_var=False).statistic
+    return {key: (a[key].mean(), b[key].mean(), np.nan_to_num(t[i])) for i, key in enumerate(KEYS)}  # 0/0: 0
+
+
 def main() -> None:
     cli = tyro.cli(Cli)
+    if cli.seeds < 0 or cli.seeds == 1:
+        raise SystemExit("compare_losses.py: --seeds needs at least 2 (a standard error needs two samples)")
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        old_script = script_at(cli.before, cli.script, tmp / "before")
+        scripts = {"before": script_at(cli.before, cli.script, Path(tmp) / "before"), "now": REPO / cli.script}
         if cli.seeds:
-            return by_distribution(cli, old_script, tmp)
-        (tmp / "runs_before").mkdir()
-        (tmp / "runs_now").mkdir()
-        before = run(old_script, shlex.split(cli.flags), tmp / "runs_before")
-        now = run(REPO / cli.script, shlex.split(cli.flags), tmp / "runs_now")
-    worst = 0.0
-    for key in KEYS:
-        for a, b in zip(before[key], now[key], strict=True):
-            worst = max(worst, abs(a - b) / max(abs(a), 1e-12))
-    identical = before == now
-    print(
-        json.dumps(
-            {
-                "script": cli.script,
-                "before": cli.before,
-                "updates": len(now[KEYS[0]]),
-                "identical": identical,
-                "max_relative_difference": worst,
-            }
-        )
-    )
+            return by_distribution(cli, scripts, Path(tmp))
+        before, now = (run(scripts[name], shlex.split(cli.flags), Path(tmp) / f"runs_{name}") for name in scripts)
+    worst = max(np.max(np.abs(np.subtract(now[k], before[k])) / np.maximum(np.abs(before[k]), 1e-12)) for k in KEYS)
+    summary = dict(script=cli.script, before=cli.before, updates=len(now[KEYS[0]]), identical=before == now)
+    print(json.dumps(summary | {"max_relative_difference": float(worst)}))
     print(f"first update, before: {[round(before[k][0], 6) for k in KEYS]}")
     print(f"first update, now:    {[round(now[k][0], 6) for k in KEYS]}")
 
 
-def by_distribution(cli: Cli, old_script: Path, tmp: Path) -> None:
-    if cli.seeds < 2:
-        raise SystemExit("compare_losses.py: --seeds needs at least 2 (a standard error needs two samples)")
-    before, now = [], []
+def by_distribution(cli: Cli, scripts: dict[str, Path], tmp: Path) -> None:
     seeds = range(cli.first_seed, cli.first_seed + cli.seeds)
+    runs = {"before": [], "now": []}
     for seed in seeds:
-        flags = [*shlex.split(cli.flags), "--seed", str(seed)]
-        for script, runs, name in ((old_script, before, "before"), (REPO / cli.script, now, "now")):
-            runs_dir = tmp / f"runs_{name}_{seed}"
-            runs_dir.mkdir()
-            runs.append(run(script, flags, runs_dir))
+        for name, script in scripts.items():
+            runs[name].append(run(script, [*shlex.split(cli.flags), "--seed", str(seed)], tmp / f"runs_{name}_{seed}"))
     if cli.out:
-        means = {
-            name: [{k: sum(r[k]) / len(r[k]) for k in KEYS} for r in runs]
-            for name, runs in (("before", before), ("now", now))
-        }
+        means = {name: run_means(runs[name]).to_dict("records") for name in runs}
         Path(cli.out).write_text(json.dumps({"seeds": list(seeds), "flags": cli.flags, **means}))
     print(f"{cli.script}: seeds {seeds[0]}-{seeds[-1]}, {cli.flags}; mean over seeds of each run's mean loss")
-    for key, (mean_before, mean_now, z) in compare_distributions(before, now).items():
+    for key, (mean_before, mean_now, z) in compare_distributions(runs["before"], runs["now"]).items():
         flag = "  <- differs" if abs(z) > 3 else ""
         print(f"{key:22s} before {mean_before:10.5f}  now {mean_now:10.5f}  difference {z:+5.2f} standard errors{flag}")
 

@@ -10,7 +10,6 @@ environment, with the command and the commit that made them (rows of other envir
 
 from __future__ import annotations
 
-import csv
 import shlex
 import sys
 import time
@@ -19,13 +18,14 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+import pandas as pd
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from repo import REPO, git_commit  # noqa: E402
 from suites import MUJOCO_ENVS  # noqa: E402
 
-COLUMNS = ("env_id", "episodes", "mean_return", "std_return", "seed", "seconds", "gymnasium", "command", "commit")
+COLUMNS = ("episodes", "mean_return", "std_return", "seed", "seconds", "gymnasium", "command", "commit")
 
 
 @dataclass
@@ -60,44 +60,32 @@ def random_returns(env_id: str, episodes: int, seed: int) -> list[float]:
     return returns
 
 
-def read_rows(path: Path) -> dict[str, dict]:
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as f:
-        return {row["env_id"]: row for row in csv.DictReader(f)}
+def fail(message: str) -> None:
+    print(f"random_policy.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def main(argv: list[str] | None = None) -> None:
     cli = tyro.cli(Cli, args=argv)
     if cli.episodes < 1:
-        print("random_policy.py: error: --episodes must be at least 1", file=sys.stderr)
-        sys.exit(2)
+        fail("--episodes must be at least 1")
     command = shlex.join(["python", "benchmark/random_policy.py", *(sys.argv[1:] if argv is None else argv)])
-    rows = read_rows(cli.out)
+    # Kept as the text it was written as, so the rows not measured now are rewritten unchanged.
+    table = pd.DataFrame(columns=COLUMNS)
+    if cli.out.is_file():
+        table = pd.read_csv(cli.out, dtype=str, keep_default_na=False, index_col="env_id")
     for env_id in cli.envs:
         start = time.time()
         try:
             returns = random_returns(env_id, cli.episodes, cli.seed)
         except gym.error.Error as e:
-            print(f"random_policy.py: error: {env_id}: {e}", file=sys.stderr)
-            sys.exit(2)
-        rows[env_id] = {
-            "env_id": env_id,
-            "episodes": len(returns),
-            "mean_return": f"{np.mean(returns):.4f}",
-            "std_return": f"{np.std(returns):.4f}",
-            "seed": cli.seed,
-            "seconds": f"{time.time() - start:.1f}",
-            "gymnasium": gym.__version__,
-            "command": command,
-            "commit": git_commit(),
-        }
+            fail(f"{env_id}: {e}")
+        mean, std, seconds = f"{np.mean(returns):.4f}", f"{np.std(returns):.4f}", f"{time.time() - start:.1f}"
+        row = [len(returns), mean, std, cli.seed, seconds, gym.__version__, command, git_commit()]
+        table.loc[env_id] = [str(value) for value in row]
         print(f"{env_id}: {np.mean(returns):.2f} ± {np.std(returns):.2f} over {len(returns)} episodes", flush=True)
     cli.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(cli.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows.values())
+    table.to_csv(cli.out, index_label="env_id", lineterminator="\r\n")  # \r\n: as the csv module wrote it
     print(f"random_policy.py: wrote {cli.out}")
 
 

@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,6 +53,22 @@ def machine() -> str:
 def script_env() -> dict:
     """The environment a measured script runs in: one thread (OMP_NUM_THREADS=1), no warnings."""
     return dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+
+
+def run_script(script: Path, flags: list[str], runs_dir: Path) -> tuple[Path, float]:
+    """Run a PPO script (a file) into runs_dir, as script_env() has it; return the run folder it made and its
+    peak resident memory in MiB (its process alone, from wait4). A failure ends the tool with its stderr."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(script), "--runs-dir", str(runs_dir), *flags]
+    before = set(runs_dir.iterdir())
+    with tempfile.TemporaryFile() as stderr:  # a file, not a pipe: a pipe left unread can fill and block
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=script_env(), cwd=REPO)
+        _, status, usage = os.wait4(process.pid, 0)
+        if status != 0:
+            stderr.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{stderr.read().decode()[-1500:]}")
+    (run_dir,) = set(runs_dir.iterdir()) - before
+    return run_dir, usage.ru_maxrss / 1024  # Linux reports KiB
 
 
 def load_script(script: str | Path):

@@ -3,67 +3,35 @@
 Issue 15: where ppo_continuous.py falls short of the paper (Swimmer-v4, InvertedDoublePendulum-v4 at 1M
 steps), an independent implementation run with the same settings on the same seeds says whether the
 shortfall is ours or the setting's. This script trains SB3's PPO and writes the run folder our scripts
-write (`{runs_dir}/{env_id}__{exp_name}__{seed}__{unix_time}/`: TensorBoard events with
-`charts/episodic_return` and `charts/episodic_length` at the step each episode ended, `args.json`, and
-`summary.json` when it ends), so `run.py` runs it and `report.py` reports it like our own runs (suite
-`mujoco_sb3`, which records its command, commit and machine in `meta.json` and the results CSV).
+write (TensorBoard events with our tags, episodes at the step they ended; `args.json`, with what SB3 was
+given; `summary.json` when it ends), so `run.py` runs it and `report.py` reports it like our own runs
+(suites `mujoco_sb3` and `mujoco_sb3_no_clip_vloss`).
 
     pip install -r benchmark/requirements-speed.txt     # stable-baselines3
     python benchmark/sb3_ppo.py --env-id Swimmer-v4 --seed 1
-    python benchmark/run.py --suite mujoco_sb3 --envs Swimmer InvertedDoublePendulum --seeds 1 2 3 4 5 6 7 8 9 10 --workers 2
+    python benchmark/run.py --suite mujoco_sb3 --envs Swimmer InvertedDoublePendulum --seeds 1 2 3 --workers 2
 
-Its flags are ppo_continuous.py's (the subset SB3 has), with the same defaults, and `sb3_kwargs` turns
-them into SB3's arguments; benchmark/speed.py builds its SB3 learners with the same two functions
-(`make_envs`, `make_model`). Matched, field by field: n_steps 2048 (T), batch_size 64 (N·T / 32 minibatches),
-n_epochs 10 (K), Adam 3e-4 annealed linearly to 0 with ε 1e-5, γ 0.99, GAE λ 0.95, clip_range 0.2 (ε),
-ent_coef 0, max_grad_norm 0.5, per-minibatch advantage normalization, separate 2×64 tanh policy and value
-networks with orthogonal initialization (gains √2, 0.01 for the mean, 1 for the value) and a
-state-independent log-std starting at 0, actions clipped to the bounds only on their way to the
-environment, one environment, VecNormalize (observations and rewards, clipped to ±10, γ 0.99, ε 1e-8,
-statistics starting at mean 0, variance 1, count 1e-4, as ours). Episodes are counted by SB3's Monitor,
-below VecNormalize: the raw return, before any scaling.
+Its flags are ppo_continuous.py's (the subset SB3 has), with the same defaults; `sb3_kwargs` gives them to
+SB3 field by field (benchmark/speed.py builds its SB3 learners with the same `make_envs`, `make_model`).
+Where SB3 (2.9.2, as read in its source) still differs from ppo_continuous.py:
 
-Where SB3 (2.9.2, as read in its source) differs from ppo_continuous.py, and what is done about it:
-
-- Value clipping. Baselines (and ours) minimise max((V − R)², (V_clipped − R)²) (baselines halves it); SB3 clips only when
-  `clip_range_vf` is given (here: ε = 0.2, with --clip-vloss, the default), and then minimises
-  (V_clipped − R)² alone: no max, so the value network gets no gradient on a sample once its value has
-  moved more than ε from the old one, even where the unclipped error is the larger. Not matched (it would
-  take rewriting SB3's `PPO.train`): the one difference in the update's mathematics that remains.
-- The value loss. SB3's is the plain mean squared error, as ours (the paper's L^VF; baselines halves it),
-  so SB3 gets our `vf_coef` as it is (0.25: baselines' 0.5 on its halved error). With separate networks
-  this weight matters only through the global gradient-norm clip, which sees both networks' gradients.
-- The learning-rate schedule. SB3 evaluates its schedule after a rollout, at 1 − (steps done, that rollout
-  included) / budget, so its first update would run below 3e-4 and its last at 0; ours sets the rate
-  before the rollout, (1 − steps before it / --total-timesteps)·3e-4. `AnnealedLR` gives SB3 ours exactly.
-- Time limits. SB3's DummyVecEnv marks an episode cut by its TimeLimit (`TimeLimit.truncated`, truncated
-  and not terminated) and keeps its last observation (`terminal_observation`, normalized by VecNormalize
-  with the statistics of that step, not updating them); `collect_rollouts` then adds γ·V(last observation)
-  to that step's (normalized) reward, and GAE stops the sum there. That is ours: δ_t = r_t + γ·V(final
-  observation) − V(s_t) for a truncation, γ·0 for a termination (Pardo et al., 2018). Nothing to match.
-- Advantage normalization is per minibatch in both (SB3 skips a minibatch of one sample; ours has 64).
-- --total-timesteps is rounded down to a multiple of N·T, as ours (SB3's `learn` would run a last, partial
-  budget's rollout in full: 1M would be 1,001,472 steps, past the budget the runner checks for).
-- Not offered: --target-kl (SB3 stops within an epoch at 1.5× the target, ours after an epoch at it;
-  both off by default), --resume and --eval-checkpoint. `--save-model` writes SB3's own `sb3_model.zip`
-  and `sb3_vecnormalize.pkl` at the end, not a `model.pt`, so `run.py` restarts an interrupted run of
-  this script from scratch; summary.json's `checkpoint` stays null.
-- Random streams. Both reset the environments with seeds `seed`, `seed` + 1, ..., but SB3 draws actions
-  with torch and minibatches with numpy's global generator (ours: actions from a numpy generator of their
-  own, minibatches with torch), and initializes the networks in another order. Seed n here is not seed n
-  of ours: only the distribution over seeds compares. With the value loss unclipped and these streams taken
-  away (SB3's initial weights, action noise and minibatch order given to ours), the two compute the same
-  rollouts, advantages and parameters to float32 rounding: tests/test_sb3_peer.py.
-- The logged diagnostics, in our TensorBoard tags: `losses/value_loss` is SB3's value loss (so
-  (V_clipped − R)², see above), `losses/entropy` is minus SB3's entropy loss, `losses/approx_kl` is the
-  mean over the last epoch's minibatches (ours: over all of the update's), `losses/clipfrac`,
-  `losses/policy_loss`, `losses/explained_variance` and `charts/learning_rate` are SB3's as they are.
-  Monitor rounds each episode's return to 6 decimals.
-- Speed only: SB3 runs on the CPU here (`device="cpu"`), and torch with one thread (--torch-threads).
-- Ctrl-C or SIGTERM stops at the next environment step, not after the iteration as ours (an SB3 callback
-  ends learn() only from a rollout's step): the rollout under way is dropped, summary.json is written with
-  `interrupted` set (its global_step counts that rollout's steps), exit code 130 / 143. A second Ctrl-C
-  stops at once, without summary.json.
+- Value clipping, the one difference left in the update's mathematics: with `clip_range_vf` SB3 minimises
+  (V_clipped − R)² alone, not max((V − R)², (V_clipped − R)²) as baselines and ours, so a sample whose value
+  moved more than ε gives the value network no gradient. Matching it would mean rewriting SB3's `PPO.train`.
+- Random streams: SB3 draws actions with torch and minibatches with numpy's global generator, and initializes
+  the networks in another order, so seed n here is not seed n of ours: only distributions over seeds compare.
+  With these streams taken away and the value loss unclipped, the two compute the same rollouts, advantages
+  and parameters to float32 rounding (tests/test_sb3_peer.py).
+- Matched here: the stepsize schedule (SB3 asks for it after the rollout: `AnnealedLR`), and --total-timesteps
+  rounded down to a multiple of N·T, as ours (SB3 would run a last partial budget's rollout in full).
+  Nothing to match: the bootstrap at a time limit, γ·V(last observation), and per-minibatch advantage
+  normalization are SB3's too.
+- Not offered: --target-kl, --resume, --eval-checkpoint. `--save-model` writes SB3's `sb3_model.zip` and
+  `sb3_vecnormalize.pkl`, not `model.pt`: run.py restarts an interrupted run from scratch.
+- Logged: SB3's diagnostics under our tags (DIAGNOSTICS); `approx_kl` is the mean over the last epoch's
+  minibatches (ours: over the update's). Monitor rounds each episode's return to 6 decimals.
+- Ctrl-C or SIGTERM stops at the next environment step (an SB3 callback can end learn() only there), writes
+  summary.json with `interrupted` set and exits 130 / 143; a second Ctrl-C stops at once, without summary.json.
 """
 
 from __future__ import annotations
@@ -183,7 +151,8 @@ def sb3_kwargs(args: Args, learn_steps: int, policy: str = "MlpPolicy") -> dict:
 
 def make_envs(args: Args) -> VecEnv:
     """The N actors as SB3 has them: a DummyVecEnv of Monitor-wrapped environments (each episode's raw
-    return and length in infos["episode"]), under VecNormalize when normalizing."""
+    return and length in infos["episode"]), under VecNormalize when normalizing, whose statistics start as ours
+    (mean 0, variance 1, count 1e-4; ε 1e-8)."""
     envs = make_vec_env(partial(gym.make, args.env_id), n_envs=args.num_envs, seed=args.seed)
     if args.norm_obs or args.norm_reward:
         envs = VecNormalize(
@@ -221,59 +190,25 @@ def train(args: Args) -> dict:
         torch.set_num_threads(args.torch_threads)
         envs = make_envs(args)
         model = make_model(args, envs, run.learn_steps)
-        model.learn(total_timesteps=run.learn_steps, callback=RunCallback(run))
+        model.learn(total_timesteps=run.learn_steps, callback=run)
         return run.finish(model)
 
 
-class RunCallback(BaseCallback):
-    """Our logs from inside SB3's learn(): each episode's raw return and length at the global step where it
-    ended, each update's diagnostics at the step after its rollout (as ours), and the stop on a signal."""
-
-    def __init__(self, run: Run):
-        super().__init__()
-        self.run, self.update_step, self.updates_logged = run, 0, 0
-
-    def _on_training_start(self) -> None:
-        self.run.start_time = time.time()  # the clock (steps/s) starts with training, not the set-up
-
-    def _on_step(self) -> bool:
-        for info in self.locals["infos"]:
-            if "episode" in info:  # Monitor's, below VecNormalize: the raw return
-                self.run.log_episode(self.model.num_timesteps, float(info["episode"]["r"]), int(info["episode"]["l"]))
-        return self.run.signal is None  # False ends learn() at once
-
-    def _on_rollout_end(self) -> None:
-        self.update_step = self.model.num_timesteps  # the update that follows is logged at this step
-
-    def _on_rollout_start(self) -> None:
-        self.log_update()  # the previous update's diagnostics are in SB3's logger until its next dump
-
-    def _on_training_end(self) -> None:
-        self.log_update()
-
-    def log_update(self) -> None:
-        recorded = self.model.logger.name_to_value
-        updates = int(recorded.get("train/n_updates", 0))  # epochs done so far
-        if updates == self.updates_logged:
-            return
-        self.updates_logged = updates
-        self.run.log_update(
-            self.update_step, {ours: recorded[theirs] * factor for theirs, (ours, factor) in DIAGNOSTICS.items()}
-        )
-
-
-class Run:
-    """The run folder (TensorBoard events, args.json, summary.json), the status line, and Ctrl-C/SIGTERM,
-    as ppo_continuous.py's Run has them (without checkpoints). A second Ctrl-C stops at once, a repeated
-    SIGTERM does not (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
+class Run(BaseCallback):
+    """The run folder (TensorBoard events, args.json, summary.json), the status line, and Ctrl-C/SIGTERM, as
+    ppo_continuous.py's Run has them (without checkpoints), written from inside SB3's learn(): each episode's
+    raw return and length at the global step where it ended, each update's diagnostics at the step after its
+    rollout (as ours). A second Ctrl-C stops at once, a repeated SIGTERM does not (a cluster's scancel may send
+    it to the run and to its launcher, who passes it on)."""
 
     def __init__(self, args: Args):
+        super().__init__()
         validate(args)
         self.args, self.batch_size, self.signal = args, args.num_envs * args.num_steps, None
         self.learn_steps = args.total_timesteps - args.total_timesteps % self.batch_size
         name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}".replace("/", "-")
         self.dir, self.recent_returns = os.path.join(args.runs_dir, name), deque(maxlen=100)
-        self.start_time, self.last_print = time.time(), 0.0
+        self.start_time, self.last_print, self.update_step, self.updates_logged = time.time(), 0.0, 0, 0
 
     def __enter__(self) -> Run:
         self.writer = SummaryWriter(self.dir)
@@ -305,15 +240,36 @@ class Run:
             signal.signal(sig, handler)
         self.writer.close()
 
-    def log_episode(self, step: int, episode_return: float, episode_length: int) -> None:
-        self.writer.add_scalar("charts/episodic_return", episode_return, step)
-        self.writer.add_scalar("charts/episodic_length", episode_length, step)
-        self.recent_returns.append(episode_return)
+    def _on_training_start(self) -> None:
+        self.start_time = time.time()  # the clock (steps/s) starts with training, not the set-up
 
-    def log_update(self, step: int, values: dict[str, float]) -> None:
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            if "episode" in info:  # Monitor's, below VecNormalize: the raw return
+                self.writer.add_scalar("charts/episodic_return", info["episode"]["r"], self.model.num_timesteps)
+                self.writer.add_scalar("charts/episodic_length", info["episode"]["l"], self.model.num_timesteps)
+                self.recent_returns.append(float(info["episode"]["r"]))
+        return self.signal is None  # False ends learn() at once
+
+    def _on_rollout_end(self) -> None:
+        self.update_step = self.model.num_timesteps  # the update that follows is logged at this step
+
+    def _on_rollout_start(self) -> None:
+        self.log_update()  # the previous update's diagnostics are in SB3's logger until its next dump
+
+    def _on_training_end(self) -> None:
+        self.log_update()
+
+    def log_update(self) -> None:
+        recorded = self.model.logger.name_to_value
+        updates = int(recorded.get("train/n_updates", 0))  # epochs done so far
+        if updates == self.updates_logged:
+            return
+        self.updates_logged, step = updates, self.update_step
         sps = step / max(time.time() - self.start_time, 1e-9)
-        for tag, value in (values | {"charts/SPS": sps}).items():
-            self.writer.add_scalar(tag, value, step)
+        for theirs, (ours, factor) in DIAGNOSTICS.items():
+            self.writer.add_scalar(ours, recorded[theirs] * factor, step)
+        self.writer.add_scalar("charts/SPS", sps, step)
         if time.time() - self.last_print >= 5.0 or step >= self.learn_steps:
             self.last_print = time.time()
             recent = list(self.recent_returns)[-20:]

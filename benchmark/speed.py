@@ -1,4 +1,4 @@
-"""Steps per second of our scripts against Stable-Baselines3's PPO at identical settings.
+"""Steps per second of our scripts against Stable-Baselines3's PPO at identical settings, and what bounds them.
 
 Each measurement is a fresh single-threaded process (OMP_NUM_THREADS=1, torch.set_num_threads(1))
 that builds the learner, then times `steps` environment steps of training (imports and construction
@@ -7,6 +7,9 @@ whose load drifts hurts both alike; the report gives the median of each and thei
 the time is also split between stepping the environments, the rest of the rollout (policy inference,
 normalization, bookkeeping), the update, and the remainder (GAE, logging), by timers wrapped around
 `envs.step`, `Actors.collect` and `update` from outside: the scripts are not changed to be measured.
+With the hopper and breakout cases, two profiles say what bounds the ratio (speed.md's "What bounds"
+sections): each piece of a Hopper step timed alone (`profile_hopper`), and one Breakout update under
+the torch profiler, by kind of operator (`profile_breakout`).
 
     pip install -r benchmark/requirements-speed.txt     # stable-baselines3
     python benchmark/speed.py                            # every case, 3 rounds; writes benchmark/results/speed.md
@@ -14,20 +17,26 @@ normalization, bookkeeping), the update, and the remainder (GAE, logging), by ti
     python benchmark/speed.py --memory                   # peak memory of a 100k- and a 1M-step Hopper run
     python benchmark/speed.py --cases hopper --before HEAD   # a change: ours now against ours at a commit
 
-SB3's settings are set to ours, field by field (SB3_SETUPS, through benchmark/sb3_ppo.py's `make_model`, which
-the peer runs of the mujoco_sb3 suite use too): the same rollout length, minibatch size, epochs, network
-(separate 64×64 tanh MLPs, or the Nature CNN), value clipping, normalization.
+SB3 gets our settings field by field: each script's defaults, through benchmark/sb3_ppo.py's `make_model`, which
+the peer runs of the mujoco_sb3 suite use too (`measure_sb3`): the same rollout length, minibatch size, epochs,
+network (separate 64×64 tanh MLPs, or the Nature CNN), value clipping, normalization.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib.util
 import json
+import math
+import multiprocessing
 import os
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
+import timeit
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -35,53 +44,67 @@ from typing import Literal
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, git_commit, load_script, machine, script_at, script_env  # noqa: E402
-from speed_profile import percent, profile_breakout, profile_hopper, profile_sections  # noqa: E402
+from repo import REPO, git_commit, load_script, machine, run_script, script_at, script_env  # noqa: E402
 
 RESULTS = REPO / "benchmark" / "results"
+MEMORY = RESULTS / "speed_memory.json"
 
 
 @dataclass(frozen=True)
 class Case:
     """One comparison: our script with its default flags, and SB3's PPO set up the same way."""
 
-    name: str
     script: str
     env_id: str
     steps: int
     """environment steps timed in one measurement (whole rollouts)"""
     sb3: str | None
-    """the SB3 setup (a key of SB3_SETUPS); None: compare with another case's SB3 figure"""
-    flags: tuple[str, ...] = ()
+    """SB3's policy (MlpPolicy: separate 64×64 tanh MLPs; CnnPolicy: the Nature CNN); None: SB3's figures are
+    those of the case `sb3_of`"""
     target: float = 2.0
     """issue 7's target for the ratio ours / SB3"""
+    sb3_of: str | None = None
+    """SB3 has no KL-penalty PPO: issue 7 asks for this case's ratio, within 10%"""
 
 
 CASES = {
-    case.name: case
-    for case in (
-        Case("hopper", "ppo_continuous.py", "Hopper-v4", 20_480, "mujoco"),
-        Case("hopper_penalty", "ppo_penalty.py", "Hopper-v4", 20_480, None),
-        Case("cartpole", "ppo_discrete.py", "CartPole-v1", 40_960, "classic"),
-        Case("breakout", "ppo_shared_backbone.py", "BreakoutNoFrameskip-v4", 8_192, "atari", target=1.3),
-    )
+    "hopper": Case("ppo_continuous.py", "Hopper-v4", 20_480, "MlpPolicy"),
+    "hopper_penalty": Case("ppo_penalty.py", "Hopper-v4", 20_480, None, sb3_of="hopper"),
+    "cartpole": Case("ppo_discrete.py", "CartPole-v1", 40_960, "MlpPolicy"),
+    "breakout": Case("ppo_shared_backbone.py", "BreakoutNoFrameskip-v4", 8_192, "CnnPolicy", target=1.3),
 }
-SB3_OF = {"hopper_penalty": "hopper"}  # penalty: the ratio to SB3's PPO on the same env (issue 7)
+
+
+def in_fresh_process(fn, *args):
+    """fn(*args) in a fresh interpreter (spawned, with speed.py's one-thread environment): no measurement
+    inherits another's warm caches, threads or memory."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(quietly, fn, *args).result()
+
+
+def quietly(fn, *args):
+    """fn(*args) with its output (the measured run's status lines) dropped."""
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        return fn(*args)
 
 
 # ---------------------------------------------------------------------------------------------
-# Workers: one measurement in a fresh process, printed as JSON on the last line
+# Measurements, each run by in_fresh_process
 # ---------------------------------------------------------------------------------------------
 
 
-def measure_ours(case: Case, runs_dir: str, script_path: Path | None = None) -> dict:
+def measure_ours(case: Case, script_path: Path | None = None) -> dict:
+    """Steps/s of one training run of our script, and the split of its time (shares of the wall time)."""
     import torch
 
     torch.set_num_threads(1)
     ppo = load_script(script_path or case.script)
     timers = {"env_step": 0.0, "collect": 0.0, "update": 0.0}
 
-    def timed(fn, key):
+    def timed(owner, name: str, key: str):
+        """Replaces owner.name by itself with a timer around it, adding to timers[key]."""
+        fn = getattr(owner, name)
+
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
             try:
@@ -89,20 +112,17 @@ def measure_ours(case: Case, runs_dir: str, script_path: Path | None = None) -> 
             finally:
                 timers[key] += time.perf_counter() - start
 
-        return wrapper
+        setattr(owner, name, wrapper)
+        return owner
 
     make_vector_env = ppo.make_vector_env
-
-    def make_timed_vector_env(*args, **kwargs):
-        envs = make_vector_env(*args, **kwargs)
-        envs.step = timed(envs.step, "env_step")
-        return envs
-
-    ppo.make_vector_env = make_timed_vector_env
-    ppo.update = timed(ppo.update, "update")
-    ppo.Actors.collect = timed(ppo.Actors.collect, "collect")
-    argv = ["--env-id", case.env_id, "--total-timesteps", str(case.steps), "--runs-dir", runs_dir, *case.flags]
-    summary = ppo.train(ppo.parse_args(argv))
+    ppo.make_vector_env = lambda *args, **kwargs: timed(make_vector_env(*args, **kwargs), "step", "env_step")
+    timed(ppo, "update", "update")
+    timed(ppo.Actors, "collect", "collect")
+    with tempfile.TemporaryDirectory() as runs_dir:
+        summary = ppo.train(
+            ppo.parse_args(["--env-id", case.env_id, "--total-timesteps", str(case.steps), "--runs-dir", runs_dir])
+        )
     wall = summary["wall_seconds"]
     split = {
         "env_step": timers["env_step"] / wall,
@@ -113,38 +133,29 @@ def measure_ours(case: Case, runs_dir: str, script_path: Path | None = None) -> 
     return {"sps": summary["global_step"] / wall, "steps": summary["global_step"], "wall": wall, "split": split}
 
 
-SB3_SETUPS = {
-    # Each script's defaults as sb3_ppo.Args fields (our flags), which sb3_ppo.sb3_kwargs gives SB3 as
-    # ppo_continuous.py's peer runs get them (benchmark/sb3_ppo.py says what SB3 does differently).
-    # ppo_continuous.py's defaults: Table 3 plus baselines' details (sb3_ppo.Args' own defaults).
-    "mujoco": dict(policy="MlpPolicy", args={}),
-    # ppo_discrete.py's defaults: baselines' classic-control settings.
-    "classic": dict(
-        policy="MlpPolicy",
-        args=dict(num_envs=4, num_steps=128, num_minibatches=4, update_epochs=4, learning_rate=2.5e-4, ent_coef=0.01)
-        | dict(norm_obs=False, norm_reward=False),
-    ),
-    # ppo_shared_backbone.py's defaults: Table 5, ε annealed with the stepsize.
-    "atari": dict(
-        policy="CnnPolicy",
-        args=dict(num_envs=8, num_steps=128, num_minibatches=4, update_epochs=3, learning_rate=2.5e-4, clip_coef=0.1)
-        | dict(ent_coef=0.01, vf_coef=1.0, norm_obs=False, norm_reward=False),
-    ),
-}
+def sb3_args(case: Case):
+    """sb3_ppo.Args for a case: every flag it shares with our script, at the script's default (so the two cannot
+    drift apart); a script without normalization flags (discrete, Atari) normalizes nothing."""
+    from sb3_ppo import Args
+
+    ours = load_script(case.script).Args()
+    shared = {field.name: getattr(ours, field.name) for field in dataclasses.fields(Args) if hasattr(ours, field.name)}
+    run = dict(env_id=case.env_id, total_timesteps=case.steps, seed=1)
+    return Args(**(dict(norm_obs=False, norm_reward=False) | shared | run))
 
 
 def measure_sb3(case: Case) -> dict:
+    """Steps/s of SB3's PPO learning `case.steps` steps with our script's settings."""
     import gymnasium as gym
     import torch
-    from sb3_ppo import Args, make_envs, make_model
+    from sb3_ppo import make_envs, make_model
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
     torch.set_num_threads(1)
-    setup = SB3_SETUPS[case.sb3]
-    args = Args(env_id=case.env_id, total_timesteps=case.steps, seed=1, **setup["args"])
+    args = sb3_args(case)
     overrides = {}
-    if setup["policy"] == "CnnPolicy":
+    if case.sb3 == "CnnPolicy":
         import ale_py
 
         gym.register_envs(ale_py)
@@ -153,154 +164,262 @@ def measure_sb3(case: Case) -> dict:
         overrides = dict(clip_range=clip, clip_range_vf=clip)
     else:
         envs = make_envs(args)
-    model = make_model(args, envs, case.steps, setup["policy"], **overrides)
+    model = make_model(args, envs, case.steps, case.sb3, **overrides)
     start = time.perf_counter()
     model.learn(total_timesteps=case.steps)
     wall = time.perf_counter() - start
     return {"sps": model.num_timesteps / wall, "steps": model.num_timesteps, "wall": wall}
 
 
-def run_worker(impl: str, case: Case, script_path: Path | None = None) -> dict:
-    """One measurement in a fresh interpreter; returns its JSON."""
-    import tempfile
+def profile_hopper() -> dict:
+    """What one Hopper step costs, piece by piece, in µs (medians of repeated timings): the floor under
+    ppo_continuous.py's steps per second. Per step of the rollout: the vector env's step, the policy's
+    forward pass (batch 1), the normalizers; per minibatch of the update: forward and loss, backward,
+    gradient clip, Adam; and the update's share per environment step (320 minibatches per 2048 steps)."""
+    import numpy as np
+    import torch
+    import torch.nn as nn
 
-    with tempfile.TemporaryDirectory() as runs_dir:
-        command = [sys.executable, __file__, "--worker", impl, "--cases", case.name, "--runs-dir", runs_dir]
-        command += ["--script-path", str(script_path)] if script_path else []
-        result = subprocess.run(command, capture_output=True, text=True, env=script_env(), cwd=REPO)
-    if result.returncode != 0:
-        raise SystemExit(f"speed.py: the {impl} measurement of {case.name} failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    torch.set_num_threads(1)
+    ppo = load_script("ppo_continuous.py")
+    args = ppo.Args(env_id="Hopper-v4")
+
+    def time_us(fn, n: int) -> float:
+        """The median of 5 timings of n calls, per call, after n/10 calls to warm up."""
+        timeit.timeit(fn, number=n // 10)
+        return statistics.median(timeit.repeat(fn, number=n, repeat=5)) / n * 1e6
+
+    envs = ppo.make_vector_env(args, "unused")
+    envs.reset(seed=1)
+    action = np.zeros((1, 3), np.float32)
+    out = {"env_step": time_us(lambda: envs.step(action), 2000)}
+    envs.close()
+    agent = ppo.Agent(11, 3)
+    obs, rng = np.zeros((1, 11), np.float32), np.random.default_rng(1)
+    policy = ppo.NumpyPolicy(agent)  # what the rollout runs (--numpy-rollout, the default)
+    out["policy_forward"] = time_us(lambda: policy.act(obs, rng), 2000)
+    out["policy_forward_torch"] = time_us(lambda: agent.act(obs, rng), 2000)  # --no-numpy-rollout
+    obs_normalizer = ppo.ObsNormalizer((11,), True)
+    reward_scaler = ppo.RewardScaler(1, 0.99, True)
+    raw, reward, end = np.zeros((1, 11)), np.ones(1), np.zeros(1, bool)
+    out["normalizers"] = time_us(lambda: (obs_normalizer(raw), reward_scaler(reward, end)), 2000)
+    m = 64
+    mb = {"obs": torch.randn(m, 11), "actions": torch.randn(m, 3), "logprobs": torch.randn(m) - 4.0}
+    mb |= {"advantages": torch.randn(m), "returns": torch.randn(m), "values": torch.randn(m)}
+    optimizer = torch.optim.Adam(agent.parameters(), lr=3e-4, eps=1e-5, fused=True)
+    params = list(agent.parameters())
+    out["mb_forward"] = time_us(lambda: ppo.minibatch_loss(agent, mb, args), 500)
+
+    def backward():
+        optimizer.zero_grad()
+        ppo.minibatch_loss(agent, mb, args)[0].backward()
+
+    out["mb_backward"] = time_us(backward, 500) - out["mb_forward"]
+    out["mb_clip"] = time_us(lambda: nn.utils.clip_grad_norm_(params, 0.5, foreach=True), 500)
+    out["mb_adam"] = time_us(optimizer.step, 500)
+    per_minibatch = out["mb_forward"] + out["mb_backward"] + out["mb_clip"] + out["mb_adam"]
+    out["update_per_step"] = per_minibatch * (args.update_epochs * args.num_minibatches) / args.num_steps
+    return out
 
 
-# ---------------------------------------------------------------------------------------------
-# Peak memory: a 100k- and a 1M-step run of ppo_continuous.py (issue 7: within 10%)
-# ---------------------------------------------------------------------------------------------
+# Where the update's time goes on Breakout, by the profiler's operator names (first match wins).
+UPDATE_PARTS = (
+    ("convolutions, backward", ("convolution_backward",)),
+    ("convolutions, forward", ("convolution",)),
+    ("linear layers (forward and backward)", ("addmm", "aten::mm")),
+    ("ReLUs (forward and backward)", ("threshold_backward", "clamp_min", "relu")),
+    ("Adam and gradient clipping", ("adam", "foreach", "norm")),
+)
+THE_REST = "the rest: minibatch gathers, the frames' uint8 → float scaling, copies, the loss"
 
 
-MEMORY = RESULTS / "speed_memory.json"
+def profile_breakout() -> dict:
+    """Where ppo_shared_backbone.py's update spends its time on Breakout-sized data: one update (3 epochs
+    of 4 minibatches of 256 stacks of 4 84x84 frames) under the torch profiler, each operator's own CPU
+    time summed into UPDATE_PARTS, and the rest."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.set_num_threads(1)
+    ppo = load_script("ppo_shared_backbone.py")
+    args = ppo.Args(env_id="BreakoutNoFrameskip-v4")
+    torch.manual_seed(1)
+    agent = ppo.Agent((4, 84, 84), 4)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
+    n = args.num_envs * args.num_steps
+    frames = torch.randint(0, 256, (n, 4, 84, 84), dtype=torch.uint8).contiguous(memory_format=torch.channels_last)
+    batch = {"obs": frames, "actions": torch.randint(0, 4, (n,)), "logprobs": torch.full((n,), -1.386)}
+    batch |= {"values": torch.randn(n), "advantages": torch.randn(n), "returns": torch.randn(n)}
+    ppo.update(agent, optimizer, batch, args, args.clip_coef)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        ppo.update(agent, optimizer, batch, args, args.clip_coef)
+        wall = time.perf_counter() - start
+    parts = dict.fromkeys([name for name, _ in UPDATE_PARTS] + [THE_REST], 0.0)
+    for event in prof.key_averages():
+        key = event.key.lower()
+        name = next((name for name, needles in UPDATE_PARTS if any(n in key for n in needles)), THE_REST)
+        parts[name] += event.self_cpu_time_total
+    total = sum(parts.values())
+    return {"update_ms_per_step": wall * 1e3 / n, "parts": {name: t / total for name, t in parts.items()}}
 
 
 def measure_memory() -> None:
-    """Issue 7's memory target: a 1M-step run within 10% of a 100k-step run. Written to speed_memory.json,
-    which the speed report includes."""
-    memory = {"100k": peak_memory_mib("ppo_continuous.py", 100_000)[0]}
-    memory["1M"], summary = peak_memory_mib("ppo_continuous.py", 1_000_000)
-    memory |= {"1M_return": summary["mean_return"], "1M_wall": summary["wall_seconds"]}
+    """Issue 7's memory target: the peak resident memory of a 1M-step run within 10% of a 100k-step run's,
+    into speed_memory.json, which the speed report includes. The run folders are kept in benchmark/runs/speed/:
+    the 1M-step run doubles as the check that the sped-up code still learns like the earlier runs."""
+    runs, script = REPO / "benchmark" / "runs" / "speed", REPO / "ppo_continuous.py"
+    _, small = run_script(script, ["--total-timesteps", "100000"], runs / "memory-100000")
+    run_dir, large = run_script(script, ["--total-timesteps", "1000000"], runs / "memory-1000000")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    memory = {"100k": small, "1M": large, "1M_return": summary["mean_return"], "1M_wall": summary["wall_seconds"]}
     memory |= {"1M_sps": summary["sps"], "1M_run_dir": summary["run_dir"], "commit": git_commit(), "machine": machine()}
     MEMORY.write_text(json.dumps(memory, indent=2))
-    print(
-        f"speed.py: peak memory {memory['100k']:,.0f} MiB at 100k steps, {memory['1M']:,.0f} MiB at 1M; wrote {MEMORY}"
-    )
-
-
-def peak_memory_mib(script: str, steps: int) -> tuple[float, dict]:
-    """Peak resident memory of one run (its process alone, from wait4), and the run's summary. The run
-    folders are kept in benchmark/runs/speed/: the 1M-step run doubles as the check that the sped-up
-    code still learns like the earlier runs (its score against their seed spread)."""
-    runs_dir = REPO / "benchmark" / "runs" / "speed" / f"memory-{steps}"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(REPO / script), "--total-timesteps", str(steps), "--runs-dir", str(runs_dir)]
-    before = set(runs_dir.iterdir())
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=script_env(), cwd=REPO)
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit(f"speed.py: {' '.join(command)} failed: {process.stderr.read().decode()[-1000:]}")
-    (run_dir,) = set(runs_dir.iterdir()) - before
-    summary = json.loads((run_dir / "summary.json").read_text())
-    return usage.ru_maxrss / 1024, summary  # Linux reports KiB
+    print(f"speed.py: peak memory {small:,.0f} MiB at 100k steps, {large:,.0f} MiB at 1M; wrote {MEMORY}")
 
 
 # ---------------------------------------------------------------------------------------------
-# The report
+# The report: speed.md from the figures (speed.json, speed_memory.json)
 # ---------------------------------------------------------------------------------------------
 
 
-def now() -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+# speed.md, filled in by render(); a line that ends in \ goes on in the same line of speed.md.
+REPORT = """\
+# Speed: our scripts against Stable-Baselines3's PPO
+
+Made by `{command}` on {made}, commit {commit:.10}, machine {machine}; torch {torch}, stable-baselines3 {sb3}, \
+gymnasium {gymnasium}.
+
+Each figure is the median of {rounds} measurements, ours and SB3 alternating; each measurement is a fresh \
+single-threaded process timing training only (imports and construction excluded). Settings are each script's \
+defaults, and SB3 set to the same (see `benchmark/speed.py`).
+
+| case | env | ours (steps/s) | SB3 (steps/s) | ours / SB3 | target | env step | inference | update | other |
+|---|---|---|---|---|---|---|---|---|---|
+{rows}
+
+env step: time inside the vector env's `step`; inference: the rest of the rollout (the policy's forward pass and \
+sampling, normalization, copies into the buffer); update: the K epochs of minibatch Adam; other: GAE, logging, \
+checkpoints.
+
+All measurements (steps/s):
+
+{measurements}
+"""
+HOPPER = """
+## What bounds ppo_continuous.py on Hopper
+
+Each piece timed alone in one single-threaded process (`profile_hopper`), in µs:
+
+| per rollout step | µs | per minibatch of 64 | µs |
+|---|---|---|---|
+| vector env step (MuJoCo + gymnasium) | {env_step:.0f} | forward + loss | {mb_forward:.0f} |
+| policy and value, batch 1: numpy (torch: {policy_forward_torch:.0f}) | {policy_forward:.0f} | backward | \
+{mb_backward:.0f} |
+| observation + reward normalization | {normalizers:.0f} | gradient clip | {mb_clip:.0f} |
+| | | Adam (fused) | {mb_adam:.0f} |
+
+The update's 320 minibatches per 2048 steps add {update_per_step:.0f} µs per step, so these pieces alone cost \
+{floor:.0f} µs per step ({floor_sps:,.0f} steps/s) before any bookkeeping (the loop, the buffers, the episode \
+statistics). Twice SB3's median ({sb3_sps:,.0f} steps/s) leaves {budget:.0f} µs per step, of which the \
+environment takes {env_step:.0f} and the update {update_per_step:.0f}. {verdict}
+"""
+FITS = "The pieces fit in it; what is left over is the rollout's per-step Python bookkeeping."
+BOUNDED = (
+    "The update is PyTorch's fixed cost per operation on 64-sample minibatches (forward, autograd backward, clip, "
+    "Adam), which SB3 pays as well, and the paper's settings fix how many there are: the ratio is bounded there, "
+    "not by anything the rollout does."
+)
+BREAKOUT = """
+## What bounds ppo_shared_backbone.py on Breakout
+
+The update is {update} of the run's time (table above). One update (3 epochs × 4 minibatches of 256 frame \
+stacks) under the torch profiler (`profile_breakout`; {update_ms_per_step:.2f} ms per environment step), each \
+operator's own CPU time:
+
+| part of the update | share |
+|---|---|
+{rows}
+
+{network} of the update is the Nature CNN's own arithmetic (its convolutions, linear layers and ReLUs), which \
+SB3's PPO computes for the same network and the same minibatches; we run it on channels-last frames, SB3 in \
+PyTorch's default layout. What is left to gain lies outside the network: the environments and the rollout's \
+batch-8 forward pass (the table above).
+"""
+MEMORY_REPORT = """
+## Memory, and the learning after the speed-ups
+
+Peak resident memory of `ppo_continuous.py --env-id Hopper-v4` (seed 1): {small:,.0f} MiB at 100k steps, \
+{large:,.0f} MiB at 1M steps ({change:+.1f}%; target within 10%).
+
+The 1M-step run scored {1M_return:.1f} (mean of its last 100 episodes) in {1M_wall:.0f} s ({1M_sps:,.0f} steps/s) \
+at commit {commit:.10}; the three seeds before the speed-ups scored 2660.2, 3097.0 and 2578.0 \
+(benchmark/results/mujoco.csv).
+"""
+
+
+def percent(x: float) -> str:
+    return f"{100 * x:.0f}%"
 
 
 def render(results: dict, rounds: int, command: str, memory: dict | None) -> str:
-    lines = [
-        "# Speed: our scripts against Stable-Baselines3's PPO",
-        "",
-        f"Made by `{command}` on {results.get('made', now())}, commit {results.get('commit', git_commit())[:10]}, "
-        f"machine {machine()}; torch {results['versions']['torch']}, stable-baselines3 "
-        f"{results['versions']['sb3']}, gymnasium {results['versions']['gymnasium']}.",
-        "",
-        f"Each figure is the median of {rounds} measurements, ours and SB3 alternating; each measurement is a "
-        "fresh single-threaded process timing training only (imports and construction excluded). "
-        "Settings are each script's defaults, and SB3 set to the same (see `benchmark/speed.py`).",
-        "",
-        "| case | env | ours (steps/s) | SB3 (steps/s) | ours / SB3 | target | env step | inference | update | other |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, row in results["cases"].items():
-        case = CASES[name]
-        ours, sb3 = row["ours"], row.get("sb3")
-        ratio = f"{ours / sb3:.2f}×" if sb3 else "–"
-        met = "" if not sb3 else (" ✓" if ours / sb3 >= case.target else " ✗")
-        target = f"≥ {case.target}×"
-        reference = results["cases"].get(SB3_OF.get(name, ""))
-        if sb3 and reference:  # penalty: issue 7 asks for the continuous script's ratio, within 10%
-            relative = (ours / sb3) / (reference["ours"] / reference["sb3"])
-            met = " ✓" if abs(relative - 1.0) <= 0.10 else " ✗"
-            target = f"{SB3_OF[name]}'s ratio ± 10% (here {relative:.2f})"
-        split = row["split"]
-        sb3_text = f"{sb3:,.0f}" + (f" (from {SB3_OF[name]})" if name in SB3_OF else "") if sb3 else "–"
-        lines.append(
-            f"| {name} (`{case.script}`) | {case.env_id} | {ours:,.0f} | {sb3_text} | {ratio}{met} | "
-            f"{target} | {percent(split['env_step'])} | {percent(split['inference'])} | "
-            f"{percent(split['update'])} | {percent(split['other'])} |"
-        )
-    lines += [
-        "",
-        "env step: time inside the vector env's `step`; inference: the rest of the rollout (the policy's "
-        "forward pass and sampling, normalization, copies into the buffer); update: the K epochs of "
-        "minibatch Adam; other: GAE, logging, checkpoints.",
-        "",
-        "All measurements (steps/s):",
-        "",
-    ]
-    for name, row in results["cases"].items():
-        ours = ", ".join(f"{x:,.0f}" for x in row["ours_all"])
+    cases = results["cases"]
+    measurements = []
+    for name, row in cases.items():
         sb3 = ", ".join(f"{x:,.0f}" for x in row.get("sb3_all", []))
-        lines.append(f"- {name}: ours {ours}" + (f"; SB3 {sb3}" if sb3 else ""))
-    lines += profile_sections(results)
+        ours = ", ".join(f"{x:,.0f}" for x in row["ours_all"])
+        measurements.append(f"- {name}: ours {ours}" + (f"; SB3 {sb3}" if sb3 else ""))
+    values = {"machine": machine()} | results | results["versions"]  # (figures measured before it was recorded)
+    values |= dict(command=command, rounds=rounds, rows="\n".join(case_row(name, cases) for name in cases))
+    text = REPORT.format_map(values | {"measurements": "\n".join(measurements)})
+    if "profile" in results and "sb3" in cases.get("hopper", {}):
+        text += hopper_section(results["profile"], cases["hopper"]["sb3"])
+    if "profile_breakout" in results and "breakout" in cases:
+        text += breakout_section(results["profile_breakout"], cases["breakout"]["split"])
     if memory:
-        small, large = memory["100k"], memory["1M"]
-        lines += [
-            "",
-            "## Memory, and the learning after the speed-ups",
-            "",
-            f"Peak resident memory of `ppo_continuous.py --env-id Hopper-v4` (seed 1): {small:,.0f} MiB at 100k "
-            f"steps, {large:,.0f} MiB at 1M steps ({100 * (large / small - 1):+.1f}%; target within 10%).",
-            "",
-            f"The 1M-step run scored {memory['1M_return']:.1f} (mean of its last 100 episodes) in "
-            f"{memory['1M_wall']:.0f} s ({memory['1M_sps']:,.0f} steps/s) at commit {memory['commit'][:10]}; "
-            "the three seeds before the speed-ups scored 2660.2, 3097.0 and 2578.0 (benchmark/results/mujoco.csv).",
-        ]
-    return "\n".join(lines) + "\n"
+        change = 100 * (memory["1M"] / memory["100k"] - 1)
+        text += MEMORY_REPORT.format(small=memory["100k"], large=memory["1M"], change=change, **memory)
+    return text
 
 
-def compare_commits(cli: Cli) -> None:
-    """Ours now against ours at an earlier commit, alternating: the before/after figure of a change."""
-    import tempfile
+def case_row(name: str, cases: dict) -> str:
+    """The table's row of one case: steps/s, the ratio against its target (✓/✗), the split of ours."""
+    case, row = CASES[name], cases[name]
+    ours, sb3, split = row["ours"], row.get("sb3"), row["split"]
+    target, sb3_text, ratio = f"≥ {case.target}×", "–", "–"
+    if sb3:
+        ratio = f"{ours / sb3:.2f}×" + (" ✓" if ours / sb3 >= case.target else " ✗")
+        sb3_text = f"{sb3:,.0f}" + (f" (from {case.sb3_of})" if case.sb3_of else "")
+    if sb3 and case.sb3_of in cases:  # within 10% of the other case's ratio
+        reference = cases[case.sb3_of]
+        relative = (ours / sb3) / (reference["ours"] / reference["sb3"])
+        ratio = f"{ours / sb3:.2f}×" + (" ✓" if abs(relative - 1.0) <= 0.10 else " ✗")
+        target = f"{case.sb3_of}'s ratio ± 10% (here {relative:.2f})"
+    shares = " | ".join(percent(split[key]) for key in ("env_step", "inference", "update", "other"))
+    return f"| {name} (`{case.script}`) | {case.env_id} | {ours:,.0f} | {sb3_text} | {ratio} | {target} | {shares} |"
 
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in cli.cases:
-            case = CASES[name]
-            old = script_at(cli.before, case.script, Path(tmp))
-            now_all, before_all = [], []
-            for _ in range(cli.rounds):
-                now_all.append(run_worker("ours", case)["sps"])
-                before_all.append(run_worker("ours", case, old)["sps"])
-            now, before = statistics.median(now_all), statistics.median(before_all)
-            print(
-                f"{name}: now {now:,.0f} steps/s {[round(x) for x in now_all]}, at {cli.before} {before:,.0f} steps/s "
-                f"{[round(x) for x in before_all]}: {now / before:.2f}×",
-                flush=True,
-            )
+
+def hopper_section(profile: dict, sb3_sps: float) -> str:
+    """What bounds ppo_continuous.py on Hopper: the measured cost of each piece of a step, against the time
+    a step may take at twice SB3's speed (issue 7's target)."""
+    floor = profile["env_step"] + profile["policy_forward"] + profile["normalizers"] + profile["update_per_step"]
+    budget = 1e6 / (2 * sb3_sps)
+    values = {"policy_forward_torch": math.nan} | profile  # profiles before the numpy rollout lack it
+    values |= dict(floor=floor, floor_sps=1e6 / floor, sb3_sps=sb3_sps, budget=budget)
+    return HOPPER.format(**values, verdict=FITS if floor <= budget else BOUNDED)
+
+
+def breakout_section(profile: dict, split: dict) -> str:
+    """What bounds ppo_shared_backbone.py on Breakout: the update's time, by kind of operator."""
+    parts = profile["parts"]
+    network = sum(share for name, share in parts.items() if name.startswith(("conv", "linear", "ReLU")))
+    rows = "\n".join(f"| {name} | {percent(share)} |" for name, share in parts.items())
+    return BREAKOUT.format(update=percent(split["update"]), rows=rows, network=percent(network), **profile)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -316,36 +435,47 @@ class Cli:
     benchmark/results/speed_memory.json, which the report includes"""
     output: Path = RESULTS / "speed.md"
     """where the markdown report goes (the raw figures go beside it as .json)"""
-    worker: Literal["ours", "sb3", "profile", "profile_breakout"] | None = None
-    """internal: make one measurement in this process and print it as JSON"""
-    runs_dir: str = ""
-    """internal: the worker's run folder"""
-    script_path: Path | None = None
-    """internal: the script file the worker measures"""
     before: str | None = None
     """instead of SB3, compare ours now with ours at this git commit (before/after a change); prints only"""
 
 
+def measure_case(name: str, rounds: int, cases: dict, before: Path | None = None) -> dict:
+    """A case's row of speed.json: ours and SB3 alternating for `rounds` rounds, and the medians. With
+    `before` (a file of our script as it was at a commit), that script takes SB3's place."""
+    case, ours_all, other_all, splits = CASES[name], [], [], []
+    other = "before" if before else "SB3"
+    for round_ in range(rounds):
+        mine = in_fresh_process(measure_ours, case)
+        ours_all.append(mine["sps"])
+        splits.append(mine["split"])
+        line = f"{name} round {round_ + 1}: ours {mine['sps']:,.0f} steps/s"
+        if before or case.sb3:
+            theirs = in_fresh_process(measure_ours, case, before) if before else in_fresh_process(measure_sb3, case)
+            other_all.append(theirs["sps"])
+            line += f", {other} {theirs['sps']:,.0f} steps/s"
+        print(line, flush=True)
+    row = {"ours": statistics.median(ours_all), "ours_all": ours_all}
+    row["split"] = {key: statistics.median(s[key] for s in splits) for key in splits[0]}
+    other_all = other_all or cases.get(case.sb3_of, {}).get("sb3_all", [])
+    return row | ({"sb3": statistics.median(other_all), "sb3_all": other_all} if other_all else {})
+
+
+def compare_commits(cli: Cli) -> None:
+    """Ours now against ours at an earlier commit, alternating: the before/after figure of a change."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in cli.cases:
+            row = measure_case(name, cli.rounds, {}, script_at(cli.before, CASES[name].script, Path(tmp)))
+            ratio = row["ours"] / row["sb3"]
+            print(f"{name}: now {row['ours']:,.0f} steps/s, at {cli.before} {row['sb3']:,.0f} steps/s: {ratio:.2f}×")
+
+
 def main() -> None:
     cli = tyro.cli(Cli)
-    if cli.worker:
-        case = CASES[cli.cases[0]]
-        if cli.worker == "profile":
-            result = profile_hopper()
-        elif cli.worker == "profile_breakout":
-            result = profile_breakout()
-        elif cli.worker == "ours":
-            result = measure_ours(case, cli.runs_dir, cli.script_path)
-        else:
-            result = measure_sb3(case)
-        print(json.dumps(result))
-        return
+    os.environ.update(script_env())  # what every measurement's fresh process inherits: one thread
     if cli.before:
-        compare_commits(cli)
-        return
+        return compare_commits(cli)
     if cli.memory:
-        measure_memory()
-        return
+        return measure_memory()
     if importlib.util.find_spec("stable_baselines3") is None:
         raise SystemExit("speed.py: needs Stable-Baselines3: pip install -r benchmark/requirements-speed.txt")
     import gymnasium
@@ -359,38 +489,18 @@ def main() -> None:
             "gymnasium": gymnasium.__version__,
         },
         "cases": {},
-        "commit": git_commit(),  # of the code measured, and when: a report rendered later keeps them
-        "made": now(),
+        # Of the code measured, and when and where: a report rendered later keeps them.
+        "commit": git_commit(),
+        "made": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
     }
-    sb3_figures: dict[str, list[float]] = {}
     for name in cli.cases:
-        case = CASES[name]
-        ours_all, sb3_all, splits = [], [], []
-        for round_ in range(cli.rounds):
-            mine = run_worker("ours", case)
-            ours_all.append(mine["sps"])
-            splits.append(mine["split"])
-            line = f"{name} round {round_ + 1}: ours {mine['sps']:,.0f} steps/s"
-            if case.sb3:
-                theirs = run_worker("sb3", case)
-                sb3_all.append(theirs["sps"])
-                line += f", SB3 {theirs['sps']:,.0f} steps/s"
-            print(line, flush=True)
-        row = {
-            "ours": statistics.median(ours_all),
-            "ours_all": ours_all,
-            "split": {key: statistics.median(s[key] for s in splits) for key in splits[0]},
-        }
-        sb3_all = sb3_all or sb3_figures.get(SB3_OF.get(name, ""), [])
-        if sb3_all:
-            row |= {"sb3": statistics.median(sb3_all), "sb3_all": sb3_all}
-            sb3_figures[name] = sb3_all
-        results["cases"][name] = row
-    # What bounds these two ratios (speed_profile.py), for speed.md's "What bounds" sections.
+        results["cases"][name] = measure_case(name, cli.rounds, results["cases"])
+    # What bounds these two ratios, for speed.md's "What bounds" sections.
     if "hopper" in cli.cases:
-        results["profile"] = run_worker("profile", CASES["hopper"])
+        results["profile"] = in_fresh_process(profile_hopper)
     if "breakout" in cli.cases:
-        results["profile_breakout"] = run_worker("profile_breakout", CASES["breakout"])
+        results["profile_breakout"] = in_fresh_process(profile_breakout)
     memory = json.loads(MEMORY.read_text()) if MEMORY.exists() else None
     command = "python benchmark/speed.py " + " ".join(sys.argv[1:])
     cli.output.parent.mkdir(parents=True, exist_ok=True)

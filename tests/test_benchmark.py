@@ -72,11 +72,13 @@ def test_sb3_peer_refuses_bad_input_in_one_line():
 
 def test_speed_report_gives_ratios_and_targets():
     import speed
-    import speed_profile
 
     split = {"env_step": 0.25, "inference": 0.35, "update": 0.3, "other": 0.1}
     results = {
         "versions": {"torch": "2.x", "sb3": "2.y", "gymnasium": "1.z"},
+        "commit": "0123456789abcdef",
+        "made": "2026-01-01 00:00 UTC",
+        "machine": "a machine",
         "cases": {
             "hopper": {"ours": 3000.0, "ours_all": [3000.0], "split": split, "sb3": 1000.0, "sb3_all": [1000.0]},
             "hopper_penalty": {"ours": 2800.0, "ours_all": [2800.0], "split": split, "sb3": 1000.0, "sb3_all": [1e3]},
@@ -102,7 +104,7 @@ def test_speed_report_gives_ratios_and_targets():
     assert "What bounds ppo_shared_backbone.py" not in text  # no Breakout profile measured
     parts = dict(
         zip(
-            [name for name, _ in speed_profile.UPDATE_PARTS] + [speed_profile.THE_REST],
+            [name for name, _ in speed.UPDATE_PARTS] + [speed.THE_REST],
             [0.4, 0.2, 0.15, 0.05, 0.02, 0.18],
             strict=True,
         )
@@ -112,6 +114,35 @@ def test_speed_report_gives_ratios_and_targets():
     text = speed.render(results, 1, "python benchmark/speed.py", memory)
     assert "| convolutions, backward | 40% |" in text and "2.00 ms per environment step" in text
     assert "80% of the update is the Nature CNN's own arithmetic" in text  # 0.4 + 0.2 + 0.15 + 0.05
+
+
+def test_speed_report_renders_the_committed_figures_as_published(monkeypatch):
+    """speed.md is made again, to the byte, from the committed speed.json and speed_memory.json (that
+    speed.json predates recording the machine: it is given the one it ran on)."""
+    import speed
+
+    monkeypatch.setattr(speed, "machine", lambda: "AMD EPYC, 2 cores")
+    results = json.loads((speed.RESULTS / "speed.json").read_text())
+    memory = json.loads(speed.MEMORY.read_text())
+    text = speed.render(results, 3, "python benchmark/speed.py", memory)
+    assert text == (speed.RESULTS / "speed.md").read_text()
+
+
+@needs_sb3
+def test_speed_gives_sb3_each_script_defaults():
+    import speed
+
+    classic, atari = speed.sb3_args(speed.CASES["cartpole"]), speed.sb3_args(speed.CASES["breakout"])
+    assert (classic.num_envs, classic.num_steps, classic.update_epochs, classic.learning_rate) == (4, 128, 4, 2.5e-4)
+    assert (classic.ent_coef, atari.num_envs, atari.update_epochs, atari.clip_coef, atari.vf_coef) == (
+        0.01,
+        8,
+        3,
+        0.1,
+        1,
+    )
+    assert (classic.env_id, classic.total_timesteps, classic.seed) == ("CartPole-v1", 40_960, 1)
+    assert not (classic.norm_obs or atari.norm_reward) and speed.sb3_args(speed.CASES["hopper"]).norm_obs
 
 
 def test_penalty_beta_summary(tmp_path):
