@@ -12,9 +12,9 @@ sections): each piece of a Hopper step timed alone (`profile_hopper`), and one B
 the torch profiler, by kind of operator (`profile_breakout`).
 
     pip install -r benchmark/requirements-speed.txt     # stable-baselines3
-    python benchmark/speed.py                            # every case, 3 rounds; writes benchmark/results/speed.md
-    python benchmark/speed.py --cases hopper --rounds 5
-    python benchmark/speed.py --memory                   # peak memory of a 100k- and a 1M-step Hopper run
+    python benchmark/speed.py --publish                  # every case, 3 rounds: benchmark/results/speed.md
+    python benchmark/speed.py --cases hopper --rounds 5  # a look: benchmark/runs/results/speed.md
+    python benchmark/speed.py --memory --publish         # peak memory of a 100k- and a 1M-step Hopper run
     python benchmark/speed.py --cases hopper --before HEAD   # a change: ours now against ours at a commit
 
 SB3 gets our settings field by field: each script's defaults, through benchmark/sb3_ppo.py's `make_model`, which
@@ -46,8 +46,8 @@ import tyro
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from repo import REPO, git_commit, load_script, machine, run_script, script_at, script_env  # noqa: E402
 
-RESULTS = REPO / "benchmark" / "results"
-MEMORY = RESULTS / "speed_memory.json"
+RESULTS = REPO / "benchmark" / "results"  # the record: only --publish writes there
+SCRATCH = REPO / "benchmark" / "runs" / "results"  # a look (git-ignored), as report.py's
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,7 @@ def profile_breakout() -> dict:
     return {"update_ms_per_step": wall * 1e3 / n, "parts": {name: t / total for name, t in parts.items()}}
 
 
-def measure_memory() -> None:
+def measure_memory(path: Path) -> None:
     """Issue 7's memory target: the peak resident memory of a 1M-step run within 10% of a 100k-step run's,
     into speed_memory.json, which the speed report includes. The run folders are kept in benchmark/runs/speed/:
     the 1M-step run doubles as the check that the sped-up code still learns like the earlier runs."""
@@ -274,8 +274,8 @@ def measure_memory() -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     memory = {"100k": small, "1M": large, "1M_return": summary["mean_return"], "1M_wall": summary["wall_seconds"]}
     memory |= {"1M_sps": summary["sps"], "1M_run_dir": summary["run_dir"], "commit": git_commit(), "machine": machine()}
-    MEMORY.write_text(json.dumps(memory, indent=2))
-    print(f"speed.py: peak memory {small:,.0f} MiB at 100k steps, {large:,.0f} MiB at 1M; wrote {MEMORY}")
+    path.write_text(json.dumps(memory, indent=2))
+    print(f"speed.py: peak memory {small:,.0f} MiB at 100k steps, {large:,.0f} MiB at 1M; wrote {path}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,9 +432,10 @@ class Cli:
     """measurements of each side (alternating ours, SB3)"""
     memory: bool = False
     """instead: measure the peak memory of a 100k- and a 1M-step Hopper run (about 10 minutes), into
-    benchmark/results/speed_memory.json, which the report includes"""
-    output: Path = RESULTS / "speed.md"
-    """where the markdown report goes (the raw figures go beside it as .json)"""
+    speed_memory.json, which the report includes"""
+    publish: bool = False
+    """write speed.md and speed.json (or speed_memory.json) into benchmark/results/, the record; else into
+    benchmark/runs/results/ (a look, which leaves the record as it is)"""
     before: str | None = None
     """instead of SB3, compare ours now with ours at this git commit (before/after a change); prints only"""
 
@@ -474,8 +475,10 @@ def main() -> None:
     os.environ.update(script_env())  # what every measurement's fresh process inherits: one thread
     if cli.before:
         return compare_commits(cli)
+    out = RESULTS if cli.publish else SCRATCH
+    out.mkdir(parents=True, exist_ok=True)
     if cli.memory:
-        return measure_memory()
+        return measure_memory(out / "speed_memory.json")
     if importlib.util.find_spec("stable_baselines3") is None:
         raise SystemExit("speed.py: needs Stable-Baselines3: pip install -r benchmark/requirements-speed.txt")
     import gymnasium
@@ -501,12 +504,13 @@ def main() -> None:
         results["profile"] = in_fresh_process(profile_hopper)
     if "breakout" in cli.cases:
         results["profile_breakout"] = in_fresh_process(profile_breakout)
-    memory = json.loads(MEMORY.read_text()) if MEMORY.exists() else None
+    memory_json = RESULTS / "speed_memory.json"  # the recorded peak memory, unless --memory measured it anew here
+    memory_json = out / memory_json.name if (out / memory_json.name).exists() else memory_json
+    memory = json.loads(memory_json.read_text()) if memory_json.exists() else None
     command = "python benchmark/speed.py " + " ".join(sys.argv[1:])
-    cli.output.parent.mkdir(parents=True, exist_ok=True)
-    cli.output.write_text(render(results, cli.rounds, command.strip(), memory))
-    cli.output.with_suffix(".json").write_text(json.dumps(results, indent=2))
-    print(f"speed.py: wrote {cli.output}")
+    (out / "speed.md").write_text(render(results, cli.rounds, command.strip(), memory))
+    (out / "speed.json").write_text(json.dumps(results, indent=2))
+    print(f"speed.py: wrote {out / 'speed.md'}" + ("" if cli.publish else " (--publish writes the record)"))
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def test_speed_report_renders_the_committed_figures_as_published(monkeypatch):
 
     monkeypatch.setattr(speed, "machine", lambda: "AMD EPYC, 2 cores")
     results = json.loads((speed.RESULTS / "speed.json").read_text())
-    memory = json.loads(speed.MEMORY.read_text())
+    memory = json.loads((speed.RESULTS / "speed_memory.json").read_text())
     text = speed.render(results, 3, "python benchmark/speed.py", memory)
     assert text == (speed.RESULTS / "speed.md").read_text()
 
@@ -174,3 +174,22 @@ def test_compare_losses_compares_distributions_in_standard_errors():
     result = compare_losses.compare_distributions(runs([1.0, 2.0, 3.0]), runs([3.0, 4.0, 5.0]))
     mean_before, mean_now, z = result["losses/entropy"]
     assert (mean_before, mean_now) == (2.0, 4.0) and z == pytest.approx(2.449, abs=1e-3)
+
+
+def test_speed_writes_the_record_only_with_publish(tmp_path, monkeypatch):
+    """A look (`speed.py --cases cartpole`) goes to the scratch folder; --publish writes benchmark/results/.
+    The measurements are stand-ins: this is about where the report goes, not what it says."""
+    import speed
+
+    row = {"ours": 2.0, "ours_all": [2.0], "sb3": 1.0, "sb3_all": [1.0]}
+    row["split"] = {"env_step": 0.25, "inference": 0.25, "update": 0.25, "other": 0.25}
+    monkeypatch.setattr(speed, "measure_case", lambda *args: row)
+    monkeypatch.setattr(speed, "RESULTS", tmp_path / "record")
+    monkeypatch.setattr(speed, "SCRATCH", tmp_path / "scratch")
+    for flags, folder in ((["--cases", "cartpole"], "scratch"), (["--cases", "cartpole", "--publish"], "record")):
+        monkeypatch.setattr(sys, "argv", ["speed.py", *flags])
+        speed.main()
+        assert sorted(p.name for p in (tmp_path / folder).iterdir()) == ["speed.json", "speed.md"]
+        assert "| 2 | 1 | 2.00× ✓ |" in (tmp_path / folder / "speed.md").read_text()
+        assert (tmp_path / "record").exists() == (folder == "record")  # a look leaves the record alone
+    assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == ["speed.json", "speed.md"]
