@@ -1,25 +1,18 @@
 """Steps per second of our scripts against Stable-Baselines3's PPO at identical settings, and what bounds them.
 
-Each measurement is a fresh single-threaded process (OMP_NUM_THREADS=1, torch.set_num_threads(1))
-that builds the learner, then times `steps` environment steps of training (imports and construction
-are not timed, on either side). Ours and SB3 alternate, A B A B, for several rounds, so a machine
-whose load drifts hurts both alike; the report gives the median of each and their ratio. For ours,
-the time is also split between stepping the environments, the rest of the rollout (policy inference,
-normalization, bookkeeping), the update, and the remainder (GAE, logging), by timers wrapped around
-`envs.step`, `Actors.collect` and `update` from outside: the scripts are not changed to be measured.
-With the hopper and breakout cases, two profiles say what bounds the ratio (speed.md's "What bounds"
-sections): each piece of a Hopper step timed alone (`profile_hopper`), and one Breakout update under
-the torch profiler, by kind of operator (`profile_breakout`).
+Each measurement is a fresh single-threaded process that builds the learner, then times `steps` environment
+steps of training (imports and construction untimed, on either side). Ours and SB3 alternate for several
+rounds, so a drifting load hurts both alike; the report gives the medians and their ratio. Our time is also
+split (environment step, the rest of the rollout, the update, the remainder) by timers wrapped around
+`envs.step`, `Actors.collect` and `update` from outside. Two profiles say what bounds the ratio: each piece
+of a Hopper step timed alone, and one Breakout update under the torch profiler. SB3 gets each script's
+defaults through sb3_ppo.py's `make_model`, as the peer runs of the mujoco_sb3 suite.
 
     pip install -r benchmark/requirements-speed.txt     # stable-baselines3
     python benchmark/speed.py --publish                  # every case, 3 rounds: benchmark/results/speed.md
     python benchmark/speed.py --cases hopper --rounds 5  # a look: benchmark/runs/results/speed.md
     python benchmark/speed.py --memory --publish         # peak memory of a 100k- and a 1M-step Hopper run
     python benchmark/speed.py --cases hopper --before HEAD   # a change: ours now against ours at a commit
-
-SB3 gets our settings field by field: each script's defaults, through benchmark/sb3_ppo.py's `make_model`, which
-the peer runs of the mujoco_sb3 suite use too (`measure_sb3`): the same rollout length, minibatch size, epochs,
-network (separate 64×64 tanh MLPs, or the Nature CNN), value clipping, normalization.
 """
 
 from __future__ import annotations
@@ -86,11 +79,6 @@ def quietly(fn, *args):
     """fn(*args) with its output (the measured run's status lines) dropped."""
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
         return fn(*args)
-
-
-# ---------------------------------------------------------------------------------------------
-# Measurements, each run by in_fresh_process
-# ---------------------------------------------------------------------------------------------
 
 
 def measure_ours(case: Case, script_path: Path | None = None) -> dict:
@@ -358,10 +346,6 @@ at commit {commit:.10}; the three seeds before the speed-ups scored 2660.2, 3097
 """
 
 
-def percent(x: float) -> str:
-    return f"{100 * x:.0f}%"
-
-
 def render(results: dict, rounds: int, command: str, memory: dict | None) -> str:
     cases = results["cases"]
     measurements = []
@@ -395,7 +379,7 @@ def case_row(name: str, cases: dict) -> str:
         relative = (ours / sb3) / (reference["ours"] / reference["sb3"])
         ratio = f"{ours / sb3:.2f}×" + (" ✓" if abs(relative - 1.0) <= 0.10 else " ✗")
         target = f"{case.sb3_of}'s ratio ± 10% (here {relative:.2f})"
-    shares = " | ".join(percent(split[key]) for key in ("env_step", "inference", "update", "other"))
+    shares = " | ".join(f"{100 * split[key]:.0f}%" for key in ("env_step", "inference", "update", "other"))
     return f"| {name} (`{case.script}`) | {case.env_id} | {ours:,.0f} | {sb3_text} | {ratio} | {target} | {shares} |"
 
 
@@ -413,13 +397,10 @@ def breakout_section(profile: dict, split: dict) -> str:
     """What bounds ppo_shared_backbone.py on Breakout: the update's time, by kind of operator."""
     parts = profile["parts"]
     network = sum(share for name, share in parts.items() if name.startswith(("conv", "linear", "ReLU")))
-    rows = "\n".join(f"| {name} | {percent(share)} |" for name, share in parts.items())
-    return BREAKOUT.format(update=percent(split["update"]), rows=rows, network=percent(network), **profile)
-
-
-# ---------------------------------------------------------------------------------------------
-# The command
-# ---------------------------------------------------------------------------------------------
+    rows = "\n".join(f"| {name} | {f'{100 * share:.0f}%'} |" for name, share in parts.items())
+    return BREAKOUT.format(
+        update=f"{100 * split['update']:.0f}%", rows=rows, network=f"{100 * network:.0f}%", **profile
+    )
 
 
 @dataclass
