@@ -259,7 +259,8 @@ def test_a_run_the_results_record_as_complete_is_skipped_unless_rerun(tmp_path):
 # The local runner, with a stand-in for a training script
 # ---------------------------------------------------------------------------------------------
 
-FAKE_SCRIPT = """
+# A stand-in's command line: the flags run.py gives a training script.
+FAKE_ARGS = """
 import argparse, json, os, sys, time
 parser = argparse.ArgumentParser()
 for flag in ("--env-id", "--exp-name", "--runs-dir", "--resume"):
@@ -268,7 +269,10 @@ parser.add_argument("--seed", type=int)
 parser.add_argument("--total-timesteps", type=int)
 parser.add_argument("--save-model", action="store_true")
 a, _ = parser.parse_known_args()
-if a.env_id == "Bad-v0":
+"""
+FAKE_SCRIPT = (
+    FAKE_ARGS
+    + """if a.env_id == "Bad-v0":
     sys.exit("fake: error: bad input")
 assert os.environ["OMP_NUM_THREADS"] == "1"
 run_dir = os.path.join(a.runs_dir, f"{a.env_id}__{a.exp_name}__{a.seed}__{int(time.time())}")
@@ -291,6 +295,7 @@ if a.env_id == "Slow-v0":  # trains until a signal, like the scripts: count the 
     sys.exit(143)
 json.dump(summary, open(os.path.join(run_dir, "summary.json"), "w"))
 """
+)
 
 
 def test_local_runner_runs_resumes_records_meta_and_skips_on_the_second_pass(tmp_path, capsys):

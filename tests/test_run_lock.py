@@ -13,19 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+from test_run import FAKE_ARGS
 from util import ROOT
 
 # A training script that makes its run folder, then waits for the test's word (a file) before it finishes.
-WAITING_SCRIPT = """
-import argparse, json, os, sys, time
-parser = argparse.ArgumentParser()
-for flag in ("--env-id", "--exp-name", "--runs-dir", "--resume"):
-    parser.add_argument(flag)
-parser.add_argument("--seed", type=int)
-parser.add_argument("--total-timesteps", type=int)
-parser.add_argument("--save-model", action="store_true")
-a, _ = parser.parse_known_args()
-run_dir = os.path.join(a.runs_dir, f"{a.env_id}__{a.exp_name}__{a.seed}__{time.time_ns()}")
+WAITING_SCRIPT = (
+    FAKE_ARGS
+    + """run_dir = os.path.join(a.runs_dir, f"{a.env_id}__{a.exp_name}__{a.seed}__{time.time_ns()}")
 os.makedirs(run_dir)
 args = {"total_timesteps": a.total_timesteps, "num_envs": 1, "num_steps": 512, "resume": a.resume}
 json.dump(args, open(os.path.join(run_dir, "args.json"), "w"))
@@ -37,6 +31,7 @@ summary = {"global_step": a.total_timesteps, "start_step": 0, "mean_return": 1.0
            "wall_seconds": 0.1, "sps": 1.0, "interrupted": None}
 json.dump(summary, open(os.path.join(run_dir, "summary.json"), "w"))
 """
+)
 
 KEY = "Wait-v0__fake__1"
 
