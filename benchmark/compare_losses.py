@@ -1,15 +1,14 @@
 """Did a change alter the learning? Runs a script as it is now and as it was at an earlier commit,
 with the same seed and flags, and compares the losses each update logged.
 
-A speed-up that only removes overhead leaves every loss bit for bit the same; one that changes the
-order of floating-point operations (a fused optimizer, a compiled graph) moves them by rounding noise,
-which this shows as the largest relative difference. Those need a full-length run instead, compared
-with the seed spread of earlier runs (see benchmark/results/).
+A speed-up that only removes overhead leaves every loss bit for bit the same; one that changes the order of
+floating-point operations (a fused optimizer, a compiled graph) moves them by rounding noise, shown as the largest
+relative difference (such a change needs a full-length run, against the seed spread of earlier runs).
 
-A change that alters the random draws (another generator, another order of draws) leaves no seed giving
-the same run. `--seeds N` compares distributions instead: seeds 1..N each way, and for each loss the mean
-over seeds of its mean over the run, before and now, with their difference in standard errors. Short runs
-of 20 seeds show a systematic change in what an update does that a handful of 1M-step runs cannot.
+A change of the random draws (another generator, another order of draws) leaves no seed giving the same run:
+`--seeds N` compares distributions instead, seeds 1..N each way: per loss, the mean over seeds of each run's mean,
+before and now, and their difference in standard errors. Short runs of 20 seeds show a systematic change in what
+an update does that a handful of 1M-step runs cannot.
 
     python benchmark/compare_losses.py ppo_continuous.py --before HEAD~1
     python benchmark/compare_losses.py ppo_discrete.py --before 0db1b95 --flags='--total-timesteps 4096'
@@ -78,11 +77,16 @@ def main() -> None:
     cli = tyro.cli(Cli)
     if cli.seeds < 0 or cli.seeds == 1:
         raise SystemExit("compare_losses.py: --seeds needs at least 2 (a standard error needs two samples)")
+    seeds, runs = range(cli.first_seed, cli.first_seed + cli.seeds), {"before": [], "now": []}
     with tempfile.TemporaryDirectory() as tmp:
         scripts = {"before": script_at(cli.before, cli.script, Path(tmp) / "before"), "now": REPO / cli.script}
-        if cli.seeds:
-            return by_distribution(cli, scripts, Path(tmp))
-        before, now = (run(scripts[name], shlex.split(cli.flags), Path(tmp) / f"runs_{name}") for name in scripts)
+        for seed in seeds or [None]:  # without --seeds: one run each way, the flags as given (seed 1 by default)
+            flags = [*shlex.split(cli.flags), *([] if seed is None else ["--seed", str(seed)])]
+            for name, script in scripts.items():
+                runs[name].append(run(script, flags, Path(tmp) / f"runs_{name}_{seed}"))
+    if cli.seeds:
+        return by_distribution(cli, seeds, runs)
+    before, now = runs["before"][0], runs["now"][0]
     worst = max(np.max(np.abs(np.subtract(now[k], before[k])) / np.maximum(np.abs(before[k]), 1e-12)) for k in KEYS)
     summary = dict(script=cli.script, before=cli.before, updates=len(now[KEYS[0]]), identical=before == now)
     print(json.dumps(summary | {"max_relative_difference": float(worst)}))
@@ -90,12 +94,8 @@ def main() -> None:
     print(f"first update, now:    {[round(now[k][0], 6) for k in KEYS]}")
 
 
-def by_distribution(cli: Cli, scripts: dict[str, Path], tmp: Path) -> None:
-    seeds = range(cli.first_seed, cli.first_seed + cli.seeds)
-    runs = {"before": [], "now": []}
-    for seed in seeds:
-        for name, script in scripts.items():
-            runs[name].append(run(script, [*shlex.split(cli.flags), "--seed", str(seed)], tmp / f"runs_{name}_{seed}"))
+def by_distribution(cli: Cli, seeds: range, runs: dict[str, list[dict]]) -> None:
+    """--seeds: each loss's mean over seeds, before and now, and their difference in standard errors."""
     if cli.out:
         means = {name: run_means(runs[name]).to_dict("records") for name in runs}
         Path(cli.out).write_text(json.dumps({"seeds": list(seeds), "flags": cli.flags, **means}))

@@ -1,12 +1,11 @@
 """Steps per second of our scripts against Stable-Baselines3's PPO at identical settings, and what bounds them.
 
-Each measurement is a fresh single-threaded process that builds the learner, then times `steps` environment
-steps of training (imports and construction untimed, on either side). Ours and SB3 alternate for several
-rounds, so a drifting load hurts both alike; the report gives the medians and their ratio. Our time is also
-split (environment step, the rest of the rollout, the update, the remainder) by timers wrapped around
-`envs.step`, `Actors.collect` and `update` from outside. Two profiles say what bounds the ratio: each piece
-of a Hopper step timed alone, and one Breakout update under the torch profiler. SB3 gets each script's
-defaults through sb3_ppo.py's `make_model`, as the peer runs of the mujoco_sb3 suite.
+Each measurement is a fresh single-threaded process timing `steps` environment steps of training (imports and
+construction untimed, on either side); ours and SB3 alternate for several rounds, so a drifting load hurts both
+alike, and the report gives the medians and their ratio. Timers wrapped around `envs.step`, `Actors.collect`
+and `update` from outside split our time. Two profiles say what bounds the ratio: each piece of a Hopper step
+timed alone, and one Breakout update under the torch profiler. SB3 gets each script's defaults through
+sb3_ppo.py's `make_model`, as the peer runs of the mujoco_sb3 suite.
 
     pip install -r benchmark/requirements-speed.txt     # stable-baselines3
     python benchmark/speed.py --publish                  # every case, 3 rounds: benchmark/results/speed.md
@@ -20,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import io
 import json
-import math
 import multiprocessing
 import os
 import statistics
@@ -49,15 +48,10 @@ class Case:
 
     script: str
     env_id: str
-    steps: int
-    """environment steps timed in one measurement (whole rollouts)"""
-    sb3: str | None
-    """SB3's policy (MlpPolicy: separate 64×64 tanh MLPs; CnnPolicy: the Nature CNN); None: SB3's figures are
-    those of the case `sb3_of`"""
-    target: float = 2.0
-    """issue 7's target for the ratio ours / SB3"""
-    sb3_of: str | None = None
-    """SB3 has no KL-penalty PPO: issue 7 asks for this case's ratio, within 10%"""
+    steps: int  # environment steps timed in one measurement (whole rollouts)
+    sb3: str | None  # SB3's policy (MlpPolicy: separate 64×64 tanh MLPs; CnnPolicy: the Nature CNN)
+    target: float = 2.0  # issue 7's target for the ratio ours / SB3
+    sb3_of: str | None = None  # SB3 has no KL-penalty PPO: this case's SB3 figures, its ratio asked within 10%
 
 
 CASES = {
@@ -69,36 +63,26 @@ CASES = {
 
 
 def in_fresh_process(fn, *args):
-    """fn(*args) in a fresh interpreter (spawned, with speed.py's one-thread environment): no measurement
-    inherits another's warm caches, threads or memory."""
+    """fn(*args) in a fresh interpreter, spawned into main's one-thread environment (OMP_NUM_THREADS=1, which
+    torch follows): no measurement inherits another's warm caches, threads or memory."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(quietly, fn, *args).result()
-
-
-def quietly(fn, *args):
-    """fn(*args) with its output (the measured run's status lines) dropped."""
-    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        return fn(*args)
+        return pool.submit(fn, *args).result()
 
 
 def measure_ours(case: Case, script_path: Path | None = None) -> dict:
     """Steps/s of one training run of our script, and the split of its time (shares of the wall time)."""
-    import torch
-
-    torch.set_num_threads(1)
     ppo = load_script(script_path or case.script)
-    timers = {"env_step": 0.0, "collect": 0.0, "update": 0.0}
+    seconds = {"env_step": 0.0, "collect": 0.0, "update": 0.0}
 
     def timed(owner, name: str, key: str):
-        """Replaces owner.name by itself with a timer around it, adding to timers[key]."""
+        """Replaces owner.name by itself with a timer around it, adding to seconds[key]."""
         fn = getattr(owner, name)
 
         def wrapper(*args, **kwargs):
             start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                timers[key] += time.perf_counter() - start
+            result = fn(*args, **kwargs)
+            seconds[key] += time.perf_counter() - start
+            return result
 
         setattr(owner, name, wrapper)
         return owner
@@ -107,18 +91,17 @@ def measure_ours(case: Case, script_path: Path | None = None) -> dict:
     ppo.make_vector_env = lambda *args, **kwargs: timed(make_vector_env(*args, **kwargs), "step", "env_step")
     timed(ppo, "update", "update")
     timed(ppo.Actors, "collect", "collect")
-    with tempfile.TemporaryDirectory() as runs_dir:
-        summary = ppo.train(
-            ppo.parse_args(["--env-id", case.env_id, "--total-timesteps", str(case.steps), "--runs-dir", runs_dir])
-        )
+    flags = ["--env-id", case.env_id, "--total-timesteps", str(case.steps)]
+    with tempfile.TemporaryDirectory() as runs_dir, contextlib.redirect_stdout(io.StringIO()):  # its status lines
+        summary = ppo.train(ppo.parse_args([*flags, "--runs-dir", runs_dir]))
     wall = summary["wall_seconds"]
     split = {
-        "env_step": timers["env_step"] / wall,
-        "inference": (timers["collect"] - timers["env_step"]) / wall,
-        "update": timers["update"] / wall,
-        "other": (wall - timers["collect"] - timers["update"]) / wall,
+        "env_step": seconds["env_step"],
+        "inference": seconds["collect"] - seconds["env_step"],  # the rest of the rollout
+        "update": seconds["update"],
+        "other": wall - seconds["collect"] - seconds["update"],
     }
-    return {"sps": summary["global_step"] / wall, "steps": summary["global_step"], "wall": wall, "split": split}
+    return {"sps": summary["global_step"] / wall, "split": {part: t / wall for part, t in split.items()}}
 
 
 def sb3_args(case: Case):
@@ -134,17 +117,14 @@ def sb3_args(case: Case):
 
 def measure_sb3(case: Case) -> dict:
     """Steps/s of SB3's PPO learning `case.steps` steps with our script's settings."""
-    import gymnasium as gym
-    import torch
     from sb3_ppo import make_envs, make_model
-    from stable_baselines3.common.env_util import make_atari_env
-    from stable_baselines3.common.vec_env import VecFrameStack
 
-    torch.set_num_threads(1)
-    args = sb3_args(case)
-    overrides = {}
-    if case.sb3 == "CnnPolicy":
+    args, overrides = sb3_args(case), {}
+    if case.sb3 == "CnnPolicy":  # Atari: SB3's own wrappers and frame stack
         import ale_py
+        import gymnasium as gym
+        from stable_baselines3.common.env_util import make_atari_env
+        from stable_baselines3.common.vec_env import VecFrameStack
 
         gym.register_envs(ale_py)
         envs = VecFrameStack(make_atari_env(case.env_id, n_envs=args.num_envs, seed=args.seed), n_stack=4)
@@ -155,58 +135,58 @@ def measure_sb3(case: Case) -> dict:
     model = make_model(args, envs, case.steps, case.sb3, **overrides)
     start = time.perf_counter()
     model.learn(total_timesteps=case.steps)
-    wall = time.perf_counter() - start
-    return {"sps": model.num_timesteps / wall, "steps": model.num_timesteps, "wall": wall}
+    return {"sps": model.num_timesteps / (time.perf_counter() - start)}
+
+
+def time_us(fn, n: int) -> float:
+    """The median of 5 timings of n calls, per call in µs, after n/10 calls to warm up."""
+    timeit.timeit(fn, number=n // 10)
+    return statistics.median(timeit.repeat(fn, number=n, repeat=5)) / n * 1e6
 
 
 def profile_hopper() -> dict:
     """What one Hopper step costs, piece by piece, in µs (medians of repeated timings): the floor under
-    ppo_continuous.py's steps per second. Per step of the rollout: the vector env's step, the policy's
-    forward pass (batch 1), the normalizers; per minibatch of the update: forward and loss, backward,
-    gradient clip, Adam; and the update's share per environment step (320 minibatches per 2048 steps)."""
+    ppo_continuous.py's steps per second, for the report's table (per rollout step, per minibatch of 64)
+    and the update's share per environment step."""
     import numpy as np
     import torch
-    import torch.nn as nn
 
-    torch.set_num_threads(1)
     ppo = load_script("ppo_continuous.py")
     args = ppo.Args(env_id="Hopper-v4")
-
-    def time_us(fn, n: int) -> float:
-        """The median of 5 timings of n calls, per call, after n/10 calls to warm up."""
-        timeit.timeit(fn, number=n // 10)
-        return statistics.median(timeit.repeat(fn, number=n, repeat=5)) / n * 1e6
-
     envs = ppo.make_vector_env(args, "unused")
     envs.reset(seed=1)
-    action = np.zeros((1, 3), np.float32)
-    out = {"env_step": time_us(lambda: envs.step(action), 2000)}
-    envs.close()
     agent = ppo.Agent(11, 3)
-    obs, rng = np.zeros((1, 11), np.float32), np.random.default_rng(1)
     policy = ppo.NumpyPolicy(agent)  # what the rollout runs (--numpy-rollout, the default)
-    out["policy_forward"] = time_us(lambda: policy.act(obs, rng), 2000)
-    out["policy_forward_torch"] = time_us(lambda: agent.act(obs, rng), 2000)  # --no-numpy-rollout
-    obs_normalizer = ppo.ObsNormalizer((11,), True)
-    reward_scaler = ppo.RewardScaler(1, 0.99, True)
+    obs_normalizer, reward_scaler = ppo.ObsNormalizer((11,), True), ppo.RewardScaler(1, 0.99, True)
+    action, obs, rng = np.zeros((1, 3), np.float32), np.zeros((1, 11), np.float32), np.random.default_rng(1)
     raw, reward, end = np.zeros((1, 11)), np.ones(1), np.zeros(1, bool)
-    out["normalizers"] = time_us(lambda: (obs_normalizer(raw), reward_scaler(reward, end)), 2000)
-    m = 64
-    mb = {"obs": torch.randn(m, 11), "actions": torch.randn(m, 3), "logprobs": torch.randn(m) - 4.0}
-    mb |= {"advantages": torch.randn(m), "returns": torch.randn(m), "values": torch.randn(m)}
+    per_rollout_step = {
+        "env_step": lambda: envs.step(action),
+        "policy_forward": lambda: policy.act(obs, rng),
+        "policy_forward_torch": lambda: agent.act(obs, rng),  # --no-numpy-rollout
+        "normalizers": lambda: (obs_normalizer(raw), reward_scaler(reward, end)),
+    }
+    mb = {"obs": torch.randn(64, 11), "actions": torch.randn(64, 3), "logprobs": torch.randn(64) - 4.0}
+    mb |= {"advantages": torch.randn(64), "returns": torch.randn(64), "values": torch.randn(64)}
     optimizer = torch.optim.Adam(agent.parameters(), lr=3e-4, eps=1e-5, fused=True)
     params = list(agent.parameters())
-    out["mb_forward"] = time_us(lambda: ppo.minibatch_loss(agent, mb, args), 500)
 
-    def backward():
+    def forward_and_backward():
         optimizer.zero_grad()
         ppo.minibatch_loss(agent, mb, args)[0].backward()
 
-    out["mb_backward"] = time_us(backward, 500) - out["mb_forward"]
-    out["mb_clip"] = time_us(lambda: nn.utils.clip_grad_norm_(params, 0.5, foreach=True), 500)
-    out["mb_adam"] = time_us(optimizer.step, 500)
-    per_minibatch = out["mb_forward"] + out["mb_backward"] + out["mb_clip"] + out["mb_adam"]
-    out["update_per_step"] = per_minibatch * (args.update_epochs * args.num_minibatches) / args.num_steps
+    per_minibatch = {
+        "mb_forward": lambda: ppo.minibatch_loss(agent, mb, args),
+        "mb_backward": forward_and_backward,  # the forward pass taken out below
+        "mb_clip": lambda: torch.nn.utils.clip_grad_norm_(params, 0.5, foreach=True),
+        "mb_adam": optimizer.step,
+    }
+    out = {name: time_us(fn, 2000) for name, fn in per_rollout_step.items()}
+    out |= {name: time_us(fn, 500) for name, fn in per_minibatch.items()}
+    envs.close()
+    out["mb_backward"] -= out["mb_forward"]
+    minibatches_per_step = args.update_epochs * args.num_minibatches / args.num_steps  # 320 per 2048
+    out["update_per_step"] = sum(out[name] for name in per_minibatch) * minibatches_per_step
     return out
 
 
@@ -228,7 +208,6 @@ def profile_breakout() -> dict:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    torch.set_num_threads(1)
     ppo = load_script("ppo_shared_backbone.py")
     args = ppo.Args(env_id="BreakoutNoFrameskip-v4")
     torch.manual_seed(1)
@@ -264,11 +243,6 @@ def measure_memory(path: Path) -> None:
     memory |= {"1M_sps": summary["sps"], "1M_run_dir": summary["run_dir"], "commit": git_commit(), "machine": machine()}
     path.write_text(json.dumps(memory, indent=2))
     print(f"speed.py: peak memory {small:,.0f} MiB at 100k steps, {large:,.0f} MiB at 1M; wrote {path}")
-
-
-# ---------------------------------------------------------------------------------------------
-# The report: speed.md from the figures (speed.json, speed_memory.json)
-# ---------------------------------------------------------------------------------------------
 
 
 # speed.md, filled in by render(); a line that ends in \ goes on in the same line of speed.md.
@@ -321,7 +295,7 @@ BOUNDED = (
 BREAKOUT = """
 ## What bounds ppo_shared_backbone.py on Breakout
 
-The update is {update} of the run's time (table above). One update (3 epochs × 4 minibatches of 256 frame \
+The update is {update:.0%} of the run's time (table above). One update (3 epochs × 4 minibatches of 256 frame \
 stacks) under the torch profiler (`profile_breakout`; {update_ms_per_step:.2f} ms per environment step), each \
 operator's own CPU time:
 
@@ -329,16 +303,16 @@ operator's own CPU time:
 |---|---|
 {rows}
 
-{network} of the update is the Nature CNN's own arithmetic (its convolutions, linear layers and ReLUs), which \
+{network:.0%} of the update is the Nature CNN's own arithmetic (its convolutions, linear layers and ReLUs), which \
 SB3's PPO computes for the same network and the same minibatches; we run it on channels-last frames, SB3 in \
 PyTorch's default layout. What is left to gain lies outside the network: the environments and the rollout's \
 batch-8 forward pass (the table above).
 """
-MEMORY_REPORT = """
+MEMORY = """
 ## Memory, and the learning after the speed-ups
 
-Peak resident memory of `ppo_continuous.py --env-id Hopper-v4` (seed 1): {small:,.0f} MiB at 100k steps, \
-{large:,.0f} MiB at 1M steps ({change:+.1f}%; target within 10%).
+Peak resident memory of `ppo_continuous.py --env-id Hopper-v4` (seed 1): {100k:,.0f} MiB at 100k steps, \
+{1M:,.0f} MiB at 1M steps ({change:+.1%}; target within 10%).
 
 The 1M-step run scored {1M_return:.1f} (mean of its last 100 episodes) in {1M_wall:.0f} s ({1M_sps:,.0f} steps/s) \
 at commit {commit:.10}; the three seeds before the speed-ups scored 2660.2, 3097.0 and 2578.0 \
@@ -347,60 +321,49 @@ at commit {commit:.10}; the three seeds before the speed-ups scored 2660.2, 3097
 
 
 def render(results: dict, rounds: int, command: str, memory: dict | None) -> str:
+    """speed.md from the figures of speed.json (`results`) and speed_memory.json (`memory`)."""
     cases = results["cases"]
     measurements = []
     for name, row in cases.items():
         sb3 = ", ".join(f"{x:,.0f}" for x in row.get("sb3_all", []))
         ours = ", ".join(f"{x:,.0f}" for x in row["ours_all"])
         measurements.append(f"- {name}: ours {ours}" + (f"; SB3 {sb3}" if sb3 else ""))
-    values = {"machine": machine()} | results | results["versions"]  # (figures measured before it was recorded)
-    values |= dict(command=command, rounds=rounds, rows="\n".join(case_row(name, cases) for name in cases))
+    rows = "\n".join(case_row(name, cases) for name in cases)
+    values = results | results["versions"] | dict(command=command, rounds=rounds, rows=rows)
     text = REPORT.format_map(values | {"measurements": "\n".join(measurements)})
-    if "profile" in results and "sb3" in cases.get("hopper", {}):
-        text += hopper_section(results["profile"], cases["hopper"]["sb3"])
+    if "profile" in results and "sb3" in cases.get("hopper", {}):  # against twice SB3's speed: issue 7's target
+        profile, sb3_sps = results["profile"], cases["hopper"]["sb3"]
+        floor = sum(profile[piece] for piece in ("env_step", "policy_forward", "normalizers", "update_per_step"))
+        budget = 1e6 / (2 * sb3_sps)
+        values = dict(floor=floor, floor_sps=1e6 / floor, sb3_sps=sb3_sps, budget=budget)
+        text += HOPPER.format(**profile, **values, verdict=FITS if floor <= budget else BOUNDED)
     if "profile_breakout" in results and "breakout" in cases:
-        text += breakout_section(results["profile_breakout"], cases["breakout"]["split"])
+        parts = results["profile_breakout"]["parts"]
+        rows = "\n".join(f"| {name} | {share:.0%} |" for name, share in parts.items())
+        network = sum(share for name, share in parts.items() if name.startswith(("conv", "linear", "ReLU")))
+        update = cases["breakout"]["split"]["update"]
+        text += BREAKOUT.format(update=update, rows=rows, network=network, **results["profile_breakout"])
     if memory:
-        change = 100 * (memory["1M"] / memory["100k"] - 1)
-        text += MEMORY_REPORT.format(small=memory["100k"], large=memory["1M"], change=change, **memory)
+        text += MEMORY.format(change=memory["1M"] / memory["100k"] - 1, **memory)
     return text
 
 
 def case_row(name: str, cases: dict) -> str:
     """The table's row of one case: steps/s, the ratio against its target (✓/✗), the split of ours."""
     case, row = CASES[name], cases[name]
-    ours, sb3, split = row["ours"], row.get("sb3"), row["split"]
-    target, sb3_text, ratio = f"≥ {case.target}×", "–", "–"
-    if sb3:
-        ratio = f"{ours / sb3:.2f}×" + (" ✓" if ours / sb3 >= case.target else " ✗")
-        sb3_text = f"{sb3:,.0f}" + (f" (from {case.sb3_of})" if case.sb3_of else "")
-    if sb3 and case.sb3_of in cases:  # within 10% of the other case's ratio
+    ours, sb3 = row["ours"], row.get("sb3")
+    sb3_text, ratio, target = "–", "–", f"≥ {case.target}×"
+    if sb3 and case.sb3_of in cases:  # SB3's figures are the other case's: its ratio, within 10%
         reference = cases[case.sb3_of]
         relative = (ours / sb3) / (reference["ours"] / reference["sb3"])
-        ratio = f"{ours / sb3:.2f}×" + (" ✓" if abs(relative - 1.0) <= 0.10 else " ✗")
-        target = f"{case.sb3_of}'s ratio ± 10% (here {relative:.2f})"
-    shares = " | ".join(f"{100 * split[key]:.0f}%" for key in ("env_step", "inference", "update", "other"))
+        met, target = abs(relative - 1.0) <= 0.10, f"{case.sb3_of}'s ratio ± 10% (here {relative:.2f})"
+    elif sb3:
+        met = ours / sb3 >= case.target
+    if sb3:
+        sb3_text = f"{sb3:,.0f}" + (f" (from {case.sb3_of})" if case.sb3_of else "")
+        ratio = f"{ours / sb3:.2f}×" + (" ✓" if met else " ✗")
+    shares = " | ".join(f"{row['split'][part]:.0%}" for part in ("env_step", "inference", "update", "other"))
     return f"| {name} (`{case.script}`) | {case.env_id} | {ours:,.0f} | {sb3_text} | {ratio} | {target} | {shares} |"
-
-
-def hopper_section(profile: dict, sb3_sps: float) -> str:
-    """What bounds ppo_continuous.py on Hopper: the measured cost of each piece of a step, against the time
-    a step may take at twice SB3's speed (issue 7's target)."""
-    floor = profile["env_step"] + profile["policy_forward"] + profile["normalizers"] + profile["update_per_step"]
-    budget = 1e6 / (2 * sb3_sps)
-    values = {"policy_forward_torch": math.nan} | profile  # profiles before the numpy rollout lack it
-    values |= dict(floor=floor, floor_sps=1e6 / floor, sb3_sps=sb3_sps, budget=budget)
-    return HOPPER.format(**values, verdict=FITS if floor <= budget else BOUNDED)
-
-
-def breakout_section(profile: dict, split: dict) -> str:
-    """What bounds ppo_shared_backbone.py on Breakout: the update's time, by kind of operator."""
-    parts = profile["parts"]
-    network = sum(share for name, share in parts.items() if name.startswith(("conv", "linear", "ReLU")))
-    rows = "\n".join(f"| {name} | {f'{100 * share:.0f}%'} |" for name, share in parts.items())
-    return BREAKOUT.format(
-        update=f"{100 * split['update']:.0f}%", rows=rows, network=f"{100 * network:.0f}%", **profile
-    )
 
 
 @dataclass
@@ -425,7 +388,6 @@ def measure_case(name: str, rounds: int, cases: dict, before: Path | None = None
     """A case's row of speed.json: ours and SB3 alternating for `rounds` rounds, and the medians. With
     `before` (a file of our script as it was at a commit), that script takes SB3's place."""
     case, ours_all, other_all, splits = CASES[name], [], [], []
-    other = "before" if before else "SB3"
     for round_ in range(rounds):
         mine = in_fresh_process(measure_ours, case)
         ours_all.append(mine["sps"])
@@ -434,10 +396,10 @@ def measure_case(name: str, rounds: int, cases: dict, before: Path | None = None
         if before or case.sb3:
             theirs = in_fresh_process(measure_ours, case, before) if before else in_fresh_process(measure_sb3, case)
             other_all.append(theirs["sps"])
-            line += f", {other} {theirs['sps']:,.0f} steps/s"
+            line += f", {'before' if before else 'SB3'} {theirs['sps']:,.0f} steps/s"
         print(line, flush=True)
     row = {"ours": statistics.median(ours_all), "ours_all": ours_all}
-    row["split"] = {key: statistics.median(s[key] for s in splits) for key in splits[0]}
+    row["split"] = {part: statistics.median(split[part] for split in splits) for part in splits[0]}
     other_all = other_all or cases.get(case.sb3_of, {}).get("sb3_all", [])
     return row | ({"sb3": statistics.median(other_all), "sb3_all": other_all} if other_all else {})
 
@@ -466,18 +428,10 @@ def main() -> None:
     import stable_baselines3
     import torch
 
-    results = {
-        "versions": {
-            "torch": torch.__version__,
-            "sb3": stable_baselines3.__version__,
-            "gymnasium": gymnasium.__version__,
-        },
-        "cases": {},
-        # Of the code measured, and when and where: a report rendered later keeps them.
-        "commit": git_commit(),
-        "made": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": machine(),
-    }
+    versions = {"torch": torch.__version__, "sb3": stable_baselines3.__version__, "gymnasium": gymnasium.__version__}
+    made = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    # Of the code measured, and when and where: a report rendered later keeps them.
+    results = {"versions": versions, "cases": {}, "commit": git_commit(), "made": made, "machine": machine()}
     for name in cli.cases:
         results["cases"][name] = measure_case(name, cli.rounds, results["cases"])
     # What bounds these two ratios, for speed.md's "What bounds" sections.
@@ -485,9 +439,9 @@ def main() -> None:
         results["profile"] = in_fresh_process(profile_hopper)
     if "breakout" in cli.cases:
         results["profile_breakout"] = in_fresh_process(profile_breakout)
-    memory_json = RESULTS / "speed_memory.json"  # the recorded peak memory, unless --memory measured it anew here
-    memory_json = out / memory_json.name if (out / memory_json.name).exists() else memory_json
-    memory = json.loads(memory_json.read_text()) if memory_json.exists() else None
+    # The recorded peak memory, unless --memory measured it anew into the scratch folder.
+    memory_json = next((p for p in (out / "speed_memory.json", RESULTS / "speed_memory.json") if p.exists()), None)
+    memory = json.loads(memory_json.read_text()) if memory_json else None
     command = "python benchmark/speed.py " + " ".join(sys.argv[1:])
     (out / "speed.md").write_text(render(results, cli.rounds, command.strip(), memory))
     (out / "speed.json").write_text(json.dumps(results, indent=2))

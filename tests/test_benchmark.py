@@ -86,7 +86,8 @@ def test_speed_report_gives_ratios_and_targets():
         },
     }
     memory = {"100k": 500.0, "1M": 520.0, "1M_return": 2500.0, "1M_wall": 400.0, "1M_sps": 2500.0, "commit": "abc"}
-    results["profile"] = {"env_step": 100.0, "policy_forward": 50.0, "normalizers": 20.0, "mb_forward": 200.0}
+    results["profile"] = {"env_step": 100.0, "policy_forward": 50.0, "policy_forward_torch": 80.0, "normalizers": 20.0}
+    results["profile"] |= {"mb_forward": 200.0}
     results["profile"] |= {"mb_backward": 300.0, "mb_clip": 50.0, "mb_adam": 90.0, "update_per_step": 100.0}
     text = speed.render(results, 1, "python benchmark/speed.py", memory)
     # 100 + 50 + 20 + 100 = 270 µs per step; twice SB3's 1,000 steps/s leaves 500 µs per step.
@@ -172,6 +173,29 @@ def test_compare_losses_compares_distributions_in_standard_errors():
     result = compare_losses.compare_distributions(runs([1.0, 2.0, 3.0]), runs([3.0, 4.0, 5.0]))
     mean_before, mean_now, z = result["losses/entropy"]
     assert (mean_before, mean_now) == (2.0, 4.0) and z == pytest.approx(2.449, abs=1e-3)
+
+
+def test_compare_losses_runs_the_script_at_both_commits(monkeypatch, capsys):
+    """One run each way with the flags as given, or one per seed with --seeds; the runs are stand-ins."""
+    import compare_losses
+
+    calls = []
+
+    def run(script, flags, runs_dir):
+        calls.append((script.parent.name, flags))
+        seed = float(flags[-1]) if "--seed" in flags else 1.0
+        return {key: [1.0, seed] for key in compare_losses.KEYS}  # the same each way: identical
+
+    monkeypatch.setattr(compare_losses, "run", run)
+    monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py", "--flags=--total-timesteps 512"])
+    compare_losses.main()
+    assert calls == [("before", ["--total-timesteps", "512"]), (ROOT.name, ["--total-timesteps", "512"])]
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["identical"]
+    calls.clear()
+    monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py", "--seeds", "2", "--first-seed", "3"])
+    compare_losses.main()
+    assert [flags[-2:] for _, flags in calls] == [["--seed", "3"]] * 2 + [["--seed", "4"]] * 2
+    assert "seeds 3-4" in capsys.readouterr().out
 
 
 def test_speed_writes_the_record_only_with_publish(tmp_path, monkeypatch):
