@@ -95,12 +95,9 @@ def measure_ours(case: Case, script_path: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory() as runs_dir, contextlib.redirect_stdout(io.StringIO()):  # its status lines
         summary = ppo.train(ppo.parse_args([*flags, "--runs-dir", runs_dir]))
     wall = summary["wall_seconds"]
-    split = {
-        "env_step": seconds["env_step"],
-        "inference": seconds["collect"] - seconds["env_step"],  # the rest of the rollout
-        "update": seconds["update"],
-        "other": wall - seconds["collect"] - seconds["update"],
-    }
+    env_step, collect, update = seconds["env_step"], seconds["collect"], seconds["update"]
+    # inference: the rest of the rollout; other: what is neither rollout nor update
+    split = dict(env_step=env_step, inference=collect - env_step, update=update, other=wall - collect - update)
     return {"sps": summary["global_step"] / wall, "split": {part: t / wall for part, t in split.items()}}
 
 
