@@ -1,23 +1,19 @@
 """Run a benchmark suite: locally, a few processes at a time, or as a Slurm job array (slurm.py).
 
-A suite (suites.py) expands into runs, one per setting × environment id × seed, each one training process
-of a script writing to `benchmark/runs/<suite>/`. A complete run is skipped (a run that
-`benchmark/results/<suite>.csv` records as complete too, unless --rerun-recorded), a run cut short is
-resumed from its checkpoint, so the same command resumes a suite in this session or a later one. A run
-that another live process is running is skipped (RunLock). After each process the runner writes
-`meta.json` (command, commit, machine) into the run's folder.
+A suite (suites.py) expands into runs, one per setting × environment id × seed, each one process of a script
+writing into `benchmark/runs/<suite>/`. The same command resumes a suite, in this session or a later one: it
+skips a complete run (and one that `benchmark/results/<suite>.csv` records as complete, unless
+--rerun-recorded) and a run another live process runs (RunLock), and resumes a run cut short from its
+checkpoint. A reduced step budget is part of the exp name (`clip0.1-300k`): it is never taken for a full run.
 
     python benchmark/run.py --suite mujoco --workers 2
     python benchmark/run.py --suite table1 --seeds 1 --total-timesteps 300000 --dry-run
-    python benchmark/run.py --suite table1 --seeds 1 --total-timesteps 300000 \\
-        --slurm --partition cpu --time 04:00:00 --cpus-per-task 1 [--submit]
-
-A reduced step budget becomes part of the run's exp name (e.g. `clip0.1-300k`), so the report never takes
-it for a full run.
+    python benchmark/run.py --suite table1 --slurm --partition cpu --time 04:00:00 --cpus-per-task 1 [--submit]
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -31,7 +27,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,17 +35,8 @@ import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from repo import REPO, UserError, display, git_commit, machine  # noqa: E402
-from run_folders import (  # noqa: E402
-    RunState,
-    checkpoint_step,
-    folders_of,
-    read_folder,
-    recorded_runs,
-    run_key,
-    run_state,
-    scan,
-)
-from slurm import SlurmJobs, take_over, write_slurm  # noqa: E402
+from run_folders import RunState, checkpoint_step, folders_of, recorded_runs, run_key, run_state, scan  # noqa: E402
+from slurm import slurm_jobs, take_over, write_slurm  # noqa: E402
 from suites import SUITES, Setting, Suite, SuiteName, exp_name  # noqa: E402
 
 DEFAULT_RUNS_DIR = REPO / "benchmark" / "runs"
@@ -85,7 +72,7 @@ class Cli:
     rerun_recorded: bool = False
     """run again the runs that <results-dir>/<suite>.csv records as complete (e.g. to remake their logs)"""
 
-    # --- Slurm ---
+    # Slurm
     slurm: bool = False
     """write a Slurm job-array script (one array task per run still to do) instead of running locally"""
     submit: bool = False
@@ -106,11 +93,6 @@ class Cli:
     """at most this many array tasks at once (the %N of --array)"""
     run: str | None = None
     """run only the run with this key, <env_id>__<exp_name>__<seed>, in the foreground (what a Slurm array task calls)"""
-
-
-# ---------------------------------------------------------------------------------------------
-# Expanding a suite
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -174,30 +156,30 @@ def expand(cli: Cli) -> list[Run]:
         raise UserError("--total-timesteps must be positive")
     seeds = suite.seeds if cli.seeds is None else cli.seeds
     settings, envs = select_settings(suite, cli.settings), select_envs(suite, cli.envs)
-    return [
+    runs = [
         Run(suite.name, setting, env_id, seed, total, exp_name(setting, total, suite))
         for seed in seeds
         for setting in settings
         for env_id in envs
     ]
+    if cli.run is None:
+        return runs
+    if not (match := [run for run in runs if run.key == cli.run]):
+        raise UserError(f"--run {cli.run}: no such run in suite {cli.suite} with these flags")
+    return match
 
 
-# ---------------------------------------------------------------------------------------------
-# The state of a run (on disk, and whether a live process runs it), and executing it
-# ---------------------------------------------------------------------------------------------
-
-
-def state_of(run: Run, cli: Cli, jobs: SlurmJobs | None = None, locked: bool = False) -> RunState:
-    """What to do about a run now. `jobs`: what Slurm says of the runs' array tasks (asked here when None);
-    `locked`: this process holds the run's lock (else a process that holds it is running the run)."""
+def state_of(run: Run, cli: Cli, jobs: dict | None = None, locked: bool = False) -> RunState:
+    """What to do about a run now. `jobs`: slurm_jobs of the runs (asked here when None); `locked`: this
+    process holds the run's lock (else a process that holds it is running the run)."""
     results = cli.results_dir / f"{run.suite}.csv"
     if not cli.rerun_recorded and (run.key, run.total_timesteps) in recorded_runs(results):
         return RunState("complete", f"recorded in {display(results)}")
     if not locked and (holder := RunLock(run, cli.runs_dir).holder()):
         return RunState("busy", f"{holder} is running it")
     folders = folders_of(cli.runs_dir / run.suite, run.key, run.total_timesteps)
-    jobs = SlurmJobs([run], cli) if jobs is None else jobs
-    return run_state(folders, run.total_timesteps, cli.resume, checkpoint_step, slurm_job=jobs.of(run))
+    job = (slurm_jobs([run], cli) if jobs is None else jobs).get(run.key)
+    return run_state(folders, run.total_timesteps, cli.resume, checkpoint_step, slurm_job=job)
 
 
 class RunLock:
@@ -242,9 +224,8 @@ class RunLock:
 
 class Children:
     """The training processes running now. Each runs in its own session, so a signal reaches it only
-    through the runner: the first Ctrl-C/SIGTERM is forwarded (the script checkpoints and stops after
-    its iteration), and so is a second one (a second Ctrl-C stops the script at once; the scripts ignore
-    a repeated SIGTERM)."""
+    through the runner, which forwards each Ctrl-C/SIGTERM: at the first the script checkpoints and stops
+    after its iteration, at a second Ctrl-C it stops at once (the scripts ignore a repeated SIGTERM)."""
 
     def __init__(self):
         self.lock = threading.RLock()  # the handler may run while the main thread holds it
@@ -261,26 +242,24 @@ class Children:
             signal.signal(sig, handler)
 
     def handle(self, signum: int, frame) -> None:
-        first = self.signal is None
-        self.signal = self.signal or signum
-        name = signal.Signals(signum).name
-        print(
-            f"\nrun.py: {name}: "
-            + ("stopping the runs after their iteration (they checkpoint); no new run starts" if first else "again")
-            + ("; again to stop them at once" if first else ": stopping the runs at once"),
-            file=sys.stderr,
-            flush=True,
-        )
+        what = "again: stopping the runs at once"
+        if self.signal is None:
+            self.signal = signum
+            what = "stopping the runs after their iteration (they checkpoint); no new run starts; again to stop them"
+            what += " at once"
+        print(f"\nrun.py: {signal.Signals(signum).name}: {what}", file=sys.stderr)
         with self.lock:
             for proc in self.procs:
                 if proc.poll() is None:
                     proc.send_signal(signum)
 
     def start(self, cmd: list[str], **kwargs) -> subprocess.Popen | None:
+        """Starts a script with one thread (N processes at a time on N cores); None once told to stop."""
         with self.lock:
             if self.signal is not None:
                 return None
-            proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(), start_new_session=True, **kwargs)
+            env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+            proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, **kwargs)
             self.procs.add(proc)
             return proc
 
@@ -289,11 +268,6 @@ class Children:
         with self.lock:
             self.procs.discard(proc)
         return returncode
-
-
-def child_env() -> dict:
-    """One thread per training process: N processes at a time on N cores."""
-    return dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
 
 @dataclass
@@ -305,10 +279,9 @@ class Outcome:
 
 
 def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome:
-    """Do one run: skip it when complete or busy, else resume or start it; write meta.json after.
-
-    The decision is made here, just before starting, from what is on disk now. `log` is where the
-    script's output goes (None: this process's own stdout, as in a Slurm task)."""
+    """Do one run: skip it when complete or busy, else resume or start it. The decision is made here, just
+    before starting, from what is on disk now. `log`: where the script's output goes (None: this process's
+    own stdout, as in a Slurm task)."""
     lock = RunLock(run, cli.runs_dir)
     if holder := lock.acquire():
         return Outcome(run, "busy", f"{holder} is running it")
@@ -322,7 +295,7 @@ def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome
         outcome = launch(run, cli, children, log, state.checkpoint, lock)
         if outcome.returncode == 2 and state.checkpoint is not None and children.signal is None:
             # The checkpoint could not be resumed (unreadable, or made by other code): start afresh.
-            print(f"run.py: {run.key}: resuming {display(state.checkpoint)} failed; starting it afresh", flush=True)
+            print(f"run.py: {run.key}: resuming {display(state.checkpoint)} failed; starting it afresh")
             outcome = launch(run, cli, children, log, None, lock)
         return outcome
     finally:
@@ -330,36 +303,28 @@ def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome
 
 
 def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Path | None, lock: RunLock) -> Outcome:
-    """Start the script (it inherits the run's lock), wait for it, and record meta.json in the folder it made."""
+    """Start the script (it inherits the run's lock), wait for it, and write meta.json into the folder it made:
+    the command, the commit (and whether the script differs from it), the machine, the exit code and times."""
     cmd = run.command(cli.python, cli.runs_dir, resume)
     command = shlex.join([display(cmd[0]) if Path(cmd[0]).is_absolute() else cmd[0], *cmd[1:]])
     runs_dir = cli.runs_dir / run.suite
-    before = {f.path.name for f in scan(runs_dir).get(run.key, [])}
-    meta = {"command": command, "commit": git_commit(), "machine": machine()}
-    # The script differs from the commit: the run is then not exactly that commit's code.
-    diff = ["git", "diff", "--quiet", "HEAD", "--", run.setting.script]
-    meta["script_modified"] = subprocess.run(diff, cwd=REPO, capture_output=True).returncode != 0
+    before = {f.path for f in scan(runs_dir).get(run.key, [])}
+    diff = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", run.setting.script], cwd=REPO, capture_output=True)
+    meta = {"command": command, "commit": git_commit(), "machine": machine(), "script_modified": diff.returncode != 0}
     meta["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    if log is None:
-        print(f"$ {command}", flush=True)
-        proc = children.start(cmd, pass_fds=(lock.file.fileno(),))
-    else:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as out:
-            out.write(f"$ {command}\n")
-            out.flush()
-            proc = children.start(cmd, stdout=out, stderr=subprocess.STDOUT, pass_fds=(lock.file.fileno(),))
+    with open(log, "a") if log else contextlib.nullcontext() as out:  # no log: this process's stdout
+        print(f"$ {command}", file=out, flush=True)
+        stderr = subprocess.STDOUT if out else None
+        proc = children.start(cmd, stdout=out, stderr=stderr, pass_fds=(lock.file.fileno(),))
     if proc is None:
         return Outcome(run, "not started", "the runner was asked to stop")
     returncode = children.finish(proc)
     meta |= {"returncode": returncode, "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    new = [f for f in scan(runs_dir).get(run.key, []) if f.path.name not in before]
+    new = [f for f in scan(runs_dir).get(run.key, []) if f.path not in before]
     if not new:
         return Outcome(run, "failed", f"exit {returncode} before making a run folder", returncode)
     folder = new[-1]
     (folder.path / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    folder = read_folder(folder.path)
     if folder.is_complete(run.total_timesteps):
         summary = folder.summary
         detail = f"return {summary['mean_return']:.1f} (last {summary['episodes']} episodes)"
@@ -369,64 +334,47 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
 
 
 def run_locally(runs: list[Run], cli: Cli) -> int:
-    """Execute the runs, --workers at a time; returns the exit code (0 all complete, 1 some failed or
-    running elsewhere, 130/143 when interrupted)."""
-    logs = cli.runs_dir / runs[0].suite / "logs" if runs else cli.runs_dir
+    """Execute the runs, --workers at a time; returns final_report's exit code."""
+    logs = cli.runs_dir / cli.suite / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     stamp = int(time.time())
     outcomes: list[Outcome] = []
-    total = len(runs)
     with Children() as children, ThreadPoolExecutor(max_workers=cli.workers) as pool:
-        pending = {pool.submit(execute, run, cli, children, logs / f"{run.key}__{stamp}.log"): run for run in runs}
-        print(
-            f"run.py: {total} runs, {cli.workers} at a time; each script's output goes to {display(logs)}/", flush=True
-        )
-        while pending:
-            done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in done:
-                pending.pop(future)
-                outcome = future.result()
-                outcomes.append(outcome)
-                print(f"[{len(outcomes)}/{total}] {outcome.run.key}: {outcome.status} ({outcome.detail})", flush=True)
+        futures = [pool.submit(execute, run, cli, children, logs / f"{run.key}__{stamp}.log") for run in runs]
+        print(f"run.py: {len(runs)} runs, {cli.workers} at a time; each script's output goes to {display(logs)}/")
+        for future in as_completed(futures):
+            outcomes.append(outcome := future.result())
+            print(f"[{len(outcomes)}/{len(runs)}] {outcome.run.key}: {outcome.status} ({outcome.detail})")
     return final_report(outcomes, children.signal)
 
 
 def final_report(outcomes: list[Outcome], stop_signal: int | None) -> int:
+    """The outcomes counted, and the exit code: 0 when every run is complete, 1 when some failed or are
+    running elsewhere, 130/143 when interrupted."""
     counts = Counter(outcome.status for outcome in outcomes)
-    print("run.py: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())), flush=True)
+    print("run.py: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     if stop_signal is not None:
-        print("run.py: stopped; run the same command again to resume where it stopped", flush=True)
+        print("run.py: stopped; run the same command again to resume where it stopped")
         return 130 if stop_signal == signal.SIGINT else 143
-    unfinished = [o for o in outcomes if o.status in ("failed", "interrupted")]
+    unfinished, busy = counts["failed"] + counts["interrupted"], counts["busy"]
     if unfinished:
-        print(f"run.py: {len(unfinished)} runs did not complete (see their logs); run again to retry", flush=True)
-    busy = [o for o in outcomes if o.status == "busy"]
+        print(f"run.py: {unfinished} runs did not complete (see their logs); run again to retry")
     if busy:
-        print(
-            f"run.py: {len(busy)} runs are running in another process or Slurm job; run again once they have ended",
-            flush=True,
-        )
+        print(f"run.py: {busy} runs are running in another process or Slurm job; run again once they have ended")
     return 1 if unfinished or busy else 0
 
 
-def run_one(runs: list[Run], cli: Cli) -> int:
-    """--run KEY: do exactly that run in the foreground, its output on this process's stdout."""
-    match = [r for r in runs if r.key == cli.run]
-    if not match:
-        raise UserError(f"--run {cli.run}: no such run in suite {cli.suite} with these flags")
-    if cli.dry_run:
-        print_plan(plan(match, cli), cli)
-        return 0
+def run_one(run: Run, cli: Cli) -> int:
+    """--run KEY: do that run in the foreground, its output on this process's stdout (a Slurm task's .out)."""
     with Children() as children:
-        outcome = execute(match[0], cli, children, None)
-    print(f"run.py: {outcome.run.key}: {outcome.status} ({outcome.detail})", flush=True)
-    if outcome.status in ("complete", "done"):
-        return 0
-    return outcome.returncode if outcome.returncode not in (None, 0) else 1
+        outcome = execute(run, cli, children, None)
+    print(f"run.py: {run.key}: {outcome.status} ({outcome.detail})")
+    return 0 if outcome.status in ("complete", "done") else outcome.returncode or 1
 
 
 def plan(runs: list[Run], cli: Cli) -> list[tuple[Run, RunState]]:
     """Each run with what would be done about it now (Slurm is asked once, for all of them)."""
-    jobs = SlurmJobs(runs, cli)
+    jobs = slurm_jobs(runs, cli)
     return [(run, state_of(run, cli, jobs)) for run in runs]
 
 
@@ -449,9 +397,6 @@ def summarize(planned: list[tuple[Run, RunState]]) -> str:
     )
 
 
-# ---------------------------------------------------------------------------------------------
-
-
 def validate(cli: Cli) -> None:
     if cli.workers < 1:
         raise UserError("--workers must be at least 1")
@@ -468,20 +413,20 @@ def validate(cli: Cli) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Line by line: progress shows in a log as it happens, and a Slurm task's lines come before its script's.
+    sys.stdout.reconfigure(line_buffering=True)
     try:
         cli = tyro.cli(Cli, args=argv)
         cli = dataclasses.replace(cli, runs_dir=cli.runs_dir.absolute())
         validate(cli)
         runs = expand(cli)
-        if cli.run:
-            sys.exit(run_one(runs, cli))
         if cli.slurm:
             planned = plan(runs, cli)
             sys.exit(write_slurm(planned, cli, summarize(planned)))
         if cli.dry_run:
             print_plan(plan(runs, cli), cli)
-            return
-        sys.exit(run_locally(runs, cli))
+        else:
+            sys.exit(run_one(runs[0], cli) if cli.run else run_locally(runs, cli))
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)
         sys.exit(2)
