@@ -1,10 +1,8 @@
 """Run a benchmark suite: locally, a few processes at a time, or as a Slurm job array (slurm.py).
 
-A suite (suites.py) expands into runs, one per setting × environment id × seed, each one process of a script
-writing into `benchmark/runs/<suite>/`. The same command resumes a suite, in this session or a later one: it
-skips a complete run (and one that `benchmark/results/<suite>.csv` records as complete, unless
---rerun-recorded) and a run another live process runs (RunLock), and resumes a run cut short from its
-checkpoint. A reduced step budget is part of the exp name (`clip0.1-300k`): it is never taken for a full run.
+A suite (suites.py) expands into runs (setting × environment id × seed), each one process of a script writing
+into `benchmark/runs/<suite>/`. Run again, the same command skips the runs that are complete (or that
+`benchmark/results/<suite>.csv` records as complete) or running in another process, and resumes those cut short.
 
     python benchmark/run.py --suite mujoco --workers 2
     python benchmark/run.py --suite table1 --seeds 1 --total-timesteps 300000 --dry-run
@@ -27,20 +25,16 @@ import sys
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 import tyro
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, UserError, display, git_commit, machine  # noqa: E402
-from run_folders import RunState, checkpoint_step, folders_of, recorded_runs, run_key, run_state, scan  # noqa: E402
-from slurm import slurm_jobs, take_over, write_slurm  # noqa: E402
-from suites import SUITES, Setting, Suite, SuiteName, exp_name  # noqa: E402
-
-DEFAULT_RUNS_DIR = REPO / "benchmark" / "runs"
-DEFAULT_RESULTS_DIR = REPO / "benchmark" / "results"
+from repo import REPO, UserError, display, git_commit, machine
+from run_folders import RunState, checkpoint_step, folders_of, recorded_runs, run_key, run_state, scan
+from slurm import slurm_jobs, take_over, write_slurm
+from suites import SUITES, Setting, Suite, SuiteName, exp_name
 
 
 @dataclass
@@ -61,13 +55,13 @@ class Cli:
     """local runs at a time (each a single-threaded process: OMP_NUM_THREADS=1)"""
     dry_run: bool = False
     """print what would run (or the Slurm script) and exit"""
-    runs_dir: Path = DEFAULT_RUNS_DIR
+    runs_dir: Path = REPO / "benchmark" / "runs"
     """root of the run folders; a suite's runs go to <runs-dir>/<suite>"""
     python: str = sys.executable
     """the Python interpreter that runs the scripts"""
     resume: bool = True
     """resume a run cut short from its checkpoint; --no-resume restarts it from scratch"""
-    results_dir: Path = DEFAULT_RESULTS_DIR
+    results_dir: Path = REPO / "benchmark" / "results"
     """where report.py records the suites' results; a run <suite>.csv records as complete is skipped"""
     rerun_recorded: bool = False
     """run again the runs that <results-dir>/<suite>.csv records as complete (e.g. to remake their logs)"""
@@ -139,13 +133,10 @@ def short_name(env_id: str) -> str:
 
 
 def select_settings(suite: Suite, slugs: tuple[str, ...] | None) -> list[Setting]:
-    if slugs is None:
-        return list(suite.settings)
-    unknown = [s for s in slugs if suite.setting(s) is None]
-    if unknown:
+    if unknown := [slug for slug in slugs or () if suite.setting(slug) is None]:
         known = " ".join(s.slug for s in suite.settings)
         raise UserError(f"--settings: {', '.join(unknown)} not in suite {suite.name}; its settings are {known}")
-    return [s for s in suite.settings if s.slug in slugs]
+    return [s for s in suite.settings if slugs is None or s.slug in slugs]
 
 
 def expand(cli: Cli) -> list[Run]:
@@ -158,9 +149,7 @@ def expand(cli: Cli) -> list[Run]:
     settings, envs = select_settings(suite, cli.settings), select_envs(suite, cli.envs)
     runs = [
         Run(suite.name, setting, env_id, seed, total, exp_name(setting, total, suite))
-        for seed in seeds
-        for setting in settings
-        for env_id in envs
+        for seed, setting, env_id in product(seeds, settings, envs)
     ]
     if cli.run is None:
         return runs
@@ -253,17 +242,15 @@ class Children:
                 if proc.poll() is None:
                     proc.send_signal(signum)
 
-    def start(self, cmd: list[str], **kwargs) -> subprocess.Popen | None:
-        """Starts a script with one thread (N processes at a time on N cores); None once told to stop."""
+    def run(self, cmd: list[str], **kwargs) -> int | None:
+        """Runs a script with one thread (N processes at a time on N cores): its exit code, or None when the
+        runner was told to stop before it started."""
         with self.lock:
             if self.signal is not None:
                 return None
             env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
             proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, **kwargs)
             self.procs.add(proc)
-            return proc
-
-    def finish(self, proc: subprocess.Popen) -> int:
         returncode = proc.wait()
         with self.lock:
             self.procs.discard(proc)
@@ -315,10 +302,9 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
     with open(log, "a") if log else contextlib.nullcontext() as out:  # no log: this process's stdout
         print(f"$ {command}", file=out, flush=True)
         stderr = subprocess.STDOUT if out else None
-        proc = children.start(cmd, stdout=out, stderr=stderr, pass_fds=(lock.file.fileno(),))
-    if proc is None:
+        returncode = children.run(cmd, stdout=out, stderr=stderr, pass_fds=(lock.file.fileno(),))
+    if returncode is None:
         return Outcome(run, "not started", "the runner was asked to stop")
-    returncode = children.finish(proc)
     meta |= {"returncode": returncode, "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     new = [f for f in scan(runs_dir).get(run.key, []) if f.path not in before]
     if not new:
@@ -340,11 +326,14 @@ def run_locally(runs: list[Run], cli: Cli) -> int:
     stamp = int(time.time())
     outcomes: list[Outcome] = []
     with Children() as children, ThreadPoolExecutor(max_workers=cli.workers) as pool:
-        futures = [pool.submit(execute, run, cli, children, logs / f"{run.key}__{stamp}.log") for run in runs]
+        pending = {pool.submit(execute, run, cli, children, logs / f"{run.key}__{stamp}.log") for run in runs}
         print(f"run.py: {len(runs)} runs, {cli.workers} at a time; each script's output goes to {display(logs)}/")
-        for future in as_completed(futures):
-            outcomes.append(outcome := future.result())
-            print(f"[{len(outcomes)}/{len(runs)}] {outcome.run.key}: {outcome.status} ({outcome.detail})")
+        while pending:
+            # Wakes up every second: the signal handler runs in this thread, and a signal may reach another.
+            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcomes.append(outcome := future.result())
+                print(f"[{len(outcomes)}/{len(runs)}] {outcome.run.key}: {outcome.status} ({outcome.detail})")
     return final_report(outcomes, children.signal)
 
 
@@ -398,18 +387,16 @@ def summarize(planned: list[tuple[Run, RunState]]) -> str:
 
 
 def validate(cli: Cli) -> None:
-    if cli.workers < 1:
-        raise UserError("--workers must be at least 1")
-    if cli.cpus_per_task < 1:
-        raise UserError("--cpus-per-task must be at least 1")
-    if cli.submit and not cli.slurm:
-        raise UserError("--submit goes with --slurm")
-    if cli.run and cli.slurm:
-        raise UserError("--run is what an array task calls; do not combine it with --slurm")
-    if cli.max_parallel is not None and cli.max_parallel < 1:
-        raise UserError("--max-parallel must be at least 1")
-    if shutil.which(cli.python) is None:
-        raise UserError(f"--python {cli.python}: no such interpreter")
+    for wrong, message in (
+        (cli.workers < 1, "--workers must be at least 1"),
+        (cli.cpus_per_task < 1, "--cpus-per-task must be at least 1"),
+        (cli.submit and not cli.slurm, "--submit goes with --slurm"),
+        (cli.run and cli.slurm, "--run is what an array task calls; do not combine it with --slurm"),
+        (cli.max_parallel is not None and cli.max_parallel < 1, "--max-parallel must be at least 1"),
+        (shutil.which(cli.python) is None, f"--python {cli.python}: no such interpreter"),
+    ):
+        if wrong:
+            raise UserError(message)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ each task records itself when it starts its run, and the runner asks squeue whet
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -27,10 +28,11 @@ def forwarded_flags(cli: Cli) -> list[str]:
     """The flags an array task needs to expand the same suite again (everything that selects runs), with
     the runs' and the results' folders as absolute paths (the task may start elsewhere)."""
     flags = ["--suite", cli.suite]
-    selection = {"--seeds": cli.seeds, "--total-timesteps": cli.total_timesteps, "--envs": cli.envs}
-    for flag, value in (selection | {"--settings": cli.settings}).items():
-        if value is not None:
-            flags += [flag, *map(str, value if isinstance(value, tuple) else [value])]
+    total = None if cli.total_timesteps is None else [cli.total_timesteps]
+    selection = {"--seeds": cli.seeds, "--total-timesteps": total, "--envs": cli.envs, "--settings": cli.settings}
+    for flag, values in selection.items():
+        if values is not None:
+            flags += [flag, *map(str, values)]
     flags += ["--runs-dir", str(cli.runs_dir.absolute()), "--results-dir", str(cli.results_dir.absolute())]
     if not cli.resume:
         flags.append("--no-resume")
@@ -100,18 +102,15 @@ def take_over(run: Run, cli: Cli) -> str | None:
     return job
 
 
-def read_owner(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
-
-
 def slurm_jobs(runs: list[Run], cli: Cli) -> dict[str, tuple[str, str]]:
     """{run key: (job, state)} of the runs with a recorded array task, state as squeue says it: '' once Slurm
-    no longer lists the job, or the job is this process's own. Empty when squeue cannot be asked (the
-    folders' times decide then)."""
-    owners = {run.key: job for run in runs if (job := read_owner(owner_file(run, cli)))}
+    no longer lists the job, or the job is this process's own. Empty when squeue cannot be asked (the runs'
+    locks and folders decide then)."""
+    owners = {}
+    for run in runs:
+        with contextlib.suppress(OSError):  # no record, or taken back (see take_over) as we read it
+            owners[run.key] = owner_file(run, cli).read_text().strip()
+    owners = {key: job for key, job in owners.items() if job}
     states = squeue_states(set(owners.values())) if owners else {}
     if states is None:
         return {}
