@@ -41,52 +41,30 @@ from suites import SUITES, Setting, Suite, SuiteName, exp_name
 class Cli:
     """Run a benchmark suite (locally, or as a Slurm job array with --slurm)."""
 
-    suite: SuiteName
-    """which suite (see benchmark/README.md)"""
-    seeds: tuple[int, ...] | None = None
-    """seeds to run (default: the suite's, 1 2 3)"""
-    total_timesteps: int | None = None
-    """step budget of every run (default: the suite's); a different one is added to the exp name, e.g. clip0.1-300k"""
-    envs: tuple[str, ...] | None = None
-    """environments to run (default: the suite's), as full ids or short names: Hopper, Pong"""
-    settings: tuple[str, ...] | None = None
-    """settings to run, by slug (default: all of the suite's), e.g. cpi clip0.2 klpen_fixed_1"""
-    workers: int = 1
-    """local runs at a time (each a single-threaded process: OMP_NUM_THREADS=1)"""
-    dry_run: bool = False
-    """print what would run (or the Slurm script) and exit"""
-    runs_dir: Path = REPO / "benchmark" / "runs"
-    """root of the run folders; a suite's runs go to <runs-dir>/<suite>"""
-    python: str = sys.executable
-    """the Python interpreter that runs the scripts"""
-    resume: bool = True
-    """resume a run cut short from its checkpoint; --no-resume restarts it from scratch"""
-    results_dir: Path = REPO / "benchmark" / "results"
-    """where report.py records the suites' results; a run <suite>.csv records as complete is skipped"""
-    rerun_recorded: bool = False
-    """run again the runs that <results-dir>/<suite>.csv records as complete (e.g. to remake their logs)"""
+    suite: SuiteName  # which suite (see benchmark/README.md)
+    seeds: tuple[int, ...] | None = None  # seeds to run (default: the suite's, 1 2 3)
+    total_timesteps: int | None = None  # step budget (default: the suite's); others go into the exp name: clip0.1-300k
+    envs: tuple[str, ...] | None = None  # environments (default: the suite's), as full ids or short names: Hopper, Pong
+    settings: tuple[str, ...] | None = None  # settings to run, by slug (default: all), e.g. cpi clip0.2 klpen_fixed_1
+    workers: int = 1  # local runs at a time (each a single-threaded process: OMP_NUM_THREADS=1)
+    dry_run: bool = False  # print what would run (or the Slurm script) and exit
+    runs_dir: Path = REPO / "benchmark" / "runs"  # root of the run folders; a suite's runs go to <runs-dir>/<suite>
+    python: str = sys.executable  # the Python interpreter that runs the scripts
+    resume: bool = True  # resume a run cut short from its checkpoint; --no-resume restarts it from scratch
+    results_dir: Path = REPO / "benchmark" / "results"  # report.py's record; complete runs in <suite>.csv are skipped
+    rerun_recorded: bool = False  # run again the runs that <suite>.csv records as complete (e.g. to remake their logs)
 
-    # Slurm
-    slurm: bool = False
-    """write a Slurm job-array script (one array task per run still to do) instead of running locally"""
-    submit: bool = False
-    """with --slurm: also submit the script with sbatch"""
-    partition: str | None = None
-    """sbatch --partition"""
-    time: str | None = None
-    """sbatch --time of one array task (default: the suite's, e.g. 02:00:00 for MuJoCo)"""
-    cpus_per_task: int = 1
-    """sbatch --cpus-per-task"""
-    mem: str | None = None
-    """sbatch --mem (default: the suite's, e.g. 2G)"""
-    account: str | None = None
-    """sbatch --account"""
-    qos: str | None = None
-    """sbatch --qos"""
-    max_parallel: int | None = None
-    """at most this many array tasks at once (the %N of --array)"""
-    run: str | None = None
-    """run only the run with this key, <env_id>__<exp_name>__<seed>, in the foreground (what a Slurm array task calls)"""
+    # --- Slurm ---
+    slurm: bool = False  # write a Slurm job-array script (one task per run still to do) instead of running locally
+    submit: bool = False  # with --slurm: also submit the script with sbatch
+    partition: str | None = None  # sbatch --partition
+    time: str | None = None  # sbatch --time of one array task (default: the suite's, e.g. 02:00:00 for MuJoCo)
+    cpus_per_task: int = 1  # sbatch --cpus-per-task
+    mem: str | None = None  # sbatch --mem (default: the suite's, e.g. 2G)
+    account: str | None = None  # sbatch --account
+    qos: str | None = None  # sbatch --qos
+    max_parallel: int | None = None  # at most this many array tasks at once (the %N of --array)
+    run: str | None = None  # only the run <env_id>__<exp_name>__<seed>, in the foreground (what an array task calls)
 
 
 @dataclass(frozen=True)
