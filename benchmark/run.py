@@ -1,23 +1,17 @@
 """Run a benchmark suite: locally, a few processes at a time, or as a Slurm job array (slurm.py).
 
-A suite (suites.py) expands into runs, one per setting × environment id × seed, each one training process
-of a script writing to `benchmark/runs/<suite>/`. A complete run is skipped (a run that
-`benchmark/results/<suite>.csv` records as complete too, unless --rerun-recorded), a run cut short is
-resumed from its checkpoint, so the same command resumes a suite in this session or a later one. A run
-that another live process is running is skipped (RunLock). After each process the runner writes
-`meta.json` (command, commit, machine) into the run's folder.
+A suite (suites.py) expands into runs (setting × environment id × seed), each one process of a script writing
+into `benchmark/runs/<suite>/`. Run again, the same command skips the runs that are complete (or that
+`benchmark/results/<suite>.csv` records as complete) or running in another process, and resumes those cut short.
 
     python benchmark/run.py --suite mujoco --workers 2
     python benchmark/run.py --suite table1 --seeds 1 --total-timesteps 300000 --dry-run
-    python benchmark/run.py --suite table1 --seeds 1 --total-timesteps 300000 \\
-        --slurm --partition cpu --time 04:00:00 --cpus-per-task 1 [--submit]
-
-A reduced step budget becomes part of the run's exp name (e.g. `clip0.1-300k`), so the report never takes
-it for a full run.
+    python benchmark/run.py --suite table1 --slurm --partition cpu --time 04:00:00 --cpus-per-task 1 [--submit]
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -33,84 +27,44 @@ import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 import tyro
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, UserError, display, git_commit, machine  # noqa: E402
-from run_folders import (  # noqa: E402
-    RunState,
-    checkpoint_step,
-    folders_of,
-    read_folder,
-    recorded_runs,
-    run_key,
-    run_state,
-    scan,
-)
-from slurm import SlurmJobs, take_over, write_slurm  # noqa: E402
-from suites import SUITES, Setting, Suite, SuiteName, exp_name  # noqa: E402
-
-DEFAULT_RUNS_DIR = REPO / "benchmark" / "runs"
-DEFAULT_RESULTS_DIR = REPO / "benchmark" / "results"
+from repo import REPO, UserError, display, git_commit, machine
+from run_folders import RunState, checkpoint_step, folders_of, recorded_runs, run_key, run_state, scan
+from slurm import slurm_jobs, take_over, write_slurm
+from suites import SUITES, Setting, Suite, SuiteName, exp_name
 
 
 @dataclass
 class Cli:
     """Run a benchmark suite (locally, or as a Slurm job array with --slurm)."""
 
-    suite: SuiteName
-    """which suite (see benchmark/README.md)"""
-    seeds: tuple[int, ...] | None = None
-    """seeds to run (default: the suite's, 1 2 3)"""
-    total_timesteps: int | None = None
-    """step budget of every run (default: the suite's); a different one is added to the exp name, e.g. clip0.1-300k"""
-    envs: tuple[str, ...] | None = None
-    """environments to run (default: the suite's), as full ids or short names: Hopper, Pong"""
-    settings: tuple[str, ...] | None = None
-    """settings to run, by slug (default: all of the suite's), e.g. cpi clip0.2 klpen_fixed_1"""
-    workers: int = 1
-    """local runs at a time (each a single-threaded process: OMP_NUM_THREADS=1)"""
-    dry_run: bool = False
-    """print what would run (or the Slurm script) and exit"""
-    runs_dir: Path = DEFAULT_RUNS_DIR
-    """root of the run folders; a suite's runs go to <runs-dir>/<suite>"""
-    python: str = sys.executable
-    """the Python interpreter that runs the scripts"""
-    resume: bool = True
-    """resume a run cut short from its checkpoint; --no-resume restarts it from scratch"""
-    results_dir: Path = DEFAULT_RESULTS_DIR
-    """where report.py records the suites' results; a run <suite>.csv records as complete is skipped"""
-    rerun_recorded: bool = False
-    """run again the runs that <results-dir>/<suite>.csv records as complete (e.g. to remake their logs)"""
+    suite: SuiteName  # which suite (see benchmark/README.md)
+    seeds: tuple[int, ...] | None = None  # seeds to run (default: the suite's, 1 2 3)
+    total_timesteps: int | None = None  # step budget (default: the suite's); others go into the exp name: clip0.1-300k
+    envs: tuple[str, ...] | None = None  # environments (default: the suite's), as full ids or short names: Hopper, Pong
+    settings: tuple[str, ...] | None = None  # settings to run, by slug (default: all), e.g. cpi clip0.2 klpen_fixed_1
+    workers: int = 1  # local runs at a time (each a single-threaded process: OMP_NUM_THREADS=1)
+    dry_run: bool = False  # print what would run (or the Slurm script) and exit
+    runs_dir: Path = REPO / "benchmark" / "runs"  # root of the run folders; a suite's runs go to <runs-dir>/<suite>
+    python: str = sys.executable  # the Python interpreter that runs the scripts
+    resume: bool = True  # resume a run cut short from its checkpoint; --no-resume restarts it from scratch
+    results_dir: Path = REPO / "benchmark" / "results"  # report.py's record; complete runs in <suite>.csv are skipped
+    rerun_recorded: bool = False  # run again the runs that <suite>.csv records as complete (e.g. to remake their logs)
 
     # --- Slurm ---
-    slurm: bool = False
-    """write a Slurm job-array script (one array task per run still to do) instead of running locally"""
-    submit: bool = False
-    """with --slurm: also submit the script with sbatch"""
-    partition: str | None = None
-    """sbatch --partition"""
-    time: str | None = None
-    """sbatch --time of one array task (default: the suite's, e.g. 02:00:00 for MuJoCo)"""
-    cpus_per_task: int = 1
-    """sbatch --cpus-per-task"""
-    mem: str | None = None
-    """sbatch --mem (default: the suite's, e.g. 2G)"""
-    account: str | None = None
-    """sbatch --account"""
-    qos: str | None = None
-    """sbatch --qos"""
-    max_parallel: int | None = None
-    """at most this many array tasks at once (the %N of --array)"""
-    run: str | None = None
-    """run only the run with this key, <env_id>__<exp_name>__<seed>, in the foreground (what a Slurm array task calls)"""
-
-
-# ---------------------------------------------------------------------------------------------
-# Expanding a suite
-# ---------------------------------------------------------------------------------------------
+    slurm: bool = False  # write a Slurm job-array script (one task per run still to do) instead of running locally
+    submit: bool = False  # with --slurm: also submit the script with sbatch
+    partition: str | None = None  # sbatch --partition
+    time: str | None = None  # sbatch --time of one array task (default: the suite's, e.g. 02:00:00 for MuJoCo)
+    cpus_per_task: int = 1  # sbatch --cpus-per-task
+    mem: str | None = None  # sbatch --mem (default: the suite's, e.g. 2G)
+    account: str | None = None  # sbatch --account
+    qos: str | None = None  # sbatch --qos
+    max_parallel: int | None = None  # at most this many array tasks at once (the %N of --array)
+    run: str | None = None  # only the run <env_id>__<exp_name>__<seed>, in the foreground (what an array task calls)
 
 
 @dataclass(frozen=True)
@@ -157,13 +111,10 @@ def short_name(env_id: str) -> str:
 
 
 def select_settings(suite: Suite, slugs: tuple[str, ...] | None) -> list[Setting]:
-    if slugs is None:
-        return list(suite.settings)
-    unknown = [s for s in slugs if suite.setting(s) is None]
-    if unknown:
+    if unknown := [slug for slug in slugs or () if suite.setting(slug) is None]:
         known = " ".join(s.slug for s in suite.settings)
         raise UserError(f"--settings: {', '.join(unknown)} not in suite {suite.name}; its settings are {known}")
-    return [s for s in suite.settings if s.slug in slugs]
+    return [s for s in suite.settings if slugs is None or s.slug in slugs]
 
 
 def expand(cli: Cli) -> list[Run]:
@@ -174,30 +125,28 @@ def expand(cli: Cli) -> list[Run]:
         raise UserError("--total-timesteps must be positive")
     seeds = suite.seeds if cli.seeds is None else cli.seeds
     settings, envs = select_settings(suite, cli.settings), select_envs(suite, cli.envs)
-    return [
+    runs = [
         Run(suite.name, setting, env_id, seed, total, exp_name(setting, total, suite))
-        for seed in seeds
-        for setting in settings
-        for env_id in envs
+        for seed, setting, env_id in product(seeds, settings, envs)
     ]
+    if cli.run is None:
+        return runs
+    if not (match := [run for run in runs if run.key == cli.run]):
+        raise UserError(f"--run {cli.run}: no such run in suite {cli.suite} with these flags")
+    return match
 
 
-# ---------------------------------------------------------------------------------------------
-# The state of a run (on disk, and whether a live process runs it), and executing it
-# ---------------------------------------------------------------------------------------------
-
-
-def state_of(run: Run, cli: Cli, jobs: SlurmJobs | None = None, locked: bool = False) -> RunState:
-    """What to do about a run now. `jobs`: what Slurm says of the runs' array tasks (asked here when None);
-    `locked`: this process holds the run's lock (else a process that holds it is running the run)."""
+def state_of(run: Run, cli: Cli, jobs: dict | None = None, locked: bool = False) -> RunState:
+    """What to do about a run now. `jobs`: slurm_jobs of the runs (asked here when None); `locked`: this
+    process holds the run's lock (else a process that holds it is running the run)."""
     results = cli.results_dir / f"{run.suite}.csv"
     if not cli.rerun_recorded and (run.key, run.total_timesteps) in recorded_runs(results):
         return RunState("complete", f"recorded in {display(results)}")
     if not locked and (holder := RunLock(run, cli.runs_dir).holder()):
         return RunState("busy", f"{holder} is running it")
     folders = folders_of(cli.runs_dir / run.suite, run.key, run.total_timesteps)
-    jobs = SlurmJobs([run], cli) if jobs is None else jobs
-    return run_state(folders, run.total_timesteps, cli.resume, checkpoint_step, slurm_job=jobs.of(run))
+    job = (slurm_jobs([run], cli) if jobs is None else jobs).get(run.key)
+    return run_state(folders, run.total_timesteps, cli.resume, checkpoint_step, slurm_job=job)
 
 
 class RunLock:
@@ -242,9 +191,8 @@ class RunLock:
 
 class Children:
     """The training processes running now. Each runs in its own session, so a signal reaches it only
-    through the runner: the first Ctrl-C/SIGTERM is forwarded (the script checkpoints and stops after
-    its iteration), and so is a second one (a second Ctrl-C stops the script at once; the scripts ignore
-    a repeated SIGTERM)."""
+    through the runner, which forwards each Ctrl-C/SIGTERM: at the first the script checkpoints and stops
+    after its iteration, at a second Ctrl-C it stops at once (the scripts ignore a repeated SIGTERM)."""
 
     def __init__(self):
         self.lock = threading.RLock()  # the handler may run while the main thread holds it
@@ -261,39 +209,30 @@ class Children:
             signal.signal(sig, handler)
 
     def handle(self, signum: int, frame) -> None:
-        first = self.signal is None
-        self.signal = self.signal or signum
-        name = signal.Signals(signum).name
-        print(
-            f"\nrun.py: {name}: "
-            + ("stopping the runs after their iteration (they checkpoint); no new run starts" if first else "again")
-            + ("; again to stop them at once" if first else ": stopping the runs at once"),
-            file=sys.stderr,
-            flush=True,
-        )
+        what = "again: stopping the runs at once"
+        if self.signal is None:
+            self.signal = signum
+            what = "stopping the runs after their iteration (they checkpoint); no new run starts; again to stop them"
+            what += " at once"
+        print(f"\nrun.py: {signal.Signals(signum).name}: {what}", file=sys.stderr)
         with self.lock:
             for proc in self.procs:
                 if proc.poll() is None:
                     proc.send_signal(signum)
 
-    def start(self, cmd: list[str], **kwargs) -> subprocess.Popen | None:
+    def run(self, cmd: list[str], **kwargs) -> int | None:
+        """Runs a script with one thread (N processes at a time on N cores): its exit code, or None when the
+        runner was told to stop before it started."""
         with self.lock:
             if self.signal is not None:
                 return None
-            proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(), start_new_session=True, **kwargs)
+            env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+            proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, **kwargs)
             self.procs.add(proc)
-            return proc
-
-    def finish(self, proc: subprocess.Popen) -> int:
         returncode = proc.wait()
         with self.lock:
             self.procs.discard(proc)
         return returncode
-
-
-def child_env() -> dict:
-    """One thread per training process: N processes at a time on N cores."""
-    return dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
 
 @dataclass
@@ -305,10 +244,9 @@ class Outcome:
 
 
 def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome:
-    """Do one run: skip it when complete or busy, else resume or start it; write meta.json after.
-
-    The decision is made here, just before starting, from what is on disk now. `log` is where the
-    script's output goes (None: this process's own stdout, as in a Slurm task)."""
+    """Do one run: skip it when complete or busy, else resume or start it. The decision is made here, just
+    before starting, from what is on disk now. `log`: where the script's output goes (None: this process's
+    own stdout, as in a Slurm task)."""
     lock = RunLock(run, cli.runs_dir)
     if holder := lock.acquire():
         return Outcome(run, "busy", f"{holder} is running it")
@@ -322,7 +260,7 @@ def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome
         outcome = launch(run, cli, children, log, state.checkpoint, lock)
         if outcome.returncode == 2 and state.checkpoint is not None and children.signal is None:
             # The checkpoint could not be resumed (unreadable, or made by other code): start afresh.
-            print(f"run.py: {run.key}: resuming {display(state.checkpoint)} failed; starting it afresh", flush=True)
+            print(f"run.py: {run.key}: resuming {display(state.checkpoint)} failed; starting it afresh")
             outcome = launch(run, cli, children, log, None, lock)
         return outcome
     finally:
@@ -330,36 +268,27 @@ def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome
 
 
 def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Path | None, lock: RunLock) -> Outcome:
-    """Start the script (it inherits the run's lock), wait for it, and record meta.json in the folder it made."""
+    """Start the script (it inherits the run's lock), wait for it, and write meta.json into the folder it made:
+    the command, the commit (and whether the script differs from it), the machine, the exit code and times."""
     cmd = run.command(cli.python, cli.runs_dir, resume)
     command = shlex.join([display(cmd[0]) if Path(cmd[0]).is_absolute() else cmd[0], *cmd[1:]])
     runs_dir = cli.runs_dir / run.suite
-    before = {f.path.name for f in scan(runs_dir).get(run.key, [])}
-    meta = {"command": command, "commit": git_commit(), "machine": machine()}
-    # The script differs from the commit: the run is then not exactly that commit's code.
-    diff = ["git", "diff", "--quiet", "HEAD", "--", run.setting.script]
-    meta["script_modified"] = subprocess.run(diff, cwd=REPO, capture_output=True).returncode != 0
+    before = {f.path for f in scan(runs_dir).get(run.key, [])}
+    diff = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", run.setting.script], cwd=REPO, capture_output=True)
+    meta = {"command": command, "commit": git_commit(), "machine": machine(), "script_modified": diff.returncode != 0}
     meta["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    if log is None:
-        print(f"$ {command}", flush=True)
-        proc = children.start(cmd, pass_fds=(lock.file.fileno(),))
-    else:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as out:
-            out.write(f"$ {command}\n")
-            out.flush()
-            proc = children.start(cmd, stdout=out, stderr=subprocess.STDOUT, pass_fds=(lock.file.fileno(),))
-    if proc is None:
+    with open(log, "a") if log else contextlib.nullcontext() as out:  # no log: this process's stdout
+        print(f"$ {command}", file=out, flush=True)
+        stderr = subprocess.STDOUT if out else None
+        returncode = children.run(cmd, stdout=out, stderr=stderr, pass_fds=(lock.file.fileno(),))
+    if returncode is None:
         return Outcome(run, "not started", "the runner was asked to stop")
-    returncode = children.finish(proc)
     meta |= {"returncode": returncode, "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    new = [f for f in scan(runs_dir).get(run.key, []) if f.path.name not in before]
+    new = [f for f in scan(runs_dir).get(run.key, []) if f.path not in before]
     if not new:
         return Outcome(run, "failed", f"exit {returncode} before making a run folder", returncode)
     folder = new[-1]
     (folder.path / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    folder = read_folder(folder.path)
     if folder.is_complete(run.total_timesteps):
         summary = folder.summary
         detail = f"return {summary['mean_return']:.1f} (last {summary['episodes']} episodes)"
@@ -369,64 +298,50 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
 
 
 def run_locally(runs: list[Run], cli: Cli) -> int:
-    """Execute the runs, --workers at a time; returns the exit code (0 all complete, 1 some failed or
-    running elsewhere, 130/143 when interrupted)."""
-    logs = cli.runs_dir / runs[0].suite / "logs" if runs else cli.runs_dir
+    """Execute the runs, --workers at a time; returns final_report's exit code."""
+    logs = cli.runs_dir / cli.suite / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     stamp = int(time.time())
     outcomes: list[Outcome] = []
-    total = len(runs)
     with Children() as children, ThreadPoolExecutor(max_workers=cli.workers) as pool:
-        pending = {pool.submit(execute, run, cli, children, logs / f"{run.key}__{stamp}.log"): run for run in runs}
-        print(
-            f"run.py: {total} runs, {cli.workers} at a time; each script's output goes to {display(logs)}/", flush=True
-        )
+        pending = {pool.submit(execute, run, cli, children, logs / f"{run.key}__{stamp}.log") for run in runs}
+        print(f"run.py: {len(runs)} runs, {cli.workers} at a time; each script's output goes to {display(logs)}/")
         while pending:
-            done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            # Wakes up every second: the signal handler runs in this thread, and a signal may reach another.
+            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in done:
-                pending.pop(future)
-                outcome = future.result()
-                outcomes.append(outcome)
-                print(f"[{len(outcomes)}/{total}] {outcome.run.key}: {outcome.status} ({outcome.detail})", flush=True)
+                outcomes.append(outcome := future.result())
+                print(f"[{len(outcomes)}/{len(runs)}] {outcome.run.key}: {outcome.status} ({outcome.detail})")
     return final_report(outcomes, children.signal)
 
 
 def final_report(outcomes: list[Outcome], stop_signal: int | None) -> int:
+    """The outcomes counted, and the exit code: 0 when every run is complete, 1 when some failed or are
+    running elsewhere, 130/143 when interrupted."""
     counts = Counter(outcome.status for outcome in outcomes)
-    print("run.py: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())), flush=True)
+    print("run.py: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     if stop_signal is not None:
-        print("run.py: stopped; run the same command again to resume where it stopped", flush=True)
+        print("run.py: stopped; run the same command again to resume where it stopped")
         return 130 if stop_signal == signal.SIGINT else 143
-    unfinished = [o for o in outcomes if o.status in ("failed", "interrupted")]
+    unfinished, busy = counts["failed"] + counts["interrupted"], counts["busy"]
     if unfinished:
-        print(f"run.py: {len(unfinished)} runs did not complete (see their logs); run again to retry", flush=True)
-    busy = [o for o in outcomes if o.status == "busy"]
+        print(f"run.py: {unfinished} runs did not complete (see their logs); run again to retry")
     if busy:
-        print(
-            f"run.py: {len(busy)} runs are running in another process or Slurm job; run again once they have ended",
-            flush=True,
-        )
+        print(f"run.py: {busy} runs are running in another process or Slurm job; run again once they have ended")
     return 1 if unfinished or busy else 0
 
 
-def run_one(runs: list[Run], cli: Cli) -> int:
-    """--run KEY: do exactly that run in the foreground, its output on this process's stdout."""
-    match = [r for r in runs if r.key == cli.run]
-    if not match:
-        raise UserError(f"--run {cli.run}: no such run in suite {cli.suite} with these flags")
-    if cli.dry_run:
-        print_plan(plan(match, cli), cli)
-        return 0
+def run_one(run: Run, cli: Cli) -> int:
+    """--run KEY: do that run in the foreground, its output on this process's stdout (a Slurm task's .out)."""
     with Children() as children:
-        outcome = execute(match[0], cli, children, None)
-    print(f"run.py: {outcome.run.key}: {outcome.status} ({outcome.detail})", flush=True)
-    if outcome.status in ("complete", "done"):
-        return 0
-    return outcome.returncode if outcome.returncode not in (None, 0) else 1
+        outcome = execute(run, cli, children, None)
+    print(f"run.py: {run.key}: {outcome.status} ({outcome.detail})")
+    return 0 if outcome.status in ("complete", "done") else outcome.returncode or 1
 
 
 def plan(runs: list[Run], cli: Cli) -> list[tuple[Run, RunState]]:
     """Each run with what would be done about it now (Slurm is asked once, for all of them)."""
-    jobs = SlurmJobs(runs, cli)
+    jobs = slurm_jobs(runs, cli)
     return [(run, state_of(run, cli, jobs)) for run in runs]
 
 
@@ -449,39 +364,34 @@ def summarize(planned: list[tuple[Run, RunState]]) -> str:
     )
 
 
-# ---------------------------------------------------------------------------------------------
-
-
 def validate(cli: Cli) -> None:
-    if cli.workers < 1:
-        raise UserError("--workers must be at least 1")
-    if cli.cpus_per_task < 1:
-        raise UserError("--cpus-per-task must be at least 1")
-    if cli.submit and not cli.slurm:
-        raise UserError("--submit goes with --slurm")
-    if cli.run and cli.slurm:
-        raise UserError("--run is what an array task calls; do not combine it with --slurm")
-    if cli.max_parallel is not None and cli.max_parallel < 1:
-        raise UserError("--max-parallel must be at least 1")
-    if shutil.which(cli.python) is None:
-        raise UserError(f"--python {cli.python}: no such interpreter")
+    for wrong, message in (
+        (cli.workers < 1, "--workers must be at least 1"),
+        (cli.cpus_per_task < 1, "--cpus-per-task must be at least 1"),
+        (cli.submit and not cli.slurm, "--submit goes with --slurm"),
+        (cli.run and cli.slurm, "--run is what an array task calls; do not combine it with --slurm"),
+        (cli.max_parallel is not None and cli.max_parallel < 1, "--max-parallel must be at least 1"),
+        (shutil.which(cli.python) is None, f"--python {cli.python}: no such interpreter"),
+    ):
+        if wrong:
+            raise UserError(message)
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Line by line: progress shows in a log as it happens, and a Slurm task's lines come before its script's.
+    sys.stdout.reconfigure(line_buffering=True)
     try:
         cli = tyro.cli(Cli, args=argv)
         cli = dataclasses.replace(cli, runs_dir=cli.runs_dir.absolute())
         validate(cli)
         runs = expand(cli)
-        if cli.run:
-            sys.exit(run_one(runs, cli))
         if cli.slurm:
             planned = plan(runs, cli)
             sys.exit(write_slurm(planned, cli, summarize(planned)))
         if cli.dry_run:
             print_plan(plan(runs, cli), cli)
-            return
-        sys.exit(run_locally(runs, cli))
+        else:
+            sys.exit(run_one(runs[0], cli) if cli.run else run_locally(runs, cli))
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)
         sys.exit(2)

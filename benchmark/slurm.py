@@ -1,13 +1,14 @@
 """run.py's Slurm part: the job-array script (one array task per run still to do, each calling
 `run.py --run <key>`), its submission, and which array task runs which run.
 
-A run killed hard (SIGKILL, a node lost) leaves no summary.json. `--submit` records the array task it gives
-each run in <runs-dir>/<suite>/slurm/owners/<key>, each task records itself when it starts its run, and
-the runner asks squeue whether that job is still there: a pending task has not yet taken the run's lock.
+A run killed hard (SIGKILL, a node lost) leaves no summary.json, and a pending array task has not yet taken
+its run's lock. So `--submit` records the array task it gives each run in <runs-dir>/<suite>/slurm/owners/<key>,
+each task records itself when it starts its run, and the runner asks squeue whether that job is still there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -27,14 +28,11 @@ def forwarded_flags(cli: Cli) -> list[str]:
     """The flags an array task needs to expand the same suite again (everything that selects runs), with
     the runs' and the results' folders as absolute paths (the task may start elsewhere)."""
     flags = ["--suite", cli.suite]
-    if cli.seeds is not None:
-        flags += ["--seeds", *map(str, cli.seeds)]
-    if cli.total_timesteps is not None:
-        flags += ["--total-timesteps", str(cli.total_timesteps)]
-    if cli.envs is not None:
-        flags += ["--envs", *cli.envs]
-    if cli.settings is not None:
-        flags += ["--settings", *cli.settings]
+    total = None if cli.total_timesteps is None else [cli.total_timesteps]
+    selection = {"--seeds": cli.seeds, "--total-timesteps": total, "--envs": cli.envs, "--settings": cli.settings}
+    for flag, values in selection.items():
+        if values is not None:
+            flags += [flag, *map(str, values)]
     flags += ["--runs-dir", str(cli.runs_dir.absolute()), "--results-dir", str(cli.results_dir.absolute())]
     if not cli.resume:
         flags.append("--no-resume")
@@ -46,24 +44,21 @@ def forwarded_flags(cli: Cli) -> list[str]:
 def slurm_script(runs: list[Run], cli: Cli) -> str:
     """A Slurm job-array script with one array task per run; each task calls `run.py --run <key>`."""
     suite = SUITES[cli.suite]
-    out_dir = (cli.runs_dir / cli.suite / "slurm").absolute()
-    options = [
-        f"--job-name=ppo-{cli.suite}",
-        f"--array=0-{len(runs) - 1}" + (f"%{cli.max_parallel}" if cli.max_parallel else ""),
-        f"--time={cli.time or suite.slurm_time}",
-        "--ntasks=1",
-        f"--cpus-per-task={cli.cpus_per_task}",
-        f"--mem={cli.mem or suite.slurm_mem}",
-        f"--output={out_dir}/%A_%a.out",
-        # SIGTERM to this script 2 minutes before the time limit: run.py forwards it, the run
-        # checkpoints and stops; submitting again resumes it.
-        "--signal=B:TERM@120",
-    ]
-    options += [
-        f"--{name}={value}"
-        for name, value in (("partition", cli.partition), ("account", cli.account), ("qos", cli.qos))
-        if value
-    ]
+    sbatch = {
+        "job-name": f"ppo-{cli.suite}",
+        "array": f"0-{len(runs) - 1}" + (f"%{cli.max_parallel}" if cli.max_parallel else ""),
+        "time": cli.time or suite.slurm_time,
+        "ntasks": 1,
+        "cpus-per-task": cli.cpus_per_task,
+        "mem": cli.mem or suite.slurm_mem,
+        "output": f"{(cli.runs_dir / cli.suite / 'slurm').absolute()}/%A_%a.out",
+        # SIGTERM to this script 2 minutes before the time limit: run.py forwards it, the run checkpoints
+        # and stops; submitting again resumes it.
+        "signal": "B:TERM@120",
+        "partition": cli.partition,
+        "account": cli.account,
+        "qos": cli.qos,
+    }
     task = shlex.join([cli.python, "benchmark/run.py", *forwarded_flags(cli)])
     lines = [
         "#!/bin/bash",
@@ -71,7 +66,7 @@ def slurm_script(runs: list[Run], cli: Cli) -> str:
         f"# Written by benchmark/run.py on {time.strftime('%Y-%m-%d %H:%M')}: {len(runs)} runs still to do, one per array task.",
         "# Each task skips its run if complete and resumes it from its checkpoint if cut short, so the same",
         "# run.py command, run again after a time-out or a failure, writes a script for what is left.",
-        *(f"#SBATCH {option}" for option in options),
+        *(f"#SBATCH --{option}={value}" for option, value in sbatch.items() if value),
         "",
         "set -euo pipefail",
         "RUNS=(",
@@ -107,28 +102,19 @@ def take_over(run: Run, cli: Cli) -> str | None:
     return job
 
 
-class SlurmJobs:
-    """The Slurm jobs recorded as running the runs, and which of them Slurm still lists (one squeue call)."""
-
-    def __init__(self, runs: list[Run], cli: Cli):
-        self.owners = {run.key: read_owner(owner_file(run, cli)) for run in runs}
-        self.owners = {key: job for key, job in self.owners.items() if job}
-        self.states = squeue_states(set(self.owners.values())) if self.owners else {}
-
-    def of(self, run: Run) -> tuple[str, str] | None:
-        """(job, state): state '' once Slurm no longer lists the job (or the job is this process's own);
-        None when no job was recorded or squeue cannot be asked (the folder's times decide then)."""
-        job = self.owners.get(run.key)
-        if job is None or self.states is None:
-            return None
-        return (job, "" if job == this_slurm_job() else self.states.get(job, ""))
-
-
-def read_owner(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
+def slurm_jobs(runs: list[Run], cli: Cli) -> dict[str, tuple[str, str]]:
+    """{run key: (job, state)} of the runs with a recorded array task, state as squeue says it: '' once Slurm
+    no longer lists the job, or the job is this process's own. Empty when squeue cannot be asked (the runs'
+    locks and folders decide then)."""
+    owners = {}
+    for run in runs:
+        with contextlib.suppress(OSError):  # no record, or taken back (see take_over) as we read it
+            owners[run.key] = owner_file(run, cli).read_text().strip()
+    owners = {key: job for key, job in owners.items() if job}
+    states = squeue_states(set(owners.values())) if owners else {}
+    if states is None:
+        return {}
+    return {key: (job, "" if job == this_slurm_job() else states.get(job, "")) for key, job in owners.items()}
 
 
 def squeue_states(jobs: set[str]) -> dict[str, str] | None:
@@ -148,40 +134,35 @@ def squeue_states(jobs: set[str]) -> dict[str, str] | None:
 
 def write_slurm(planned: list[tuple[Run, RunState]], cli: Cli, summary: str) -> int:
     """--slurm: write (or with --dry-run print) the array script of the runs still to do; --submit it.
-    `planned`: each run with its state now; `summary`, their counts in one line. Returns 1 when runs were
-    held back as running elsewhere (the array then lacks them), else 0."""
+    `summary`: the runs' states counted, in one line. Returns 1 when runs were held back as running
+    elsewhere (the array then lacks them), else 0."""
     todo = [run for run, state in planned if state.action in ("resume", "start")]
     held = [(run, state) for run, state in planned if state.action == "busy"]
     print(summary, file=sys.stderr if cli.dry_run else sys.stdout)
     for run, state in held:
         print(f"run.py: held back {run.key}: {state.reason}", file=sys.stderr)
+    advice = f": {len(held)} runs are running elsewhere (listed above); submit again once they have ended"
     if not todo:
-        print("run.py: nothing to submit" + (held_back_advice(held) if held else ""), file=sys.stderr)
+        print("run.py: nothing to submit" + (advice if held else ""), file=sys.stderr)
         return 1 if held and not cli.dry_run else 0
-    text = slurm_script(todo, cli)
     if cli.dry_run:
-        print(text, end="")
+        print(slurm_script(todo, cli), end="")
         return 0
-    out_dir = cli.runs_dir / cli.suite / "slurm"
-    out_dir.mkdir(parents=True, exist_ok=True)  # sbatch does not create the --output folder
-    path = out_dir / f"{cli.suite}__{int(time.time())}.sbatch"
-    path.write_text(text)
+    path = cli.runs_dir / cli.suite / "slurm" / f"{cli.suite}__{int(time.time())}.sbatch"
+    path.parent.mkdir(parents=True, exist_ok=True)  # sbatch does not create the --output folder
+    path.write_text(slurm_script(todo, cli))
     print(f"run.py: wrote {display(path)} ({len(todo)} array tasks)")
     if cli.submit:
         submit(path, todo, cli)
     else:
         print(f"run.py: submit it with: sbatch {display(path)}")
     if held:
-        print("run.py: left out of the array" + held_back_advice(held), file=sys.stderr)
+        print("run.py: left out of the array" + advice, file=sys.stderr)
     return 1 if held else 0
 
 
-def held_back_advice(held: list[tuple[Run, RunState]]) -> str:
-    return f": {len(held)} runs are running elsewhere (listed above); submit again once they have ended"
-
-
 def submit(path: Path, todo: list[Run], cli: Cli) -> None:
-    """sbatch the script, then record which array task has each run (see owner_file)."""
+    """sbatch the script, then record which array task has each run."""
     try:
         result = subprocess.run(["sbatch", "--parsable", str(path)], cwd=REPO, capture_output=True, text=True)
     except FileNotFoundError:
@@ -194,6 +175,5 @@ def submit(path: Path, todo: list[Run], cli: Cli) -> None:
         print("run.py: sbatch gave no job id: the runs' array tasks are not recorded", file=sys.stderr)
         return
     for index, run in enumerate(todo):
-        owner = owner_file(run, cli)
-        owner.parent.mkdir(parents=True, exist_ok=True)
-        owner.write_text(f"{job}_{index}\n")
+        owner_file(run, cli).parent.mkdir(parents=True, exist_ok=True)
+        owner_file(run, cli).write_text(f"{job}_{index}\n")
