@@ -191,7 +191,13 @@ class Run(BaseCallback):
         super().__init__()
         validate(args)
         self.args, self.signal, self.recent_returns = args, None, deque(maxlen=100)
-        self.learn_steps = args.total_timesteps - args.total_timesteps % (args.num_envs * args.num_steps)
+        n_t = args.num_envs * args.num_steps
+        self.learn_steps = args.total_timesteps - args.total_timesteps % n_t
+        if self.learn_steps != args.total_timesteps:
+            print(
+                f"--total-timesteps is rounded down to a multiple of N×T = {n_t:,}: {self.learn_steps:,}",
+                file=sys.stderr,
+            )
         name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}".replace("/", "-")
         self.dir, self.last_print, self.updates_logged = os.path.join(args.runs_dir, name), 0.0, 0
 
@@ -205,12 +211,6 @@ class Run(BaseCallback):
         with open(os.path.join(self.dir, "args.json"), "w") as f:
             json.dump(hyperparameters | {"stable_baselines3": sb3}, f, indent=2, default=printable)
         self.handlers = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-        if self.learn_steps != self.args.total_timesteps:
-            n_t = self.args.num_envs * self.args.num_steps
-            print(
-                f"--total-timesteps is rounded down to a multiple of N×T = {n_t:,}: {self.learn_steps:,}",
-                file=sys.stderr,
-            )
         return self
 
     def handle(self, signum: int, frame) -> None:
@@ -264,9 +264,8 @@ class Run(BaseCallback):
             if isinstance(model.get_env(), VecNormalize):
                 model.get_env().save(os.path.join(self.dir, "sb3_vecnormalize.pkl"))
         summary = dict(global_step=steps, start_step=0, mean_return=mean_return, episodes=len(returns))
-        summary |= dict(
-            sps=steps / seconds, wall_seconds=seconds, run_dir=self.dir, checkpoint=None, interrupted=self.signal
-        )
+        summary |= dict(sps=steps / seconds, wall_seconds=seconds, run_dir=self.dir, checkpoint=None)
+        summary["interrupted"] = self.signal
         with open(os.path.join(self.dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
         score = f"mean return of the last {len(returns)} episodes {mean_return:.2f}" if returns else ""
