@@ -1,8 +1,8 @@
 """Measure a uniformly random policy: the 0 of the paper's Table 1 normalized score.
 
-For each environment, 100 episodes with actions drawn uniformly from the action space (seeded), and
-their mean total reward. The figures go to benchmark/results/random_policy.csv, one row per
-environment, with the command and the commit that made them (rows of other environments are kept).
+For each environment, 100 episodes with actions drawn uniformly from the action space (seeded), and their
+mean total reward, into benchmark/results/random_policy.csv: one row per environment, with the command and
+the commit that made it (the rows of other environments are kept).
 
     python benchmark/random_policy.py
     python benchmark/random_policy.py --envs Humanoid-v4 --episodes 100
@@ -44,20 +44,15 @@ class Cli:
 
 def random_returns(env_id: str, episodes: int, seed: int) -> list[float]:
     """Total reward of each of `episodes` episodes under uniformly random actions."""
-    env = gym.make(env_id)
+    env = gym.wrappers.RecordEpisodeStatistics(gym.make(env_id), buffer_length=episodes)
     env.action_space.seed(seed)
     env.reset(seed=seed)
-    returns = []
-    for _ in range(episodes):
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-        env.reset()
+    while len(env.return_queue) < episodes:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
     env.close()
-    return returns
+    return [float(episode_return) for episode_return in env.return_queue]
 
 
 def fail(message: str) -> None:
@@ -70,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     if cli.episodes < 1:
         fail("--episodes must be at least 1")
     command = shlex.join(["python", "benchmark/random_policy.py", *(sys.argv[1:] if argv is None else argv)])
-    # Kept as the text it was written as, so the rows not measured now are rewritten unchanged.
+    # Read as the text it was written as, so that the rows not measured now are written back unchanged.
     table = pd.DataFrame(columns=COLUMNS)
     if cli.out.is_file():
         table = pd.read_csv(cli.out, dtype=str, keep_default_na=False, index_col="env_id")
@@ -80,10 +75,10 @@ def main(argv: list[str] | None = None) -> None:
             returns = random_returns(env_id, cli.episodes, cli.seed)
         except gym.error.Error as e:
             fail(f"{env_id}: {e}")
-        mean, std, seconds = f"{np.mean(returns):.4f}", f"{np.std(returns):.4f}", f"{time.time() - start:.1f}"
-        row = [len(returns), mean, std, cli.seed, seconds, gym.__version__, command, git_commit()]
-        table.loc[env_id] = [str(value) for value in row]
-        print(f"{env_id}: {np.mean(returns):.2f} ± {np.std(returns):.2f} over {len(returns)} episodes", flush=True)
+        mean, std, seconds = np.mean(returns), np.std(returns), time.time() - start
+        row = [cli.episodes, f"{mean:.4f}", f"{std:.4f}", cli.seed, f"{seconds:.1f}", gym.__version__, command]
+        table.loc[env_id] = [str(value) for value in [*row, git_commit()]]
+        print(f"{env_id}: {mean:.2f} ± {std:.2f} over {cli.episodes} episodes", flush=True)
     cli.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(cli.out, index_label="env_id", lineterminator="\r\n")  # \r\n: as the csv module wrote it
     print(f"random_policy.py: wrote {cli.out}")

@@ -3,13 +3,11 @@
 Issue 15: where ppo_continuous.py falls short of the paper (Swimmer-v4, InvertedDoublePendulum-v4 at 1M
 steps), an independent implementation run with the same settings on the same seeds says whether the
 shortfall is ours or the setting's. This script trains SB3's PPO and writes the run folder our scripts
-write (TensorBoard events with our tags, episodes at the step they ended; `args.json`, with what SB3 was
-given; `summary.json` when it ends), so `run.py` runs it and `report.py` reports it like our own runs
-(suites `mujoco_sb3` and `mujoco_sb3_no_clip_vloss`).
+write (TensorBoard events with our tags, `args.json` with what SB3 was given, `summary.json` when it ends),
+so `run.py` runs it and `report.py` reports it like our own runs (suites `mujoco_sb3`, `mujoco_sb3_no_clip_vloss`).
 
     pip install -r benchmark/requirements-speed.txt     # stable-baselines3
     python benchmark/sb3_ppo.py --env-id Swimmer-v4 --seed 1
-    python benchmark/run.py --suite mujoco_sb3 --envs Swimmer InvertedDoublePendulum --seeds 1 2 3 --workers 2
 
 Its flags are ppo_continuous.py's (the subset SB3 has), with the same defaults; `sb3_kwargs` gives them to
 SB3 field by field (benchmark/speed.py builds its SB3 learners with the same `make_envs`, `make_model`).
@@ -38,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import signal
 import sys
@@ -54,8 +51,15 @@ import torch.nn as nn
 import tyro
 from torch.utils.tensorboard import SummaryWriter
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from repo import load_script  # noqa: E402
+
 SCRIPT = "sb3_ppo"
 INSTALL = "pip install -r benchmark/requirements-speed.txt"
+# The peer takes what ppo_continuous.py takes, in its words: its checks of the flags and the environment, its
+# one-line errors (UserError: main() prints it and exits with code 2), its status line.
+ppo_continuous = load_script("ppo_continuous")
+UserError = ppo_continuous.UserError
 
 try:
     import stable_baselines3
@@ -100,23 +104,16 @@ class Args:
     norm_reward: bool = True  # VecNormalize's reward scaling by the std of the discounted return, clipped to ±10
 
 
-# --- SB3 set up as our hyperparameters say (speed.py builds its learners with these too) ----------------------
-
-
 @dataclass(frozen=True)
 class AnnealedLR:
     """ppo_continuous.py's stepsize schedule as an SB3 schedule. Ours sets the rate before each rollout to
     (1 − steps before it / total_timesteps)·lr; SB3 asks its schedule after the rollout, with
-    progress_remaining = 1 − steps done / learn_steps (the rollout's steps included), so the steps before
-    the rollout are (1 − progress_remaining)·learn_steps − batch_size."""
+    progress_remaining = 1 − steps done / learn_steps, the rollout's steps included."""
 
     learning_rate: float
-    batch_size: int
-    """N×T, the steps of one rollout"""
-    learn_steps: int
-    """the total_timesteps given to SB3's learn()"""
-    total_timesteps: int
-    """ppo_continuous.py's --total-timesteps, before rounding (ours anneals over it)"""
+    batch_size: int  # N×T, the steps of one rollout
+    learn_steps: int  # the total_timesteps given to SB3's learn()
+    total_timesteps: int  # ppo_continuous.py's --total-timesteps, before rounding (ours anneals over it)
 
     def __call__(self, progress_remaining: float) -> float:
         steps_before = round((1.0 - progress_remaining) * self.learn_steps) - self.batch_size
@@ -150,19 +147,13 @@ def sb3_kwargs(args: Args, learn_steps: int, policy: str = "MlpPolicy") -> dict:
 
 
 def make_envs(args: Args) -> VecEnv:
-    """The N actors as SB3 has them: a DummyVecEnv of Monitor-wrapped environments (each episode's raw
-    return and length in infos["episode"]), under VecNormalize when normalizing, whose statistics start as ours
-    (mean 0, variance 1, count 1e-4; ε 1e-8)."""
+    """The N actors as SB3 has them: a DummyVecEnv of Monitor-wrapped environments (each episode's raw return
+    and length in infos["episode"]), under VecNormalize when normalizing. VecNormalize's defaults are ours:
+    statistics from mean 0, variance 1, count 1e-4; ε 1e-8; observations and rewards clipped to ±10."""
+    # A callable, not the id: SB3 would make the id with render_mode="rgb_array".
     envs = make_vec_env(partial(gym.make, args.env_id), n_envs=args.num_envs, seed=args.seed)
     if args.norm_obs or args.norm_reward:
-        envs = VecNormalize(
-            envs,
-            norm_obs=args.norm_obs,
-            norm_reward=args.norm_reward,
-            clip_obs=10.0,
-            clip_reward=10.0,
-            gamma=args.gamma,
-        )
+        envs = VecNormalize(envs, norm_obs=args.norm_obs, norm_reward=args.norm_reward, gamma=args.gamma)
     return envs
 
 
@@ -170,8 +161,6 @@ def make_model(args: Args, envs: VecEnv, learn_steps: int, policy: str = "MlpPol
     """SB3's PPO on `envs` with our hyperparameters; `overrides` replace any of sb3_kwargs' arguments."""
     return PPO(policy, envs, seed=args.seed, verbose=0, **(sb3_kwargs(args, learn_steps, policy) | overrides))
 
-
-# --- Training: SB3's learn(), with our run folder --------------------------------------------------------------
 
 # SB3's names of an update's diagnostics -> (our TensorBoard tag, factor): see the module's docstring.
 DIAGNOSTICS = {
@@ -188,31 +177,32 @@ DIAGNOSTICS = {
 def train(args: Args) -> dict:
     with Run(args) as run:
         torch.set_num_threads(args.torch_threads)
-        envs = make_envs(args)
-        model = make_model(args, envs, run.learn_steps)
+        model = make_model(args, make_envs(args), run.learn_steps)
         model.learn(total_timesteps=run.learn_steps, callback=run)
         return run.finish(model)
 
 
 class Run(BaseCallback):
-    """The run folder (TensorBoard events, args.json, summary.json), the status line, and Ctrl-C/SIGTERM, as
-    ppo_continuous.py's Run has them (without checkpoints), written from inside SB3's learn(): each episode's
-    raw return and length at the global step where it ended, each update's diagnostics at the step after its
-    rollout (as ours). A second Ctrl-C stops at once, a repeated SIGTERM does not (a cluster's scancel may send
-    it to the run and to its launcher, who passes it on)."""
+    """ppo_continuous.py's run folder (TensorBoard events, args.json, summary.json), status line and Ctrl-C or
+    SIGTERM, without checkpoints, kept from inside SB3's learn(): each episode's raw return and length at the
+    global step where it ended, each update's diagnostics at the step after its rollout, as ours."""
 
     def __init__(self, args: Args):
         super().__init__()
         validate(args)
-        self.args, self.batch_size, self.signal = args, args.num_envs * args.num_steps, None
-        self.learn_steps = args.total_timesteps - args.total_timesteps % self.batch_size
+        self.args, self.signal, self.recent_returns = args, None, deque(maxlen=100)
+        n_t = args.num_envs * args.num_steps
+        self.learn_steps = args.total_timesteps - args.total_timesteps % n_t
+        if self.learn_steps != args.total_timesteps:
+            print(
+                f"--total-timesteps is rounded down to a multiple of N×T = {n_t:,}: {self.learn_steps:,}",
+                file=sys.stderr,
+            )
         name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}".replace("/", "-")
-        self.dir, self.recent_returns = os.path.join(args.runs_dir, name), deque(maxlen=100)
-        self.start_time, self.last_print, self.update_step, self.updates_logged = time.time(), 0.0, 0, 0
+        self.dir, self.last_print, self.updates_logged = os.path.join(args.runs_dir, name), 0.0, 0
 
     def __enter__(self) -> Run:
-        self.writer = SummaryWriter(self.dir)
-        hyperparameters = dataclasses.asdict(self.args)
+        self.writer, hyperparameters = SummaryWriter(self.dir), dataclasses.asdict(self.args)
         table = "".join(f"\n|{key}|{value}|" for key, value in hyperparameters.items())
         self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")
         # What SB3 was given, besides our flags: the record of how they were mapped.
@@ -221,18 +211,13 @@ class Run(BaseCallback):
         with open(os.path.join(self.dir, "args.json"), "w") as f:
             json.dump(hyperparameters | {"stable_baselines3": sb3}, f, indent=2, default=printable)
         self.handlers = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-        if self.learn_steps != self.args.total_timesteps:
-            print(
-                f"--total-timesteps is rounded down to a multiple of N×T = {self.batch_size:,}: {self.learn_steps:,}",
-                file=sys.stderr,
-            )
         return self
 
     def handle(self, signum: int, frame) -> None:
         if self.signal is None:
             self.signal = signal.Signals(signum).name
             print(f"\n{self.signal}: stopping at the next step (Ctrl-C again to stop at once)", file=sys.stderr)
-        elif signum == signal.SIGINT:
+        elif signum == signal.SIGINT:  # not a second SIGTERM: scancel may send one to the run and one to run.py
             raise KeyboardInterrupt
 
     def __exit__(self, *exc) -> None:
@@ -251,45 +236,36 @@ class Run(BaseCallback):
                 self.recent_returns.append(float(info["episode"]["r"]))
         return self.signal is None  # False ends learn() at once
 
-    def _on_rollout_end(self) -> None:
-        self.update_step = self.model.num_timesteps  # the update that follows is logged at this step
-
     def _on_rollout_start(self) -> None:
-        self.log_update()  # the previous update's diagnostics are in SB3's logger until its next dump
+        self.log_update()  # the last update's diagnostics stay in SB3's logger until this rollout's end
 
     def _on_training_end(self) -> None:
         self.log_update()
 
     def log_update(self) -> None:
-        recorded = self.model.logger.name_to_value
-        updates = int(recorded.get("train/n_updates", 0))  # epochs done so far
-        if updates == self.updates_logged:
+        """The last update's diagnostics, once, at the step after its rollout (no step taken since, unless
+        interrupted, and then it is logged already); now and then the status line."""
+        recorded, step = self.model.logger.name_to_value, self.model.num_timesteps
+        if recorded.get("train/n_updates", 0) == self.updates_logged:  # no update yet, or logged already
             return
-        self.updates_logged, step = updates, self.update_step
-        sps = step / max(time.time() - self.start_time, 1e-9)
+        self.updates_logged, sps = recorded["train/n_updates"], step / (time.time() - self.start_time)
         for theirs, (ours, factor) in DIAGNOSTICS.items():
             self.writer.add_scalar(ours, recorded[theirs] * factor, step)
         self.writer.add_scalar("charts/SPS", sps, step)
         if time.time() - self.last_print >= 5.0 or step >= self.learn_steps:
             self.last_print = time.time()
-            recent = list(self.recent_returns)[-20:]
-            mean_return = f"{np.mean(recent):10.2f}" if recent else "         -"
-            print(
-                f"step {step:>10,}/{self.learn_steps:,} | return {mean_return} (last {len(recent):>2} episodes) "
-                f"| {sps:6,.0f} steps/s",
-                flush=True,
-            )
+            print(ppo_continuous.status_line(step, self.learn_steps, self.recent_returns, sps), flush=True)
 
     def finish(self, model: PPO) -> dict:
         seconds, steps, returns = time.time() - self.start_time, model.num_timesteps, self.recent_returns
-        mean_return = float(np.mean(returns)) if returns else math.nan
+        mean_return = float(np.mean(returns)) if returns else float("nan")
         if self.args.save_model:
             model.save(os.path.join(self.dir, "sb3_model.zip"))
             if isinstance(model.get_env(), VecNormalize):
                 model.get_env().save(os.path.join(self.dir, "sb3_vecnormalize.pkl"))
         summary = dict(global_step=steps, start_step=0, mean_return=mean_return, episodes=len(returns))
         summary |= dict(sps=steps / seconds, wall_seconds=seconds, run_dir=self.dir, checkpoint=None)
-        summary |= dict(interrupted=self.signal)
+        summary["interrupted"] = self.signal
         with open(os.path.join(self.dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)  # read by benchmark/run.py to skip finished runs
         score = f"mean return of the last {len(returns)} episodes {mean_return:.2f}" if returns else ""
@@ -308,35 +284,10 @@ def printable(value) -> object:
     return getattr(value, "__name__", repr(value))
 
 
-class UserError(Exception):
-    """A problem the user can fix; main() prints it as one line and exits with code 2."""
-
-
 def validate(args: Args) -> None:
-    """Refuses hyperparameters that cannot work, and an environment id gymnasium does not know, before anything starts."""
-    positive = ["total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs", "learning_rate"]
-    positive += ["clip_coef", "max_grad_norm", "torch_threads"]
-    batch_size = args.num_envs * args.num_steps
-    n_t = f"--num-envs × --num-steps = {batch_size}"
-    checks = [(getattr(args, name) > 0, f"--{name.replace('_', '-')} must be positive") for name in positive] + [
-        (0.0 <= args.gamma <= 1.0, "--gamma must be in [0, 1]"),
-        (0.0 <= args.gae_lambda <= 1.0, "--gae-lambda must be in [0, 1]"),
-        (args.ent_coef >= 0 and args.vf_coef >= 0, "--ent-coef and --vf-coef must be non-negative"),
-        (batch_size % max(args.num_minibatches, 1) == 0, f"{n_t} is not divisible by --num-minibatches"),
-        (args.total_timesteps >= batch_size, f"--total-timesteps must be at least {n_t}"),
-    ]
-    if failed := [message for ok, message in checks if not ok]:
-        raise UserError(failed[0])
-    try:
-        env = gym.make(args.env_id)
-    except gym.error.DependencyNotInstalled as e:
-        raise UserError(f"{args.env_id} needs a package that is not installed: {e}") from None
-    except gym.error.Error as e:
-        raise UserError(f"unknown environment id {args.env_id!r}: {e}") from None
-    space = env.action_space
-    env.close()
-    if not isinstance(space, gym.spaces.Box):
-        raise UserError(f"{args.env_id} has action space {space}; this peer is ppo_continuous.py's, for Box actions")
+    """Refuses what ppo_continuous.py refuses (hyperparameters that cannot work, an unknown environment id,
+    discrete actions, images), before anything starts."""
+    ppo_continuous.validate(ppo_continuous.Args(**dataclasses.asdict(args)))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -160,6 +160,8 @@ def test_penalty_beta_summary(tmp_path):
     row = penalty_beta.describe(run_dir)
     assert (row["beta_min"], row["beta_max"], row["beta_final"]) == (0.5, 1.0, 1.0)
     assert (row["below"], row["inside"], row["above"]) == (0.25, 0.5, 0.25)
+    line = "| Hopper-v4__klpen__1__1 | 1 | 4 | 1.0 | 0.01 | 0.5 | 1 | 1 | 4 | 50% | 25% | 25% | 0.0150 |\n"
+    assert penalty_beta.ROW.format(**row) == line  # as penalty_hopper.md has its rows
 
 
 def test_compare_losses_compares_distributions_in_standard_errors():
