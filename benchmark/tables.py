@@ -1,4 +1,4 @@
-"""The report's markdown: <suite>.md, from a table of runs (see record.py) and the statistics (stats.py).
+"""The report's markdown, <suite>.md, from a table of runs (record.py) and the statistics (stats.py).
 
 Numbers only: what they mean is written by a person, in benchmark/results/*.md and the README.
 """
@@ -35,32 +35,32 @@ def mean_std(values) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values):.1f}"
 
 
+def each(values) -> str:
+    """Every run's score, in the order given."""
+    return " / ".join("—" if math.isnan(v) else f"{v:.1f}" for v in values)
+
+
 def ci_cell(ci: tuple[float, float] | None, digits: int = 2) -> str:
     return "—" if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def runs_cell(n: int, paper: int) -> str:
+    """How many runs or seeds, and the paper's number where we have fewer."""
+    return str(n) if n >= paper else f"{n} (paper {paper})"
 
 
 def scores_table(suite: Suite, used: pd.DataFrame) -> list[str]:
     """One row per (setting, environment): our score beside the paper's and baselines' figures."""
+    paper_budget = budget_label(suite.total_timesteps)
     rows = []
     for (budget, setting, env_id), runs in used.groupby(GROUP, sort=False):
-        label = budget_label(budget)
-        steps = (
-            label
-            if budget == suite.total_timesteps
-            else f"{label} (reduced; paper {budget_label(suite.total_timesteps)})"
-        )
-        n = len(runs)
-        seeds = str(n) if n >= len(suite.seeds) else f"{n} (paper {len(suite.seeds)})"
+        steps = budget_label(budget) + ("" if budget == suite.total_timesteps else f" (reduced; paper {paper_budget})")
         scores = runs["final_return"].tolist()
-        ci = ci_cell(interval([scores], min_size=5), 1)
-        rows.append([env_id, setting, steps, seeds, mean_std(scores), ci, *paper_columns(suite.name, env_id).values()])
+        cells = [runs_cell(len(runs), len(suite.seeds)), mean_std(scores), ci_cell(interval([scores], min_size=5), 1)]
+        rows.append([env_id, setting, steps, *cells, *paper_columns(suite.name, env_id).values()])
     header = ["environment", "setting", "steps", "seeds", f"{suite.who} (last 100 episodes)"]
-    header.append("95% CI of the mean (≥ 5 seeds)")
-    return markdown_table(header + list(paper_columns(suite.name, used["env_id"].iloc[0])), rows)
+    header += ["95% CI of the mean (≥ 5 seeds)", *paper_columns(suite.name, "")]
+    return markdown_table(header, rows)
 
 
 def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
@@ -68,31 +68,29 @@ def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
     of the last 100 episodes (Table 6, and Table 2's second), and the mean over all of training (Table 2's
     first, which favours fast learning), beside the paper's PPO, A2C and ACER and two published
     re-implementations. The paper's budget first, then each reduced budget in a section of its own."""
+    header = ["game", "setting", "seeds", "each seed (1, 2, …)", "mean ± std"]
     lines = []
     for budget, runs in used.groupby("budget", sort=False):
-        full = budget == suite.total_timesteps
-        title = "the paper's budget" if full else f"reduced (paper {budget_label(suite.total_timesteps)})"
-        lines += [f"## {budget_label(budget)} steps, {title}", ""]
         last, whole = [], []
         for (_, setting, env_id), group in runs.groupby(GROUP, sort=False):
             group = group.sort_values("seed")
-            n = len(group)
-            seeds = str(n) if n >= len(suite.seeds) else f"{n} (paper {len(suite.seeds)})"
-            training = [np.mean([v for _, v in h]) if len(h) else math.nan for h in group["history"]]
-            cells = [env_id, setting, seeds]
-            last.append([*cells, each(group["final_return"]), mean_std(group["final_return"])])
-            last[-1] += paper_columns(suite.name, env_id).values()
+            training = [np.mean([v for _, v in h]) if h else math.nan for h in group["history"]]
+            cells = [env_id, setting, runs_cell(len(group), len(suite.seeds))]
+            scores = [each(group["final_return"]), mean_std(group["final_return"])]
+            last.append([*cells, *scores, *paper_columns(suite.name, env_id).values()])
             whole.append([*cells, each(training), mean_std(training)])
-        header = ["game", "setting", "seeds", "each seed (1, 2, …)", "mean ± std"]
-        lines += ["Mean return of the last 100 episodes (Table 6):", ""]
-        lines += markdown_table(header + list(paper_columns(suite.name, used["env_id"].iloc[0])), last) + [""]
+        full = budget == suite.total_timesteps
+        title = "the paper's budget" if full else f"reduced (paper {budget_label(suite.total_timesteps)})"
+        lines += [
+            f"## {budget_label(budget)} steps, {title}",
+            "",
+            "Mean return of the last 100 episodes (Table 6):",
+            "",
+        ]
+        lines += markdown_table([*header, *paper_columns(suite.name, "")], last) + [""]
         lines += ["Mean return of all episodes of training (Table 2's first metric):", ""]
         lines += markdown_table(header, whole) + [""]
     return lines
-
-
-def each(values) -> str:
-    return " / ".join("—" if math.isnan(v) else f"{v:.1f}" for v in values)
 
 
 def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str]:
@@ -105,16 +103,14 @@ def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str
         peer = runs.sort_values("seed")["final_return"].tolist()
         same = ours[ours["complete"] & (ours["env_id"] == env_id) & (ours["budget"] == budget)]
         mine = same.sort_values("seed")["final_return"].tolist()
-        if not mine:
-            rows.append([env_id, budget_label(budget), f"{mean_std(peer)} ({len(peer)})", "no run of ours"] + [""] * 3)
-            continue
-        cells = [f"{mean_std(x)} ({len(x)})" for x in (peer, mine)] + [ci_cell(interval([peer], [mine], min_size=5), 1)]
-        rows.append(
-            [env_id, budget_label(budget), *cells, *(" / ".join(f"{x:.1f}" for x in xs) for xs in (peer, mine))]
-        )
+        sides = [f"{mean_std(x)} ({len(x)})" for x in (peer, mine)]
+        if mine:
+            rows.append([env_id, budget_label(budget), *sides, ci_cell(interval([peer], [mine], min_size=5), 1)])
+            rows[-1] += [each(peer), each(mine)]
+        else:
+            rows.append([env_id, budget_label(budget), sides[0], "no run of ours", "", "", ""])
     who = suite.who
     header = ["environment", "steps", f"{who} (runs)", "ours (runs)", f"{who} − ours: 95% CI"]
-    header += [f"{who}, each run", "ours, each run"]
     return [
         "## Beside ours",
         "",
@@ -124,7 +120,7 @@ def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str
         "interval is a percentile bootstrap of the difference of the two means, each side's seeds resampled "
         "on their own (from 5 seeds a side).",
         "",
-        *markdown_table(header, rows),
+        *markdown_table([*header, f"{who}, each run", "ours, each run"], rows),
         "",
     ]
 
@@ -178,12 +174,11 @@ def table1_sections(tables: list[Table1]) -> list[str]:
 
 def coverage_note(t: Table1) -> str:
     """Whether this budget has the paper's 231 runs, and if not what is missing."""
-    suite = t.suite
-    n_settings, n_envs, n_seeds = len(suite.settings), len(suite.env_ids), len(suite.seeds)
-    per_setting = f"{n_envs} environments × {n_seeds} seeds"
+    n_settings = len(t.suite.settings)
+    per_setting = f"{len(t.suite.env_ids)} environments × {len(t.suite.seeds)} seeds"
     if t.complete:
         return f"Complete: {t.expected} runs for each of the {n_settings} settings ({per_setting}), as in the paper."
-    envs = [e for e in suite.env_ids if e not in t.envs]
+    envs = [e for e in t.suite.env_ids if e not in t.envs]
     settings = [s.slug for s in t.missing_settings()]
     return (
         f"**Incomplete: {t.total} of the paper's {n_settings * t.expected} runs** ({n_settings} settings × {per_setting})"
@@ -195,7 +190,12 @@ def coverage_note(t: Table1) -> str:
 
 
 def per_env_table(t: Table1) -> list[str]:
-    lines = [
+    rows = []
+    for exp in t.exps:
+        cells = [f"{t.on(exp, env):.2f} ({t.n(exp, env)})" if t.n(exp, env) else "—" for env in t.envs]
+        rows.append([exp, *cells, f"{t.score(exp):.2f} ({t.n(exp)})"])
+    rows.append(["best setting (= 1)", *(t.best_on(env) for env in t.envs), ""])
+    return [
         "### Normalized score per environment",
         "",
         "Each cell is the mean over that environment's seeds of the runs' normalized scores (0 = a uniformly "
@@ -203,45 +203,38 @@ def per_env_table(t: Table1) -> list[str]:
         "named in the last row), with the number of runs in brackets; the last column is the mean over all the "
         "setting's runs, Table 1's figure.",
         "",
+        *markdown_table(["setting", *t.envs, "all runs"], rows),
     ]
-    rows = []
-    for exp in t.exps:
-        cells = [f"{t.on(exp, env):.2f} ({t.n(exp, env)})" if t.n(exp, env) else "—" for env in t.envs]
-        rows.append([exp, *cells, f"{t.score(exp):.2f} ({t.n(exp)})"])
-    rows.append(["best setting (= 1)", *(t.best_on(env) for env in t.envs), ""])
-    return lines + markdown_table(["setting", *t.envs, "all runs"], rows)
 
 
 def averaged_table(t: Table1) -> list[str]:
     ranked = t.ranked()
     ours = ranks({exp: t.score(exp) for exp in ranked})
     paper = ranks({exp: t.paper(exp) for exp in ranked})
-    lines = [
+    rows = []
+    for exp in t.exps:
+        paper_score = "—" if t.paper(exp) is None else f"{t.paper(exp):.2f}"
+        cells = [runs_cell(t.n(exp), t.expected), f"{t.score(exp):.2f}", ci_cell(t.interval(exp)), paper_score]
+        rows.append([t.label(exp), exp, *cells, str(ours.get(exp, "—")), str(paper.get(exp, "—"))])
+    header = [
+        "setting",
+        "exp name",
+        "runs",
+        "ours",
+        "ours: 95% interval",
+        "paper, Table 1",
+        "rank: ours",
+        "rank: paper",
+    ]
+    return [
         f"### Normalized score beside the paper's Table 1 ({budget_label(t.suite.total_timesteps)} steps)",
         "",
         f"A setting's figure is the mean of its runs' normalized scores (the paper: {len(t.suite.env_ids)} "
         f"environments × {len(t.suite.seeds)} seeds = {t.expected} runs); the ranks are among the "
-        f"{plural(len(ranked), 'setting')} ranked here. {INTERVAL_NOTE}",
+        f"{len(ranked)} setting{'' if len(ranked) == 1 else 's'} ranked here. {INTERVAL_NOTE}",
         "",
+        *markdown_table(header, rows),
     ]
-    rows = []
-    for exp in t.exps:
-        runs, paper_score = t.n(exp), t.paper(exp)
-        rows.append(
-            [
-                t.label(exp),
-                exp,
-                str(runs) if runs >= t.expected else f"{runs} (paper {t.expected})",
-                f"{t.score(exp):.2f}",
-                ci_cell(t.interval(exp)),
-                "—" if paper_score is None else f"{paper_score:.2f}",
-                str(ours.get(exp, "—")),
-                str(paper.get(exp, "—")),
-            ]
-        )
-    header = ["setting", "exp name", "runs", "ours", "ours: 95% interval", "paper, Table 1"]
-    header += ["rank: ours", "rank: paper"]
-    return lines + markdown_table(header, rows)
 
 
 def pairs(t: Table1) -> pd.DataFrame:
@@ -269,16 +262,13 @@ def pairs(t: Table1) -> pd.DataFrame:
 
 
 def pairs_table(t: Table1) -> list[str]:
-    """The pairs (see pairs): a count, then one row per pair."""
+    """The pairs (see pairs): how many are in the paper's order and beyond the noise, then one row per pair."""
     lines = ["### Pairs of settings: ours against the paper's order", ""]
     if len(t.ranked()) < 2:
         return lines + ["Fewer than two settings have runs here: there is no ordering to compare yet."]
     if t.budget != t.suite.total_timesteps:
-        lines += [
-            f"The paper's figures are at {budget_label(t.suite.total_timesteps)} steps, ours here at {budget_label(t.budget)}.",
-            "",
-        ]
-    p = pairs(t)
+        paper_budget = budget_label(t.suite.total_timesteps)
+        lines += [f"The paper's figures are at {paper_budget} steps, ours here at {budget_label(t.budget)}.", ""]
     lines += [
         "For each pair, the paper's higher setting first: the difference of the two figures in the paper and in "
         "ours, the 95% interval of ours (both settings resampled as above, each on its own), whether ours is in "
@@ -286,12 +276,10 @@ def pairs_table(t: Table1) -> list[str]:
         "leaves out 0 (beyond the seeds' noise).",
         "",
     ]
-    records = p.to_dict("records")
-    kept = [r for r in records if r["in_order"] is True]
-    out = [r for r in records if r["in_order"] is False]
-    beyond = [sum(r["beyond_noise"] is True for r in rs) for rs in (kept, out)]
-    level, unknown = sum(r["in_order"] is None for r in records), sum(r["interval"] is None for r in records)
-    counts = [len(records), len(kept), beyond[0], len(out), beyond[1], level, unknown]
+    p = pairs(t)
+    kept, out = p[p["in_order"].eq(True)], p[p["in_order"].eq(False)]
+    beyond = [int(x["beyond_noise"].eq(True).sum()) for x in (kept, out)]
+    counts = [len(p), len(kept), beyond[0], len(out), beyond[1], p["in_order"].isna().sum(), p["interval"].isna().sum()]
     header = ["pairs", "in the paper's order", "of which beyond the noise", "out of it", "of which beyond the noise"]
     lines += markdown_table([*header, "paper level", "no interval"], [[str(c) for c in counts]]) + [""]
     yes_no = {True: "yes", False: "no", None: "—"}
