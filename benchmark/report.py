@@ -1,11 +1,10 @@
-"""A suite's report: its runs into the record (<suite>.csv and <suite>_episodes.csv.gz, record.py), <suite>.md
-(tables.py) and the learning curves <suite>.png (for table1: table1_curves.png, and table1.png; plots.py).
+"""A suite's report: its runs into the record (record.py), <suite>.md (tables.py) and plots (plots.py).
 
     python benchmark/report.py --suite mujoco               # a look: into benchmark/runs/results/ (git-ignored)
     python benchmark/report.py --suite mujoco --publish     # the record: into benchmark/results/
 
-A run that the results folder records and whose folders are not on this machine is carried over as recorded:
-results of several sessions add up, and with no run folders at all the report is made again from the record.
+The runs the results folder records whose folders are not here are carried over: results of several sessions
+add up, and with no run folders at all the report is made again from the record.
 """
 
 from __future__ import annotations
@@ -76,6 +75,29 @@ def gather(cli: Cli, suite: Suite, results_dir: Path) -> pd.DataFrame:
     return sort_runs(pd.concat([x for x in (found, recorded) if not x.empty], ignore_index=True), suite)
 
 
+# Runs recorded before episodes were kept (mujoco seeds 1-3, classic, table1's 300k runs and its 1M Hopper
+# klpen_adaptive_0.01 seeds, one atari3 run) have their curves only in the PNG drawn then: it is left as it is, and
+# the new curves go beside it, as <name>_partial.png. Once those runs are run again, every run has its episodes:
+# delete this, the curves go to `out / name` again, and the note is "Learning curves: `{name}`." (none without runs).
+def curves_file(suite: Suite, used: pd.DataFrame, out: Path) -> tuple[Path, str]:
+    """Where the learning curves go and the report's note on them (saying so when a PNG drawn then is kept)."""
+    name = "table1_curves.png" if suite.name == "table1" else f"{suite.name}.png"
+    bare = int((used["history"].map(len) == 0).sum())
+    if used.empty or not bare:
+        return out / name, "" if used.empty else f"Learning curves: `{name}`."
+    partial = out / name.replace(".png", "_partial.png")
+    if bare == len(used):
+        note = f"`{name}`, drawn by an earlier report (no run here has its episodes to redraw them from)."
+        return partial, f"Learning curves: {note}"
+    print(
+        f"report.py: left {display(out / name)} as it is: it shows {bare} runs recorded before their episodes were kept"
+    )
+    return partial, (
+        f"Learning curves: `{partial.name}`, of the runs whose episodes are kept; `{name}`, drawn earlier, is kept as "
+        f"it was: it shows {bare} runs that this report cannot redraw (recorded before their episodes were kept)."
+    )
+
+
 def report(cli: Cli) -> dict[str, Path]:
     """Write the suite's CSV, episodes, markdown and PNGs; return their paths."""
     from plots import plot_curves, plot_table1  # here: matplotlib is slow to import, and the tests stub these
@@ -90,41 +112,20 @@ def report(cli: Cli) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = dict(zip(["csv", "episodes"], write_record(runs, out, suite.name), strict=True))
     paths["md"] = out / f"{suite.name}.md"
+    curves, curves_note = curves_file(suite, used, out)
 
-    # Runs recorded before episodes were kept (mujoco seeds 1-3, classic, table1's 300k runs
-    # and its 1M Hopper klpen_adaptive_0.01 seeds, one atari3 run)
-    # have their curves only in the PNG drawn then: it is left as it is, and the new curves go beside it, as
-    # <name>_partial.png. Once those runs are run again, `bare` is empty: delete this and its two notes.
-    name = "table1_curves.png" if suite.name == "table1" else f"{suite.name}.png"
-    bare = used[used["history"].map(len) == 0]
-    curves = out / (name.replace(".png", "_partial.png") if len(bare) else name)
-    if used.empty:
-        notes = []
-    elif len(bare) == len(used):
-        notes = [
-            f"Learning curves: `{name}`, drawn by an earlier report (no run here has its episodes to redraw them from)."
-        ]
-    elif len(bare):
-        notes = [
-            f"Learning curves: `{curves.name}`, of the runs whose episodes are kept; `{name}`, drawn earlier, is "
-            f"kept as it was: it shows {len(bare)} runs that this report cannot redraw (recorded before their "
-            "episodes were kept)."
-        ]
-    else:
-        notes = [f"Learning curves: `{name}`."]
-    if tables:
-        notes.append(
-            f"Normalized scores at {budget_label(tables[0].budget)} steps, ours beside the paper's: `table1.png`."
-        )
-
-    commits = [
-        c[:10] for c in dict.fromkeys("+".join(runs["commit"]).split("+")) if c
-    ]  # a resumed run's are joined by +
+    # A resumed run's commits and machines are joined by "+".
+    commits = [c[:10] for c in dict.fromkeys("+".join(runs["commit"]).split("+")) if c]
     machines = [m for m in dict.fromkeys("+".join(runs["machine"]).split("+")) if m]
     no_curve = [f"{r.env_id} seed {r.seed} ({r.setting})" for r in runs.itertuples() if not len(r.history)]
     made = f"`python benchmark/report.py --suite {suite.name}{' --publish' if cli.publish else ''}`"
     incomplete = "incomplete runs included" if cli.include_incomplete else "incomplete runs are in the CSV only"
     bare_note = f"; no learning curve kept for {', '.join(no_curve)}: recorded before episodes were kept"
+    notes = [curves_note] if curves_note else []
+    if tables:
+        notes += [
+            f"Normalized scores at {budget_label(tables[0].budget)} steps, ours beside the paper's: `table1.png`."
+        ]
     lines = [
         f"# {suite.name}: {suite.description}",
         "",
@@ -155,19 +156,15 @@ def report(cli: Cli) -> dict[str, Path]:
     if not used.empty and suite.name != "table1" and cli.points_every != 0:
         lines += curve_points(used, cli.points_every)
     paths["md"].write_text("\n".join(lines))
+
     if plot_curves(suite, used, curves):
         paths["png"] = curves
     if tables:
         plot_table1(tables[0], out / "table1.png")
         paths["scores_png"] = out / "table1.png"
-    if len(bare) and len(bare) < len(used):
-        print(
-            f"report.py: left {display(out / name)} as it is: it shows {len(bare)} runs recorded before their episodes were kept"
-        )
     here = int((~runs["recorded"]).sum())
-    print(
-        f"report.py: {suite.name}: {here} runs from {display(cli.runs_dir / suite.name)}, {len(runs) - here} from the record"
-    )
+    found = f"{here} runs from {display(cli.runs_dir / suite.name)}"
+    print(f"report.py: {suite.name}: {found}, {len(runs) - here} from the record")
     return paths
 
 

@@ -1,11 +1,6 @@
-"""The report's statistics: Table 1's normalized score, and the one bootstrap behind every interval it gives.
-
-Every interval is a 95% percentile bootstrap (scipy.stats.bootstrap, 10,000 resamples) of a mean, or of the
-difference of two means, each side given as strata resampled on their own with replacement: a suite's seeds
-(from 5 seeds); a peer's seeds and ours (from 5 a side); a Table 1 setting's seeds on each environment (every
-sample keeps the setting's environments and runs per environment), the normalization held fixed. The generator
-is seeded from the interval's name, so a report gives the same intervals each time.
-"""
+"""The report's statistics: Table 1's normalized score, and the one bootstrap behind every interval it gives:
+of a suite's mean over seeds, of a peer's minus ours, of a Table 1 figure (its seeds on each environment
+resampled on their own, the normalization held fixed) and of the difference of two."""
 
 from __future__ import annotations
 
@@ -20,11 +15,10 @@ from scipy.stats import bootstrap
 from suites import Setting, Suite, split_exp_name
 
 
-def interval(
-    a: list, b: list = (), name: str = "", min_size: int = 2, level: float = 0.95
-) -> tuple[float, float] | None:
-    """Percentile bootstrap interval of mean(a) − mean(b) (of mean(a) without b), where a and b are lists of
-    strata (arrays of values, NaN left out); None when a stratum has fewer than `min_size` values."""
+def interval(a: list, b: list = (), name: str = "", min_size: int = 2) -> tuple[float, float] | None:
+    """95% percentile bootstrap interval (10,000 resamples) of mean(a) − mean(b), or of mean(a) without b: a and b
+    are lists of strata (arrays of values, NaN left out), each resampled with replacement on its own. None when a
+    stratum has fewer than `min_size` values. Seeded by `name`: a report gives the same intervals each time."""
     strata = [x[~np.isnan(x)] for x in (np.asarray(x, dtype=float) for x in (*a, *b))]
     if not a or min(len(x) for x in strata) < min_size:
         return None
@@ -34,7 +28,7 @@ def interval(
         return mean_a - np.concatenate(samples[len(a) :], axis=axis).mean(axis=axis) if b else mean_a
 
     rng = np.random.default_rng(zlib.crc32(name.encode()))  # crc32("") = 0
-    ci = bootstrap(strata, statistic, n_resamples=10_000, confidence_level=level, method="percentile", rng=rng)
+    ci = bootstrap(strata, statistic, n_resamples=10_000, confidence_level=0.95, method="percentile", rng=rng)
     return float(ci.confidence_interval.low), float(ci.confidence_interval.high)
 
 

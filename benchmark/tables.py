@@ -1,10 +1,8 @@
-"""The report's markdown, <suite>.md, from a table of runs (record.py) and the statistics (stats.py).
-
-Numbers only: what they mean is written by a person, in benchmark/results/*.md and the README.
-"""
+"""The report's markdown, <suite>.md: numbers only (what they mean is written by a person, in the notes)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -64,10 +62,8 @@ def scores_table(suite: Suite, used: pd.DataFrame) -> list[str]:
 
 
 def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
-    """Both of the paper's Atari metrics per game, each run's and their mean ± std across seeds: the mean return
-    of the last 100 episodes (Table 6, and Table 2's second), and the mean over all of training (Table 2's
-    first, which favours fast learning), beside the paper's PPO, A2C and ACER and two published
-    re-implementations. The paper's budget first, then each reduced budget in a section of its own."""
+    """Per game, each seed's and the mean ± std of the paper's two Atari metrics: the mean return of the last 100
+    episodes (Table 6) beside the paper's and two re-implementations', and of all of training (Table 2's first)."""
     header = ["game", "setting", "seeds", "each seed (1, 2, …)", "mean ± std"]
     lines = []
     for budget, runs in used.groupby("budget", sort=False):
@@ -81,34 +77,27 @@ def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
             whole.append([*cells, each(training), mean_std(training)])
         full = budget == suite.total_timesteps
         title = "the paper's budget" if full else f"reduced (paper {budget_label(suite.total_timesteps)})"
-        lines += [
-            f"## {budget_label(budget)} steps, {title}",
-            "",
-            "Mean return of the last 100 episodes (Table 6):",
-            "",
-        ]
-        lines += markdown_table([*header, *paper_columns(suite.name, "")], last) + [""]
+        lines += [f"## {budget_label(budget)} steps, {title}", "", "Mean return of the last 100 episodes (Table 6):"]
+        lines += ["", *markdown_table([*header, *paper_columns(suite.name, "")], last), ""]
         lines += ["Mean return of all episodes of training (Table 2's first metric):", ""]
         lines += markdown_table(header, whole) + [""]
     return lines
 
 
 def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str]:
-    """A peer's or an ablation's suite beside ours (suite.beside's record), per environment: each one's mean ±
-    std over its complete runs, a 95% bootstrap interval of the difference of the means, and every run's score
-    (seed 1 first). The runs compare as two samples, not in pairs (the same seed gives two implementations the
-    same draws at most until their updates differ)."""
+    """A peer's or an ablation's runs beside ours (suite.beside's record), per environment: the two mean ± std,
+    the interval of their difference (two samples, not pairs: see the text) and every run's score, seed 1 first."""
     rows = []
     for (budget, _, env_id), runs in used.groupby(GROUP, sort=False):
         peer = runs.sort_values("seed")["final_return"].tolist()
         same = ours[ours["complete"] & (ours["env_id"] == env_id) & (ours["budget"] == budget)]
         mine = same.sort_values("seed")["final_return"].tolist()
         sides = [f"{mean_std(x)} ({len(x)})" for x in (peer, mine)]
-        if mine:
-            rows.append([env_id, budget_label(budget), *sides, ci_cell(interval([peer], [mine], min_size=5), 1)])
-            rows[-1] += [each(peer), each(mine)]
-        else:
+        if not mine:
             rows.append([env_id, budget_label(budget), sides[0], "no run of ours", "", "", ""])
+            continue
+        ci = ci_cell(interval([peer], [mine], min_size=5), 1)
+        rows.append([env_id, budget_label(budget), *sides, ci, each(peer), each(mine)])
     who = suite.who
     header = ["environment", "steps", f"{who} (runs)", "ours (runs)", f"{who} − ours: 95% CI"]
     return [
@@ -126,9 +115,8 @@ def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str
 
 
 def curve_points(used: pd.DataFrame, every: int | None, last: int = 20) -> list[str]:
-    """The learning curve as a table: at every `every` steps (None: an eighth of the budget), the mean return
-    of the last `last` episodes that ended by then, averaged over the seeds that have any. Its runs column says
-    how many of the group's runs have their episodes kept (a run recorded before they were has no curve)."""
+    """The learning curve at every `every` steps (None: an eighth of the budget): the mean return of the last
+    `last` episodes that ended by then, averaged over the runs that have any (and that have their episodes)."""
     if not any(len(h) for h in used["history"]):
         return []  # no run with its episodes kept: no curve, and no heading either
     lines = [f"## Learning curve: mean return of the last {last} episodes that ended by each step", ""]
@@ -148,8 +136,8 @@ def curve_points(used: pd.DataFrame, every: int | None, last: int = 20) -> list[
 
 
 def table1_sections(tables: list[Table1]) -> list[str]:
-    """Table 1 at each budget (the paper's first; a reduced one is a separate, labelled section): what is
-    missing, the scores, the normalized score per environment, beside the paper's column, and every pair."""
+    """Table 1 at each budget (a reduced one a separate, labelled section): what is missing, the scores, the
+    normalized score per environment, beside the paper's, and every pair."""
     lines: list[str] = []
     for t in tables:
         paper_budget = budget_label(t.suite.total_timesteps)
@@ -216,16 +204,7 @@ def averaged_table(t: Table1) -> list[str]:
         paper_score = "—" if t.paper(exp) is None else f"{t.paper(exp):.2f}"
         cells = [runs_cell(t.n(exp), t.expected), f"{t.score(exp):.2f}", ci_cell(t.interval(exp)), paper_score]
         rows.append([t.label(exp), exp, *cells, str(ours.get(exp, "—")), str(paper.get(exp, "—"))])
-    header = [
-        "setting",
-        "exp name",
-        "runs",
-        "ours",
-        "ours: 95% interval",
-        "paper, Table 1",
-        "rank: ours",
-        "rank: paper",
-    ]
+    header = ["setting", "exp name", "runs", "ours", "ours: 95% interval", "paper, Table 1", "rank: ours"]
     return [
         f"### Normalized score beside the paper's Table 1 ({budget_label(t.suite.total_timesteps)} steps)",
         "",
@@ -233,32 +212,21 @@ def averaged_table(t: Table1) -> list[str]:
         f"environments × {len(t.suite.seeds)} seeds = {t.expected} runs); the ranks are among the "
         f"{len(ranked)} setting{'' if len(ranked) == 1 else 's'} ranked here. {INTERVAL_NOTE}",
         "",
-        *markdown_table(header, rows),
+        *markdown_table([*header, "rank: paper"], rows),
     ]
 
 
 def pairs(t: Table1) -> pd.DataFrame:
-    """Every pair of the settings ranked here, the paper's higher first (in the suite's order where the paper
-    scores them equal): the paper's difference, ours, its 95% interval (see Table1.interval), whether ours is
-    in the paper's order (None where the paper has none) and whether the interval leaves out 0 (None without
-    an interval)."""
-    exps, rows = t.ranked(), []
-    for i, a in enumerate(exps):
-        for b in exps[i + 1 :]:
-            high, low = (b, a) if t.paper(b) > t.paper(a) else (a, b)
-            ours, ci = t.score(high) - t.score(low), t.interval(high, low)
-            rows.append(
-                {
-                    "higher": high,
-                    "lower": low,
-                    "paper": t.paper(high) - t.paper(low),
-                    "ours": ours,
-                    "interval": ci,
-                    "in_order": None if t.paper(high) == t.paper(low) else bool(ours > 0),
-                    "beyond_noise": None if ci is None else bool(ci[0] > 0 or ci[1] < 0),
-                }
-            )
-    return pd.DataFrame(rows)
+    """Every pair of the settings ranked here, the paper's higher first (the suite's order where it has them level):
+    the differences, ours' interval, whether ours is in the paper's order and whether the interval leaves out 0."""
+    rows = []
+    for a, b in itertools.combinations(t.ranked(), 2):
+        high, low = (b, a) if t.paper(b) > t.paper(a) else (a, b)
+        ours, ci = t.score(high) - t.score(low), t.interval(high, low)
+        in_order = None if t.paper(high) == t.paper(low) else bool(ours > 0)
+        beyond_noise = None if ci is None else bool(ci[0] > 0 or ci[1] < 0)
+        rows.append((high, low, t.paper(high) - t.paper(low), ours, ci, in_order, beyond_noise))
+    return pd.DataFrame(rows, columns=["higher", "lower", "paper", "ours", "interval", "in_order", "beyond_noise"])
 
 
 def pairs_table(t: Table1) -> list[str]:
