@@ -1,10 +1,6 @@
 """The results record, benchmark/results/: <suite>.csv (one row per run) and <suite>_episodes.csv.gz (every
-episode of every run), from which every table and figure of the report is made again.
-
-A table of runs is a DataFrame with the CSV's columns and `history`, the run's episodes as (global step at the
-end, return). The same runs written twice give the same bytes (no name or time in the gzip header): git sees
-no change.
-"""
+episode), from which the report is made again. In memory, a table of runs: the CSV's columns and `history`, the
+run's episodes as (global step at the end, return). The same runs give the same bytes: git sees no change."""
 
 from __future__ import annotations
 
@@ -32,12 +28,9 @@ def fmt(value: float) -> str:
 
 
 def read_record(results_dir: Path, suite: str, last: int = 100) -> pd.DataFrame:
-    """The runs <suite>.csv records, with their episodes where <suite>_episodes.csv.gz has them (a run recorded
-    before episodes were kept has an empty history). Empty without a CSV.
-
-    A run's score is the mean of its last `last` episodes where they are kept, as when it was recorded from its
-    folders (the CSV's 6 digits can round the other way); `recorded_return` keeps the CSV's, which write_record
-    writes back, so that the record is carried over byte for byte."""
+    """The runs <suite>.csv records (none without it), with their episodes where they were kept. A run's score is
+    the mean of its last `last` episodes where they are kept, as from its folders (the CSV's 6 digits can round
+    the other way); `recorded_return` keeps the CSV's, which write_record writes back byte for byte."""
     path, episodes = results_dir / f"{suite}.csv", results_dir / f"{suite}_episodes.csv.gz"
     if not path.is_file():
         return pd.DataFrame(columns=[*CSV_COLUMNS, "history", "recorded_return"])

@@ -17,7 +17,7 @@ import pandas as pd
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import CSV_COLUMNS, KEY, ReportError, read_random, read_record, write_record  # noqa: E402, F401
+from record import CSV_COLUMNS, KEY, ReportError, read_random, read_record, write_record  # noqa: E402, F401 (tests)
 from repo import REPO, display  # noqa: E402
 from run_folders import read_runs  # noqa: E402
 from stats import table1_at  # noqa: E402
@@ -110,8 +110,8 @@ def report(cli: Cli) -> dict[str, Path]:
     used = runs[runs["complete"] | cli.include_incomplete]
     tables = table1_at(suite, used, read_random(cli.random_csv)) if suite.name == "table1" and len(used) else []
     out.mkdir(parents=True, exist_ok=True)
-    paths = dict(zip(["csv", "episodes"], write_record(runs, out, suite.name), strict=True))
-    paths["md"] = out / f"{suite.name}.md"
+    csv_path, episodes_path = write_record(runs, out, suite.name)
+    paths = {"csv": csv_path, "episodes": episodes_path, "md": out / f"{suite.name}.md"}
     curves, curves_note = curves_file(suite, used, out)
 
     # A resumed run's commits and machines are joined by "+".

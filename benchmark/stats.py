@@ -19,7 +19,8 @@ def interval(a: list, b: list = (), name: str = "", min_size: int = 2) -> tuple[
     """95% percentile bootstrap interval (10,000 resamples) of mean(a) − mean(b), or of mean(a) without b: a and b
     are lists of strata (arrays of values, NaN left out), each resampled with replacement on its own. None when a
     stratum has fewer than `min_size` values. Seeded by `name`: a report gives the same intervals each time."""
-    strata = [x[~np.isnan(x)] for x in (np.asarray(x, dtype=float) for x in (*a, *b))]
+    strata = [np.asarray(x, dtype=float) for x in (*a, *b)]
+    strata = [x[~np.isnan(x)] for x in strata]
     if not a or min(len(x) for x in strata) < min_size:
         return None
 

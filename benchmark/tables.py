@@ -11,13 +11,6 @@ from stats import Table1, interval, ranks
 from suites import Suite, budget_label, paper_columns
 
 GROUP = ["budget", "setting", "env_id"]  # one line of a figure: a setting on an environment at a budget
-INTERVAL_NOTE = (
-    "The interval is a 95% percentile bootstrap of our figure: on each environment the setting's seeds "
-    "resampled with replacement (10,000 times), the normalization held fixed; none while an environment has a "
-    "single seed. With 3 seeds per environment a bootstrap is narrow: its spread is the seeds' own (divided by "
-    "n, not n - 1: √(2/3) of the usual standard error), and three seeds can miss a rare outcome, so read an "
-    "interval as the least the seed noise could be."
-)
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -63,7 +56,8 @@ def scores_table(suite: Suite, used: pd.DataFrame) -> list[str]:
 
 def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
     """Per game, each seed's and the mean ± std of the paper's two Atari metrics: the mean return of the last 100
-    episodes (Table 6) beside the paper's and two re-implementations', and of all of training (Table 2's first)."""
+    episodes (Table 6) beside the paper's PPO, A2C, ACER and two re-implementations, and the mean return over all of
+    training (Table 2's first, which favours fast learning). A section per budget."""
     header = ["game", "setting", "seeds", "each seed (1, 2, …)", "mean ± std"]
     lines = []
     for budget, runs in used.groupby("budget", sort=False):
@@ -85,8 +79,9 @@ def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
 
 
 def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str]:
-    """A peer's or an ablation's runs beside ours (suite.beside's record), per environment: the two mean ± std,
-    the interval of their difference (two samples, not pairs: see the text) and every run's score, seed 1 first."""
+    """A peer's or an ablation's runs beside ours (suite.beside's record), per environment: each side's mean ± std,
+    the interval of the difference of the means (two samples, not pairs: the same seed gives two implementations
+    the same draws only until their updates differ) and every run's score, seed 1 first."""
     rows = []
     for (budget, _, env_id), runs in used.groupby(GROUP, sort=False):
         peer = runs.sort_values("seed")["final_return"].tolist()
@@ -116,22 +111,21 @@ def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str
 
 def curve_points(used: pd.DataFrame, every: int | None, last: int = 20) -> list[str]:
     """The learning curve at every `every` steps (None: an eighth of the budget): the mean return of the last
-    `last` episodes that ended by then, averaged over the runs that have any (and that have their episodes)."""
-    if not any(len(h) for h in used["history"]):
+    `last` episodes that ended by then, averaged over the runs that have any; and how many runs have their episodes."""
+    kept = used[used["history"].map(len) > 0]
+    if kept.empty:
         return []  # no run with its episodes kept: no curve, and no heading either
+    counts = used.groupby(GROUP).size()
     lines = [f"## Learning curve: mean return of the last {last} episodes that ended by each step", ""]
-    for (budget, setting, env_id), group in used.groupby(GROUP, sort=False):
-        runs = group[group["history"].map(len) > 0]
-        if runs.empty:
-            continue
+    for (budget, setting, env_id), runs in kept.groupby(GROUP, sort=False):
         step = every or budget // 8
         points = range(step, int(runs["total_timesteps"].max()) + 1, step)
         cells = []
         for x in points:
             means = [np.mean([v for s, v in h if s <= x][-last:]) for h in runs["history"] if h[0][0] <= x]
             cells.append(f"{np.mean(means):.1f}" if means else "–")
-        header = ["setting", "env", "runs", *(f"{x:,}" for x in points)]
-        lines += markdown_table(header, [[setting, env_id, f"{len(runs)} of {len(group)}", *cells]]) + [""]
+        row = [setting, env_id, f"{len(runs)} of {counts[budget, setting, env_id]}", *cells]
+        lines += markdown_table(["setting", "env", "runs", *(f"{x:,}" for x in points)], [row]) + [""]
     return lines
 
 
@@ -210,7 +204,12 @@ def averaged_table(t: Table1) -> list[str]:
         "",
         f"A setting's figure is the mean of its runs' normalized scores (the paper: {len(t.suite.env_ids)} "
         f"environments × {len(t.suite.seeds)} seeds = {t.expected} runs); the ranks are among the "
-        f"{len(ranked)} setting{'' if len(ranked) == 1 else 's'} ranked here. {INTERVAL_NOTE}",
+        f"{len(ranked)} setting{'' if len(ranked) == 1 else 's'} ranked here. The interval is a 95% percentile "
+        "bootstrap of our figure: on each environment the setting's seeds resampled with replacement (10,000 "
+        "times), the normalization held fixed; none while an environment has a single seed. With 3 seeds per "
+        "environment a bootstrap is narrow: its spread is the seeds' own (divided by n, not n - 1: √(2/3) of the "
+        "usual standard error), and three seeds can miss a rare outcome, so read an interval as the least the seed "
+        "noise could be.",
         "",
         *markdown_table([*header, "rank: paper"], rows),
     ]
@@ -218,7 +217,8 @@ def averaged_table(t: Table1) -> list[str]:
 
 def pairs(t: Table1) -> pd.DataFrame:
     """Every pair of the settings ranked here, the paper's higher first (the suite's order where it has them level):
-    the differences, ours' interval, whether ours is in the paper's order and whether the interval leaves out 0."""
+    the two differences, our interval, whether ours is in the paper's order (None where the paper has them level)
+    and whether the interval leaves out 0 (None without an interval)."""
     rows = []
     for a, b in itertools.combinations(t.ranked(), 2):
         high, low = (b, a) if t.paper(b) > t.paper(a) else (a, b)
