@@ -83,8 +83,8 @@ def curves_file(suite: Suite, used: pd.DataFrame, out: Path) -> tuple[Path, str]
     """Where the learning curves go and the report's note on them (saying so when a PNG drawn then is kept)."""
     name = "table1_curves.png" if suite.name == "table1" else f"{suite.name}.png"
     bare = int((used["history"].map(len) == 0).sum())
-    if used.empty or not bare:
-        return out / name, "" if used.empty else f"Learning curves: `{name}`."
+    if not bare:
+        return out / name, f"Learning curves: `{name}`." if len(used) else ""
     partial = out / name.replace(".png", "_partial.png")
     if bare == len(used):
         note = f"`{name}`, drawn by an earlier report (no run here has its episodes to redraw them from)."
