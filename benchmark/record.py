@@ -1,10 +1,6 @@
 """The results record, benchmark/results/: <suite>.csv (one row per run) and <suite>_episodes.csv.gz (every
-episode of every run), from which every table and figure of the report is made again.
-
-A table of runs is a pandas DataFrame with the CSV's columns and `history`, the run's episodes as (global
-step at the end, return); run_folders.read_runs makes one from run folders, read_record from the record.
-The same runs written twice give the same bytes (the gzip header has no name or time), so git sees no change.
-"""
+episode), from which the report is made again. In memory, a table of runs: the CSV's columns and `history`, the
+run's episodes as (global step at the end, return). The same runs give the same bytes: git sees no change."""
 
 from __future__ import annotations
 
@@ -32,28 +28,23 @@ def fmt(value: float) -> str:
 
 
 def read_record(results_dir: Path, suite: str, last: int = 100) -> pd.DataFrame:
-    """The runs <suite>.csv records, each with its episodes from <suite>_episodes.csv.gz where it has them (a
-    run recorded before episodes were kept has an empty history, and no curve). Empty without a CSV.
-
-    A run's score is the mean of its last `last` episodes where they are kept, as when it was recorded from
-    its folders (the CSV's 6 digits can round the other way); `recorded_return` keeps the CSV's, which
-    write_record writes back, so that the record is carried over byte for byte."""
-    path = results_dir / f"{suite}.csv"
+    """The runs <suite>.csv records (none without it), with their episodes where they were kept. A run's score is
+    the mean of its last `last` episodes where they are kept, as from its folders (the CSV's 6 digits can round
+    the other way); `recorded_return` keeps the CSV's, which write_record writes back byte for byte."""
+    path, episodes = results_dir / f"{suite}.csv", results_dir / f"{suite}_episodes.csv.gz"
     if not path.is_file():
         return pd.DataFrame(columns=[*CSV_COLUMNS, "history", "recorded_return"])
-    text = {c: str for c in ("script", "setting", "env_id", "commit", "complete", "machine")}
-    runs = pd.read_csv(path, dtype=text, keep_default_na=False, na_values={c: ["nan"] for c in FLOATS})
+    text = dict.fromkeys(["script", "setting", "env_id", "commit", "complete", "machine"], str)
+    runs = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=dict.fromkeys(FLOATS, ["nan"]))
     runs["complete"] = runs["complete"] == "True"
-    episodes = results_dir / f"{suite}_episodes.csv.gz"
-    history: dict = {}
+    history = {}
     if episodes.is_file():
         table = pd.read_csv(episodes, dtype={"setting": str, "env_id": str}, keep_default_na=False)
-        for key, group in table.groupby(KEY, sort=False):
-            history[key] = list(zip(group["step"].tolist(), group["return"].tolist(), strict=True))
+        for key, run in table.groupby(KEY, sort=False):
+            history[key] = list(run[["step", "return"]].itertuples(index=False, name=None))
     runs["history"] = [history.get(key, []) for key in runs[KEY].itertuples(index=False, name=None)]
-    runs["recorded_return"] = runs["final_return"]
     rescored = [final_score(h, last) if h else x for h, x in zip(runs["history"], runs["final_return"], strict=True)]
-    return runs.assign(final_return=rescored)
+    return runs.assign(recorded_return=runs["final_return"], final_return=rescored)
 
 
 def write_record(runs: pd.DataFrame, results_dir: Path, suite: str) -> list[Path]:
@@ -62,13 +53,10 @@ def write_record(runs: pd.DataFrame, results_dir: Path, suite: str) -> list[Path
     table = runs[CSV_COLUMNS].copy()
     if "recorded_return" in runs:
         table["final_return"] = runs["recorded_return"].fillna(runs["final_return"])
-    for column in FLOATS:
-        table[column] = table[column].astype(float).map(fmt)
+    table[FLOATS] = table[FLOATS].astype(float).map(fmt)
     table.to_csv(csv_path, index=False, lineterminator="\r\n")
     rows = [
-        (*key, step, value)
-        for *key, history in runs[[*KEY, "history"]].itertuples(index=False)
-        for step, value in history
+        (*key, *episode) for *key, history in runs[[*KEY, "history"]].itertuples(index=False) for episode in history
     ]
     text = pd.DataFrame(rows, columns=EPISODE_COLUMNS).to_csv(index=False, lineterminator="\r\n", float_format="%.6g")
     with open(episodes_path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as packed:

@@ -1,19 +1,14 @@
-"""A suite's report: its runs (its run folders, and those the results folder records) into a CSV, the
-episodes, a markdown table beside the paper's figures, and plots.
+"""A suite's report: its runs into the record (record.py), <suite>.md (tables.py) and plots (plots.py).
 
     python benchmark/report.py --suite mujoco               # a look: into benchmark/runs/results/ (git-ignored)
     python benchmark/report.py --suite mujoco --publish     # the record: into benchmark/results/
 
-It writes <suite>.csv and <suite>_episodes.csv.gz (record.py), <suite>.md (tables.py), the learning curves
-<suite>.png (for table1: table1_curves.png, and table1.png, Table 1's scores beside the paper's; plots.py).
-A run that the results folder records and whose folders are not on this machine is carried over as
-recorded: results of several sessions add up, a report never has fewer runs than the record, and with no
-run folders at all the report is made again from the record alone.
+The runs the results folder records whose folders are not here are carried over: results of several sessions
+add up, and with no run folders at all the report is made again from the record.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +17,14 @@ import pandas as pd
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import CSV_COLUMNS, KEY, ReportError, read_random, read_record, write_record  # noqa: E402
+from record import CSV_COLUMNS, KEY, ReportError, read_random, read_record, write_record  # noqa: E402, F401 (tests)
 from repo import REPO, display  # noqa: E402
-from run_folders import joined, read_runs  # noqa: E402
+from run_folders import read_runs  # noqa: E402
 from stats import table1_at  # noqa: E402
 from suites import SUITES, Suite, SuiteName, budget_label, split_exp_name  # noqa: E402
+from tables import atari_tables, curve_points, peer_table, scores_table, table1_sections  # noqa: E402
 
 RESULTS_DIR = REPO / "benchmark" / "results"
-
-__all__ = ["CSV_COLUMNS", "Cli", "ReportError", "main", "report"]  # CSV_COLUMNS: the record's, for tests
 
 
 @dataclass
@@ -66,72 +60,72 @@ def sort_runs(runs: pd.DataFrame, suite: Suite) -> pd.DataFrame:
     return order.drop(columns=["_s", "_e"]).reset_index(drop=True)
 
 
-def gather(cli: Cli, suite: Suite) -> pd.DataFrame:
+def gather(cli: Cli, suite: Suite, results_dir: Path) -> pd.DataFrame:
     """The suite's runs: those in its run folders, and those the record holds whose folders are not here."""
     found = read_runs(cli.runs_dir / suite.name, suite, cli.last_episodes).assign(recorded=False)
-    recorded = read_record(cli.results_dir, suite.name, cli.last_episodes).assign(recorded=True)
+    recorded = read_record(results_dir, suite.name, cli.last_episodes).assign(recorded=True)
     if not found.empty:
         here = set(found[KEY].itertuples(index=False, name=None))
         recorded = recorded[[key not in here for key in recorded[KEY].itertuples(index=False, name=None)]]
     if found.empty and recorded.empty:
         raise ReportError(
-            f"no runs in {cli.runs_dir / suite.name} and none recorded in {cli.results_dir / (suite.name + '.csv')}: "
+            f"no runs in {cli.runs_dir / suite.name} and none recorded in {results_dir / (suite.name + '.csv')}: "
             f"run the suite first (python benchmark/run.py --suite {suite.name})"
         )
     return sort_runs(pd.concat([x for x in (found, recorded) if not x.empty], ignore_index=True), suite)
 
 
+# Runs recorded before episodes were kept (mujoco seeds 1-3, classic, table1's 300k runs and its 1M Hopper
+# klpen_adaptive_0.01 seeds, one atari3 run) have their curves only in the PNG drawn then: it is left as it is, and
+# the new curves go beside it, as <name>_partial.png. Once those runs are run again, every run has its episodes:
+# delete this, the curves go to `out / name` again, and the note is "Learning curves: `{name}`." (none without runs).
+def curves_file(suite: Suite, used: pd.DataFrame, out: Path) -> tuple[Path, str]:
+    """Where the learning curves go and the report's note on them (saying so when a PNG drawn then is kept)."""
+    name = "table1_curves.png" if suite.name == "table1" else f"{suite.name}.png"
+    bare = int((used["history"].map(len) == 0).sum())
+    if not bare:
+        return out / name, f"Learning curves: `{name}`." if len(used) else ""
+    partial = out / name.replace(".png", "_partial.png")
+    if bare == len(used):
+        note = f"`{name}`, drawn by an earlier report (no run here has its episodes to redraw them from)."
+        return partial, f"Learning curves: {note}"
+    print(
+        f"report.py: left {display(out / name)} as it is: it shows {bare} runs recorded before their episodes were kept"
+    )
+    return partial, (
+        f"Learning curves: `{partial.name}`, of the runs whose episodes are kept; `{name}`, drawn earlier, is kept as "
+        f"it was: it shows {bare} runs that this report cannot redraw (recorded before their episodes were kept)."
+    )
+
+
 def report(cli: Cli) -> dict[str, Path]:
     """Write the suite's CSV, episodes, markdown and PNGs; return their paths."""
-    from plots import plot_curves, plot_table1
-    from tables import atari_tables, curve_points, peer_table, scores_table, table1_sections
+    from plots import plot_curves, plot_table1  # here: matplotlib is slow to import, and the tests stub these
 
     suite = SUITES[cli.suite]
-    results_dir = RESULTS_DIR if cli.publish else cli.results_dir or cli.runs_dir / "results"
-    cli = dataclasses.replace(cli, results_dir=results_dir)
     if cli.last_episodes < 1:
         raise ReportError("--last-episodes must be at least 1")
-    runs = gather(cli, suite)
+    out = RESULTS_DIR if cli.publish else cli.results_dir or cli.runs_dir / "results"
+    runs = gather(cli, suite, out)
     used = runs[runs["complete"] | cli.include_incomplete]
     tables = table1_at(suite, used, read_random(cli.random_csv)) if suite.name == "table1" and len(used) else []
-    out = cli.results_dir
     out.mkdir(parents=True, exist_ok=True)
     csv_path, episodes_path = write_record(runs, out, suite.name)
     paths = {"csv": csv_path, "episodes": episodes_path, "md": out / f"{suite.name}.md"}
+    curves, curves_note = curves_file(suite, used, out)
 
-    # Runs recorded before episodes were kept (mujoco seeds 1-3, classic, table1's 300k runs
-    # and its 1M Hopper klpen_adaptive_0.01 seeds, one atari3 run)
-    # have their curves only in the PNG drawn then: it is left as it is, and the new curves go beside it, as
-    # <name>_partial.png. Once those runs are run again, `bare` is empty: delete this and its two notes.
-    name = "table1_curves.png" if suite.name == "table1" else f"{suite.name}.png"
-    bare = used[used["history"].map(len) == 0]
-    curves = out / (name.replace(".png", "_partial.png") if len(bare) else name)
-    notes = []
-    if used.empty:
-        pass
-    elif len(bare) == len(used):
-        notes.append(
-            f"Learning curves: `{name}`, drawn by an earlier report (no run here has its episodes to redraw them from)."
-        )
-    elif len(bare):
-        notes.append(
-            f"Learning curves: `{curves.name}`, of the runs whose episodes are kept; `{name}`, drawn earlier, is "
-            f"kept as it was: it shows {len(bare)} runs that this report cannot redraw (recorded before their "
-            "episodes were kept)."
-        )
-    else:
-        notes.append(f"Learning curves: `{name}`.")
-    if tables:
-        notes.append(
-            f"Normalized scores at {budget_label(tables[0].budget)} steps, ours beside the paper's: `table1.png`."
-        )
-
-    commits = joined(c for commit in runs["commit"] for c in commit.split("+"))
-    machines = joined(m for machine in runs["machine"] for m in machine.split("+"))
+    # A resumed run's commits and machines are joined by "+".
+    commits = [c[:10] for c in dict.fromkeys("+".join(runs["commit"]).split("+")) if c]
+    machines = [m for m in dict.fromkeys("+".join(runs["machine"]).split("+")) if m]
     no_curve = [f"{r.env_id} seed {r.seed} ({r.setting})" for r in runs.itertuples() if not len(r.history)]
     made = f"`python benchmark/report.py --suite {suite.name}{' --publish' if cli.publish else ''}`"
     incomplete = "incomplete runs included" if cli.include_incomplete else "incomplete runs are in the CSV only"
     bare_note = f"; no learning curve kept for {', '.join(no_curve)}: recorded before episodes were kept"
+    notes = [curves_note] if curves_note else []
+    if tables:
+        notes += [
+            f"Normalized scores at {budget_label(tables[0].budget)} steps, ours beside the paper's: `table1.png`."
+        ]
     lines = [
         f"# {suite.name}: {suite.description}",
         "",
@@ -140,8 +134,7 @@ def report(cli: Cli) -> dict[str, Path]:
         "episodes, as the paper scores; ± is the standard deviation across seeds; the interval is a 95% percentile "
         "bootstrap interval of the mean over seeds (10,000 resamplings of the seeds).",
         "",
-        f"Commits: {', '.join(c[:10] for c in commits.split('+')) if commits else 'unknown'}. "
-        f"Machines: {machines.replace('+', '; ') or 'unknown'}.",
+        f"Commits: {', '.join(commits) or 'unknown'}. Machines: {'; '.join(machines) or 'unknown'}.",
         "",
         " ".join(notes),
         "",
@@ -159,23 +152,19 @@ def report(cli: Cli) -> dict[str, Path]:
     else:
         lines += scores_table(suite, used) + [""]
     if not used.empty and suite.beside:
-        lines += peer_table(suite, used, read_record(cli.results_dir, suite.beside))
+        lines += peer_table(suite, used, read_record(out, suite.beside))
     if not used.empty and suite.name != "table1" and cli.points_every != 0:
         lines += curve_points(used, cli.points_every)
     paths["md"].write_text("\n".join(lines))
+
     if plot_curves(suite, used, curves):
         paths["png"] = curves
     if tables:
         plot_table1(tables[0], out / "table1.png")
         paths["scores_png"] = out / "table1.png"
-    if len(bare) and len(bare) < len(used):
-        print(
-            f"report.py: left {display(out / name)} as it is: it shows {len(bare)} runs recorded before their episodes were kept"
-        )
     here = int((~runs["recorded"]).sum())
-    print(
-        f"report.py: {suite.name}: {here} runs from {display(cli.runs_dir / suite.name)}, {len(runs) - here} from the record"
-    )
+    found = f"{here} runs from {display(cli.runs_dir / suite.name)}"
+    print(f"report.py: {suite.name}: {found}, {len(runs) - here} from the record")
     return paths
 
 

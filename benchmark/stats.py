@@ -1,15 +1,6 @@
-"""The report's statistics: Table 1's normalized score, and one bootstrap for every interval the report gives.
-
-Every interval is a 95% percentile bootstrap (scipy.stats.bootstrap, 10,000 resamples) of a mean, or of the
-difference of two means, where each side is given as strata resampled on their own with replacement:
-- a suite's score over its seeds (scores table): one stratum, the seeds (from 5 seeds);
-- a peer or an ablation minus ours (mujoco_sb3's "Beside ours"): each side one stratum (from 5 seeds a side);
-- a Table 1 setting's normalized score: one stratum per environment, its seeds (a stratified bootstrap:
-  every sample keeps the setting's environments and runs per environment), the normalization (random
-  policy, best setting) held fixed; and the difference of two settings' scores, each resampled so.
-The generator is seeded from the interval's name, so a report gives the same intervals each time (and the
-same as before scipy did the resampling: its draws are those of the loops it replaced).
-"""
+"""The report's statistics: Table 1's normalized score, and the one bootstrap behind every interval it gives:
+of a suite's mean over seeds, of a peer's minus ours, of a Table 1 figure (its seeds on each environment
+resampled on their own, the normalization held fixed) and of the difference of two."""
 
 from __future__ import annotations
 
@@ -23,30 +14,23 @@ from record import ReportError
 from scipy.stats import bootstrap
 from suites import Setting, Suite, split_exp_name
 
-RESAMPLES = 10_000
 
-
-def interval(
-    a: list, b: list = (), name: str = "", min_size: int = 2, level: float = 0.95
-) -> tuple[float, float] | None:
-    """Percentile bootstrap interval of mean(a) − mean(b) (of mean(a) without b), where a and b are lists of
-    strata (arrays of values), each stratum resampled with replacement on its own; None when a stratum has
-    fewer than `min_size` values. The generator is seeded by `name` (crc32; 0 for no name)."""
+def interval(a: list, b: list = (), name: str = "", min_size: int = 2) -> tuple[float, float] | None:
+    """95% percentile bootstrap interval (10,000 resamples) of mean(a) − mean(b), or of mean(a) without b: a and b
+    are lists of strata (arrays of values, NaN left out), each resampled with replacement on its own. None when a
+    stratum has fewer than `min_size` values. Seeded by `name`: a report gives the same intervals each time."""
     strata = [np.asarray(x, dtype=float) for x in (*a, *b)]
     strata = [x[~np.isnan(x)] for x in strata]
     if not a or min(len(x) for x in strata) < min_size:
         return None
-    k = len(a)
 
     def statistic(*samples, axis=-1):
-        mean_a = np.concatenate(samples[:k], axis=axis).mean(axis=axis)
-        return mean_a - np.concatenate(samples[k:], axis=axis).mean(axis=axis) if b else mean_a
+        mean_a = np.concatenate(samples[: len(a)], axis=axis).mean(axis=axis)
+        return mean_a - np.concatenate(samples[len(a) :], axis=axis).mean(axis=axis) if b else mean_a
 
     rng = np.random.default_rng(zlib.crc32(name.encode()))  # crc32("") = 0
-    ci = bootstrap(
-        strata, statistic, n_resamples=RESAMPLES, confidence_level=level, method="percentile", rng=rng
-    ).confidence_interval
-    return float(ci.low), float(ci.high)
+    ci = bootstrap(strata, statistic, n_resamples=10_000, confidence_level=0.95, method="percentile", rng=rng)
+    return float(ci.confidence_interval.low), float(ci.confidence_interval.high)
 
 
 def normalize(runs: pd.DataFrame, random: dict[str, float]) -> pd.Series:
@@ -91,25 +75,24 @@ class Table1:
         return split_exp_name(exp, self.suite)
 
     def label(self, exp: str) -> str:
-        setting = self.setting(exp)
-        return setting.label if setting and setting.label else exp
+        """The paper's name of the setting, or its exp name."""
+        return getattr(self.setting(exp), "label", "") or exp
 
     def paper(self, exp: str) -> float | None:
-        setting = self.setting(exp)
-        return setting.paper_score if setting else None
+        """The paper's Table 1 figure of the setting, if it has one."""
+        return getattr(self.setting(exp), "paper_score", None)
 
     def score(self, exp: str) -> float:
         """Table 1's figure: the mean over all the setting's runs."""
         return float(self.runs.loc[self.runs["setting"] == exp, "normalized"].mean())
 
     def n(self, exp: str, env: str | None = None) -> int:
-        if exp not in self.counts.index or (env and env not in self.counts.columns):
-            return 0
+        """How many runs the setting has (on env)."""
         return int(self.counts.loc[exp, env] if env else self.counts.loc[exp].sum())
 
-    def on(self, exp: str, env: str) -> float | None:
-        """The mean over the setting's seeds on env of its runs' normalized scores (None without runs)."""
-        return float(self.means.loc[exp, env]) if self.n(exp, env) else None
+    def on(self, exp: str, env: str) -> float:
+        """The mean over the setting's seeds on env of its runs' normalized scores."""
+        return float(self.means.loc[exp, env])
 
     def strata(self, exp: str) -> list[np.ndarray]:
         """The setting's normalized scores, one array per environment (its seeds), in the suite's order."""
@@ -142,9 +125,8 @@ class Table1:
     @property
     def complete(self) -> bool:
         """Every setting has the paper's seeds on every environment."""
-        seeds = len(self.suite.seeds)
-        enough = (self.n(exp, env) >= seeds for exp in self.exps for env in self.suite.env_ids)
-        return not self.missing_settings() and all(enough)
+        counts = self.counts.reindex(columns=list(self.suite.env_ids), fill_value=0)
+        return not self.missing_settings() and bool((counts >= len(self.suite.seeds)).all(axis=None))
 
     def ranked(self) -> list[str]:
         """The settings an ordering compares: those with runs and a figure in the paper."""
@@ -161,4 +143,4 @@ def table1_at(suite: Suite, used: pd.DataFrame, random: dict[str, float]) -> lis
 
 def ranks(values: dict[str, float]) -> dict[str, int]:
     """1 for the highest; equal values share a rank (1, 2, 2, 4)."""
-    return {key: 1 + sum(other > value for other in values.values()) for key, value in values.items()}
+    return pd.Series(values).rank(method="min", ascending=False).astype(int).to_dict()

@@ -1,10 +1,8 @@
-"""The report's markdown: <suite>.md, from a table of runs (see record.py) and the statistics (stats.py).
-
-Numbers only: what they mean is written by a person, in benchmark/results/*.md and the README.
-"""
+"""The report's markdown, <suite>.md: numbers only (what they mean is written by a person, in the notes)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -13,13 +11,6 @@ from stats import Table1, interval, ranks
 from suites import Suite, budget_label, paper_columns
 
 GROUP = ["budget", "setting", "env_id"]  # one line of a figure: a setting on an environment at a budget
-INTERVAL_NOTE = (
-    "The interval is a 95% percentile bootstrap of our figure: on each environment the setting's seeds "
-    "resampled with replacement (10,000 times), the normalization held fixed; none while an environment has a "
-    "single seed. With 3 seeds per environment a bootstrap is narrow: its spread is the seeds' own (divided by "
-    "n, not n - 1: √(2/3) of the usual standard error), and three seeds can miss a rare outcome, so read an "
-    "interval as the least the seed noise could be."
-)
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -35,86 +26,75 @@ def mean_std(values) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values):.1f}"
 
 
+def each(values) -> str:
+    """Every run's score, in the order given."""
+    return " / ".join("—" if math.isnan(v) else f"{v:.1f}" for v in values)
+
+
 def ci_cell(ci: tuple[float, float] | None, digits: int = 2) -> str:
     return "—" if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def runs_cell(n: int, paper: int) -> str:
+    """How many runs or seeds, and the paper's number where we have fewer."""
+    return str(n) if n >= paper else f"{n} (paper {paper})"
 
 
 def scores_table(suite: Suite, used: pd.DataFrame) -> list[str]:
     """One row per (setting, environment): our score beside the paper's and baselines' figures."""
+    paper_budget = budget_label(suite.total_timesteps)
     rows = []
     for (budget, setting, env_id), runs in used.groupby(GROUP, sort=False):
-        label = budget_label(budget)
-        steps = (
-            label
-            if budget == suite.total_timesteps
-            else f"{label} (reduced; paper {budget_label(suite.total_timesteps)})"
-        )
-        n = len(runs)
-        seeds = str(n) if n >= len(suite.seeds) else f"{n} (paper {len(suite.seeds)})"
+        steps = budget_label(budget) + ("" if budget == suite.total_timesteps else f" (reduced; paper {paper_budget})")
         scores = runs["final_return"].tolist()
-        ci = ci_cell(interval([scores], min_size=5), 1)
-        rows.append([env_id, setting, steps, seeds, mean_std(scores), ci, *paper_columns(suite.name, env_id).values()])
+        cells = [runs_cell(len(runs), len(suite.seeds)), mean_std(scores), ci_cell(interval([scores], min_size=5), 1)]
+        rows.append([env_id, setting, steps, *cells, *paper_columns(suite.name, env_id).values()])
     header = ["environment", "setting", "steps", "seeds", f"{suite.who} (last 100 episodes)"]
-    header.append("95% CI of the mean (≥ 5 seeds)")
-    return markdown_table(header + list(paper_columns(suite.name, used["env_id"].iloc[0])), rows)
+    header += ["95% CI of the mean (≥ 5 seeds)", *paper_columns(suite.name, "")]
+    return markdown_table(header, rows)
 
 
 def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
-    """Both of the paper's Atari metrics per game, each run's and their mean ± std across seeds: the mean return
-    of the last 100 episodes (Table 6, and Table 2's second), and the mean over all of training (Table 2's
-    first, which favours fast learning), beside the paper's PPO, A2C and ACER and two published
-    re-implementations. The paper's budget first, then each reduced budget in a section of its own."""
+    """Per game, each seed's and the mean ± std of the paper's two Atari metrics: the mean return of the last 100
+    episodes (Table 6) beside the paper's PPO, A2C, ACER and two re-implementations, and the mean return over all of
+    training (Table 2's first, which favours fast learning). A section per budget."""
+    header = ["game", "setting", "seeds", "each seed (1, 2, …)", "mean ± std"]
     lines = []
     for budget, runs in used.groupby("budget", sort=False):
-        full = budget == suite.total_timesteps
-        title = "the paper's budget" if full else f"reduced (paper {budget_label(suite.total_timesteps)})"
-        lines += [f"## {budget_label(budget)} steps, {title}", ""]
         last, whole = [], []
         for (_, setting, env_id), group in runs.groupby(GROUP, sort=False):
             group = group.sort_values("seed")
-            n = len(group)
-            seeds = str(n) if n >= len(suite.seeds) else f"{n} (paper {len(suite.seeds)})"
-            training = [np.mean([v for _, v in h]) if len(h) else math.nan for h in group["history"]]
-            cells = [env_id, setting, seeds]
-            last.append([*cells, each(group["final_return"]), mean_std(group["final_return"])])
-            last[-1] += paper_columns(suite.name, env_id).values()
+            training = [np.mean([v for _, v in h]) if h else math.nan for h in group["history"]]
+            cells = [env_id, setting, runs_cell(len(group), len(suite.seeds))]
+            scores = [each(group["final_return"]), mean_std(group["final_return"])]
+            last.append([*cells, *scores, *paper_columns(suite.name, env_id).values()])
             whole.append([*cells, each(training), mean_std(training)])
-        header = ["game", "setting", "seeds", "each seed (1, 2, …)", "mean ± std"]
-        lines += ["Mean return of the last 100 episodes (Table 6):", ""]
-        lines += markdown_table(header + list(paper_columns(suite.name, used["env_id"].iloc[0])), last) + [""]
+        full = budget == suite.total_timesteps
+        title = "the paper's budget" if full else f"reduced (paper {budget_label(suite.total_timesteps)})"
+        lines += [f"## {budget_label(budget)} steps, {title}", "", "Mean return of the last 100 episodes (Table 6):"]
+        lines += ["", *markdown_table([*header, *paper_columns(suite.name, "")], last), ""]
         lines += ["Mean return of all episodes of training (Table 2's first metric):", ""]
         lines += markdown_table(header, whole) + [""]
     return lines
 
 
-def each(values) -> str:
-    return " / ".join("—" if math.isnan(v) else f"{v:.1f}" for v in values)
-
-
 def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str]:
-    """A peer's or an ablation's suite beside ours (suite.beside's record), per environment: each one's mean ±
-    std over its complete runs, a 95% bootstrap interval of the difference of the means, and every run's score
-    (seed 1 first). The runs compare as two samples, not in pairs (the same seed gives two implementations the
-    same draws at most until their updates differ)."""
+    """A peer's or an ablation's runs beside ours (suite.beside's record), per environment: each side's mean ± std,
+    the interval of the difference of the means (two samples, not pairs: the same seed gives two implementations
+    the same draws only until their updates differ) and every run's score, seed 1 first."""
     rows = []
     for (budget, _, env_id), runs in used.groupby(GROUP, sort=False):
         peer = runs.sort_values("seed")["final_return"].tolist()
         same = ours[ours["complete"] & (ours["env_id"] == env_id) & (ours["budget"] == budget)]
         mine = same.sort_values("seed")["final_return"].tolist()
+        sides = [f"{mean_std(x)} ({len(x)})" for x in (peer, mine)]
         if not mine:
-            rows.append([env_id, budget_label(budget), f"{mean_std(peer)} ({len(peer)})", "no run of ours"] + [""] * 3)
+            rows.append([env_id, budget_label(budget), sides[0], "no run of ours", "", "", ""])
             continue
-        cells = [f"{mean_std(x)} ({len(x)})" for x in (peer, mine)] + [ci_cell(interval([peer], [mine], min_size=5), 1)]
-        rows.append(
-            [env_id, budget_label(budget), *cells, *(" / ".join(f"{x:.1f}" for x in xs) for xs in (peer, mine))]
-        )
+        ci = ci_cell(interval([peer], [mine], min_size=5), 1)
+        rows.append([env_id, budget_label(budget), *sides, ci, each(peer), each(mine)])
     who = suite.who
     header = ["environment", "steps", f"{who} (runs)", "ours (runs)", f"{who} − ours: 95% CI"]
-    header += [f"{who}, each run", "ours, each run"]
     return [
         "## Beside ours",
         "",
@@ -124,36 +104,34 @@ def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str
         "interval is a percentile bootstrap of the difference of the two means, each side's seeds resampled "
         "on their own (from 5 seeds a side).",
         "",
-        *markdown_table(header, rows),
+        *markdown_table([*header, f"{who}, each run", "ours, each run"], rows),
         "",
     ]
 
 
 def curve_points(used: pd.DataFrame, every: int | None, last: int = 20) -> list[str]:
-    """The learning curve as a table: at every `every` steps (None: an eighth of the budget), the mean return
-    of the last `last` episodes that ended by then, averaged over the seeds that have any. Its runs column says
-    how many of the group's runs have their episodes kept (a run recorded before they were has no curve)."""
-    if not any(len(h) for h in used["history"]):
+    """The learning curve at every `every` steps (None: an eighth of the budget): the mean return of the last
+    `last` episodes that ended by then, averaged over the runs that have any; and how many runs have their episodes."""
+    kept = used[used["history"].map(len) > 0]
+    if kept.empty:
         return []  # no run with its episodes kept: no curve, and no heading either
+    counts = used.groupby(GROUP).size()
     lines = [f"## Learning curve: mean return of the last {last} episodes that ended by each step", ""]
-    for (budget, setting, env_id), group in used.groupby(GROUP, sort=False):
-        runs = group[group["history"].map(len) > 0]
-        if runs.empty:
-            continue
+    for (budget, setting, env_id), runs in kept.groupby(GROUP, sort=False):
         step = every or budget // 8
         points = range(step, int(runs["total_timesteps"].max()) + 1, step)
         cells = []
         for x in points:
             means = [np.mean([v for s, v in h if s <= x][-last:]) for h in runs["history"] if h[0][0] <= x]
             cells.append(f"{np.mean(means):.1f}" if means else "–")
-        header = ["setting", "env", "runs", *(f"{x:,}" for x in points)]
-        lines += markdown_table(header, [[setting, env_id, f"{len(runs)} of {len(group)}", *cells]]) + [""]
+        row = [setting, env_id, f"{len(runs)} of {counts[budget, setting, env_id]}", *cells]
+        lines += markdown_table(["setting", "env", "runs", *(f"{x:,}" for x in points)], [row]) + [""]
     return lines
 
 
 def table1_sections(tables: list[Table1]) -> list[str]:
-    """Table 1 at each budget (the paper's first; a reduced one is a separate, labelled section): what is
-    missing, the scores, the normalized score per environment, beside the paper's column, and every pair."""
+    """Table 1 at each budget (a reduced one a separate, labelled section): what is missing, the scores, the
+    normalized score per environment, beside the paper's, and every pair."""
     lines: list[str] = []
     for t in tables:
         paper_budget = budget_label(t.suite.total_timesteps)
@@ -178,12 +156,11 @@ def table1_sections(tables: list[Table1]) -> list[str]:
 
 def coverage_note(t: Table1) -> str:
     """Whether this budget has the paper's 231 runs, and if not what is missing."""
-    suite = t.suite
-    n_settings, n_envs, n_seeds = len(suite.settings), len(suite.env_ids), len(suite.seeds)
-    per_setting = f"{n_envs} environments × {n_seeds} seeds"
+    n_settings = len(t.suite.settings)
+    per_setting = f"{len(t.suite.env_ids)} environments × {len(t.suite.seeds)} seeds"
     if t.complete:
         return f"Complete: {t.expected} runs for each of the {n_settings} settings ({per_setting}), as in the paper."
-    envs = [e for e in suite.env_ids if e not in t.envs]
+    envs = [e for e in t.suite.env_ids if e not in t.envs]
     settings = [s.slug for s in t.missing_settings()]
     return (
         f"**Incomplete: {t.total} of the paper's {n_settings * t.expected} runs** ({n_settings} settings × {per_setting})"
@@ -195,7 +172,12 @@ def coverage_note(t: Table1) -> str:
 
 
 def per_env_table(t: Table1) -> list[str]:
-    lines = [
+    rows = []
+    for exp in t.exps:
+        cells = [f"{t.on(exp, env):.2f} ({t.n(exp, env)})" if t.n(exp, env) else "—" for env in t.envs]
+        rows.append([exp, *cells, f"{t.score(exp):.2f} ({t.n(exp)})"])
+    rows.append(["best setting (= 1)", *(t.best_on(env) for env in t.envs), ""])
+    return [
         "### Normalized score per environment",
         "",
         "Each cell is the mean over that environment's seeds of the runs' normalized scores (0 = a uniformly "
@@ -203,82 +185,58 @@ def per_env_table(t: Table1) -> list[str]:
         "named in the last row), with the number of runs in brackets; the last column is the mean over all the "
         "setting's runs, Table 1's figure.",
         "",
+        *markdown_table(["setting", *t.envs, "all runs"], rows),
     ]
-    rows = []
-    for exp in t.exps:
-        cells = [f"{t.on(exp, env):.2f} ({t.n(exp, env)})" if t.n(exp, env) else "—" for env in t.envs]
-        rows.append([exp, *cells, f"{t.score(exp):.2f} ({t.n(exp)})"])
-    rows.append(["best setting (= 1)", *(t.best_on(env) for env in t.envs), ""])
-    return lines + markdown_table(["setting", *t.envs, "all runs"], rows)
 
 
 def averaged_table(t: Table1) -> list[str]:
     ranked = t.ranked()
     ours = ranks({exp: t.score(exp) for exp in ranked})
     paper = ranks({exp: t.paper(exp) for exp in ranked})
-    lines = [
+    rows = []
+    for exp in t.exps:
+        paper_score = "—" if t.paper(exp) is None else f"{t.paper(exp):.2f}"
+        cells = [runs_cell(t.n(exp), t.expected), f"{t.score(exp):.2f}", ci_cell(t.interval(exp)), paper_score]
+        rows.append([t.label(exp), exp, *cells, str(ours.get(exp, "—")), str(paper.get(exp, "—"))])
+    header = ["setting", "exp name", "runs", "ours", "ours: 95% interval", "paper, Table 1", "rank: ours"]
+    return [
         f"### Normalized score beside the paper's Table 1 ({budget_label(t.suite.total_timesteps)} steps)",
         "",
         f"A setting's figure is the mean of its runs' normalized scores (the paper: {len(t.suite.env_ids)} "
         f"environments × {len(t.suite.seeds)} seeds = {t.expected} runs); the ranks are among the "
-        f"{plural(len(ranked), 'setting')} ranked here. {INTERVAL_NOTE}",
+        f"{len(ranked)} setting{'' if len(ranked) == 1 else 's'} ranked here. The interval is a 95% percentile "
+        "bootstrap of our figure: on each environment the setting's seeds resampled with replacement (10,000 "
+        "times), the normalization held fixed; none while an environment has a single seed. With 3 seeds per "
+        "environment a bootstrap is narrow: its spread is the seeds' own (divided by n, not n - 1: √(2/3) of the "
+        "usual standard error), and three seeds can miss a rare outcome, so read an interval as the least the seed "
+        "noise could be.",
         "",
+        *markdown_table([*header, "rank: paper"], rows),
     ]
-    rows = []
-    for exp in t.exps:
-        runs, paper_score = t.n(exp), t.paper(exp)
-        rows.append(
-            [
-                t.label(exp),
-                exp,
-                str(runs) if runs >= t.expected else f"{runs} (paper {t.expected})",
-                f"{t.score(exp):.2f}",
-                ci_cell(t.interval(exp)),
-                "—" if paper_score is None else f"{paper_score:.2f}",
-                str(ours.get(exp, "—")),
-                str(paper.get(exp, "—")),
-            ]
-        )
-    header = ["setting", "exp name", "runs", "ours", "ours: 95% interval", "paper, Table 1"]
-    header += ["rank: ours", "rank: paper"]
-    return lines + markdown_table(header, rows)
 
 
 def pairs(t: Table1) -> pd.DataFrame:
-    """Every pair of the settings ranked here, the paper's higher first (in the suite's order where the paper
-    scores them equal): the paper's difference, ours, its 95% interval (see Table1.interval), whether ours is
-    in the paper's order (None where the paper has none) and whether the interval leaves out 0 (None without
-    an interval)."""
-    exps, rows = t.ranked(), []
-    for i, a in enumerate(exps):
-        for b in exps[i + 1 :]:
-            high, low = (b, a) if t.paper(b) > t.paper(a) else (a, b)
-            ours, ci = t.score(high) - t.score(low), t.interval(high, low)
-            rows.append(
-                {
-                    "higher": high,
-                    "lower": low,
-                    "paper": t.paper(high) - t.paper(low),
-                    "ours": ours,
-                    "interval": ci,
-                    "in_order": None if t.paper(high) == t.paper(low) else bool(ours > 0),
-                    "beyond_noise": None if ci is None else bool(ci[0] > 0 or ci[1] < 0),
-                }
-            )
-    return pd.DataFrame(rows)
+    """Every pair of the settings ranked here, the paper's higher first (the suite's order where it has them level):
+    the two differences, our interval, whether ours is in the paper's order (None where the paper has them level)
+    and whether the interval leaves out 0 (None without an interval)."""
+    rows = []
+    for a, b in itertools.combinations(t.ranked(), 2):
+        high, low = (b, a) if t.paper(b) > t.paper(a) else (a, b)
+        ours, ci = t.score(high) - t.score(low), t.interval(high, low)
+        in_order = None if t.paper(high) == t.paper(low) else bool(ours > 0)
+        beyond_noise = None if ci is None else bool(ci[0] > 0 or ci[1] < 0)
+        rows.append((high, low, t.paper(high) - t.paper(low), ours, ci, in_order, beyond_noise))
+    return pd.DataFrame(rows, columns=["higher", "lower", "paper", "ours", "interval", "in_order", "beyond_noise"])
 
 
 def pairs_table(t: Table1) -> list[str]:
-    """The pairs (see pairs): a count, then one row per pair."""
+    """The pairs (see pairs): how many are in the paper's order and beyond the noise, then one row per pair."""
     lines = ["### Pairs of settings: ours against the paper's order", ""]
     if len(t.ranked()) < 2:
         return lines + ["Fewer than two settings have runs here: there is no ordering to compare yet."]
     if t.budget != t.suite.total_timesteps:
-        lines += [
-            f"The paper's figures are at {budget_label(t.suite.total_timesteps)} steps, ours here at {budget_label(t.budget)}.",
-            "",
-        ]
-    p = pairs(t)
+        paper_budget = budget_label(t.suite.total_timesteps)
+        lines += [f"The paper's figures are at {paper_budget} steps, ours here at {budget_label(t.budget)}.", ""]
     lines += [
         "For each pair, the paper's higher setting first: the difference of the two figures in the paper and in "
         "ours, the 95% interval of ours (both settings resampled as above, each on its own), whether ours is in "
@@ -286,12 +244,10 @@ def pairs_table(t: Table1) -> list[str]:
         "leaves out 0 (beyond the seeds' noise).",
         "",
     ]
-    records = p.to_dict("records")
-    kept = [r for r in records if r["in_order"] is True]
-    out = [r for r in records if r["in_order"] is False]
-    beyond = [sum(r["beyond_noise"] is True for r in rs) for rs in (kept, out)]
-    level, unknown = sum(r["in_order"] is None for r in records), sum(r["interval"] is None for r in records)
-    counts = [len(records), len(kept), beyond[0], len(out), beyond[1], level, unknown]
+    p = pairs(t)
+    kept, out = p[p["in_order"].eq(True)], p[p["in_order"].eq(False)]
+    beyond = [int(x["beyond_noise"].eq(True).sum()) for x in (kept, out)]
+    counts = [len(p), len(kept), beyond[0], len(out), beyond[1], p["in_order"].isna().sum(), p["interval"].isna().sum()]
     header = ["pairs", "in the paper's order", "of which beyond the noise", "out of it", "of which beyond the noise"]
     lines += markdown_table([*header, "paper level", "no interval"], [[str(c) for c in counts]]) + [""]
     yes_no = {True: "yes", False: "no", None: "—"}
