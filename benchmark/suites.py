@@ -253,7 +253,4 @@ def exp_name(setting: Setting, total_timesteps: int, suite: Suite) -> str:
 
 def split_exp_name(name: str, suite: Suite) -> Setting | None:
     """The suite's setting an exp name belongs to (its slug, with or without a budget suffix)."""
-    for setting in suite.settings:
-        if name == setting.slug or name.startswith(f"{setting.slug}-"):
-            return setting
-    return None
+    return next((s for s in suite.settings if name == s.slug or name.startswith(f"{s.slug}-")), None)
