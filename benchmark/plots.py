@@ -115,10 +115,10 @@ def plot_table1(t: Table1, path: Path) -> None:
             continue
         low, high = intervals[s] or (value, value)
         text = f"{value:.2f}\n{t.n(exp_of[s])} run{'s' if t.n(exp_of[s]) != 1 else ''}"
-        label(ax, text, xi - width / 2, high if value >= 0 else low, value >= 0, "black")
+        label(ax, text, xi - width / 2, high if value >= 0 else low, "black")
     for xi, value in zip(x, paper, strict=True):
         if not math.isnan(value):
-            label(ax, f"{value:.2f}", xi + width / 2, value, value >= 0, "dimgray")
+            label(ax, f"{value:.2f}", xi + width / 2, value, "dimgray")
     ax.axhline(0, color="black", linewidth=0.8)
     names = ["\n".join(textwrap.fill(part, 15) for part in s.label.split(", ")) for s in settings]
     ax.set_xticks(x, names, fontsize=8)
@@ -138,7 +138,8 @@ def plot_table1(t: Table1, path: Path) -> None:
     plt.close(fig)
 
 
-def label(ax, text: str, x: float, y: float, above: bool, color: str) -> None:
-    """A bar's figure, just above it (below, for a negative bar)."""
+def label(ax, text: str, x: float, y: float, color: str) -> None:
+    """A bar's figure at the end of it (or of its interval): above a positive bar, below a negative one."""
+    above = y >= 0
     ax.annotate(text, (x, y), xytext=(0, 2 if above else -2), textcoords="offset points", ha="center",
                 va="bottom" if above else "top", fontsize=7, color=color)  # fmt: skip
