@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import textwrap
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -38,21 +37,17 @@ def curve(episodes: list[tuple[int, float]], grid, window: float, end: float = m
     """A run's smoothed learning curve on `grid`: at each x, the mean return of the episodes that ended in
     (x - window, x]; where no episode ended there, the previous value; NaN before the first episode and
     after `end`, the last step the run reached."""
-    steps = np.array([s for s, _ in episodes], dtype=float)
-    values = np.array([v for _, v in episodes], dtype=float)
-    out = np.full(len(grid), np.nan)
-    for i, x in enumerate(grid):
-        inside = (steps > x - window) & (steps <= x)
-        out[i] = values[inside].mean() if inside.any() else (out[i - 1] if i else np.nan)
-    out[np.asarray(grid) > end] = np.nan
-    return out
+    steps, values = np.array(episodes, dtype=float).T
+    windows = [(steps > x - window) & (steps <= x) for x in grid]
+    means = pd.Series([values[inside].mean() if inside.any() else np.nan for inside in windows]).ffill()
+    return np.where(np.asarray(grid) > end, np.nan, means)
 
 
 def plot_curves(suite: Suite, used: pd.DataFrame, path: Path) -> dict[str, tuple]:
     """One panel per environment, one line per setting and budget: mean ± std across seeds (Atari: the mean and
-    the seeds' range, and the paper's final PPO score) of the runs whose episodes are kept (a run's curve at x: its episodes that ended in the last 4% of the budget before x).
-    Returns each line's (colour, line style) by exp name, empty when no run has its episodes. The PNG's metadata
-    names the runs it shows."""
+    the seeds' range, and the paper's final PPO score) of the runs whose episodes are kept (a run's curve at x:
+    its episodes that ended in the last 4% of the budget before x). Returns each line's (colour, line style) by
+    exp name, empty when no run has its episodes. The PNG's metadata names the runs it shows."""
     used = used[used["history"].map(len) > 0]
     if used.empty:
         return {}
@@ -67,13 +62,10 @@ def plot_curves(suite: Suite, used: pd.DataFrame, path: Path) -> dict[str, tuple
         seeds = []
         for (budget, setting), runs in used[used["env_id"] == env_id].groupby(["budget", "setting"], sort=False):
             grid = np.linspace(0, runs["total_timesteps"].max(), 101)[1:]
-            curves = np.array([curve(r.history, grid, budget / 25, r.total_timesteps) for r in runs.itertuples()])
-            with warnings.catch_warnings():  # numpy warns of empty slices before a run's first episode
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
-                low, high = (
-                    (np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)) if atari else (mean - std, mean + std)
-                )
+            # A row per run: pandas leaves out a run's NaN before its first episode and after its last step.
+            curves = pd.DataFrame([curve(r.history, grid, budget / 25, r.total_timesteps) for r in runs.itertuples()])
+            mean, std = curves.mean(), curves.std(ddof=0)
+            low, high = (curves.min(), curves.max()) if atari else (mean - std, mean + std)
             slug = split_exp_name(setting, suite)
             color = colors[slug.slug] if slug else "grey"
             # The paper's budget solid, a reduced one dashed, a variant of it run before a fix (-gymobs) dash-dotted.
@@ -86,8 +78,7 @@ def plot_curves(suite: Suite, used: pd.DataFrame, path: Path) -> dict[str, tuple
             (lines["paper PPO, 10M (Table 6)"],) = ax.plot([0, grid[-1]], [TABLE6[env_id][2]] * 2, "k:")
         n = f"{min(seeds)}" if min(seeds) == max(seeds) else f"{min(seeds)}–{max(seeds)}"
         ax.set_title(f"{env_id} ({n} seed{'s' if max(seeds) > 1 else ''})", fontsize=10)
-        ax.set_xlabel("environment steps")
-        ax.set_ylabel("episodic return")
+        ax.set(xlabel="environment steps", ylabel="episodic return")
     spare = list(axes.flat)[len(envs) :]
     for ax in spare:
         ax.axis("off")
@@ -114,17 +105,8 @@ def plot_table1(t: Table1, path: Path) -> None:
     with_ci = [(xi - width / 2, v, *ci) for xi, s, v in zip(x, settings, ours, strict=True) if (ci := intervals.get(s))]
     if with_ci:
         xs, values, lows, highs = np.array(with_ci).T
-        yerr = [values - lows, highs - values]
-        ax.errorbar(
-            xs,
-            values,
-            yerr,
-            fmt="none",
-            ecolor="black",
-            elinewidth=0.8,
-            capsize=3,
-            label="ours: 95% bootstrap interval",
-        )
+        style = dict(fmt="none", ecolor="black", elinewidth=0.8, capsize=3)
+        ax.errorbar(xs, values, [values - lows, highs - values], **style, label="ours: 95% bootstrap interval")
     paper_budget = budget_label(t.suite.total_timesteps)
     ax.bar(x + width / 2, paper, width, color="tab:gray", label=f"paper, Table 1 ({paper_budget} steps)")
     for xi, s, value in zip(x, settings, ours, strict=True):
@@ -133,10 +115,10 @@ def plot_table1(t: Table1, path: Path) -> None:
             continue
         low, high = intervals[s] or (value, value)
         text = f"{value:.2f}\n{t.n(exp_of[s])} run{'s' if t.n(exp_of[s]) != 1 else ''}"
-        label(ax, text, xi - width / 2, high if value >= 0 else low, value >= 0, "black")
+        label(ax, text, xi - width / 2, high if value >= 0 else low, "black")
     for xi, value in zip(x, paper, strict=True):
         if not math.isnan(value):
-            label(ax, f"{value:.2f}", xi + width / 2, value, value >= 0, "dimgray")
+            label(ax, f"{value:.2f}", xi + width / 2, value, "dimgray")
     ax.axhline(0, color="black", linewidth=0.8)
     names = ["\n".join(textwrap.fill(part, 15) for part in s.label.split(", ")) for s in settings]
     ax.set_xticks(x, names, fontsize=8)
@@ -156,7 +138,8 @@ def plot_table1(t: Table1, path: Path) -> None:
     plt.close(fig)
 
 
-def label(ax, text: str, x: float, y: float, above: bool, color: str) -> None:
-    """A bar's figure, just above it (below, for a negative bar)."""
+def label(ax, text: str, x: float, y: float, color: str) -> None:
+    """A bar's figure at the end of it (or of its interval): above a positive bar, below a negative one."""
+    above = y >= 0
     ax.annotate(text, (x, y), xytext=(0, 2 if above else -2), textcoords="offset points", ha="center",
                 va="bottom" if above else "top", fontsize=7, color=color)  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,14 +40,11 @@ def git_commit() -> str:
 
 def machine() -> str:
     """'<cpu model>, <n> cores', as meta.json records it."""
-    model = platform.processor() or platform.machine()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+        models = re.findall(r"^model name.*?:(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+    except OSError:  # not Linux
+        models = []
+    model = models[0].strip() if models else platform.processor() or platform.machine()
     return f"{model}, {os.cpu_count()} cores"
 
 

@@ -1,16 +1,11 @@
-"""Run folders on disk: what the scripts write, and how a run's state is read back from them.
+"""Run folders on disk: what the scripts write, a run's state read back from them, and a suite's runs as a table.
 
-A script writes `{runs_dir}/{env_id}__{exp_name}__{seed}__{unix_time}/` with TensorBoard events,
-`args.json`, `model.pt` (with --save-model) and, when it ends, `summary.json`; the runner adds
-`meta.json` (command, commit, machine) after the process ends. One *run* (env id, exp name, seed, step
-budget) may span several folders: each `--resume` continues the global step into a new folder, and its
-`args.json` names the checkpoint it came from. A run is complete when one of its folders has a summary
-with `interrupted` null and a global step within one batch of the budget (the scripts run whole
-iterations: 1M requested is 999,424 done with batches of 2048).
-
-The benchmark's one reader of a folder's TensorBoard events (`read_scalars`) and of a checkpoint's
-global step (`checkpoint_step`) are here too, and `read_runs`, which reads a suite's folders into one table,
-one row per run with its episodes, stitching a resumed run's folders.
+A script writes `{runs_dir}/{env_id}__{exp_name}__{seed}__{unix_time}/` with TensorBoard events, `args.json`,
+`model.pt` (with --save-model) and, when it ends, `summary.json`; the runner adds `meta.json` (command, commit,
+machine). One *run* (env id, exp name, seed, step budget) may span several folders: each `--resume` continues the
+global step into a new folder, whose `args.json` names the checkpoint it came from. A run is complete when one of
+its folders has a summary with `interrupted` null and a global step within one batch of the budget (the scripts
+run whole iterations: 1M requested is 999,424 done with batches of 2048).
 """
 
 from __future__ import annotations
@@ -19,7 +14,7 @@ import csv
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,9 +66,9 @@ class RunFolder:
     exp_name: str
     seed: int
     unix_time: int
-    args: dict = field(default_factory=dict)
-    summary: dict | None = None
-    meta: dict | None = None
+    args: dict
+    summary: dict | None
+    meta: dict
 
     @property
     def key(self) -> str:
@@ -106,40 +101,23 @@ class RunFolder:
             return False
         return total_timesteps - self.batch_size < s.get("global_step", -1) <= total_timesteps
 
-    def last_modified(self) -> float:
-        """The newest modification time of the folder's files (TensorBoard flushes every ≤ 2 minutes)."""
-        times = [p.stat().st_mtime for p in self.path.iterdir() if p.is_file()]
-        return max(times, default=self.path.stat().st_mtime)
-
 
 def read_folder(path: Path) -> RunFolder | None:
     """A run folder's identity and files, or None when the name is not a run folder's."""
     match = FOLDER_RE.match(path.name)
     if match is None or not path.is_dir():
         return None
-    return RunFolder(
-        path=path,
-        env_id=match["env_id"],
-        exp_name=match["exp_name"],
-        seed=int(match["seed"]),
-        unix_time=int(match["time"]),
-        args=read_json(path / "args.json") or {},
-        summary=read_json(path / "summary.json"),
-        meta=read_json(path / "meta.json"),
-    )
+    env_id, exp_name, seed, unix_time = match.groups()
+    args, summary, meta = (read_json(path / f"{name}.json") for name in ("args", "summary", "meta"))
+    return RunFolder(path, env_id, exp_name, int(seed), int(unix_time), args or {}, summary, meta or {})
 
 
 def scan(runs_dir: Path) -> dict[str, list[RunFolder]]:
     """Every run folder under runs_dir, grouped by run key, oldest first."""
+    folders = [read_folder(path) for path in runs_dir.iterdir()] if runs_dir.is_dir() else []
     groups: dict[str, list[RunFolder]] = {}
-    if not runs_dir.is_dir():
-        return groups
-    for path in runs_dir.iterdir():
-        folder = read_folder(path)
-        if folder is not None:
-            groups.setdefault(folder.key, []).append(folder)
-    for folders in groups.values():
-        folders.sort(key=lambda f: (f.unix_time, f.path.name))
+    for folder in sorted(filter(None, folders), key=lambda f: (f.unix_time, f.path.name)):
+        groups.setdefault(folder.key, []).append(folder)
     return groups
 
 
@@ -178,12 +156,11 @@ def run_state(
     slurm_job: tuple[str, str] | None = None,
 ) -> RunState:
     """Decide from a run's folders (oldest first) whether it is complete, running in a Slurm job, resumable
-    or new. (A process on this machine that runs it holds its lock: run.py asks that before.)
+    or new (run.py has asked before whether a process on this machine holds the run's lock).
 
-    `checkpoint_step(path) -> int` reads a checkpoint's global step; it is asked only for a checkpoint
-    without a summary, to spot a run that finished its last iteration but died before writing summary.json.
-    `slurm_job` is (job id, state) of the Slurm array task the run was given, state as squeue says it
-    ('' once Slurm no longer lists the job); None when there is no such job or Slurm cannot be asked."""
+    `checkpoint_step(path) -> int` is asked only of a checkpoint without a summary: a run that finished its last
+    iteration but died before writing summary.json. `slurm_job` is (job id, squeue's state, '' once Slurm no
+    longer lists it) of the array task the run was given; None when there is none or Slurm cannot be asked."""
     done = [f for f in folders if f.is_complete(total_timesteps)]
     if done:
         return RunState("complete", f"complete in {done[-1].path.name}")
@@ -209,11 +186,6 @@ def chain(folders: list[RunFolder], last: RunFolder) -> list[RunFolder]:
     while pieces[-1].resumed_from in by_name and by_name[pieces[-1].resumed_from] not in pieces:
         pieces.append(by_name[pieces[-1].resumed_from])
     return pieces[::-1]
-
-
-# ---------------------------------------------------------------------------------------------
-# A suite's folders as a table of runs (what report.py reads)
-# ---------------------------------------------------------------------------------------------
 
 
 def start_step(folder: RunFolder, update_steps: list[int]) -> int:
@@ -257,9 +229,8 @@ def read_run(folders: list[RunFolder], budget: int, suite: Suite, last: int) -> 
     for folder in pieces:
         scalars = read_scalars(folder.path)
         updates = [e.step for e in scalars.get("charts/SPS", [])]
-        episodes.append(
-            (start_step(folder, updates), [(e.step, e.value) for e in scalars.get("charts/episodic_return", [])])
-        )
+        returns = [(e.step, e.value) for e in scalars.get("charts/episodic_return", [])]
+        episodes.append((start_step(folder, updates), returns))
         if folder.summary is not None and "wall_seconds" in folder.summary:
             wall += float(folder.summary["wall_seconds"])
         elif times := [e.wall_time for events in scalars.values() for e in events]:
@@ -267,7 +238,7 @@ def read_run(folders: list[RunFolder], budget: int, suite: Suite, last: int) -> 
     history = stitch(episodes)
     steps = int(final.summary["global_step"] if final.summary else max(updates, default=0))
     setting = split_exp_name(final.exp_name, suite)
-    command = (final.meta or {}).get("command", "")
+    command = final.meta.get("command", "")
     return {
         "script": setting.script if setting else next((w for w in command.split() if w.endswith(".py")), ""),
         "setting": final.exp_name,
@@ -277,12 +248,12 @@ def read_run(folders: list[RunFolder], budget: int, suite: Suite, last: int) -> 
         "final_return": final_score(history, last),
         "wall_seconds": wall,
         "sps": steps / wall if wall > 0 else math.nan,
-        "commit": joined((f.meta or {}).get("commit", "") for f in pieces),
+        "commit": joined(f.meta.get("commit") for f in pieces),
         "complete": bool(complete) or steps > budget - final.batch_size,
         "budget": budget,
         "episodes": len(history),
         "pieces": len(pieces),
-        "machine": joined((f.meta or {}).get("machine", "") for f in pieces),
+        "machine": joined(f.meta.get("machine") for f in pieces),
         "history": history,
     }
 
@@ -290,10 +261,9 @@ def read_run(folders: list[RunFolder], budget: int, suite: Suite, last: int) -> 
 def read_runs(runs_dir: Path, suite: Suite, last: int = 100) -> pd.DataFrame:
     """Every run in <runs_dir>: one row per run (the results CSV's columns, and `history`, its episodes as
     (global step at the end, return)), a run of several folders stitched (see stitch)."""
-    rows = []
-    for folders in scan(runs_dir).values():
-        by_budget: dict[int, list[RunFolder]] = {}
-        for folder in folders:
-            by_budget.setdefault(folder.budget or 0, []).append(folder)
-        rows += [read_run(group, budget, suite, last) for budget, group in by_budget.items()]
+    rows = [
+        read_run([f for f in folders if (f.budget or 0) == budget], budget, suite, last)
+        for folders in scan(runs_dir).values()
+        for budget in dict.fromkeys(f.budget or 0 for f in folders)
+    ]
     return pd.DataFrame(rows)

@@ -1,10 +1,9 @@
 """The benchmark suites as small declarative tables, and the paper's figures the report sets beside ours.
 
-A suite is a list of settings (a script and its flags, named by a short slug that becomes the run's
---exp-name), a list of environment ids, seeds and a step budget. `run.py` expands a suite into runs
-(setting × env id × seed); `report.py` reads them back. The figures are the paper's (Schulman et al. 2017,
-arXiv:1707.06347: Figure 3 read off the plot, Table 1, Table 6) and OpenAI baselines' published ppo2
-MuJoCo benchmark at 1M steps.
+A suite is a list of settings (a script and its flags, named by a short slug that becomes the run's --exp-name),
+environment ids, seeds and a step budget: `run.py` expands it into runs (setting × env id × seed), `report.py`
+reads them back. The figures are the paper's (Schulman et al. 2017, arXiv:1707.06347: Figure 3 read off the
+plot, Table 1, Table 6) and OpenAI baselines' published ppo2 MuJoCo benchmark at 1M steps.
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ class Setting:
     """how the paper names this setting (the report's row label)"""
     paper_score: float | None = None
     """the paper's Table 1 normalized score for this setting, where it has one"""
-    family: str = ""
-    """Table 1's kind of objective (clipping, adaptive KL, fixed KL, or neither), which the report compares"""
 
 
 @dataclass(frozen=True)
@@ -63,54 +60,21 @@ ATARI_GAMES = """
 """.split()  # noqa: SIM905 (49 names read best as text, not one per line)
 ATARI_ENVS = tuple(f"{game}NoFrameskip-v4" for game in ATARI_GAMES)
 
-PPO_CLIP = Setting("ppo_continuous", "ppo_continuous.py", label="PPO-Clip, ε = 0.2")
-# A peer, not ours: Stable-Baselines3's PPO with ppo_continuous.py's settings (issue 15; see benchmark/sb3_ppo.py).
-SB3_PPO = Setting("sb3_ppo", "benchmark/sb3_ppo.py", label="Stable-Baselines3 PPO (peer), ppo_continuous.py's settings")
-# An ablation, not the paper's setting: ppo_continuous.py with the value loss unclipped (issue 15). Value clipping
-# is the one difference left between its update and SB3's (baselines' max form against SB3's clipped term alone);
-# unclipped, the two updates are the same mathematics.
-NO_CLIP_VLOSS = Setting("no_clip_vloss", "ppo_continuous.py", ("--no-clip-vloss",), "PPO-Clip, value loss unclipped")
-SB3_NO_CLIP_VLOSS = Setting(
-    "sb3_ppo_no_clip_vloss", "benchmark/sb3_ppo.py", ("--no-clip-vloss",), "Stable-Baselines3 PPO (peer), unclipped"
-)
-
-
-def _fixed_beta(beta: str, score: float) -> Setting:
-    flags = ("--no-adaptive-beta", "--init-beta", beta)
-    return Setting(f"klpen_fixed_{beta}", "ppo_penalty.py", flags, f"fixed KL, β = {beta}", score, "fixed KL")
-
-
-def _adaptive_kl(d_targ: str, score: float) -> Setting:
-    flags = ("--kl-target", d_targ)
-    label = f"adaptive KL, d_targ = {d_targ}"
-    return Setting(f"klpen_adaptive_{d_targ}", "ppo_penalty.py", flags, label, score, "adaptive KL")
-
-
-def _clip(eps: str, score: float) -> Setting:
-    return Setting(f"clip{eps}", "ppo_continuous.py", ("--clip-coef", eps), f"clipping, ε = {eps}", score, "clipping")
-
-
-# Table 1, in the paper's row order, with the paper's normalized scores.
+# Table 1, in the paper's row order, with the paper's normalized scores. L^CPI, the unclipped, unpenalized
+# surrogate of Eq. (6), is the penalty script with a fixed β of 0.
+FIXED_BETA = ("--no-adaptive-beta", "--init-beta")  # ppo_penalty.py with β fixed at the value that follows
 TABLE1_SETTINGS = (
-    # L^CPI: the penalty script with a fixed β of 0 is the unclipped, unpenalized surrogate of Eq. (6).
-    Setting(
-        "cpi",
-        "ppo_penalty.py",
-        ("--no-adaptive-beta", "--init-beta", "0"),
-        "no clipping or penalty (L^CPI)",
-        -0.39,
-        "no clipping or penalty",
-    ),
-    _clip("0.1", 0.76),
-    _clip("0.2", 0.82),
-    _clip("0.3", 0.70),
-    _adaptive_kl("0.003", 0.68),
-    _adaptive_kl("0.01", 0.74),
-    _adaptive_kl("0.03", 0.71),
-    _fixed_beta("0.3", 0.62),
-    _fixed_beta("1", 0.71),
-    _fixed_beta("3", 0.72),
-    _fixed_beta("10", 0.69),
+    Setting("cpi", "ppo_penalty.py", (*FIXED_BETA, "0"), "no clipping or penalty (L^CPI)", -0.39),
+    Setting("clip0.1", "ppo_continuous.py", ("--clip-coef", "0.1"), "clipping, ε = 0.1", 0.76),
+    Setting("clip0.2", "ppo_continuous.py", ("--clip-coef", "0.2"), "clipping, ε = 0.2", 0.82),
+    Setting("clip0.3", "ppo_continuous.py", ("--clip-coef", "0.3"), "clipping, ε = 0.3", 0.70),
+    Setting("klpen_adaptive_0.003", "ppo_penalty.py", ("--kl-target", "0.003"), "adaptive KL, d_targ = 0.003", 0.68),
+    Setting("klpen_adaptive_0.01", "ppo_penalty.py", ("--kl-target", "0.01"), "adaptive KL, d_targ = 0.01", 0.74),
+    Setting("klpen_adaptive_0.03", "ppo_penalty.py", ("--kl-target", "0.03"), "adaptive KL, d_targ = 0.03", 0.71),
+    Setting("klpen_fixed_0.3", "ppo_penalty.py", (*FIXED_BETA, "0.3"), "fixed KL, β = 0.3", 0.62),
+    Setting("klpen_fixed_1", "ppo_penalty.py", (*FIXED_BETA, "1"), "fixed KL, β = 1", 0.71),
+    Setting("klpen_fixed_3", "ppo_penalty.py", (*FIXED_BETA, "3"), "fixed KL, β = 3", 0.72),
+    Setting("klpen_fixed_10", "ppo_penalty.py", (*FIXED_BETA, "10"), "fixed KL, β = 10", 0.69),
 )
 
 # ppo_discrete.py's defaults (baselines' classic-control settings) where ppo_shared_backbone.py's differ.
@@ -122,10 +86,15 @@ ATARI_SETTING = Setting(
     "ppo_shared_backbone", "ppo_shared_backbone.py", ("--save-interval", "100000"), label="PPO, Table 5 settings"
 )
 
-SuiteName = Literal[
-    "mujoco", "mujoco_sb3", "mujoco_no_clip_vloss", "mujoco_sb3_no_clip_vloss", "table1", "atari", "atari3", "classic"
-]
-"""The keys of SUITES, as run.py's and report.py's --suite take them."""
+# A peer, not ours: Stable-Baselines3's PPO with ppo_continuous.py's settings (issue 15; see benchmark/sb3_ppo.py).
+SB3_PPO = Setting("sb3_ppo", "benchmark/sb3_ppo.py", label="Stable-Baselines3 PPO (peer), ppo_continuous.py's settings")
+# An ablation, not the paper's setting: ppo_continuous.py with the value loss unclipped (issue 15). Value clipping
+# is the one difference left between its update and SB3's (baselines' max form against SB3's clipped term alone);
+# unclipped, the two updates are the same mathematics.
+NO_CLIP_VLOSS = Setting("no_clip_vloss", "ppo_continuous.py", ("--no-clip-vloss",), "PPO-Clip, value loss unclipped")
+SB3_NO_CLIP_VLOSS = Setting(
+    "sb3_ppo_no_clip_vloss", "benchmark/sb3_ppo.py", ("--no-clip-vloss",), "Stable-Baselines3 PPO (peer), unclipped"
+)
 
 SUITES: dict[str, Suite] = {
     suite.name: suite
@@ -133,7 +102,7 @@ SUITES: dict[str, Suite] = {
         Suite(
             "mujoco",
             "Figure 3 (PPO-Clip, ε = 0.2): ppo_continuous.py on the 7 MuJoCo environments, 1M steps, 3 seeds",
-            (PPO_CLIP,),
+            (Setting("ppo_continuous", "ppo_continuous.py", label="PPO-Clip, ε = 0.2"),),
             MUJOCO_ENVS,
             1_000_000,
         ),
@@ -215,29 +184,18 @@ SUITES: dict[str, Suite] = {
         ),
     )
 }
-
-# ---------------------------------------------------------------------------------------------
-# The paper's figures that the report prints beside ours
-# ---------------------------------------------------------------------------------------------
+SuiteName = Literal[tuple(SUITES)]
+"""The keys of SUITES, as run.py's and report.py's --suite take them (tyro reads the Literal at run time)."""
 
 # Figure 3, PPO (clip, ε = 0.2) at 1M steps: plot readings (±10–15%); and OpenAI baselines' ppo2 at 1M.
-FIGURE3_READING = {
-    "HalfCheetah-v4": "~1800",
-    "Hopper-v4": "~2300",
-    "InvertedDoublePendulum-v4": "~8000",
-    "InvertedPendulum-v4": "~1000",
-    "Reacher-v4": "~−7",
-    "Swimmer-v4": "~108",
-    "Walker2d-v4": "~3000–3460",
-}
-BASELINES_PPO2_1M = {
-    "HalfCheetah-v4": 1668.6,
-    "Hopper-v4": 2316.2,
-    "InvertedDoublePendulum-v4": 7102.9,
-    "InvertedPendulum-v4": 809.4,
-    "Reacher-v4": -6.7,
-    "Swimmer-v4": 111.2,
-    "Walker2d-v4": 3425.0,
+FIGURE3 = {
+    "HalfCheetah-v4": ("~1800", 1668.6),
+    "Hopper-v4": ("~2300", 2316.2),
+    "InvertedDoublePendulum-v4": ("~8000", 7102.9),
+    "InvertedPendulum-v4": ("~1000", 809.4),
+    "Reacher-v4": ("~−7", -6.7),
+    "Swimmer-v4": ("~108", 111.2),
+    "Walker2d-v4": ("~3000–3460", 3425.0),
 }
 
 # Some of Table 6's rows (mean of the last 100 episodes at 40M frames): (A2C, ACER, PPO).
@@ -250,7 +208,6 @@ TABLE6 = {
     "SeaquestNoFrameskip-v4": (1714.3, 1739.5, 1204.5),
     "SpaceInvadersNoFrameskip-v4": (744.5, 1213.9, 942.5),
 }
-
 
 # PPO at 10M steps by two published re-implementations, as CleanRL's documentation gives them (its PPO page,
 # `ppo_atari.py` and "openai/baselines' PPO (Huang et al., 2022)", 3 seeds each): mean ± std across seeds.
@@ -267,17 +224,14 @@ def paper_columns(suite: str, env_id: str) -> dict[str, str]:
     while suite in SUITES and SUITES[suite].beside:  # a peer's or an ablation's figures are those of its base
         suite = SUITES[suite].beside
     if suite in ("mujoco", "table1"):
-        ppo2 = BASELINES_PPO2_1M.get(env_id)
-        return {
-            "paper Fig. 3 (PPO, plot reading)": FIGURE3_READING.get(env_id, "—"),
-            "baselines ppo2 at 1M": "—" if ppo2 is None else f"{ppo2:g}",
-        }
+        reading, ppo2 = FIGURE3.get(env_id, ("—", None))
+        ppo2 = "—" if ppo2 is None else f"{ppo2:g}"
+        return {"paper Fig. 3 (PPO, plot reading)": reading, "baselines ppo2 at 1M": ppo2}
     if suite in ("atari", "atari3"):
-        row = TABLE6.get(env_id)
-        cells = ["—"] * 3 if row is None else [f"{x:g}" for x in row]
-        peers = ATARI_PEERS.get(env_id, ("—", "—"))
+        a2c, acer, ppo = (f"{x:g}" for x in TABLE6[env_id]) if env_id in TABLE6 else ("—",) * 3
+        cleanrl, baselines = ATARI_PEERS.get(env_id, ("—", "—"))
         names = ("paper PPO", "paper A2C", "paper ACER", "CleanRL ppo_atari", "baselines ppo2 (CleanRL's docs)")
-        return dict(zip(names, (cells[2], cells[0], cells[1], *peers), strict=True))
+        return dict(zip(names, (ppo, a2c, acer, cleanrl, baselines), strict=True))
     return {}
 
 
@@ -299,7 +253,4 @@ def exp_name(setting: Setting, total_timesteps: int, suite: Suite) -> str:
 
 def split_exp_name(name: str, suite: Suite) -> Setting | None:
     """The suite's setting an exp name belongs to (its slug, with or without a budget suffix)."""
-    for setting in suite.settings:
-        if name == setting.slug or name.startswith(f"{setting.slug}-"):
-            return setting
-    return None
+    return next((s for s in suite.settings if name == s.slug or name.startswith(f"{s.slug}-")), None)
