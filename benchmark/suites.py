@@ -39,7 +39,7 @@ class Suite:
     """default wall-time limit of one array task (one run on one core), with a safety margin"""
     slurm_mem: str = "2G"
     beside: str = ""
-    """a peer's or an ablation's suite: the suite of ours its report sets it beside (see report.peer_table)"""
+    """a peer's or an ablation's suite: the suite of ours its report sets it beside (see tables.peer_table)"""
     who: str = "ours"
     """whose runs these are, as the report's column headings name them"""
 

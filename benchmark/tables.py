@@ -57,10 +57,11 @@ def scores_table(suite: Suite, used: pd.DataFrame) -> list[str]:
 def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
     """Per game, each seed's and the mean ± std of the paper's two Atari metrics: the mean return of the last 100
     episodes (Table 6) beside the paper's PPO, A2C, ACER and two re-implementations, and the mean return over all of
-    training (Table 2's first, which favours fast learning). A section per budget."""
+    training (Table 2's first, which favours fast learning). A section per budget, the paper's first."""
     header = ["game", "setting", "seeds", "each seed (1, 2, …)", "mean ± std"]
     lines = []
-    for budget, runs in used.groupby("budget", sort=False):
+    budgets = sorted(used.groupby("budget", sort=False), key=lambda item: item[0] != suite.total_timesteps)
+    for budget, runs in budgets:
         last, whole = [], []
         for (_, setting, env_id), group in runs.groupby(GROUP, sort=False):
             group = group.sort_values("seed")
