@@ -61,18 +61,23 @@ def sort_runs(runs: pd.DataFrame, suite: Suite) -> pd.DataFrame:
 
 
 def gather(cli: Cli, suite: Suite, results_dir: Path) -> pd.DataFrame:
-    """The suite's runs: those in its run folders, and those the record holds whose folders are not here."""
+    """The suite's runs: those in its run folders, and those the record holds. Of a run in both, the run folders'
+    unless the record's went further: a rerun still under way never replaces a complete run by less."""
     found = read_runs(cli.runs_dir / suite.name, suite, cli.last_episodes).assign(recorded=False)
     recorded = read_record(results_dir, suite.name, cli.last_episodes).assign(recorded=True)
-    if not found.empty:
-        here = set(found[KEY].itertuples(index=False, name=None))
-        recorded = recorded[[key not in here for key in recorded[KEY].itertuples(index=False, name=None)]]
     if found.empty and recorded.empty:
         raise ReportError(
             f"no runs in {cli.runs_dir / suite.name} and none recorded in {results_dir / (suite.name + '.csv')}: "
             f"run the suite first (python benchmark/run.py --suite {suite.name})"
         )
-    return sort_runs(pd.concat([x for x in (found, recorded) if not x.empty], ignore_index=True), suite)
+    runs = pd.concat([x for x in (found, recorded) if not x.empty], ignore_index=True)  # on a tie, the folders' first
+    runs = runs.sort_values(["complete", "total_timesteps"], ascending=False, kind="stable")
+    for run in runs[runs.duplicated(KEY, keep="first") & ~runs["recorded"]].itertuples():
+        print(
+            f"report.py: {run.env_id} {run.setting} seed {run.seed}: the record's run is kept, the run folders' has "
+            f"{run.total_timesteps:,} steps"
+        )
+    return sort_runs(runs.drop_duplicates(KEY, keep="first"), suite)
 
 
 # Runs recorded before episodes were kept (mujoco seeds 1-3, classic, table1's 300k runs and its 1M Hopper

@@ -111,6 +111,38 @@ def test_runs_of_two_sessions_add_up_and_the_record_alone_gives_the_same_report(
         make(*flags[:-1], "0")
 
 
+def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_further(tmp_path, capsys):
+    """A run recorded complete, run again (--rerun-recorded): while the rerun's folder is short of the record's
+    steps the record's run stays, score and all; once it is complete, the rerun replaces it."""
+    runs_dir, results = tmp_path / "runs", tmp_path / "results"
+    results.mkdir()
+    header = ",".join(record.CSV_COLUMNS)
+    (results / "classic.csv").write_text(
+        f"{header}\nppo_discrete.py,ppo_discrete-8192,CartPole-v1,1,8192,500,100,5000,abc,True,8192,900,1,m\n"
+    )
+    key = "CartPole-v1__ppo_discrete-8192__1"
+    rerun = make_folder(runs_dir / "classic", key, 100, total=8192, global_step=2048, interrupted="SIGTERM")
+    write_events(rerun, [(1000, 10.0), (2000, 30.0)], [2048])
+    flags = ("--suite", "classic", "--runs-dir", runs_dir, "--results-dir", results)
+    with open(make(*flags)["csv"]) as f:
+        [row] = list(csv.DictReader(f))
+    assert (row["final_return"], row["total_timesteps"], row["complete"], row["commit"]) == (
+        "500",
+        "8192",
+        "True",
+        "abc",
+    )
+    assert "CartPole-v1 ppo_discrete-8192 seed 1: the record's run is kept, the run folders' has 2,048 steps" in (
+        capsys.readouterr().out
+    )
+    rerun.rename(tmp_path / "gone")  # the rerun made again from the start, to the end
+    done = make_folder(runs_dir / "classic", key, 200, total=8192, global_step=8192)
+    write_events(done, [(4000, 40.0), (8000, 60.0)], [8192])
+    with open(make(*flags)["csv"]) as f:
+        [row] = list(csv.DictReader(f))
+    assert (row["final_return"], row["complete"], row["commit"]) == ("50", "True", "")
+
+
 def test_curves_of_runs_recorded_before_episodes_were_kept_are_left_in_the_png_drawn_then(tmp_path):
     """Until those runs are run again: their curves are only in the PNG drawn when they were recorded, so it
     is left as it is and the new curves go beside it."""
