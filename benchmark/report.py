@@ -80,7 +80,7 @@ def gather(cli: Cli, suite: Suite, results_dir: Path) -> pd.DataFrame:
     return sort_runs(runs.drop_duplicates(KEY, keep="first"), suite)
 
 
-# Runs recorded before episodes were kept (mujoco seeds 1-3, classic, table1's 300k runs and its 1M Hopper
+# Runs recorded before episodes were kept (mujoco seeds 1-3, table1's 300k runs and its 1M Hopper
 # klpen_adaptive_0.01 seeds, one atari3 run) have their curves only in the PNG drawn then: it is left as it is, and
 # the new curves go beside it, as <name>_partial.png. Once those runs are run again, every run has its episodes:
 # delete this, the curves go to `out / name` again, and the note is "Learning curves: `{name}`." (none without runs).
