@@ -2,14 +2,13 @@
 leaves benchmark/results/ as it is, runs of several sessions adding up, and the curves of runs recorded
 before episodes were kept."""
 
-import csv
 import hashlib
 import shutil
 import sys
 
 import pytest
 from test_run import make_folder
-from util import ROOT, run_script, write_events
+from util import ROOT, csv_rows, run_script, write_events
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import plots  # noqa: E402
@@ -60,8 +59,7 @@ def test_a_trial_leaves_the_committed_results_as_they_are(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "benchmark/results is left as it is (--publish writes the report there)" in result.stdout
     assert digest(RESULTS) == before
-    with open(runs_dir / "results" / "classic.csv") as f:
-        [row] = list(csv.DictReader(f))
+    [row] = csv_rows(runs_dir / "results" / "classic.csv")
     assert (row["setting"], row["env_id"], row["budget"], row["complete"]) == (
         "ppo_discrete-5k",
         "CartPole-v1",
@@ -93,8 +91,7 @@ def test_runs_of_two_sessions_add_up_and_the_record_alone_gives_the_same_report(
     second = make_folder(runs_dir / "mujoco", "Hopper-v4__ppo_continuous-8192__2", 100, total=8192, global_step=8192)
     write_events(second, [(2000, 10.0), (8000, 20.0)], [8192])
     paths = make(*flags)
-    with open(paths["csv"]) as f:
-        rows = {row["seed"]: row for row in csv.DictReader(f)}
+    rows = {row["seed"]: row for row in csv_rows(paths["csv"])}
     assert (rows["1"]["final_return"], rows["1"]["episodes"], rows["2"]["final_return"]) == ("3", "3", "15")
     row = (
         "| Hopper-v4 | ppo_continuous-8192 | 8192 (reduced; paper 1M) | 2 (paper 3) | 9.0 ± 6.0 | — | ~2300 | 2316.2 |"
@@ -124,8 +121,7 @@ def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_furth
     rerun = make_folder(runs_dir / "classic", key, 100, total=8192, global_step=2048, interrupted="SIGTERM")
     write_events(rerun, [(1000, 10.0), (2000, 30.0)], [2048])
     flags = ("--suite", "classic", "--runs-dir", runs_dir, "--results-dir", results)
-    with open(make(*flags)["csv"]) as f:
-        [row] = list(csv.DictReader(f))
+    [row] = csv_rows(make(*flags)["csv"])
     assert (row["final_return"], row["total_timesteps"], row["complete"], row["commit"]) == (
         "500",
         "8192",
@@ -138,8 +134,7 @@ def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_furth
     rerun.rename(tmp_path / "gone")  # the rerun made again from the start, to the end
     done = make_folder(runs_dir / "classic", key, 200, total=8192, global_step=8192)
     write_events(done, [(4000, 40.0), (8000, 60.0)], [8192])
-    with open(make(*flags)["csv"]) as f:
-        [row] = list(csv.DictReader(f))
+    [row] = csv_rows(make(*flags)["csv"])
     assert (row["final_return"], row["complete"], row["commit"]) == ("50", "True", "")
 
 

@@ -2,7 +2,6 @@
 without a cluster), a tiny real run through the runner and the report, and the Stable-Baselines3 peer
 (sb3_ppo.py) through the same runner and report. Moved as they were from tests/test_benchmark.py."""
 
-import csv
 import json
 import os
 import re
@@ -15,7 +14,7 @@ import typing
 from pathlib import Path
 
 import pytest
-from util import ROOT, TENSORBOARD_KEYS, assert_one_line_error, run_script, script_env
+from util import ROOT, TENSORBOARD_KEYS, assert_one_line_error, csv_rows, run_script, script_env
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import report  # noqa: E402
@@ -450,8 +449,7 @@ def test_real_run_interrupted_resumed_skipped_and_reported(tmp_path):
 
     result = run_script("benchmark/report.py", "--suite", "mujoco", "--runs-dir", runs_dir, "--results-dir", results)
     assert result.returncode == 0, result.stderr
-    with open(results / "mujoco.csv") as f:
-        [row] = list(csv.DictReader(f))
+    [row] = csv_rows(results / "mujoco.csv")
     assert (row["script"], row["setting"], row["env_id"], row["seed"]) == (
         "ppo_continuous.py",
         "ppo_continuous-8192",
@@ -580,8 +578,7 @@ def test_sb3_peer_real_run_through_the_runner_and_the_report(tmp_path, capsys):
     assert f"{run.key}: complete" in capsys.readouterr().out
     flags = ["--suite", "mujoco_sb3", "--runs-dir", str(runs_dir), "--results-dir", str(results)]
     paths = report.report(report.tyro.cli(report.Cli, args=flags))
-    with open(paths["csv"]) as f:
-        [row] = list(csv.DictReader(f))
+    [row] = csv_rows(paths["csv"])
     assert (row["script"], row["setting"], row["env_id"], row["complete"]) == (
         "benchmark/sb3_ppo.py",
         "sb3_ppo-1024",

@@ -6,7 +6,6 @@ The first tests stand in for squeue and sbatch with small shell scripts; the las
 (Debian: `sudo benchmark/slurm_local.sh install`) and root, and skips, saying so, where they are missing
 (with PPO_SLURM_REQUIRED=1, as CI sets it once it has installed them, it fails instead)."""
 
-import csv
 import json
 import os
 import random
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from test_run import FAKE_SCRIPT, make_folder
-from util import ROOT, read_scalars, script_env
+from util import ROOT, csv_rows, read_scalars, script_env
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import run as runner  # noqa: E402
@@ -315,8 +314,7 @@ def test_a_real_slurm_array_cancelled_killed_resubmitted_completed_and_stitched(
         text=True,
     )
     assert made.returncode == 0, made.stdout + made.stderr
-    with open(results / "classic.csv") as f:
-        rows = {row["seed"]: row for row in csv.DictReader(f)}
+    rows = {row["seed"]: row for row in csv_rows(results / "classic.csv")}
     assert {seed: (r["complete"], r["pieces"], r["budget"]) for seed, r in rows.items()} == {
         "1": ("True", "2", "200000"),
         "2": ("True", "2", "200000"),

@@ -1,6 +1,7 @@
 """Helpers the test files share: load a script as a module, run it as a user would, read its logs.
 Loading a script and reading TensorBoard events are benchmark/'s own (repo.py, run_folders.py)."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -29,6 +30,12 @@ def run_script(script, *args: str, cwd=None, timeout: float = 300, pythonpath=No
         text=True,
         timeout=timeout,
     )
+
+
+def csv_rows(path) -> list[dict[str, str]]:
+    """The rows of a CSV the report wrote (results/<suite>.csv), as text, by column name."""
+    with open(path) as f:
+        return list(csv.DictReader(f))
 
 
 def read_scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
