@@ -30,6 +30,7 @@ import random
 import signal
 import sys
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -552,7 +553,9 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
     """gym.make with the errors a user can cause turned into one-line messages."""
     module = env_id.split(":")[0] if ":" in env_id else None  # gymnasium imports `module` of module:MyEnv-v0
     try:
-        return gym.make(env_id, **kwargs)
+        with warnings.catch_warnings():  # an old id's "is out of date" would come before its one-line error
+            warnings.filterwarnings("ignore", ".*is out of date", DeprecationWarning)
+            return gym.make(env_id, **kwargs)
     except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
         raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
