@@ -80,29 +80,6 @@ def gather(cli: Cli, suite: Suite, results_dir: Path) -> pd.DataFrame:
     return sort_runs(runs.drop_duplicates(KEY, keep="first"), suite)
 
 
-# Runs recorded before episodes were kept (mujoco seeds 1-3, table1's 300k runs and its 1M Hopper
-# klpen_adaptive_0.01 seeds, one atari3 run) have their curves only in the PNG drawn then: it is left as it is, and
-# the new curves go beside it, as <name>_partial.png. Once those runs are run again, every run has its episodes:
-# delete this, the curves go to `out / name` again, and the note is "Learning curves: `{name}`." (none without runs).
-def curves_file(suite: Suite, used: pd.DataFrame, out: Path) -> tuple[Path, str]:
-    """Where the learning curves go and the report's note on them (saying so when a PNG drawn then is kept)."""
-    name = "table1_curves.png" if suite.name == "table1" else f"{suite.name}.png"
-    bare = int((used["history"].map(len) == 0).sum())
-    if not bare:
-        return out / name, f"Learning curves: `{name}`." if len(used) else ""
-    partial = out / name.replace(".png", "_partial.png")
-    if bare == len(used):
-        note = f"`{name}`, drawn by an earlier report (no run here has its episodes to redraw them from)."
-        return partial, f"Learning curves: {note}"
-    print(
-        f"report.py: left {display(out / name)} as it is: it shows {bare} runs recorded before their episodes were kept"
-    )
-    return partial, (
-        f"Learning curves: `{partial.name}`, of the runs whose episodes are kept; `{name}`, drawn earlier, is kept as "
-        f"it was: it shows {bare} runs that this report cannot redraw (recorded before their episodes were kept)."
-    )
-
-
 def report(cli: Cli) -> dict[str, Path]:
     """Write the suite's CSV, episodes, markdown and PNGs; return their paths."""
     from plots import plot_curves, plot_table1  # here: matplotlib is slow to import, and the tests stub these
@@ -117,7 +94,7 @@ def report(cli: Cli) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     csv_path, episodes_path = write_record(runs, out, suite.name)
     paths = {"csv": csv_path, "episodes": episodes_path, "md": out / f"{suite.name}.md"}
-    curves, curves_note = curves_file(suite, used, out)
+    curves = out / ("table1_curves.png" if suite.name == "table1" else f"{suite.name}.png")
 
     # A resumed run's commits and machines are joined by "+".
     commits = [c[:10] for c in dict.fromkeys("+".join(runs["commit"]).split("+")) if c]
@@ -125,8 +102,11 @@ def report(cli: Cli) -> dict[str, Path]:
     no_curve = [f"{r.env_id} seed {r.seed} ({r.setting})" for r in runs.itertuples() if not len(r.history)]
     made = f"`python benchmark/report.py --suite {suite.name}{' --publish' if cli.publish else ''}`"
     incomplete = "incomplete runs included" if cli.include_incomplete else "incomplete runs are in the CSV only"
+    # Their curves are only in the PNG an earlier report drew, kept beside the new one as <name>_before_episodes.png.
     bare_note = f"; no learning curve kept for {', '.join(no_curve)}: recorded before episodes were kept"
-    notes = [curves_note] if curves_note else []
+    drawn_then = curves.with_name(f"{curves.stem}_before_episodes.png")
+    bare_note += f" (their curves as drawn then: `{drawn_then.name}`)" if drawn_then.exists() else ""
+    notes = [f"Learning curves: `{curves.name}`."] if (used["history"].map(len) > 0).any() else []
     if tables:
         notes += [
             f"Normalized scores at {budget_label(tables[0].budget)} steps, ours beside the paper's: `table1.png`."

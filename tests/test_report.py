@@ -1,11 +1,12 @@
 """benchmark/report.py: the golden test (today's committed record in, the committed tables out), a trial that
-leaves benchmark/results/ as it is, runs of several sessions adding up, and the curves of runs recorded
-before episodes were kept."""
+leaves benchmark/results/ as it is, runs of several sessions adding up, and the runs recorded before episodes
+were kept."""
 
 import hashlib
 import shutil
 import sys
 
+import PIL.Image
 import pytest
 from test_run import make_folder
 from util import ROOT, csv_rows, run_script, write_events
@@ -138,26 +139,26 @@ def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_furth
     assert (row["final_return"], row["complete"], row["commit"]) == ("50", "True", "")
 
 
-def test_curves_of_runs_recorded_before_episodes_were_kept_are_left_in_the_png_drawn_then(tmp_path):
-    """Until those runs are run again: their curves are only in the PNG drawn when they were recorded, so it
-    is left as it is and the new curves go beside it."""
+def test_runs_recorded_before_episodes_were_kept_are_named_and_the_curves_drawn_then_pointed_to(tmp_path):
+    """A run recorded without its episodes has no curve to draw again: the PNG is drawn from the runs that have
+    theirs, and the report names the run and the drawing of its curve an earlier report made, kept beside."""
     runs_dir, results = tmp_path / "runs", tmp_path / "results"
     results.mkdir()
     header = ",".join(record.CSV_COLUMNS)
     (results / "classic.csv").write_text(
         f"{header}\nppo_discrete.py,ppo_discrete,CartPole-v1,1,499712,500,100,5000,abc,True,500000,900,1,m\n"
     )
-    (results / "classic.png").write_bytes(b"drawn then")
     folder = make_folder(
         runs_dir / "classic", "CartPole-v1__ppo_discrete-20k__1", 100, total=20_000, global_step=19_968
     )
     write_events(folder, [(5000, 20.0), (19_968, 60.0)], [19_968])
-    paths = make("--suite", "classic", "--runs-dir", runs_dir, "--results-dir", results)
-    assert paths["png"] == results / "classic_partial.png" and (results / "classic.png").read_bytes() == b"drawn then"
-    note = "`classic.png`, drawn earlier, is kept as it was: it shows 1 runs that this report cannot redraw"
-    assert note in paths["md"].read_text()
-    (results / "classic.csv").unlink()
-    (results / "classic_episodes.csv.gz").unlink()
-    assert (
-        make("--suite", "classic", "--runs-dir", runs_dir, "--results-dir", results)["png"] == results / "classic.png"
-    )
+    flags = ("--suite", "classic", "--runs-dir", runs_dir, "--results-dir", results)
+    bare = "no learning curve kept for CartPole-v1 seed 1 (ppo_discrete): recorded before episodes were kept"
+    paths = make(*flags)
+    assert paths["png"] == results / "classic.png"
+    assert PIL.Image.open(paths["png"]).text["Runs"] == "ppo_discrete-20k/CartPole-v1/1/20000"  # plots.run_id
+    assert f"{bare}. A run's score" in paths["md"].read_text()
+    (results / "classic_before_episodes.png").write_bytes(b"drawn then")
+    text = make(*flags)["md"].read_text()
+    assert f"{bare} (their curves as drawn then: `classic_before_episodes.png`)" in text
+    assert "Learning curves: `classic.png`." in text
