@@ -217,3 +217,31 @@ def test_speed_writes_the_record_only_with_publish(tmp_path, monkeypatch):
         assert "| 2 | 1 | 2.00× ✓ |" in (tmp_path / folder / "speed.md").read_text()
         assert (tmp_path / "record").exists() == (folder == "record")  # a look leaves the record alone
     assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == ["speed.json", "speed.md"]
+
+
+def test_trunk_features_measure_saturation_and_what_varies_across_states(tmp_path):
+    """The trunk's last layer set to a constant: tanh(10) in every unit is saturated, tanh(0) is not, and either
+    gives the same features, policy and value in every state; the trunk as initialized varies with the state."""
+    import torch
+    import trunk_features
+    from repo import load_script
+
+    states = trunk_features.visited_states("CartPole-v1", n=200)
+    agent = load_script("ppo_shared_backbone").Agent((4,), 2)
+
+    def row_of(name: str, bias: float | None) -> list[str]:
+        folder = tmp_path / f"CartPole-v1__ppo_shared_backbone__1__{name}"
+        folder.mkdir()
+        if bias is not None:
+            with torch.no_grad():
+                agent.trunk[2].weight.zero_()
+                agent.trunk[2].bias.fill_(bias)
+        torch.save({"model": agent.state_dict()}, folder / "model.pt")
+        (folder / "summary.json").write_text(json.dumps({"mean_return": 12.5}))
+        return trunk_features.row(run_folders.read_folder(folder), states, 2)
+
+    initialized = row_of("1", None)
+    assert initialized[:5] == ["CartPole-v1", "ppo_shared_backbone.py", "1", "12.5", "0%"]
+    assert float(initialized[5]) > 0.05
+    assert row_of("2", 10.0)[4:7] == ["100%", "0.000", "0.0000"]
+    assert row_of("3", 0.0)[4:] == ["0%", "0.000", "0.0000", f"{agent.critic.bias.item():.1f} (0.00)"]
