@@ -312,8 +312,7 @@ Peak resident memory of `ppo_continuous.py --env-id Hopper-v4` (seed 1): {100k:,
 {1M:,.0f} MiB at 1M steps ({change:+.1%}; target within 10%).
 
 The 1M-step run scored {1M_return:.1f} (mean of its last 100 episodes) in {1M_wall:.0f} s ({1M_sps:,.0f} steps/s) \
-at commit {commit:.10}; the three seeds before the speed-ups scored 2660.2, 3097.0 and 2578.0 \
-(benchmark/results/mujoco.csv).
+at commit {commit:.10}, to set beside the mujoco suite's Hopper runs (benchmark/results/mujoco.md).
 """
 
 
