@@ -87,7 +87,7 @@ class Args:
     update_epochs: int = 10  # K, epochs over each rollout (Table 3: 10)
     norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
     kl_target: float = 0.01  # d_targ of the adaptive β rule (section 4; Table 1 tried 0.003, 0.01, 0.03)
-    init_beta: float = 1.0  # β of Eq. (8) at the start (section 4); the fixed β with --no-adaptive-beta
+    init_beta: float = 1.0  # β of Eq. (8) at the start (Table 1's caption); the fixed β with --no-adaptive-beta
     adaptive_beta: bool = True  # adapt β after each update by the rule of section 4; --no-adaptive-beta keeps it fixed
     clip_coef: float = 0.2  # ε of --clip-vloss only (L^KLPEN clips no ratio); the logged clipfrac's band
     clip_vloss: bool = True  # implementation detail (baselines): clip the value update to ±ε around the old value
