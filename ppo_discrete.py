@@ -218,8 +218,8 @@ def clipped_surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_c
 def value_loss(new_values, old_values, returns, clip_coef: float, clip_vloss: bool) -> torch.Tensor:
     """L^VF of Eq. (9), the squared error (V(s_t) - V^targ_t)² as the paper writes it, so that vf_coef is its c1
     (baselines' ppo2 and CleanRL halve it: their vf_coef is twice the weight it puts on this). With clip_vloss
-    (implementation detail, baselines) the new value may not gain by moving more than ε from the old one: the
-    larger error counts."""
+    (implementation detail, baselines' ppo2; the code released with the paper dropped it on 2017-08-27 as harmful
+    on MuJoCo) the new value may not gain by moving more than ε from the old one: the larger error counts."""
     if not clip_vloss:
         return ((new_values - returns) ** 2).mean()
     clipped_values = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)
