@@ -91,18 +91,17 @@ def test_speed_report_gives_ratios_and_targets():
     results["profile"] |= {"mb_backward": 300.0, "mb_clip": 50.0, "mb_adam": 90.0, "update_per_step": 100.0}
     text = speed.render(results, 1, "python benchmark/speed.py", memory)
     # 100 + 50 + 20 + 100 = 270 µs per step; twice SB3's 1,000 steps/s leaves 500 µs per step.
-    assert "cost 270 µs per step (3,704 steps/s)" in text and "leaves 500 µs per step" in text
-    assert "The pieces fit in it" in text  # 270 ≤ 500
-    results["profile"]["update_per_step"] = 400.0  # 100 + 50 + 20 + 400 = 570 > 500: the update bounds it
-    assert "the ratio is bounded there" in speed.render(results, 1, "python benchmark/speed.py", memory)
+    assert "| the update (320 minibatches per 2048 steps) | 100 |" in text
+    assert "| the pieces above, before any bookkeeping (3,704 steps/s) | 270 |" in text
+    assert "| twice SB3's median (1,000 steps/s): the target's budget | 500 |" in text
     assert "| 3,000 | 1,000 | 3.00× ✓ | ≥ 2.0× | 25% | 35% | 30% | 10% |" in text  # 3,000 / 1,000 meets 2×
     assert "| 15,000 | 10,000 | 1.50× ✗ |" in text  # 1.5× misses 2×
     # penalty: 2.8× against hopper's 3.0× is 0.93 of hopper's ratio, inside the 10% asked for
     assert "| 2.80× ✓ | hopper's ratio ± 10% (here 0.93) |" in text
     results["cases"]["hopper_penalty"]["ours"] = 2600.0  # 2.6 / 3.0 = 0.87: more than 10% below
     assert "| 2.60× ✗ | hopper's ratio ± 10% (here 0.87) |" in speed.render(results, 1, "x", memory)
-    assert "500 MiB at 100k steps, 520 MiB at 1M steps (+4.0%" in text
-    assert "What bounds ppo_shared_backbone.py" not in text  # no Breakout profile measured
+    assert "| 100k | 500 |" in text and "| 1M | 520 (+4.0%; target within 10%) | 2500.0 | 400 | 2,500 | abc |" in text
+    assert "ppo_shared_backbone.py's update" not in text  # no Breakout profile measured
     parts = dict(
         zip(
             [name for name, _ in speed.UPDATE_PARTS] + [speed.THE_REST],
@@ -114,7 +113,7 @@ def test_speed_report_gives_ratios_and_targets():
     results["profile_breakout"] = {"update_ms_per_step": 2.0, "parts": parts}
     text = speed.render(results, 1, "python benchmark/speed.py", memory)
     assert "| convolutions, backward | 40% |" in text and "2.00 ms per environment step" in text
-    assert "80% of the update is the Nature CNN's own arithmetic" in text  # 0.4 + 0.2 + 0.15 + 0.05
+    assert "| the network's arithmetic (convolutions, linear layers, ReLUs) | 80% |" in text  # 0.4 + 0.2 + 0.15 + 0.05
 
 
 def test_speed_report_renders_the_committed_figures_as_published():
