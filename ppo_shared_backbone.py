@@ -17,8 +17,8 @@ K = 3 epochs, minibatch 32 x 8 = 256, Adam stepsize 2.5e-4 x α and clip ε = 0.
 linearly from 1 to 0, c1 = 1, c2 = 0.01, γ = 0.99, λ = 0.95. c1 = 1 weighs the unhalved squared error of
 Eq. (9), as baselines' ppo1 has since 2017-08-27 (its first version, baselines/pposgd of 2017-07-20,
 released with the paper, weighed half a clipped error); baselines' ppo2 and CleanRL weigh it 0.25 (vf_coef
-0.5 on a halved error), which is --vf-coef 0.25 here. The Atari preprocessing is that of OpenAI baselines' ppo2, the
-reference implementation the published re-implementations are measured against (NoopReset,
+0.5 on a halved error), which is --vf-coef 0.25 here. The Atari preprocessing is that of OpenAI baselines'
+ppo2, the reference implementation the published re-implementations are measured against (NoopReset,
 MaxAndSkip, EpisodicLife, FireReset, 84x84 grayscale, reward sign, 4-frame stack). Vector observations
 (CartPole-v1, Acrobot-v1, MountainCar-v0, LunarLander-v3) get the MLP trunk and no preprocessing. Each
 implementation detail is marked "implementation detail (baselines)" where it appears; what only buys
@@ -473,8 +473,9 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
 
 # As OpenAI baselines' make_atari + wrap_deepmind (atari_wrappers.py) and VecFrameStack, the preprocessing of
 # baselines' PPO code: for the same emulator frames the agent sees the same stack of frames as baselines' ppo2
-# (tests/test_atari_preprocessing.py compares them step by step with SB3's port of baselines' wrappers). gymnasium's wrappers are used where they do
-# exactly what baselines does; NoopReset, EpisodicLife and FireReset are what it lacks.
+# (tests/test_atari_preprocessing.py compares them step by step with SB3's port of baselines' wrappers).
+# gymnasium's wrappers are used where they do exactly what baselines does; NoopReset, EpisodicLife and
+# FireReset are what it lacks.
 
 
 class NoopReset(gym.Wrapper):

@@ -108,7 +108,8 @@ def main() -> None:
         "",
         f"Made by `python benchmark/trunk_features.py --runs-dir {display(cli.runs_dir)}"
         f"{' --publish' if cli.publish else ''}` at commit "
-        f"{git_commit():.10} on {machine()}, from {len(runs)} runs of the classic suite (commits {', '.join(commits)}).",
+        f"{git_commit():.10} on {machine()}, from {len(runs)} runs of the classic suite "
+        f"(commits {', '.join(commits)}).",
         "",
         *__doc__.split("\n\n")[1].splitlines(),
         "",

@@ -1,7 +1,8 @@
 """ppo_shared_backbone.py's Atari observations against baselines' preprocessing (issue 14): for the same
 emulator frames the agent must see what baselines' ppo2 saw (make_atari + wrap_deepmind + VecFrameStack(4)),
-the preprocessing the published re-implementations are measured against. Baselines itself needs TensorFlow 1 and gym 0.x, so the reference is
-stable-baselines3's AtariWrapper + VecFrameStack(4), which follow baselines' wrappers step for step.
+the preprocessing the published re-implementations are measured against. Baselines itself needs TensorFlow 1
+and gym 0.x, so the reference is stable-baselines3's AtariWrapper + VecFrameStack(4), which follow baselines'
+wrappers step for step.
 
 How the two stacks are lined up, so that they play the same frames and only the preprocessing can differ:
 
