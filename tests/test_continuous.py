@@ -320,13 +320,35 @@ def test_short_run_writes_the_logs_and_a_checkpoint_that_evaluates(tmp_path, env
     assert f"{env_id}: 2 episodes, return" in evaluation.stdout
 
 
-def test_evaluate_uses_frozen_statistics(tmp_path):
+def test_evaluate_normalizes_with_the_checkpoints_statistics_frozen(tmp_path, monkeypatch):
     summary = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), save_model=True, **tiny_kwargs()))
-    before = torch.load(summary["checkpoint"], weights_only=True)["obs_rms"]
+    saved = torch.load(summary["checkpoint"], weights_only=True)["obs_rms"]
+    mean, var = saved["mean"].numpy(), saved["var"].numpy()
+    assert not np.allclose(mean, 0.0) and not np.allclose(var, 1.0)  # statistics that matter
+    observations, policy_inputs = [], []
+
+    class Recorder(gym.Wrapper):  # what the environment hands the agent
+        def reset(self, **kwargs):
+            observations.append((result := self.env.reset(**kwargs))[0])
+            return result
+
+        def step(self, action):
+            observations.append((result := self.env.step(action))[0])
+            return result
+
+    class Agent(ppo.Agent):  # what the policy receives
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.actor_mean.register_forward_pre_hook(lambda _, inputs: policy_inputs.append(inputs[0][0].numpy()))
+
+    make_env = ppo.make_env
+    monkeypatch.setattr(ppo, "make_env", lambda *args, **kwargs: lambda: Recorder(make_env(*args, **kwargs)()))
+    monkeypatch.setattr(ppo, "Agent", Agent)
     returns = ppo.evaluate(summary["checkpoint"], episodes=1)
-    after = torch.load(summary["checkpoint"], weights_only=True)["obs_rms"]
-    assert len(returns) == 1 and np.isfinite(returns[0])
-    torch.testing.assert_close(before["mean"], after["mean"])
+    assert len(returns) == 1 and np.isfinite(returns[0]) and len(policy_inputs) == 200  # Pendulum's time limit
+    # (obs - mean) / sqrt(var + 1e-8) with the saved mean and variance at every step: none updated on the way.
+    expected = (np.array(observations[:200]) - mean) / np.sqrt(var + 1e-8)
+    np.testing.assert_allclose(np.array(policy_inputs), expected.clip(-10, 10), rtol=1e-5, atol=1e-6)
 
 
 def tiny_kwargs(**overrides):

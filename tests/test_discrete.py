@@ -15,7 +15,9 @@ from util import (
     ROOT,
     TENSORBOARD_KEYS,
     assert_one_line_error,
+    assert_resumed_schedule,
     load_script,
+    newest_run_dir,
     only_run_dir,
     read_scalars,
     run_script,
@@ -191,8 +193,9 @@ def test_short_run_logs_every_key_and_writes_a_checkpoint_that_evaluates_and_res
     # A resumed run says where it starts and counts its own steps and speed (not the first run's).
     assert f"resuming from step 2,048 of {checkpoint_path}" in result.stderr
     assert "done: step 4,096 (2,048 steps in this run" in result.stdout
-    resumed = max((tmp_path / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    resumed = newest_run_dir(tmp_path / "runs")
     assert torch.load(resumed / "model.pt", weights_only=True)["global_step"] == 4096
+    assert_resumed_schedule(resumed, checkpoint, 4096)
 
 
 def test_file_copied_alone_runs(tmp_path):

@@ -10,7 +10,15 @@ import shutil
 import pytest
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
-from util import ROOT, TENSORBOARD_KEYS, load_script, only_run_dir, read_scalars, run_script
+from util import (
+    ROOT,
+    TENSORBOARD_KEYS,
+    assert_resumed_schedule,
+    load_script,
+    only_run_dir,
+    read_scalars,
+    run_script,
+)
 
 ppo = load_script("ppo_penalty")
 
@@ -143,7 +151,9 @@ def test_short_run_logs_and_checkpoint_with_beta_that_evaluates_and_resumes(tmp_
     ]
     resumed = ppo.train(ppo.parse_args(resume_argv))
     assert resumed["start_step"] == 1024
+    assert checkpoint["beta"] != 1.0  # adapted away from --init-beta, so the check below tells the two apart
     assert read_scalars(resumed["run_dir"])["charts/beta"][0][1] == pytest.approx(checkpoint["beta"])
+    assert_resumed_schedule(resumed["run_dir"], checkpoint, 2048)
 
 
 def test_file_copied_alone_into_an_empty_folder_runs(tmp_path):

@@ -173,7 +173,7 @@ def state(runs_dir: Path, total: int = 1_000_000, **kwargs) -> run_folders.RunSt
     return run_folders.run_state(run_folders.folders_of(runs_dir, KEY, total), total, **kwargs)
 
 
-def test_run_state_complete_resume_start_busy(tmp_path):
+def test_run_state_start_resume_complete_and_other_budgets(tmp_path):
     assert state(tmp_path).action == "start"
     # Cut short by SIGKILL: a checkpoint, no summary.
     cut = make_folder(tmp_path, KEY, 100)
@@ -184,11 +184,11 @@ def test_run_state_complete_resume_start_busy(tmp_path):
     assert state(tmp_path).checkpoint == stopped / "model.pt"
     # A folder of another budget (a hand-made 300k run under the same name) is not this run.
     make_folder(tmp_path, KEY, 250, total=300_000, global_step=299_008)
-    assert state(tmp_path).action == "resume"
+    assert (state(tmp_path).action, state(tmp_path).checkpoint) == ("resume", stopped / "model.pt")
+    assert (state(tmp_path, total=300_000).action, state(tmp_path, total=300_000).checkpoint) == ("complete", None)
     # 1M requested is 999,424 done with batches of 2048: complete, within one batch.
     make_folder(tmp_path, KEY, 300, global_step=999_424, resume=str(stopped / "model.pt"))
     assert state(tmp_path).action == "complete"
-    assert state(tmp_path, total=300_000).action == "complete"
 
 
 def test_run_state_one_batch_short_is_not_complete(tmp_path):

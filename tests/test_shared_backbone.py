@@ -17,7 +17,9 @@ from util import (
     ROOT,
     TENSORBOARD_KEYS,
     assert_one_line_error,
+    assert_resumed_schedule,
     load_script,
+    newest_run_dir,
     only_run_dir,
     read_scalars,
     run_script,
@@ -342,6 +344,7 @@ def test_short_pong_run_logs_every_key_and_writes_a_checkpoint_that_evaluates_an
     result = run_script(SCRIPT, *common, "--total-timesteps", 3584, "--resume", checkpoint_path)
     assert result.returncode == 0, result.stderr
     assert "done: step 3,584 (" in result.stdout
+    assert_resumed_schedule(newest_run_dir(tmp_path / "runs"), checkpoint, 3584)
 
 
 def test_file_copied_alone_runs(tmp_path):

@@ -43,6 +43,19 @@ def read_scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
     return {tag: [(e.step, e.value) for e in events] for tag, events in run_folders.read_scalars(run_dir).items()}
 
 
+def assert_resumed_schedule(run_dir, checkpoint: dict, total_timesteps: int) -> None:
+    """A resumed run goes on from the checkpoint's step: its first update is logged one rollout later, at
+    the stepsize annealing gives there (lr × (1 - step / total)), not at the start of the schedule."""
+    args, start = checkpoint["args"], checkpoint["global_step"]
+    step, lr = read_scalars(run_dir)["charts/learning_rate"][0]
+    assert step == start + args["num_envs"] * args["num_steps"], (step, start)
+    assert abs(lr - args["learning_rate"] * (1 - start / total_timesteps)) < 1e-9, lr
+
+
+def newest_run_dir(runs_dir) -> Path:
+    return max((p for p in Path(runs_dir).iterdir() if p.is_dir()), key=lambda p: p.name.rsplit("__", 1)[1])
+
+
 def only_run_dir(runs_dir) -> Path:
     runs = [p for p in Path(runs_dir).iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
@@ -67,8 +80,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     """A user's mistake ends in one clear line on stderr, a non-zero exit, and no traceback."""
     assert result.returncode != 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
-    assert lines, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0].lower(), result.stderr
     for fragment in fragments:
         assert fragment.lower() in result.stderr.lower(), result.stderr
 
