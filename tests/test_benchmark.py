@@ -197,6 +197,20 @@ def test_compare_losses_runs_the_script_at_both_commits(monkeypatch, capsys):
     compare_losses.main()
     assert [flags[-2:] for _, flags in calls] == [["--seed", "3"]] * 2 + [["--seed", "4"]] * 2
     assert "seeds 3-4" in capsys.readouterr().out
+    # Now's second update 5% off before's in one loss: not identical, and by how much.
+    monkeypatch.setattr(compare_losses, "KEYS", ("losses/value_loss", "losses/entropy"))
+    monkeypatch.setattr(
+        compare_losses,
+        "run",
+        lambda script, flags, runs_dir: {
+            "losses/value_loss": [2.0, 1.0 if script.parent.name == "before" else 1.05],
+            "losses/entropy": [1.0, 1.0],
+        },
+    )
+    monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py"])
+    compare_losses.main()
+    summary = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert not summary["identical"] and summary["max_relative_difference"] == pytest.approx(0.05)
 
 
 def test_speed_writes_the_record_only_with_publish(tmp_path, monkeypatch):

@@ -48,12 +48,34 @@ def test_table1_plot(tmp_path):
     assert (tmp_path / "table1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_atari_curves_show_the_seeds_range_and_the_papers_final_score(tmp_path):
-    history = [(s, float(s)) for s in range(100_000, 10_000_001, 100_000)]
-    made = [("ppo_shared_backbone", "PongNoFrameskip-v4", 1, 10_000_000, 1.0, history)]
-    made.append(("ppo_shared_backbone-2M-gymobs", "PongNoFrameskip-v4", 1, 2_000_000, 1.0, history[:20]))
+def test_atari_curves_show_the_seeds_range_and_the_papers_final_score(tmp_path, monkeypatch):
+    drawn = {"plot": [], "fill_between": []}  # the data handed to the axes, by method
+
+    def recording(method):
+        original = getattr(plots.plt.Axes, method)
+
+        def record(ax, *args, **kwargs):
+            drawn[method].append(args)
+            return original(ax, *args, **kwargs)
+
+        return record
+
+    for method in drawn:
+        monkeypatch.setattr(plots.plt.Axes, method, recording(method))
+    # Three seeds of Breakout 10 apart: their range is ±10 around the mean (their std would be ±8.2).
+    steps = range(100_000, 10_000_001, 100_000)
+    made = [
+        ("ppo_shared_backbone", "BreakoutNoFrameskip-v4", seed, 10_000_000, 1.0, [(s, 10.0 * seed) for s in steps])
+        for seed in (1, 2, 3)
+    ]
+    history = [(s, 5.0) for s in steps if s <= 2_000_000]
+    made.append(("ppo_shared_backbone-2M-gymobs", "BreakoutNoFrameskip-v4", 1, 2_000_000, 1.0, history))
     lines = plots.plot_curves(suites.SUITES["atari3"], runs(made), tmp_path / "atari3.png")
     color = plots.setting_colors(suites.SUITES["atari3"])["ppo_shared_backbone"]
     assert lines["ppo_shared_backbone"] == (color, "-")
     assert lines["ppo_shared_backbone-2M-gymobs"] == (color, "-.")  # a variant of the 2M runs: dash-dotted
     assert lines["paper PPO, 10M (Table 6)"] == ("k", ":")
+    (_, mean), _, (_, paper, _) = drawn["plot"]  # the 10M seeds' mean, the 2M run, the paper's line
+    (_, low, high), _ = drawn["fill_between"]
+    assert list(mean) == [20.0] * 100 and (list(low), list(high)) == ([10.0] * 100, [30.0] * 100)
+    assert paper == [274.8, 274.8]  # Table 6's PPO figure for Breakout

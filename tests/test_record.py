@@ -14,8 +14,9 @@ RESULTS = ROOT / "benchmark" / "results"
 
 
 def test_a_recorded_run_is_scored_from_its_episodes_and_written_back_as_recorded(tmp_path):
-    """8522.95 is the CSV's 6 digits of a mean of 8522.949...: the tables print 8522.9 from the episodes,
-    the CSV keeps its text. A run recorded before episodes were kept has its CSV score and no history."""
+    """The CSV's 8522.95 was the run folder's score; the episodes' mean is 8522.944 (6 digits: 8522.94): the
+    tables score from the episodes, the CSV keeps its text. A run recorded before episodes were kept has its
+    CSV score and no history."""
     header = ",".join(record.CSV_COLUMNS)
     (tmp_path / "s.csv").write_text(
         f'{header}\r\nx.py,a,E-v0,1,100,8522.95,1,100,c,True,100,2,1,"m, 2 cores"\r\n'
@@ -23,14 +24,14 @@ def test_a_recorded_run_is_scored_from_its_episodes_and_written_back_as_recorded
     )
     (tmp_path / "s_episodes.csv.gz").write_bytes(
         gzip.compress(
-            b"setting,env_id,seed,budget,step,return\r\na,E-v0,1,100,50,8522.9\r\na,E-v0,1,100,99,8522.998\r\n"
+            b"setting,env_id,seed,budget,step,return\r\na,E-v0,1,100,50,8522.9\r\na,E-v0,1,100,99,8522.988\r\n"
         )
     )
     runs = record.read_record(tmp_path, "s")
-    assert runs["final_return"].tolist() == pytest.approx([8522.949, 7.0])
-    assert runs["history"].tolist() == [[(50, 8522.9), (99, 8522.998)], []]
+    assert runs["final_return"].tolist() == pytest.approx([8522.944, 7.0])
+    assert runs["history"].tolist() == [[(50, 8522.9), (99, 8522.988)], []]
     assert runs["complete"].tolist() == [True, False] and runs["commit"].tolist() == ["c", ""]
-    assert record.read_record(tmp_path, "s", last=1)["final_return"][0] == 8522.998
+    assert record.read_record(tmp_path, "s", last=1)["final_return"][0] == 8522.988
     (tmp_path / "out").mkdir()
     record.write_record(runs, tmp_path / "out", "s")
     assert (tmp_path / "out" / "s.csv").read_bytes() == (tmp_path / "s.csv").read_bytes()

@@ -241,12 +241,13 @@ def test_a_run_the_results_record_as_complete_is_skipped_unless_rerun(tmp_path):
         f"{header}\n"
         "ppo_continuous.py,ppo_continuous,Hopper-v4,1,999424,2660,400,2500,abc,True,1000000,900,1,m\n"
         "ppo_continuous.py,ppo_continuous,Hopper-v4,2,500000,900,200,2500,abc,False,1000000,400,1,m\n"
-        "ppo_continuous.py,ppo_continuous-300k,Hopper-v4,3,299008,900,200,2500,abc,True,300000,400,1,m\n"
+        "ppo_continuous.py,ppo_continuous,Hopper-v4,3,299008,900,200,2500,abc,True,300000,400,1,m\n"
     )
     options = cli("--suite", "mujoco", "--envs", "Hopper", runs_dir=tmp_path / "runs")
     options = runner.dataclasses.replace(options, results_dir=results)
     states = {run.seed: runner.state_of(run, options) for run in runner.expand(options)}
-    # seed 1: recorded complete; seed 2: recorded but incomplete; seed 3: recorded at another budget
+    # seed 1: recorded complete; seed 2: recorded but incomplete; seed 3: recorded under the same name at another
+    # budget (a hand-made 300k run)
     assert [states[seed].action for seed in (1, 2, 3)] == ["complete", "start", "start"]
     assert states[1].reason == f"recorded in {results / 'mujoco.csv'}"
     options = runner.dataclasses.replace(options, rerun_recorded=True)
@@ -360,12 +361,15 @@ SLURM_FLAGS = ("--suite", "table1", "--seeds", "1", "--total-timesteps", "300000
 SLURM_FLAGS += ("--partition", "cpu", "--time", "04:00:00", "--cpus-per-task", "1", "--max-parallel", "20")
 
 
-def test_slurm_script_has_one_array_task_per_run_still_to_do(tmp_path):
-    done = "Hopper-v4__cpi-300k__1"
+def test_slurm_script_has_one_array_task_per_run_still_to_do(tmp_path, capsys):
+    done, cut = "Hopper-v4__cpi-300k__1", "Walker2d-v4__cpi-300k__1"
     make_folder(tmp_path / "table1", done, 100, total=300_000, global_step=299_008)
-    options = cli(*SLURM_FLAGS, runs_dir=tmp_path)
-    todo = [r for r in runner.expand(options) if r.key != done]
-    text = slurm.slurm_script(todo, options)
+    make_folder(tmp_path / "table1", cut, 100, total=300_000)  # a checkpoint, no summary: killed, to resume
+    options = cli(*SLURM_FLAGS, "--dry-run", runs_dir=tmp_path)
+    planned = runner.plan(runner.expand(options), options)
+    assert slurm.write_slurm(planned, options, runner.summarize(planned)) == 0  # --dry-run: prints the script
+    text = capsys.readouterr().out
+    todo = [run.key for run in runner.expand(options) if run.key != done]
     assert text.startswith("#!/bin/bash\n")
     for line in (
         "#SBATCH --job-name=ppo-table1",
@@ -381,7 +385,7 @@ def test_slurm_script_has_one_array_task_per_run_still_to_do(tmp_path):
     ):
         assert line in text.splitlines(), line
     keys = text.split("RUNS=(\n")[1].split("\n)")[0].split()
-    assert keys == [r.key for r in todo] and done not in keys and len(keys) == 76
+    assert keys == todo and cut in keys and len(keys) == 76
     assert "#SBATCH --account" not in text
     assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
     # The task's own command line selects its run: run it as task 3 would, with --dry-run.
