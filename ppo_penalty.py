@@ -440,7 +440,8 @@ def train(args: Args) -> dict:
         # What a checkpoint keeps and --resume restores; the global step (and the schedules) come with it.
         state = {"model": agent, "optimizer": optimizer, "obs_rms": obs_normalizer.rms, "return_rms": reward_scaler.rms}
         global_step = run.restore(state)
-        beta = run.resumed.get("beta", args.init_beta)  # β of Eq. (8); a resumed run goes on with its adapted β
+        # β of Eq. (8): an adaptive β is training state, a resumed run goes on with it; a fixed β is --init-beta's.
+        beta = run.resumed.get("beta", args.init_beta) if args.adaptive_beta else args.init_beta
         actors = Actors(envs, obs_normalizer, reward_scaler, args.seed, args.numpy_rollout)
 
         while run.going(global_step):  # until the step budget, or Ctrl-C/SIGTERM
@@ -749,6 +750,9 @@ class Run:
         self.state = state
         if self.resumed:
             restore_state(self.resumed, state)
+            # Adam's saved state holds the stepsize it last used; this run's is --learning-rate (annealed, or
+            # constant with --no-anneal-lr), which may be a new value.
+            state["optimizer"].param_groups[0]["lr"] = self.args.learning_rate
         return self.start_step
 
     def going(self, global_step: int) -> bool:

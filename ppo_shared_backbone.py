@@ -788,6 +788,9 @@ class Run:
         self.state = state
         if self.resumed:
             restore_state(self.resumed, state)
+            # Adam's saved state holds the stepsize it last used; this run's is --learning-rate (annealed, or
+            # constant with --no-anneal-lr), which may be a new value.
+            state["optimizer"].param_groups[0]["lr"] = self.args.learning_rate
         return self.start_step
 
     def going(self, global_step: int) -> bool:

@@ -392,6 +392,15 @@ def test_resume_continues_the_step_schedules_optimizer_and_statistics(tmp_path, 
     assert resumed["obs_rms"]["count"] == pytest.approx(saved["obs_rms"]["count"] + 1025)
 
 
+def test_resume_takes_a_new_constant_learning_rate(tmp_path):
+    """The checkpoint's Adam state holds the annealed stepsize it last used (1.5e-4); resumed with
+    --no-anneal-lr --learning-rate 1e-3, the run trains at 1e-3."""
+    first = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path / "a"), save_model=True, **tiny_kwargs()))
+    flags = ["--resume", first["checkpoint"], "--no-anneal-lr", "--learning-rate", "1e-3", "--total-timesteps", "2048"]
+    second = ppo.train(ppo.parse_args([*flags, "--runs-dir", str(tmp_path / "b")]))
+    assert [lr for _, lr in read_scalars(second["run_dir"])["charts/learning_rate"]] == pytest.approx([1e-3, 1e-3])
+
+
 def test_learning_inverted_pendulum(tmp_path):
     """A minute of training on InvertedPendulum-v4 clearly beats the random policy (~6 per episode)."""
     args = ppo.Args(env_id="InvertedPendulum-v4", total_timesteps=40_960, runs_dir=str(tmp_path), seed=1)

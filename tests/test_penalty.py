@@ -156,6 +156,15 @@ def test_short_run_logs_and_checkpoint_with_beta_that_evaluates_and_resumes(tmp_
     assert_resumed_schedule(resumed["run_dir"], checkpoint, 2048)
 
 
+def test_a_fixed_beta_resumed_with_a_new_init_beta_uses_it(tmp_path):
+    """A fixed β is a setting, not training state: --init-beta given on resume is the β the run uses."""
+    fixed = tiny_kwargs(adaptive_beta=False, init_beta=0.5, save_model=True)
+    first = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path / "a"), **fixed))
+    flags = ["--resume", first["checkpoint"], "--init-beta", "2", "--total-timesteps", "2048"]
+    second = ppo.train(ppo.parse_args([*flags, "--runs-dir", str(tmp_path / "b")]))
+    assert [beta for _, beta in read_scalars(second["run_dir"])["charts/beta"]] == [2.0, 2.0]
+
+
 def test_file_copied_alone_into_an_empty_folder_runs(tmp_path):
     shutil.copy(ROOT / "ppo_penalty.py", tmp_path)
     result = run_script(tmp_path / "ppo_penalty.py", "--env-id", "Pendulum-v1", *TINY, cwd=tmp_path)
