@@ -7,7 +7,6 @@ often the measured KL d fell inside the band [d_targ/1.5, 1.5·d_targ] the rule 
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +15,13 @@ import numpy as np
 import tyro
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_folders import read_scalars  # noqa: E402
+from run_folders import RunFolder, chain, final_score, read_folder, read_scalars, start_step, stitch  # noqa: E402
 
 HEADER = (
     "# ppo_penalty.py: the adaptive β in practice\n\n"
     "Made by `python benchmark/penalty_beta.py {}`. β is the coefficient each update used; d the mean exact "
     "KL[π_old, π_θ] over the batch after the update; the band is [d_targ/1.5, 1.5·d_targ].\n\n"
+    "Runs made at commit {}, on {} (their meta.json).\n\n"
 )
 TABLE = (
     "| run | seed | steps | return (last 100) | d_targ | β min | β max | β final | updates | d in band | below "
@@ -35,7 +35,7 @@ ROW = (
 
 @dataclass
 class Cli:
-    """β and d of adaptive-KL runs of ppo_penalty.py, one row per run folder."""
+    """β and d of adaptive-KL runs of ppo_penalty.py, one row per run (a resumed run's folders stitched)."""
 
     run_dirs: tyro.conf.Positional[tuple[Path, ...]]
     """run folders of ppo_penalty.py (with args.json, summary.json and TensorBoard events)"""
@@ -43,27 +43,43 @@ class Cli:
     """also write the table to this markdown file"""
 
 
-def describe(run_dir: Path) -> dict:
-    """One row of the table: the run's β trace and how its KL fell around the band."""
-    args = json.loads((run_dir / "args.json").read_text())
-    summary = json.loads((run_dir / "summary.json").read_text())
-    scalars = read_scalars(run_dir)
-    betas, kls = (np.array([e.value for e in scalars[tag]]) for tag in ("charts/beta", "losses/kl"))
-    target = args["kl_target"]
+def describe(pieces: list[RunFolder]) -> dict:
+    """One row of the table: the run's β trace and how its KL fell around the band. `pieces`: its folders,
+    oldest first; a resumed run's traces are stitched as report.py stitches its episodes."""
+    scalars = [(folder, read_scalars(folder.path)) for folder in pieces]
+    started = [(start_step(folder, [e.step for e in s.get("charts/SPS", [])]), s) for folder, s in scalars]
+
+    def trace(tag: str) -> list[tuple[int, float]]:
+        return stitch([(start, [(e.step, e.value) for e in s.get(tag, [])]) for start, s in started])
+
+    betas, kls = (np.array([value for _, value in trace(tag)]) for tag in ("charts/beta", "losses/kl"))
+    last, episodes = pieces[-1], trace("charts/episodic_return")
+    target, summary = last.args["kl_target"], last.summary
     below, above = np.mean(kls < target / 1.5), np.mean(kls > 1.5 * target)
-    row = dict(run=run_dir.name, seed=args["seed"], steps=summary["global_step"], mean_return=summary["mean_return"])
+    mean_return = final_score(episodes) if episodes else summary["mean_return"]
+    row = dict(run=last.path.name, seed=last.seed, steps=summary["global_step"], mean_return=mean_return)
     row |= dict(kl_target=target, beta_min=betas.min(), beta_max=betas.max(), beta_final=summary.get("beta", betas[-1]))
     row |= dict(updates=len(kls), inside=1.0 - below - above, below=below, above=above)
     return row | dict(kl_median=np.sort(kls)[len(kls) // 2])  # the upper middle value for an even count, as published
 
 
+def finished_runs(run_dirs: tuple[Path, ...]) -> list[list[RunFolder]]:
+    """The runs the folders finished, each as its pieces (oldest first); a folder cut short is a piece only."""
+    folders = sorted(filter(None, map(read_folder, run_dirs)), key=lambda f: (f.unix_time, f.path.name))
+    done = [f for f in folders if f.budget and f.is_complete(f.budget)]
+    return [chain([f for f in folders if f.key == last.key], last) for last in sorted(done, key=lambda f: f.key)]
+
+
 def main() -> None:
     cli = tyro.cli(Cli)
-    finished = [run_dir for run_dir in sorted(cli.run_dirs) if (run_dir / "summary.json").exists()]
-    text = TABLE + "".join(ROW.format(**describe(run_dir)) for run_dir in finished)
+    runs = finished_runs(cli.run_dirs)
+    text = TABLE + "".join(ROW.format(**describe(pieces)) for pieces in runs)
     print(text)
     if cli.output:
-        cli.output.write_text(HEADER.format(" ".join(sys.argv[1:])) + text)
+        folders = [folder.meta for pieces in runs for folder in pieces]
+        commits = " and ".join(dict.fromkeys(meta.get("commit", "unknown")[:10] for meta in folders))
+        machines = " and ".join(dict.fromkeys(meta.get("machine", "unknown") for meta in folders))
+        cli.output.write_text(HEADER.format(" ".join(sys.argv[1:]), commits, machines) + text)
 
 
 if __name__ == "__main__":

@@ -143,23 +143,43 @@ def test_speed_gives_sb3_each_script_defaults():
     assert not (classic.norm_obs or atari.norm_reward) and speed.sb3_args(speed.CASES["hopper"]).norm_obs
 
 
-def test_penalty_beta_summary(tmp_path):
+def test_penalty_beta_summary_of_a_resumed_run(tmp_path):
     import penalty_beta
     from torch.utils.tensorboard import SummaryWriter
 
-    run_dir = tmp_path / "Hopper-v4__klpen__1__1"
-    writer = SummaryWriter(str(run_dir))
+    def folder(name: str, updates: list, args: dict, summary: dict):
+        run_dir = tmp_path / name
+        writer = SummaryWriter(str(run_dir))
+        for step, beta, kl in updates:
+            writer.add_scalar("charts/beta", beta, step)
+            writer.add_scalar("losses/kl", kl, step)
+        writer.close()
+        args |= {"kl_target": 0.01, "seed": 1, "total_timesteps": 4, "num_envs": 1, "num_steps": 1}
+        (run_dir / "args.json").write_text(json.dumps(args))
+        (run_dir / "summary.json").write_text(json.dumps(summary | {"mean_return": 1.0}))
+        return run_dir
+
+    # Cut by SIGTERM after step 3, checkpointed at 2; resumed from step 2 (its update at 3 is done again).
     # d_targ = 0.01, band [0.00667, 0.015]: 0.001 below, 0.01 and 0.015 inside, 0.02 above.
-    for step, (beta, kl) in enumerate([(1.0, 0.001), (0.5, 0.01), (0.5, 0.015), (0.5, 0.02)]):
-        writer.add_scalar("charts/beta", beta, step)
-        writer.add_scalar("losses/kl", kl, step)
-    writer.close()
-    (run_dir / "args.json").write_text(json.dumps({"kl_target": 0.01, "seed": 1}))
-    (run_dir / "summary.json").write_text(json.dumps({"global_step": 4, "mean_return": 1.0, "beta": 1.0}))
-    row = penalty_beta.describe(run_dir)
-    assert (row["beta_min"], row["beta_max"], row["beta_final"]) == (0.5, 1.0, 1.0)
+    first = folder(
+        "Hopper-v4__klpen__1__1",
+        [(1, 1.0, 0.001), (2, 0.5, 0.01), (3, 9.0, 9.0)],
+        {},
+        {"global_step": 3, "interrupted": "SIGTERM"},
+    )
+    resumed = folder(
+        "Hopper-v4__klpen__1__2",
+        [(3, 0.5, 0.015), (4, 0.5, 0.02)],
+        {"resume": str(first / "model.pt")},
+        {"global_step": 4, "start_step": 2, "beta": 1.0},
+    )
+    assert penalty_beta.finished_runs((first,)) == []  # cut short: no row
+    [pieces] = penalty_beta.finished_runs((resumed, first))
+    assert [p.path for p in pieces] == [first, resumed]
+    row = penalty_beta.describe(pieces)
+    assert (row["beta_min"], row["beta_max"], row["beta_final"], row["updates"]) == (0.5, 1.0, 1.0, 4)
     assert (row["below"], row["inside"], row["above"]) == (0.25, 0.5, 0.25)
-    line = "| Hopper-v4__klpen__1__1 | 1 | 4 | 1.0 | 0.01 | 0.5 | 1 | 1 | 4 | 50% | 25% | 25% | 0.0150 |\n"
+    line = "| Hopper-v4__klpen__1__2 | 1 | 4 | 1.0 | 0.01 | 0.5 | 1 | 1 | 4 | 50% | 25% | 25% | 0.0150 |\n"
     assert penalty_beta.ROW.format(**row) == line  # as penalty_hopper.md has its rows
 
 
