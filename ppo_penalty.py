@@ -636,6 +636,11 @@ def validate(args: Args) -> None:
         ),
         (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
         (batch_size % max(args.num_minibatches, 1) == 0, f"{n_t} is not divisible by --num-minibatches"),
+        (
+            not args.norm_adv or batch_size >= 2 * args.num_minibatches,
+            "minibatches of 1 sample have no standard deviation to normalize advantages by: fewer --num-minibatches "
+            "(or --no-norm-adv)",
+        ),
         (args.total_timesteps >= batch_size, f"--total-timesteps must be at least {n_t}"),
     ]
     if failed := [message for ok, message in checks if not ok]:

@@ -433,6 +433,7 @@ def run_main(capsys, *argv):
     ("argv", "fragment"),
     [
         (["--num-minibatches", "7"], "not divisible by --num-minibatches"),
+        (["--num-minibatches", "2048"], "minibatches of 1 sample"),
         (["--num-envs", "0"], "--num-envs must be positive"),
         (["--gamma", "1.5"], "--gamma must be in [0, 1]"),
         (["--gae-lambda", "-0.1"], "--gae-lambda must be in [0, 1]"),

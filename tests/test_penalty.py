@@ -184,6 +184,7 @@ def test_file_copied_alone_into_an_empty_folder_runs(tmp_path):
         (["--init-beta", "-1"], "--init-beta must be non-negative"),
         (["--init-beta", "0"], "add --no-adaptive-beta"),
         (["--num-minibatches", "7"], "not divisible by --num-minibatches"),
+        (["--num-minibatches", "2048"], "minibatches of 1 sample"),
         (["--env-id", "CartPole-v1"], "use ppo_discrete.py"),
         (["--env-id", "NoSuchEnv-v0"], "unknown environment id"),
     ],

@@ -388,6 +388,7 @@ def write_discrete_checkpoint(path):
         (["--env-id", "Pendulum-v1"], "use ppo_continuous.py"),
         (["--env-id", "NoSuchEnv-v0"], "unknown environment id"),
         (["--num-minibatches", "3"], "not divisible by --num-minibatches"),
+        (["--num-minibatches", "1024"], "minibatches of 1 sample"),
         (["--clip-coef", "0"], "--clip-coef must be positive"),
         (["--gamma", "1.5"], "--gamma must be in [0, 1]"),
         (["--vf-coef", "-1"], "--vf-coef must be non-negative"),
@@ -395,7 +396,18 @@ def write_discrete_checkpoint(path):
         (["--eval-checkpoint", "{tmp}/not_a_checkpoint.pt"], "is not a checkpoint"),
         (["--eval-checkpoint", "{tmp}/discrete.pt"], "use that script"),
     ],
-    ids=["box-action", "unknown-env", "minibatches", "clip", "gamma", "vf-coef", "missing", "not-ckpt", "other-script"],
+    ids=[
+        "box-action",
+        "unknown-env",
+        "minibatches",
+        "minibatch-of-1",
+        "clip",
+        "gamma",
+        "vf-coef",
+        "missing",
+        "not-ckpt",
+        "other-script",
+    ],
 )
 def test_bad_input_is_one_line(tmp_path, flags, fragment):
     (tmp_path / "not_a_checkpoint.pt").write_text("hello\n")
