@@ -83,7 +83,10 @@ def plot_curves(suite: Suite, used: pd.DataFrame, path: Path) -> dict[str, tuple
     for ax in spare:
         ax.axis("off")
     legend_ax = spare[0] if spare else axes.flat[0]
-    legend_ax.legend(lines.values(), lines.keys(), loc="center" if spare else "best", fontsize=8)
+    columns = 2 if len(lines) > 12 else 1  # table1's 11 settings at two budgets fit the spare panel in two
+    legend_ax.legend(
+        lines.values(), lines.keys(), loc="center" if spare else "best", fontsize=8 if columns == 1 else 7, ncol=columns
+    )
     fig.suptitle(f"{suite.name}: mean {'and range' if atari else '± std'} across seeds", fontsize=12)
     fig.tight_layout()
     fig.savefig(path, dpi=80, metadata={"Runs": " ".join(run_id(r) for r in used.itertuples())})
