@@ -66,8 +66,8 @@ def describe(pieces: list[RunFolder]) -> dict:
 def finished_runs(run_dirs: tuple[Path, ...]) -> list[list[RunFolder]]:
     """The runs the folders finished, each as its pieces (oldest first); a folder cut short is a piece only."""
     folders = sorted(filter(None, map(read_folder, run_dirs)), key=lambda f: (f.unix_time, f.path.name))
-    done = [f for f in folders if f.budget and f.is_complete(f.budget)]
-    return [chain([f for f in folders if f.key == last.key], last) for last in sorted(done, key=lambda f: f.key)]
+    done = {f.key: f for f in folders if f.budget and f.is_complete(f.budget)}  # a run finished twice: the last
+    return [chain([f for f in folders if f.key == key], done[key]) for key in sorted(done)]
 
 
 def main() -> None:

@@ -181,6 +181,8 @@ def test_penalty_beta_summary_of_a_resumed_run(tmp_path):
     assert (row["below"], row["inside"], row["above"]) == (0.25, 0.5, 0.25)
     line = "| Hopper-v4__klpen__1__2 | 1 | 4 | 1.0 | 0.01 | 0.5 | 1 | 1 | 4 | 50% | 25% | 25% | 0.0150 |\n"
     assert penalty_beta.ROW.format(**row) == line  # as penalty_hopper.md has its rows
+    again = folder("Hopper-v4__klpen__1__3", [(4, 0.5, 0.01)], {}, {"global_step": 4})  # the same run, run again
+    assert [[p.path for p in run] for run in penalty_beta.finished_runs((first, resumed, again))] == [[again]]
 
 
 def test_compare_losses_compares_distributions_in_standard_errors():
