@@ -247,6 +247,8 @@ def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome
     """Do one run: skip it when complete or busy, else resume or start it. The decision is made here, just
     before starting, from what is on disk now. `log`: where the script's output goes (None: this process's
     own stdout, as in a Slurm task)."""
+    if children.signal is not None:  # queued behind a stopped runner: no lock taken, no log written
+        return Outcome(run, "not started", "the runner was asked to stop")
     lock = RunLock(run, cli.runs_dir)
     if holder := lock.acquire():
         return Outcome(run, "busy", f"{holder} is running it")

@@ -328,13 +328,14 @@ def test_local_runner_runs_resumes_records_meta_and_skips_on_the_second_pass(tmp
 
 
 def test_sigterm_reaches_each_run_once_and_the_run_is_resumed_next_time(tmp_path):
+    # One worker, two runs: seed 2 waits behind seed 1 and, once the runner is stopped, is not started (no log).
     fake = tmp_path / "fake_script.py"
     fake.write_text(FAKE_SCRIPT)
     runs_dir = tmp_path / "runs"
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT / 'benchmark')!r}); import run, suites; "
-        f"r = run.Run('mujoco', suites.Setting('fake', {str(fake)!r}), 'Slow-v0', 1, 1024, 'fake'); "
-        f"sys.exit(run.run_locally([r], run.tyro.cli(run.Cli, args=['--suite', 'mujoco', '--runs-dir', {str(runs_dir)!r}])))"
+        f"rs = [run.Run('mujoco', suites.Setting('fake', {str(fake)!r}), 'Slow-v0', s, 1024, 'fake') for s in (1, 2)]; "
+        f"sys.exit(run.run_locally(rs, run.tyro.cli(run.Cli, args=['--suite', 'mujoco', '--runs-dir', {str(runs_dir)!r}])))"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -346,6 +347,8 @@ def test_sigterm_reaches_each_run_once_and_the_run_is_resumed_next_time(tmp_path
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, out + err
     assert "run the same command again to resume" in out
+    assert "Slow-v0__fake__2: not started" in out
+    assert [log.name.split("__")[2] for log in (runs_dir / "mujoco" / "logs").iterdir()] == ["1"]
     [folder] = run_folders.scan(runs_dir / "mujoco")["Slow-v0__fake__1"]
     assert folder.summary["signals"] == 1 and folder.summary["interrupted"] == "SIGTERM"
     assert folder.meta["returncode"] == 143
