@@ -111,9 +111,9 @@ def report(cli: Cli) -> dict[str, Path]:
         notes += [
             f"Normalized scores at {budget_label(tables[0].budget)} steps, ours beside the paper's: `table1.png`."
         ]
-    lines = [
-        f"# {suite.name}: {suite.description}",
-        "",
+    heading, _, more = suite.description.partition(". ")
+    lines = [f"# {suite.name}: {heading}", "", *([f"{more}.", ""] if more else [])]
+    lines += [
         f"Made by {made} from {len(runs)} runs ({int(runs['complete'].sum())} complete; {incomplete})"
         f"{bare_note if no_curve else ''}. A run's score is the mean return of its last {cli.last_episodes} "
         "episodes, as the paper scores; ± is the standard deviation across seeds; the interval is a 95% percentile "

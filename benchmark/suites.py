@@ -30,7 +30,7 @@ class Suite:
     """A benchmark: settings × env ids × seeds at one step budget, plus Slurm defaults per run."""
 
     name: str
-    description: str
+    description: str  # its first sentence heads the report; the rest is a paragraph under it
     settings: tuple[Setting, ...]
     env_ids: tuple[str, ...]
     total_timesteps: int
@@ -108,8 +108,8 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "mujoco_sb3",
-            "A peer, not ours: Stable-Baselines3's PPO (benchmark/sb3_ppo.py) with ppo_continuous.py's settings on "
-            "the 7 MuJoCo environments, 1M steps, 3 seeds, beside the mujoco suite (issue 15)",
+            "A peer, not ours: Stable-Baselines3's PPO with ppo_continuous.py's settings. benchmark/sb3_ppo.py on the "
+            "7 MuJoCo environments, 1M steps, 3 seeds, beside the mujoco suite (issue 15)",
             (SB3_PPO,),
             MUJOCO_ENVS,
             1_000_000,
@@ -118,7 +118,7 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "mujoco_no_clip_vloss",
-            "An ablation, not the paper's setting: ppo_continuous.py --no-clip-vloss (the value loss unclipped) on "
+            "An ablation, not the paper's setting: ppo_continuous.py --no-clip-vloss. The value loss unclipped, on "
             "the 7 MuJoCo environments, 1M steps, 3 seeds, beside the mujoco suite (issue 15)",
             (NO_CLIP_VLOSS,),
             MUJOCO_ENVS,
@@ -128,8 +128,8 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "mujoco_sb3_no_clip_vloss",
-            "A peer, not ours: Stable-Baselines3's PPO (benchmark/sb3_ppo.py --no-clip-vloss) with the value loss "
-            "unclipped, beside the mujoco_no_clip_vloss suite: the same update's mathematics in both (issue 15)",
+            "A peer, not ours: Stable-Baselines3's PPO with the value loss unclipped. benchmark/sb3_ppo.py "
+            "--no-clip-vloss, beside the mujoco_no_clip_vloss suite: the same update's mathematics in both (issue 15)",
             (SB3_NO_CLIP_VLOSS,),
             MUJOCO_ENVS,
             1_000_000,
