@@ -127,7 +127,8 @@ def report(cli: Cli) -> dict[str, Path]:
     under_way = runs[~runs["complete"]]
     if len(under_way):  # where the runs still going stand (a checkpoint resumes each)
         steps = [f"{r.env_id} {r.setting} seed {r.seed} at {r.total_timesteps:,}" for r in under_way.itertuples()]
-        lines += [f"Incomplete, in the CSV only: {'; '.join(steps)} steps.", ""]
+        where = "included in the tables" if cli.include_incomplete else "in the CSV only"
+        lines += [f"Incomplete, {where}: {'; '.join(steps)} steps.", ""]
     if used.empty:
         lines += ["No complete runs yet.", ""]
     elif tables:

@@ -161,3 +161,19 @@ def test_runs_recorded_before_episodes_were_kept_are_named_and_the_curves_drawn_
     text = make(*flags)["md"].read_text()
     assert f"{bare} (their curves as drawn then: `classic_before_episodes.png`)" in text
     assert "Learning curves: `classic.png`." in text
+
+
+def test_an_incomplete_run_is_scored_only_when_asked(tmp_path):
+    """A run still under way is in the CSV (at its steps) and, with --include-incomplete only, in the tables."""
+    runs_dir = tmp_path / "runs"
+    key = "CartPole-v1__ppo_discrete-8192__1"
+    folder = make_folder(runs_dir / "classic", key, 100, total=8192, global_step=4096, interrupted="SIGTERM")
+    write_events(folder, [(1000, 10.0), (4000, 30.0)], [4096])
+    flags = ("--suite", "classic", "--runs-dir", runs_dir, "--last-episodes", "2")
+    row = "| CartPole-v1 | ppo_discrete-8192 | 8192 (reduced; paper 500k) | 1 (paper 3) | 20.0 |"
+    text = make(*flags)["md"].read_text()
+    assert "Incomplete, in the CSV only: CartPole-v1 ppo_discrete-8192 seed 1 at 4,096 steps." in text
+    assert not any(line.startswith(row) for line in text.splitlines())
+    text = make(*flags, "--include-incomplete")["md"].read_text()
+    assert "Incomplete, included in the tables: CartPole-v1 ppo_discrete-8192 seed 1 at 4,096 steps." in text
+    assert any(line.startswith(row) for line in text.splitlines()), text
