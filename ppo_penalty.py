@@ -580,7 +580,10 @@ def check_env(env_id: str) -> None:
             "combination (ppo_shared_backbone.py takes Atari frames with discrete actions)"
         )
     if len(obs_space.shape or ()) == 3:
-        raise UserError(f"{env_id} has image observations {obs_space.shape}; use ppo_shared_backbone.py for it")
+        raise UserError(
+            f"{env_id} has image observations {obs_space.shape}: no script here takes them "
+            "(ppo_shared_backbone.py takes Atari games only)"
+        )
     if isinstance(act_space, gym.spaces.Discrete):
         raise UserError(f"{env_id} has a discrete action space; use ppo_discrete.py for it")
     if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1:
@@ -609,12 +612,17 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
     except ImportError as e:
         if module and isinstance(e, ModuleNotFoundError):
             raise UserError(
-                f"--env-id {env_id}: cannot import {module} ({e.__cause__ or e}); add the folder that holds "
-                f"{module}.py to PYTHONPATH (PYTHONPATH=. from that folder)"
+                f"--env-id {env_id}: cannot import {module} ({e.__cause__ or e}); pip install it, or add the "
+                f"folder that holds {module}.py to PYTHONPATH (PYTHONPATH=. from that folder)"
             ) from None
         message = str(e).splitlines()[0].rstrip(".")  # e.g. Hopper-v3: gymnasium moved its mujoco-py envs out
         hint = "; the MuJoCo -v4 and -v5 ids run here" if "mujoco" in message.lower() else ""
         raise UserError(f"{env_id} cannot be made here: {message}{hint}") from None
+    except Exception as e:  # your module or your environment raised: one line here, its traceback on request
+        raise UserError(
+            f"making {env_id} raised {type(e).__name__}: {str(e)[:150]}; its traceback: "
+            f"python -c \"import gymnasium as gym; gym.make('{env_id}')\""
+        ) from None
 
 
 def validate(args: Args) -> None:
@@ -635,6 +643,8 @@ def validate(args: Args) -> None:
             "--init-beta 0 cannot adapt (β/2 and 2β stay 0); add --no-adaptive-beta",
         ),
         (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
+        ("" not in (args.resume, args.eval_checkpoint), "--resume and --eval-checkpoint need a path"),
+        (0 <= args.seed < 2**32, "--seed must be in [0, 2**32): numpy and gymnasium take no other seeds"),
         (batch_size % max(args.num_minibatches, 1) == 0, f"{n_t} is not divisible by --num-minibatches"),
         (
             not args.norm_adv or batch_size >= 2 * args.num_minibatches,
@@ -643,6 +653,8 @@ def validate(args: Args) -> None:
         ),
         (args.total_timesteps >= batch_size, f"--total-timesteps must be at least {n_t}"),
     ]
+    floats = {key: x for key, x in dataclasses.asdict(args).items() if isinstance(x, float)}
+    checks += [(math.isfinite(x), f"--{key.replace('_', '-')} must be a finite number") for key, x in floats.items()]
     if failed := [message for ok, message in checks if not ok]:
         raise UserError(failed[0])
     check_env(args.env_id)
@@ -715,6 +727,10 @@ class Run:
         self.checkpoint_path, self.recent_returns = os.path.join(self.dir, "model.pt"), deque(maxlen=100)
 
     def __enter__(self) -> Run:
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot make the run folder {self.dir}: {e.strerror}; pass another --runs-dir") from None
         self.writer, hyperparameters = SummaryWriter(self.dir), dataclasses.asdict(self.args)
         table = "".join(f"\n|{key}|{value}|" for key, value in hyperparameters.items())
         self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")
@@ -851,7 +867,8 @@ def status_line(global_step: int, total_timesteps: int, recent_returns: deque, s
 def load_checkpoint(path: str, env_id: str | None = None) -> dict:
     """Reads a checkpoint of this script (plain tensors and numbers only: weights_only=True)."""
     if not os.path.isfile(path):
-        raise UserError(f"checkpoint {path} does not exist; pass the model.pt of a run folder")
+        what = "is a folder" if os.path.isdir(path) else "does not exist"
+        raise UserError(f"checkpoint {path} {what}; pass the model.pt of a run folder")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -875,7 +892,8 @@ def restore_state(checkpoint: dict, state: dict) -> None:
         for key, value in state.items():
             value.load_state_dict(checkpoint[key])
     except (RuntimeError, ValueError, KeyError) as e:
-        raise UserError(f"the checkpoint's network does not fit this one: {str(e).splitlines()[0]}") from None
+        detail = " ".join(str(e).split())[:300]  # torch's first line is only "Error(s) in loading state_dict"
+        raise UserError(f"the checkpoint's network does not fit this one: {detail}") from None
 
 
 def parse_args(argv: list[str] | None) -> Args:

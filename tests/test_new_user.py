@@ -3,6 +3,7 @@ way to it, each end in one line on stderr and exit code 2, never a traceback; --
 
 import dataclasses
 import random
+import re
 import subprocess
 import sys
 
@@ -62,7 +63,13 @@ class Frames(Line):
 
 gym.register("Line-v0", entry_point=Line, max_episode_steps=20)
 gym.register("Steps-v0", entry_point=Steps, max_episode_steps=20)
+class Broken(Line):
+    def __init__(self):
+        raise ValueError("a bug in the constructor")
+
+
 gym.register("Frames-v0", entry_point=Frames, max_episode_steps=20)
+gym.register("Broken-v0", entry_point=Broken)
 '''
 
 
@@ -150,6 +157,40 @@ def test_15_run_folder_names_are_portable(script):
     run = ppo.Run(ppo.Args(env_id=env_id, exp_name='a b:c*d?"e<f>g|h\\i/j'))
     name = run.dir.rsplit("/", 1)[-1]
     assert name.startswith(f"{env_id}__a-b-c-d--e-f-g-h-i-j__1__"), name
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_15_flags_no_run_can_take_are_refused_before_anything_starts(script, tmp_path):
+    """Seeds numpy cannot take (before: a traceback and a half-made run folder), an infinite coefficient (before:
+    "try a lower --learning-rate" once the loss was inf), an empty path (before: silently trained), a folder
+    given as a checkpoint, a --runs-dir that cannot hold a folder: one line each."""
+    ppo = load_script(script.removesuffix(".py"))
+    env_id = "Pendulum-v1" if ppo.Args().env_id == "Hopper-v4" else "CartPole-v1"
+    cases = {
+        "--seed must be in [0, 2**32)": [dict(seed=-1), dict(seed=2**32)],
+        "--ent-coef must be a finite number": [dict(ent_coef=float("inf"))],
+        "--gamma must be in [0, 1]": [dict(gamma=float("nan"))],
+        "--resume and --eval-checkpoint need a path": [dict(resume=""), dict(eval_checkpoint="")],
+    }
+    for message, flags in cases.items():
+        for flag in flags:
+            with pytest.raises(ppo.UserError, match=re.escape(message)):
+                ppo.validate(ppo.Args(env_id=env_id, **flag))
+    ppo.validate(ppo.Args(env_id=env_id, seed=2**32 - 1))
+    with pytest.raises(ppo.UserError, match=f"checkpoint {tmp_path} is a folder; pass the model.pt"):
+        ppo.load_checkpoint(str(tmp_path))
+    (tmp_path / "a_file").touch()
+    with pytest.raises(ppo.UserError, match="cannot make the run folder .*: Not a directory; pass another --runs-dir"):
+        ppo.Run(ppo.Args(env_id=env_id, runs_dir=str(tmp_path / "a_file"))).__enter__()
+
+
+def test_15_a_module_or_environment_that_raises_is_one_line_and_says_how_to_see_the_traceback(my_envs):
+    (my_envs / "broken_envs.py").write_text("raise RuntimeError('a bug in the module')\n")
+    result = run_script("ppo_discrete.py", "--env-id", "broken_envs:X-v0", pythonpath=my_envs)
+    message = "making broken_envs:X-v0 raised RuntimeError: a bug in the module; its traceback: python -c"
+    assert_exit_2_in_one_line(result, message)
+    result = run_script("ppo_discrete.py", "--env-id", "my_envs:Broken-v0", pythonpath=my_envs)
+    assert_exit_2_in_one_line(result, "making my_envs:Broken-v0 raised ValueError: a bug in the constructor")
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
