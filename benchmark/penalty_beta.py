@@ -73,6 +73,8 @@ def finished_runs(run_dirs: tuple[Path, ...]) -> list[list[RunFolder]]:
 def main() -> None:
     cli = tyro.cli(Cli)
     runs = finished_runs(cli.run_dirs)
+    if not runs or any("kl_target" not in pieces[-1].args for pieces in runs):
+        raise SystemExit("penalty_beta.py: give the folders of finished ppo_penalty.py runs (with an adaptive β)")
     text = TABLE + "".join(ROW.format(**describe(pieces)) for pieces in runs)
     print(text)
     if cli.output:

@@ -82,7 +82,9 @@ def load_script(script: str | Path):
 
 def script_at(commit: str, script: str, folder: Path) -> Path:
     """Write `script` (a path in the repository) as it was at `commit` into `folder`; return the file."""
-    source = subprocess.run(["git", "show", f"{commit}:{script}"], cwd=REPO, capture_output=True, text=True, check=True)
+    source = subprocess.run(["git", "show", f"{commit}:{script}"], cwd=REPO, capture_output=True, text=True)
+    if source.returncode != 0:  # an unknown commit, or a script that did not exist then
+        raise SystemExit(f"{commit}:{script}: {(source.stderr.strip().splitlines() or ['not in git'])[-1]}")
     path = folder / script
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(source.stdout)

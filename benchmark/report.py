@@ -87,6 +87,8 @@ def report(cli: Cli) -> dict[str, Path]:
     suite = SUITES[cli.suite]
     if cli.last_episodes < 1:
         raise ReportError("--last-episodes must be at least 1")
+    if cli.points_every is not None and cli.points_every < 0:
+        raise ReportError("--points-every must be 0 (no table) or positive")
     out = RESULTS_DIR if cli.publish else cli.results_dir or cli.runs_dir / "results"
     runs = gather(cli, suite, out)
     used = runs[runs["complete"] | cli.include_incomplete]

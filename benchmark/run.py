@@ -123,7 +123,7 @@ def expand(cli: Cli) -> list[Run]:
     total = suite.total_timesteps if cli.total_timesteps is None else cli.total_timesteps
     if total <= 0:
         raise UserError("--total-timesteps must be positive")
-    seeds = suite.seeds if cli.seeds is None else cli.seeds
+    seeds = suite.seeds if cli.seeds is None else dict.fromkeys(cli.seeds)  # a seed given twice is one run
     settings, envs = select_settings(suite, cli.settings), select_envs(suite, cli.envs)
     runs = [
         Run(suite.name, setting, env_id, seed, total, exp_name(setting, total, suite))
@@ -374,6 +374,9 @@ def validate(cli: Cli) -> None:
         (cli.run and cli.slurm, "--run is what an array task calls; do not combine it with --slurm"),
         (cli.max_parallel is not None and cli.max_parallel < 1, "--max-parallel must be at least 1"),
         (shutil.which(cli.python) is None, f"--python {cli.python}: no such interpreter"),
+        (cli.seeds == (), "--seeds needs at least one seed"),
+        (any(not 0 <= seed < 2**32 for seed in cli.seeds or ()), "--seeds must be in [0, 2**32)"),
+        (cli.runs_dir.exists() and not cli.runs_dir.is_dir(), f"--runs-dir {cli.runs_dir} is not a folder"),
     ):
         if wrong:
             raise UserError(message)
@@ -399,6 +402,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except BrokenPipeError:  # output piped into head & co.
         sys.stderr.close()
+    except OSError as e:  # a --runs-dir or --results-dir it may not write to
+        print(f"run.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -183,6 +183,10 @@ def test_penalty_beta_summary_of_a_resumed_run(tmp_path):
     assert penalty_beta.ROW.format(**row) == line  # as penalty_hopper.md has its rows
     again = folder("Hopper-v4__klpen__1__3", [(4, 0.5, 0.01)], {}, {"global_step": 4})  # the same run, run again
     assert [[p.path for p in run] for run in penalty_beta.finished_runs((first, resumed, again))] == [[again]]
+    result = run_script("benchmark/penalty_beta.py", tmp_path / "nothing-here")
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "penalty_beta.py: give the folders of finished ppo_penalty.py runs (with an adaptive β)"
+    ]
 
 
 def test_compare_losses_compares_distributions_in_standard_errors():
@@ -280,3 +284,12 @@ def test_trunk_features_measure_saturation_and_what_varies_across_states(tmp_pat
     assert float(initialized[5]) > 0.05
     assert row_of("2", 10.0)[4:7] == ["100%", "0.000", "0.0000"]
     assert row_of("3", 0.0)[4:] == ["0%", "0.000", "0.0000", f"{agent.critic.bias.item():.1f} (0.00)"]
+
+
+def test_a_commit_git_does_not_know_is_one_line(tmp_path):
+    """compare_losses.py and speed.py --before: an unknown commit (before: git's CalledProcessError traceback)."""
+    import repo
+
+    with pytest.raises(SystemExit, match="^0000000:ppo_discrete.py: fatal: .*0000000"):
+        repo.script_at("0000000", "ppo_discrete.py", tmp_path)
+    assert repo.script_at("HEAD", "ppo_discrete.py", tmp_path).read_text().startswith('"""')

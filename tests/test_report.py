@@ -106,6 +106,8 @@ def test_runs_of_two_sessions_add_up_and_the_record_alone_gives_the_same_report(
         make(*flags[:4], "--results-dir", tmp_path / "empty")
     with pytest.raises(report.ReportError, match="--last-episodes must be at least 1"):
         make(*flags[:-1], "0")
+    with pytest.raises(report.ReportError, match="--points-every must be 0"):
+        make(*flags, "--points-every", "-1")
 
 
 def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_further(tmp_path, capsys):

@@ -162,6 +162,19 @@ def test_short_env_names_and_errors():
     assert_one_line_error(result, "Hoper", "Hopper-v4")
 
 
+def test_seeds_and_runs_dir_a_run_cannot_use_are_refused(tmp_path):
+    """A seed the scripts refuse (before: accepted here, each run failing in its log), no seed at all (before:
+    "0 runs", exit 0), a seed twice (before: the same run started twice, one reported busy), a file as --runs-dir."""
+    flags = ("--suite", "classic", "--envs", "CartPole", "--settings", "ppo_discrete")
+    for seeds, message in ((["-1"], r"--seeds must be in \[0, 2\*\*32\)"), ([], "--seeds needs at least one seed")):
+        with pytest.raises(runner.UserError, match=message):
+            runner.validate(cli(*flags, "--seeds", *seeds, runs_dir=tmp_path))
+    assert [run.seed for run in runner.expand(cli(*flags, "--seeds", "7", "2", "7"))] == [7, 2]
+    (tmp_path / "a_file").touch()
+    with pytest.raises(runner.UserError, match="--runs-dir .*a_file is not a folder"):
+        runner.validate(cli(*flags, runs_dir=tmp_path / "a_file"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Skip if complete, resume if cut short
 # ---------------------------------------------------------------------------------------------
