@@ -130,6 +130,14 @@ def test_11_unknown_id_says_how_to_train_your_own(script):
     assert_exit_2_in_one_line(result, "unknown environment id 'MyEnv-v0'", "--env-id your_module:MyEnv-v0")
 
 
+@pytest.mark.parametrize("script", ["ppo_continuous.py", "ppo_discrete.py", "ppo_penalty.py"])
+def test_11_an_atari_id_without_ale_or_noframeskip_is_sent_to_the_atari_script(script):
+    # Before, Breakout-v4 was "one of yours? --env-id your_module:Breakout-v4".
+    ppo = load_script(script.removesuffix(".py"))
+    with pytest.raises(ppo.UserError, match="^Breakout-v4 is an Atari game; use ppo_shared_backbone.py for it$"):
+        ppo.validate(ppo.Args(env_id="Breakout-v4"))
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_12_module_that_does_not_import_names_it_and_pythonpath(my_envs, script):
     # Run from the folder that holds my_envs.py, but without PYTHONPATH: Python looks beside the script.
