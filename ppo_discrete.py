@@ -464,10 +464,8 @@ def check_env(env_id: str) -> None:
     if looks_like_atari(env_id):
         raise UserError(f"{env_id} is an Atari game; use ppo_shared_backbone.py for it")
     env = make_probe_env(env_id)
-    obs_space, act_space, atari = env.observation_space, env.action_space, hasattr(env.unwrapped, "ale")
+    obs_space, act_space = env.observation_space, env.action_space
     env.close()
-    if atari:  # an ALE id whose name says nothing (Breakout-v4), once ale_py is registered
-        raise UserError(f"{env_id} is an Atari game; use ppo_shared_backbone.py for it")
     if not isinstance(act_space, gym.spaces.Discrete) and len(obs_space.shape or ()) == 3:
         raise UserError(
             f"{env_id} has image observations and action space {act_space}: no script here handles that "
@@ -483,17 +481,15 @@ def check_env(env_id: str) -> None:
 
 
 def looks_like_atari(env_id: str) -> bool:
-    return env_id.startswith("ALE/") or "NoFrameskip" in env_id or "Deterministic-v" in env_id
-
-
-def is_ale_id(env_id: str) -> bool:
-    """Whether ale_py registers this id; asked only of an id gymnasium did not know (registers ALE's ids)."""
+    """An Atari game's id: by its name, or (Breakout-v4) because ale_py registers it."""
+    if env_id.startswith("ALE/") or "NoFrameskip" in env_id or "Deterministic-v" in env_id:
+        return True
     if importlib.util.find_spec("ale_py") is None:
         return False
     import ale_py
 
     gym.register_envs(ale_py)
-    return env_id in gym.registry
+    return env_id in gym.registry and "ale_py" in str(gym.registry[env_id].entry_point)
 
 
 def make_probe_env(env_id: str, **kwargs) -> gym.Env:
@@ -506,8 +502,6 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
     except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
         raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
-        if isinstance(e, gym.error.NameNotFound) and is_ale_id(env_id):  # Breakout-v4 & co.: not ALE/, not NoFrameskip
-            raise UserError(f"{env_id} is an Atari game; use ppo_shared_backbone.py for it") from None
         own = f"is it registered in {module}?" if module else f"one of yours? --env-id your_module:{env_id}"
         own = f"; {own}" if isinstance(e, gym.error.NameNotFound) else ""  # not for Hopper-v1's "deprecated"
         raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}{own}") from None
