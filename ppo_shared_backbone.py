@@ -669,9 +669,10 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
         hint = "; the MuJoCo -v4 and -v5 ids run here" if "mujoco" in message.lower() else ""
         raise UserError(f"{env_id} cannot be made here: {message}{hint}") from None
     except Exception as e:  # your module or your environment raised: one line here, its traceback on request
+        given = "".join(f", {key}={value!r}" for key, value in kwargs.items())  # e.g. render_mode='rgb_array'
         raise UserError(
             f"making {env_id} raised {type(e).__name__}: {str(e)[:150]}; its traceback: "
-            f"python -c \"import gymnasium as gym; gym.make('{env_id}')\""
+            f"python -c \"import gymnasium as gym; gym.make('{env_id}'{given})\""
         ) from None
 
 
@@ -718,10 +719,9 @@ def check_video(env_id: str) -> None:
     except UserError:
         raise
     except Exception as e:
-        raise UserError(
-            f"--capture-video: {env_id} cannot render ({type(e).__name__}: {str(e)[:150]}); on a machine "
-            "without a display try MUJOCO_GL=egl or MUJOCO_GL=osmesa"
-        ) from None
+        hint = "; on a machine without a display try MUJOCO_GL=egl or MUJOCO_GL=osmesa"
+        hint = hint if "mujoco" in sys.modules else ""  # a MuJoCo env: MUJOCO_GL picks its renderer
+        raise UserError(f"--capture-video: {env_id} cannot render ({type(e).__name__}: {str(e)[:150]}){hint}") from None
 
 
 @contextmanager

@@ -68,7 +68,15 @@ class Broken(Line):
         raise ValueError("a bug in the constructor")
 
 
+class Unrendered(Steps):
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode  # but no render()
+
+
 gym.register("Frames-v0", entry_point=Frames, max_episode_steps=20)
+gym.register("Unrendered-v0", entry_point=Unrendered, max_episode_steps=20)
 gym.register("Broken-v0", entry_point=Broken)
 '''
 
@@ -199,6 +207,20 @@ def test_15_a_module_or_environment_that_raises_is_one_line_and_says_how_to_see_
     assert_exit_2_in_one_line(result, message)
     result = run_script("ppo_discrete.py", "--env-id", "my_envs:Broken-v0", pythonpath=my_envs)
     assert_exit_2_in_one_line(result, "making my_envs:Broken-v0 raised ValueError: a bug in the constructor")
+
+
+def test_15_an_env_that_cannot_render_is_not_told_about_mujoco(my_envs):
+    """--capture-video on an env with no render(), or no render_mode: one line each, without the MUJOCO_GL hint,
+    which only a MuJoCo env can use (test_continuous.py checks that one gets it); the command that shows the
+    traceback makes the env as --capture-video did."""
+    pytest.importorskip("moviepy", reason="--capture-video needs moviepy (requirements-dev.txt installs it)")
+    result = run_script("ppo_discrete.py", "--env-id", "my_envs:Unrendered-v0", "--capture-video", pythonpath=my_envs)
+    assert_exit_2_in_one_line(result, "--capture-video: my_envs:Unrendered-v0 cannot render (NotImplementedError")
+    assert "MUJOCO_GL" not in result.stderr
+    result = run_script("ppo_discrete.py", "--env-id", "my_envs:Steps-v0", "--capture-video", pythonpath=my_envs)
+    made = "gym.make('my_envs:Steps-v0', render_mode='rgb_array')"
+    assert_exit_2_in_one_line(result, "making my_envs:Steps-v0 raised TypeError: Steps() takes no arguments", made)
+    assert "MUJOCO_GL" not in result.stderr
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
