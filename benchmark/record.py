@@ -68,5 +68,5 @@ def write_record(runs: pd.DataFrame, results_dir: Path, suite: str) -> list[Path
 def read_random(path: Path) -> dict[str, float]:
     """env_id -> mean return of a uniformly random policy, from random_policy.csv (Table 1's 0)."""
     if not path.is_file():
-        raise ReportError(f"{path} does not exist; make it with: python benchmark/random_policy.py")
+        raise ReportError(f"{path} does not exist; make it with: python benchmark/random_policy.py --publish")
     return pd.read_csv(path).set_index("env_id")["mean_return"].astype(float).to_dict()

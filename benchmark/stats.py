@@ -40,7 +40,7 @@ def normalize(runs: pd.DataFrame, random: dict[str, float]) -> pd.Series:
     if missing:
         raise ReportError(
             f"no random-policy score for {', '.join(missing)}; measure it with: "
-            f"python benchmark/random_policy.py --envs {' '.join(missing)}"
+            f"python benchmark/random_policy.py --publish --envs {' '.join(missing)}"
         )
     best = runs.groupby(["env_id", "setting"])["final_return"].mean().groupby("env_id").max()
     zero = runs["env_id"].map(random)

@@ -293,3 +293,18 @@ def test_a_commit_git_does_not_know_is_one_line(tmp_path):
     with pytest.raises(SystemExit, match="^0000000:ppo_discrete.py: fatal: .*0000000"):
         repo.script_at("0000000", "ppo_discrete.py", tmp_path)
     assert repo.script_at("HEAD", "ppo_discrete.py", tmp_path).read_text().startswith('"""')
+
+
+def test_random_policy_writes_the_record_only_with_publish_and_refuses_bad_ids_in_one_line(tmp_path, monkeypatch):
+    import random_policy
+
+    monkeypatch.setattr(random_policy, "REPO", tmp_path)
+    random_policy.main(["--envs", "CartPole-v1", "--episodes", "3"])
+    assert not (tmp_path / "benchmark" / "results").exists()  # a look: the record is left as it is
+    look = (tmp_path / "benchmark" / "runs" / "results" / "random_policy.csv").read_text()
+    random_policy.main(["--envs", "Pendulum-v1", "--episodes", "2", "--publish"])
+    record = (tmp_path / "benchmark" / "results" / "random_policy.csv").read_text()
+    assert "CartPole-v1,3," in look and "Pendulum-v1,2," in record and "CartPole" not in record
+    for env_id, message in (("Hopper-v3", "Hopper-v3 cannot be measured: "), ("NoSuch-v0", "NoSuch-v0 cannot be")):
+        result = run_script("benchmark/random_policy.py", "--envs", env_id, "--episodes", "1")
+        assert_one_line_error(result, message)

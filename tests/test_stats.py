@@ -62,7 +62,7 @@ def test_normalized_score_matches_the_hand_computed_example():
     assert (t.best_on("Hopper-v4"), t.best_on("Swimmer-v4")) == ("clip0.2", "cpi")
     assert (t.exps, t.envs, t.total, t.expected, t.complete) == (["cpi", "clip0.2"], list(RANDOM), 8, 21, False)
     assert [s.slug for s in t.missing_settings()][:3] == ["clip0.1", "clip0.3", "klpen_adaptive_0.003"]
-    with pytest.raises(ReportError, match="random_policy.py --envs Swimmer-v4"):
+    with pytest.raises(ReportError, match="random_policy.py --publish --envs Swimmer-v4"):
         table1(SCORES, {"Hopper-v4": 0.0})
 
 
