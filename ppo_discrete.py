@@ -87,7 +87,7 @@ class Args:
     clip_coef: float = 0.2  # ε of Eq. (7) (Table 1's best setting, 0.2; Huang et al. 2022 keep it constant)
     clip_vloss: bool = True  # implementation detail (baselines): clip the value update to ±ε around the old value
     ent_coef: float = 0.01  # c2 of Eq. (9), the entropy bonus (Table 5 and baselines ppo2 Atari: 0.01)
-    vf_coef: float = 0.25  # c1 of Eq. (9) (baselines: 0.5 on a halved L^VF); separate nets: acts only via the grad clip
+    vf_coef: float = 0.25  # c1 of Eq. (9) (baselines: 0.5 on halved L^VF); separate nets: scales via clip, Adam ε
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
     target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
 
@@ -169,7 +169,7 @@ class Agent(nn.Module):
 
 def categorical_log_prob_and_entropy(logits: torch.Tensor, action: torch.Tensor):
     """log π(a|s) and the entropy S = -Σ_a π(a|s) log π(a|s) of π = softmax(logits). Speed only: written
-    out, not a torch.distributions.Categorical (the same numbers, without its overhead)."""
+    out, not a torch.distributions.Categorical (the same values to float32 rounding, without its overhead)."""
     log_probs = logits - logits.logsumexp(-1, keepdim=True)  # log π_θ(·|s)
     probs = log_probs.exp()  # before the gather: autograd then sums the gradients in the order it always did
     logprob = log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)

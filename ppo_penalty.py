@@ -92,7 +92,7 @@ class Args:
     clip_coef: float = 0.2  # ε of --clip-vloss only (L^KLPEN clips no ratio); the logged clipfrac's band
     clip_vloss: bool = True  # implementation detail (baselines): clip the value update to ±ε around the old value
     ent_coef: float = 0.0  # c2 of Eq. (9), the entropy bonus (section 6.1: none)
-    vf_coef: float = 0.25  # c1 of Eq. (9) (baselines: 0.5 on a halved L^VF); separate nets: acts only via the grad clip
+    vf_coef: float = 0.25  # c1 of Eq. (9) (baselines: 0.5 on halved L^VF); separate nets: scales via clip, Adam ε
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
     target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
     norm_obs: bool = True  # implementation detail (baselines VecNormalize): running mean/std, clip ±10
@@ -214,7 +214,8 @@ class Agent(nn.Module):
 
 def gaussian_log_prob_and_entropy(action: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor):
     """log N(a; μ, σ²) and the entropy of N(μ, σ²), summed over the independent action dimensions.
-    Speed only: written out, not a torch.distributions.Normal (the same numbers, without its overhead)."""
+    Speed only: written out, not a torch.distributions.Normal (the same values to float32 rounding, without its
+    overhead)."""
     logprob = (-0.5 * ((action - mean) / log_std.exp()) ** 2 - log_std - LOG_SQRT_2PI).sum(-1)
     return logprob, (0.5 + LOG_SQRT_2PI + log_std).sum(-1)
 

@@ -92,7 +92,7 @@ class Args:
     update_epochs: int = 3  # K, epochs over each rollout (Table 5: 3; baselines' shipped ppo2 Atari defaults: 4)
     norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
     clip_coef: float = 0.1  # ε of Eq. (7) at α = 1 (Table 5: 0.1 × α)
-    anneal_clip: bool = True  # anneal ε with α as Table 5 says (baselines' shipped ppo2 kept 0.1: --no-anneal-clip)
+    anneal_clip: bool = True  # anneal ε with α, Table 5 (as ppo2 until 2019; CleanRL, later ppo2: --no-anneal-clip)
     clip_vloss: bool = True  # implementation detail (baselines; not Table 5): clip the value update to ±ε (annealed)
     ent_coef: float = 0.01  # c2 of Eq. (9), the entropy bonus (Table 5: 0.01)
     vf_coef: float = 1.0  # c1 of Eq. (9) on L^VF = (V - V^targ)² (Table 5: 1); ppo2 and CleanRL: 0.25 (--vf-coef 0.25)
@@ -173,7 +173,7 @@ class Agent(nn.Module):
                 layer_init(nn.Linear(64 * 7 * 7, 512)),
                 nn.ReLU(),
             )
-            # Speed only: the convolutions run ~1.5x faster on CPU with channels-last tensors (same numbers).
+            # Speed only: convolutions ~1.5x faster on CPU with channels-last tensors (same values to float rounding).
             self.trunk.to(memory_format=torch.channels_last)
             hidden = 512
         else:  # vector observations: the paper's 2x64 tanh MLP (section 6.1), here shared by both heads
@@ -220,7 +220,7 @@ class Agent(nn.Module):
 
 def categorical_log_prob_and_entropy(logits: torch.Tensor, action: torch.Tensor):
     """log π(a|s) and the entropy S = -Σ_a π(a|s) log π(a|s) of π = softmax(logits). Speed only: written
-    out, not a torch.distributions.Categorical (the same numbers, without its overhead)."""
+    out, not a torch.distributions.Categorical (the same values to float32 rounding, without its overhead)."""
     log_probs = logits - logits.logsumexp(-1, keepdim=True)  # log π_θ(·|s)
     probs = log_probs.exp()  # before the gather: autograd then sums the gradients in the order it always did
     logprob = log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
@@ -530,8 +530,9 @@ class EpisodicLife(gym.Wrapper):
 
 
 class FireReset(gym.Wrapper):
-    """Implementation detail (baselines' FireResetEnv): in games that wait for FIRE to start (Breakout's
-    ball, Pong's serve...), every reset, also the one after a lost life, presses FIRE, then action 2."""
+    """Implementation detail (baselines' FireResetEnv): in every game whose action 1 is FIRE (Breakout needs it
+    to launch the ball; Pong serves without it), every reset, also the one after a lost life, presses FIRE,
+    then action 2."""
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
@@ -568,7 +569,7 @@ def atari_wrappers(env: gym.Env) -> gym.Env:
     import cv2
 
     env = NoopReset(env, noop_max=30)  # baselines' NoopResetEnv: 1 to 30 no-op frames start a game
-    # implementation detail (baselines): MaxAndSkipEnv's loop, max of the last 2 RGB frames, a game's last frame kept
+    # implementation detail (baselines): MaxAndSkipEnv's loop, max of the last 2 RGB frames of the 4 stepped
     env = gym.wrappers.MaxAndSkipObservation(env, skip=4)
     env = gym.wrappers.RecordEpisodeStatistics(env)  # the whole game's raw score (baselines' Monitor)
     env = EpisodicLife(env)

@@ -50,7 +50,7 @@ class Suite:
 MUJOCO = "HalfCheetah Hopper InvertedDoublePendulum InvertedPendulum Reacher Swimmer Walker2d"  # Figure 3's
 MUJOCO_ENVS = tuple(f"{name}-v4" for name in MUJOCO.split())
 
-# The 49 games of the paper's Table 6 (those of Mnih et al. 2015), as gymnasium/ale-py ids.
+# The 49 games of the paper's Table 6, as gymnasium/ale-py ids.
 ATARI_GAMES = """
     Alien Amidar Assault Asterix Asteroids Atlantis BankHeist BattleZone BeamRider Bowling Boxing Breakout
     Centipede ChopperCommand CrazyClimber DemonAttack DoubleDunk Enduro FishingDerby Freeway Frostbite
@@ -77,7 +77,7 @@ TABLE1_SETTINGS = (
     Setting("klpen_fixed_10", "ppo_penalty.py", (*FIXED_BETA, "10"), "fixed KL, β = 10", 0.69),
 )
 
-# ppo_discrete.py's defaults (baselines' classic-control settings) where ppo_shared_backbone.py's differ.
+# ppo_discrete.py's defaults (Huang et al. 2022's classic-control settings) where ppo_shared_backbone.py's differ.
 CLASSIC_FLAGS = ("--num-envs", "4", "--num-steps", "128", "--update-epochs", "4", "--clip-coef", "0.2")
 CLASSIC_FLAGS += ("--no-anneal-clip", "--vf-coef", "0.25")
 
