@@ -85,6 +85,20 @@ def make_actors(env_id: str, num_steps: int = 5, **overrides):
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("script", ["ppo_continuous", "ppo_penalty"])
+def test_defaults_are_table_3(script):
+    """Table 3, entry by entry: T = 2048, stepsize 3e-4, K = 10, M = 64, γ = 0.99, λ = 0.95, 1M steps; section
+    6.1: no entropy bonus; PPO-Clip's ε = 0.2 (Table 1's best), PPO-Penalty's adaptive β from 1 with d_targ = 0.01."""
+    args = load_script(script).Args()
+    assert (args.num_steps, args.learning_rate, args.update_epochs) == (2048, 3e-4, 10)
+    assert args.num_envs * args.num_steps // args.num_minibatches == 64
+    assert (args.gamma, args.gae_lambda, args.total_timesteps, args.ent_coef) == (0.99, 0.95, 1_000_000, 0.0)
+    if script == "ppo_continuous":
+        assert args.clip_coef == 0.2
+    else:
+        assert (args.adaptive_beta, args.init_beta, args.kl_target) == (True, 1.0, 0.01)
+
+
 def test_compute_gae_by_hand():
     # Column 0: termination at t=1, time-limit truncation at t=3 (bootstrap from V(final obs) = 4.0),
     # end of rollout at t=4 (bootstrap V(s_T) = 3.0). γ = 0.9, λ = 0.8, γλ = 0.72.

@@ -81,6 +81,17 @@ def test_combined_loss_matches_hand_values_and_signs():
     assert (p.grad.item(), v.grad.item()) == (1.0, pytest.approx(0.7)) and s.grad.item() == pytest.approx(-0.03)
 
 
+def test_defaults_are_table_5():
+    """Table 5, entry by entry (the Atari campaign runs the defaults): T = 128, stepsize 2.5e-4 × α, K = 3,
+    M = 32 × 8, γ = 0.99, λ = 0.95, N = 8, ε = 0.1 × α, c1 = 1, c2 = 0.01; 40M frames = 10M agent steps."""
+    args = ppo.Args()
+    assert (args.num_steps, args.learning_rate, args.update_epochs) == (128, 2.5e-4, 3)
+    assert args.num_envs * args.num_steps // args.num_minibatches == 32 * 8
+    assert (args.gamma, args.gae_lambda, args.num_envs, args.clip_coef) == (0.99, 0.95, 8, 0.1)
+    assert (args.vf_coef, args.ent_coef, args.total_timesteps) == (1.0, 0.01, 10_000_000)
+    assert args.anneal_lr and args.anneal_clip  # α scales both, from 1 to 0
+
+
 def test_default_loss_weighs_the_unhalved_squared_error_by_table_5s_c1():
     """The minibatch loss at the defaults, by hand: Table 5's c1 = 1 on (V - V^targ)², not baselines' 0.25."""
     args = ppo.Args()
