@@ -42,6 +42,17 @@ def agent_with_logits(obs_dim: int, logits: list[float]):
 # ---------------------------------------------------------------------------------------------
 
 
+def test_defaults_are_huang_et_al_classic_control_settings():
+    """Not the paper's (it has no classic-control table): Huang et al. (2022)'s CartPole settings, entry by entry:
+    N = 4, T = 128, stepsize 2.5e-4 annealed, K = 4, 4 minibatches, γ = 0.99, λ = 0.95, ε = 0.2 constant,
+    c2 = 0.01, ppo2's value weight (0.5 on a halved error: 0.25 here), gradient norm 0.5, 500k steps."""
+    args = ppo.Args()
+    assert (args.num_envs, args.num_steps, args.learning_rate, args.anneal_lr) == (4, 128, 2.5e-4, True)
+    assert (args.update_epochs, args.num_minibatches, args.gamma, args.gae_lambda) == (4, 4, 0.99, 0.95)
+    assert (args.clip_coef, args.ent_coef, args.vf_coef, args.max_grad_norm) == (0.2, 0.01, 0.25, 0.5)
+    assert args.total_timesteps == 500_000
+
+
 def test_log_prob_and_entropy_match_hand_values():
     # logits [0, ln 2, ln 3]: softmax = [1, 2, 3] / 6
     agent = agent_with_logits(4, [0.0, float(np.log(2.0)), float(np.log(3.0))])
