@@ -87,6 +87,31 @@ def test_kl_penalty_with_beta_zero_is_the_cpi_surrogate():
     assert ppo.kl_penalty_loss(ratio, advantages, kl, 2.0).item() == pytest.approx(0.9375 + 0.5)
 
 
+def test_minibatch_loss_by_hand():
+    """Eq. (9) with L^KLPEN for L^CLIP on one minibatch, at the defaults (c1 = 0.25, c2 = 0) and β = 2."""
+    agent = ppo.Agent(2, 1)
+    with torch.no_grad():  # π_θ = N(0, 1) and V = 3 in every state
+        for head, bias in ((agent.actor_mean[-1], 0.0), (agent.critic[-1], 3.0)):
+            head.weight.zero_()
+            head.bias.fill_(bias)
+        agent.actor_logstd.zero_()
+    mb = {
+        "obs": torch.randn(4, 2),
+        "actions": torch.zeros(4, 1),
+        # π_old = N(1, 1): log π_old(0) = log π_θ(0) - 1/2, so r = e^{1/2}, and KL[π_old, π_θ] = 1/2
+        "logprobs": torch.full((4,), -0.5 * math.log(2 * math.pi) - 0.5),
+        "old_mean": torch.ones(4, 1),
+        "old_log_std": torch.zeros(4, 1),
+        "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),  # normalized per minibatch: mean 0, so E[r·Â] = 0
+        "values": torch.full((4,), 3.0),
+        "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),  # (V - V^targ)² = 4, 0, 1, 0: L^VF = 1.25
+    }
+    loss, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(), beta=2.0)
+    # -(E[r·Â] - β·E[KL]) + c1 L^VF - c2 S = -(0 - 2 · 0.5) + 0.25 · 1.25 - 0 = 1.3125
+    torch.testing.assert_close(loss, torch.tensor(1.3125))
+    torch.testing.assert_close(diagnostics[ppo.DIAGNOSTICS.index("value_loss")], torch.tensor(1.25))
+
+
 def test_penalty_and_its_gradient_vanish_when_the_policies_agree():
     mean = torch.randn(4, 2, requires_grad=True)
     log_std = torch.full((4, 2), -0.5, requires_grad=True)

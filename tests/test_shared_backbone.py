@@ -96,6 +96,7 @@ def test_default_loss_weighs_the_unhalved_squared_error_by_table_5s_c1():
     """The minibatch loss at the defaults, by hand: Table 5's c1 = 1 on (V - V^targ)², not baselines' 0.25."""
     args = ppo.Args()
     assert (args.vf_coef, args.ent_coef, args.clip_vloss, args.norm_adv) == (1.0, 0.01, True, True)
+    assert args.max_grad_norm == 0.5  # baselines' (not Table 5), as the campaign runs
     agent = ppo.Agent((4,), 2)
     with torch.no_grad():  # π uniform over 2 actions, V(s) = 3 everywhere
         for head, bias in ((agent.actor, 0.0), (agent.critic, 3.0)):
@@ -106,7 +107,7 @@ def test_default_loss_weighs_the_unhalved_squared_error_by_table_5s_c1():
         "actions": torch.tensor([0, 1, 0, 1]),
         "logprobs": torch.full((4,), -float(np.log(2.0))),  # π_θold = π_θ: r = 1
         "values": torch.full((4,), 3.0),  # V_old = V: clipping the value changes nothing
-        "advantages": torch.tensor([1.0, -1.0, 2.0, -2.0]),  # mean 0, so L^CLIP = E[1 · Â_normalized] = 0
+        "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),  # normalized (mean 0): L^CLIP = E[1 · Â_normalized] = 0
         "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),  # (V - V^targ)² = 4, 0, 1, 0: L^VF = 1.25
     }
     loss, diagnostics = ppo.minibatch_loss(agent, mb, args, clip_coef=0.1)
@@ -159,6 +160,9 @@ def test_cnn_is_nature_dqn_with_baselines_initialization():
     np.testing.assert_allclose(value, expected_value.detach().numpy(), rtol=1e-6)
     torch.testing.assert_close(torch.as_tensor(value), agent.get_value(obs))
     torch.testing.assert_close(agent.get_value(obs), agent.get_value(obs.float()))  # uint8 and float agree
+    # baselines scales the frames by 1/255: a white frame is ones to the trunk
+    white = torch.full((1, 4, 84, 84), 255, dtype=torch.uint8)
+    torch.testing.assert_close(agent.features(white), agent.trunk(torch.ones(1, 4, 84, 84)))
 
 
 def test_log_prob_and_entropy_match_hand_values():
