@@ -87,7 +87,7 @@ class Args:
     clip_coef: float = 0.2  # ε of Eq. (7) (Table 1's best setting, 0.2; Huang et al. 2022 keep it constant)
     clip_vloss: bool = True  # implementation detail (baselines): clip the value update to ±ε around the old value
     ent_coef: float = 0.01  # c2 of Eq. (9), the entropy bonus (Table 5 and baselines ppo2 Atari: 0.01)
-    vf_coef: float = 0.25  # c1 of Eq. (9) (baselines: 0.5 on halved L^VF); separate nets: scales via clip, Adam ε
+    vf_coef: float = 0.25  # c1 of Eq. (9) (ppo2: 0.5 on halved L^VF); separate nets: it acts only via grad clip, Adam ε
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
     target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
 

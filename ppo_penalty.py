@@ -92,7 +92,7 @@ class Args:
     clip_coef: float = 0.2  # ε of --clip-vloss only (L^KLPEN clips no ratio); the logged clipfrac's band
     clip_vloss: bool = True  # implementation detail (baselines): clip the value update to ±ε around the old value
     ent_coef: float = 0.0  # c2 of Eq. (9), the entropy bonus (section 6.1: none)
-    vf_coef: float = 0.25  # c1 of Eq. (9) (baselines: 0.5 on halved L^VF); separate nets: scales via clip, Adam ε
+    vf_coef: float = 0.25  # c1 of Eq. (9) (ppo2: 0.5 on halved L^VF); separate nets: it acts only via grad clip, Adam ε
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
     target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
     norm_obs: bool = True  # implementation detail (baselines VecNormalize): running mean/std, clip ±10
