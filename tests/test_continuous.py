@@ -283,6 +283,15 @@ def test_time_limit_truncation_bootstraps_from_the_final_observation(numpy_rollo
     assert actors.finished == [(2, 3.0, 3)]  # (step, raw return, length) of the episode that ended
 
 
+def test_the_logged_return_is_the_raw_reward_sum_however_large():
+    """What TensorBoard gets is each episode's raw return: not scaled, not clipped at the normalizer's ±10."""
+    envs, actors = make_actors("tests/CountTruncate-v0")
+    envs.close()
+    actors.track_episodes(0, np.array([50.0]), np.array([False]))
+    actors.track_episodes(1, np.array([-30.5]), np.array([True]))
+    assert actors.finished == [(1, 19.5, 2)]
+
+
 def test_termination_does_not_bootstrap():
     # Same, but the episode terminates at its third step: δ_2 = 1 + 0 − 2 = −1, so
     #   Â = [1.75 − 0, 1.5 − 1, −1, 2, 1] and returns = [1.75, 1.5, 1.0, 2.0, 2.0]; at t=2 just r = 1.
