@@ -17,6 +17,7 @@ from util import (
     ROOT,
     TENSORBOARD_KEYS,
     assert_one_line_error,
+    evaluate_recording,
     load_script,
     only_run_dir,
     read_scalars,
@@ -617,30 +618,12 @@ def test_a_run_whose_minibatch_size_is_not_the_papers_says_so(capsys, tmp_path):
 def test_evaluation_takes_the_mean_action(monkeypatch):
     """--eval-checkpoint runs the Gaussian's mean, not a sample: with μ = 0.3 and σ = 1 in every state, each of
     2 episodes of 10 steps sends 0.3 throughout."""
-    actions = []
-
-    class Recorder(gym.Env):
-        observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
-        action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
-
-        def reset(self, *, seed=None, options=None):
-            super().reset(seed=seed)
-            self.t = 0
-            return self.observation_space.sample(), {}
-
-        def step(self, action):
-            actions.append(float(action[0]))
-            self.t += 1
-            return self.observation_space.sample(), 1.0, self.t == 10, False, {}
-
     agent = ppo.Agent(4, 1)
     with torch.no_grad():
         agent.actor_mean[-1].weight.zero_()
         agent.actor_mean[-1].bias.fill_(0.3)
     rms = ppo.ObsNormalizer((4,), False).rms.state_dict()
     checkpoint = {"args": {"env_id": "Recorder-v0", "norm_obs": False}, "model": agent.state_dict(), "obs_rms": rms}
-    monkeypatch.setattr(ppo, "load_checkpoint", lambda path: checkpoint)
-    monkeypatch.setattr(ppo, "check_env", lambda env_id: None)
-    monkeypatch.setattr(ppo, "make_env", lambda *args, **kwargs: Recorder)
-    assert ppo.evaluate("model.pt", episodes=2) == [10.0, 10.0]
+    returns, actions = evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Box(-1.0, 1.0, (1,), np.float32))
+    assert returns == [10.0, 10.0]
     assert actions == pytest.approx([0.3] * 20)

@@ -16,6 +16,7 @@ from util import (
     TENSORBOARD_KEYS,
     assert_one_line_error,
     assert_resumed_schedule,
+    evaluate_recording,
     load_script,
     newest_run_dir,
     only_run_dir,
@@ -307,29 +308,11 @@ def test_learns_cartpole(tmp_path):
 def test_evaluation_takes_the_most_probable_action(monkeypatch):
     """--eval-checkpoint runs the arg-max action, not a sample: with π = (0.2, 0.3, 0.5) in every state each of
     2 episodes of 10 steps takes action 2 throughout (a sampled policy would, all 20 times, with probability 1e-6)."""
-    actions = []
-
-    class Recorder(gym.Env):
-        observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
-        action_space = gym.spaces.Discrete(3)
-
-        def reset(self, *, seed=None, options=None):
-            super().reset(seed=seed)
-            self.t = 0
-            return self.observation_space.sample(), {}
-
-        def step(self, action):
-            actions.append(int(action))
-            self.t += 1
-            return self.observation_space.sample(), 1.0, self.t == 10, False, {}
-
     agent = ppo.Agent(4, 3)
     with torch.no_grad():
         agent.actor[-1].weight.zero_()
         agent.actor[-1].bias.copy_(torch.log(torch.tensor([0.2, 0.3, 0.5])))
     checkpoint = {"args": {"env_id": "Recorder-v0"}, "model": agent.state_dict()}
-    monkeypatch.setattr(ppo, "load_checkpoint", lambda path: checkpoint)
-    monkeypatch.setattr(ppo, "check_env", lambda env_id: None)
-    monkeypatch.setattr(ppo, "make_env", lambda *args, **kwargs: Recorder)
-    assert ppo.evaluate("model.pt", episodes=2) == [10.0, 10.0]
+    returns, actions = evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3))
+    assert returns == [10.0, 10.0]
     assert actions == [2] * 20

@@ -96,3 +96,33 @@ def write_events(folder: Path, episodes: list[tuple[int, float]], update_steps: 
     for step in update_steps:
         writer.add_scalar("charts/SPS", 1000.0, step)
     writer.close()
+
+
+def evaluate_recording(ppo, monkeypatch, checkpoint: dict, action_space) -> tuple[list[float], list[float]]:
+    """A script's evaluate() on `checkpoint` over 2 episodes of an env that ends after 10 steps of reward 1:
+    the returns, and each action the env received (its first component)."""
+    import gymnasium as gym
+    import numpy as np
+
+    actions = []
+
+    class Recorder(gym.Env):
+        observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            self.t = 0
+            return self.observation_space.sample(), {}
+
+        def step(self, action):
+            actions.append(float(np.asarray(action).ravel()[0]))
+            self.t += 1
+            ended = self.t == 10
+            info = {"episode": {"r": 1.0 * self.t}} if ended else {}  # the game's score, as Atari's wrappers give it
+            return self.observation_space.sample(), 1.0, ended, False, info
+
+    Recorder.action_space = action_space
+    monkeypatch.setattr(ppo, "load_checkpoint", lambda path: checkpoint)
+    monkeypatch.setattr(ppo, "check_env", lambda env_id: None)
+    monkeypatch.setattr(ppo, "make_env", lambda *args, **kwargs: Recorder)
+    return ppo.evaluate("model.pt", episodes=2), actions
