@@ -61,8 +61,6 @@ class Frames(Line):
         return np.zeros((4, 84, 84), np.uint8), {}
 
 
-gym.register("Line-v0", entry_point=Line, max_episode_steps=20)
-gym.register("Steps-v0", entry_point=Steps, max_episode_steps=20)
 class Broken(Line):
     def __init__(self):
         raise ValueError("a bug in the constructor")
@@ -75,6 +73,8 @@ class Unrendered(Steps):
         self.render_mode = render_mode  # but no render()
 
 
+gym.register("Line-v0", entry_point=Line, max_episode_steps=20)
+gym.register("Steps-v0", entry_point=Steps, max_episode_steps=20)
 gym.register("Frames-v0", entry_point=Frames, max_episode_steps=20)
 gym.register("Unrendered-v0", entry_point=Unrendered, max_episode_steps=20)
 gym.register("Broken-v0", entry_point=Broken)
