@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 import tyro
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, run_script, script_at  # noqa: E402
-from run_folders import read_scalars  # noqa: E402
+from repo import REPO, run_script, script_at
+from run_folders import read_scalars
 
 KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac")
 

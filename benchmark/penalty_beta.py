@@ -13,9 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import tyro
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_folders import RunFolder, chain, final_score, read_folder, read_scalars, start_step, stitch  # noqa: E402
+from run_folders import RunFolder, chain, final_score, read_folder, read_scalars, start_step, stitch
 
 HEADER = (
     "# ppo_penalty.py: the adaptive β in practice\n\n"

@@ -16,16 +16,13 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pandas as pd
 import tyro
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, git_commit  # noqa: E402
-from suites import MUJOCO_ENVS  # noqa: E402
+from repo import REPO, git_commit
+from suites import MUJOCO_ENVS
 
 COLUMNS = ("episodes", "mean_return", "std_return", "seed", "seconds", "gymnasium", "command", "commit")
 

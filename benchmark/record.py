@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 import pandas as pd
+from repo import UserError as ReportError  # a problem the user can fix: one line, exit 2
 from run_folders import final_score
 
 CSV_COLUMNS = ["script", "setting", "env_id", "seed", "total_timesteps", "final_return", "wall_seconds", "sps"]
@@ -16,10 +17,6 @@ CSV_COLUMNS += ["commit", "complete", "budget", "episodes", "pieces", "machine"]
 KEY = ["setting", "env_id", "seed", "budget"]  # one run
 EPISODE_COLUMNS = [*KEY, "step", "return"]
 FLOATS = ["final_return", "wall_seconds", "sps"]
-
-
-class ReportError(Exception):
-    """A problem the user can fix; report.py prints it as one line and exits 2."""
 
 
 def fmt(value: float) -> str:

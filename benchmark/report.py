@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 import tyro
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record import CSV_COLUMNS, KEY, ReportError, read_random, read_record, write_record  # noqa: E402, F401 (tests)
-from repo import REPO, display  # noqa: E402
-from run_folders import read_runs  # noqa: E402
-from stats import table1_at  # noqa: E402
-from suites import SUITES, Suite, SuiteName, budget_label, split_exp_name  # noqa: E402
-from tables import atari_tables, curve_points, peer_table, scores_table, table1_sections  # noqa: E402
+from record import CSV_COLUMNS, KEY, ReportError, read_random, read_record, write_record  # noqa: F401 (tests)
+from repo import REPO, display
+from run_folders import read_runs
+from stats import table1_at
+from suites import SUITES, Suite, SuiteName, budget_label, split_exp_name
+from tables import atari_tables, curve_points, peer_table, scores_table, table1_sections
 
 RESULTS_DIR = REPO / "benchmark" / "results"
 

@@ -397,12 +397,9 @@ def main(argv: list[str] | None = None) -> None:
             print_plan(plan(runs, cli), cli)
         else:
             sys.exit(run_one(runs[0], cli) if cli.run else run_locally(runs, cli))
-    except UserError as e:
-        print(f"run.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except BrokenPipeError:  # output piped into head & co.
+    except BrokenPipeError:  # output piped into head & co. (before OSError, of which it is one)
         sys.stderr.close()
-    except OSError as e:  # a --runs-dir or --results-dir it may not write to
+    except (UserError, OSError) as e:  # OSError: a --runs-dir or --results-dir it may not write to
         print(f"run.py: error: {e}", file=sys.stderr)
         sys.exit(2)
 

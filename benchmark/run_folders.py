@@ -10,7 +10,6 @@ run whole iterations: 1M requested is 999,424 done with batches of 2048).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import re
@@ -131,12 +130,9 @@ def recorded_runs(results_csv: Path) -> frozenset[tuple[str, int]]:
     complete; empty when there is no such file."""
     if not results_csv.is_file():
         return frozenset()
-    with open(results_csv, newline="") as f:
-        return frozenset(
-            (run_key(row["env_id"], row["setting"], int(row["seed"])), int(row["budget"]))
-            for row in csv.DictReader(f)
-            if row.get("complete") == "True"
-        )
+    runs = pd.read_csv(results_csv, dtype={"complete": str})
+    runs = runs[runs["complete"] == "True"]
+    return frozenset((run_key(r.env_id, r.setting, int(r.seed)), int(r.budget)) for r in runs.itertuples())
 
 
 @dataclass

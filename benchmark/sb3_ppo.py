@@ -49,10 +49,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import tyro
+from repo import load_script
 from torch.utils.tensorboard import SummaryWriter
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from repo import load_script  # noqa: E402
 
 SCRIPT = "sb3_ppo"
 INSTALL = "pip install -r benchmark/requirements-speed.txt"

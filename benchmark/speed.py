@@ -34,9 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 import tyro
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, git_commit, load_script, machine, run_script, script_at, script_env  # noqa: E402
+from repo import REPO, git_commit, load_script, machine, run_script, script_at, script_env
 
 RESULTS = REPO / "benchmark" / "results"  # the record: only --publish writes there
 SCRATCH = REPO / "benchmark" / "runs" / "results"  # a look (git-ignored), as report.py's

@@ -12,7 +12,6 @@ its one trunk's, under both heads; for ppo_discrete.py the actor's own (its crit
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +19,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 import tyro
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from repo import REPO, display, git_commit, load_script, machine  # noqa: E402
-from run_folders import scan  # noqa: E402
-from suites import SUITES, split_exp_name  # noqa: E402
+from repo import REPO, display, git_commit, load_script, machine
+from run_folders import scan
+from suites import SUITES, split_exp_name
 
 HEADER = [
     "environment",
