@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.metadata
 import importlib.util
 import io
 import json
@@ -410,11 +411,8 @@ def main() -> None:
         return measure_memory(out / "speed_memory.json")
     if importlib.util.find_spec("stable_baselines3") is None:
         raise SystemExit("speed.py: needs Stable-Baselines3: pip install -r benchmark/requirements-speed.txt")
-    import gymnasium
-    import stable_baselines3
-    import torch
-
-    versions = {"torch": torch.__version__, "sb3": stable_baselines3.__version__, "gymnasium": gymnasium.__version__}
+    packages = {"torch": "torch", "sb3": "stable-baselines3", "gymnasium": "gymnasium"}
+    versions = {name: importlib.metadata.version(package) for name, package in packages.items()}
     made = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     # Of the code measured, and when and where: a report rendered later keeps them.
     results = {"versions": versions, "cases": {}, "commit": git_commit(), "made": made, "machine": machine()}

@@ -22,17 +22,10 @@ import tyro
 from repo import REPO, display, git_commit, load_script, machine
 from run_folders import scan
 from suites import SUITES, split_exp_name
+from tables import markdown_table
 
-HEADER = [
-    "environment",
-    "script",
-    "seed",
-    "return (last 100)",
-    "saturated units",
-    "feature std",
-    "π std",
-    "V mean (std)",
-]
+HEADER = ["environment", "script", "seed", "return (last 100)", "saturated units", "feature std", "π std"]
+HEADER += ["V mean (std)"]
 
 
 @dataclass
@@ -110,9 +103,7 @@ def main() -> None:
         "",
         *__doc__.split("\n\n")[1].splitlines(),
         "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "---|" * len(HEADER),
-        *("| " + " | ".join(cells) + " |" for cells in rows),
+        *markdown_table(HEADER, rows),
         "",
     ]
     out = (REPO / "benchmark" / "results") if cli.publish else cli.runs_dir / "results"
