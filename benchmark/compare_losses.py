@@ -37,18 +37,13 @@ KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/app
 class Cli:
     """Compare the losses a script logs now with those it logged at an earlier commit (same seed)."""
 
-    script: tyro.conf.Positional[str]
-    """the script, e.g. ppo_continuous.py"""
-    before: str = "HEAD"
-    """the commit to compare with"""
+    script: tyro.conf.Positional[str]  # the script, e.g. ppo_continuous.py
+    before: str = "HEAD"  # the commit to compare with
     flags: str = "--total-timesteps 6144"
     """flags for both runs, as one string (the script's defaults otherwise; seed 1)"""
-    seeds: int = 0
-    """instead of one seed: N seeds each way (first_seed, first_seed + 1, ...), compared by distribution"""
-    first_seed: int = 1
-    """with --seeds: the first seed (a later range gives a sample independent of an earlier one)"""
-    out: str = ""
-    """with --seeds: also write each run's mean losses here (JSON), to pool several ranges later"""
+    seeds: int = 0  # instead of one seed: N seeds each way (first_seed, first_seed + 1, ...), compared by distribution
+    first_seed: int = 1  # with --seeds: the first seed (a later range gives a sample independent of an earlier one)
+    out: str = ""  # with --seeds: also write each run's mean losses here (JSON), to pool several ranges later
 
 
 def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[float]]:

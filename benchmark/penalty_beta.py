@@ -37,8 +37,7 @@ class Cli:
 
     run_dirs: tyro.conf.Positional[tuple[Path, ...]]
     """run folders of ppo_penalty.py (with args.json, summary.json and TensorBoard events)"""
-    output: Path | None = None
-    """also write the table to this markdown file"""
+    output: Path | None = None  # also write the table to this markdown file
 
 
 def describe(pieces: list[RunFolder]) -> dict:

@@ -31,12 +31,9 @@ COLUMNS = ("episodes", "mean_return", "std_return", "seed", "seconds", "gymnasiu
 class Cli:
     """Measure the mean return of a uniformly random policy."""
 
-    envs: tuple[str, ...] = MUJOCO_ENVS
-    """gymnasium ids (default: the 7 MuJoCo environments of Table 1)"""
-    episodes: int = 100
-    """episodes per environment"""
-    seed: int = 1
-    """seeds the first reset and the action space"""
+    envs: tuple[str, ...] = MUJOCO_ENVS  # gymnasium ids (default: the 7 MuJoCo environments of Table 1)
+    episodes: int = 100  # episodes per environment
+    seed: int = 1  # seeds the first reset and the action space
     publish: bool = False
     """write benchmark/results/random_policy.csv, the record; else benchmark/runs/results/random_policy.csv"""
 

@@ -29,18 +29,14 @@ RESULTS_DIR = REPO / "benchmark" / "results"
 class Cli:
     """Write a suite's report into benchmark/runs/results/ (a look), or with --publish into benchmark/results/."""
 
-    suite: SuiteName
-    """which suite's runs to read"""
-    runs_dir: Path = REPO / "benchmark" / "runs"
-    """root of the run folders; the suite's are in <runs-dir>/<suite>"""
+    suite: SuiteName  # which suite's runs to read
+    runs_dir: Path = REPO / "benchmark" / "runs"  # root of the run folders; the suite's are in <runs-dir>/<suite>
     results_dir: Path | None = None
     """where the report goes; the runs its <suite>.csv records are carried over (default <runs-dir>/results)"""
-    publish: bool = False
-    """write the report into benchmark/results/, the published record (what a campaign does)"""
+    publish: bool = False  # write the report into benchmark/results/, the published record (what a campaign does)
     random_csv: Path = RESULTS_DIR / "random_policy.csv"
     """random-policy scores (made by benchmark/random_policy.py), the 0 of Table 1's normalized score"""
-    last_episodes: int = 100
-    """a run's score is the mean return of its last this many episodes (the paper: 100)"""
+    last_episodes: int = 100  # a run's score is the mean return of its last this many episodes (the paper: 100)
     include_incomplete: bool = False
     """also use runs that are not complete in the tables and curves (they are always in the CSV)"""
     points_every: int | None = None

@@ -357,8 +357,7 @@ class Cli:
 
     cases: tuple[Literal["hopper", "hopper_penalty", "cartpole", "breakout"], ...] = tuple(CASES)
     """which comparisons to run"""
-    rounds: int = 3
-    """measurements of each side (alternating ours, SB3)"""
+    rounds: int = 3  # measurements of each side (alternating ours, SB3)
     memory: bool = False
     """instead: measure the peak memory of a 100k- and a 1M-step Hopper run (about 10 minutes), into
     speed_memory.json, which the report includes"""
