@@ -33,7 +33,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -435,14 +435,15 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
     obs_normalizer = ObsNormalizer(env.observation_space.shape, norm_obs)
     restore_state(checkpoint, {"model": agent, "obs_rms": obs_normalizer.rms})
     returns, episode_return, (obs, _) = [], 0.0, env.reset(seed=seed)
-    while len(returns) < episodes:
-        with torch.no_grad():
-            mean = agent.actor_mean(torch.as_tensor(obs_normalizer(obs[None], update=False)))[0].numpy()
-        obs, reward, terminated, truncated, _ = env.step(mean.clip(env.action_space.low, env.action_space.high))
-        episode_return += float(reward)
-        if terminated or truncated:
-            returns.append(episode_return)
-            episode_return, (obs, _) = 0.0, env.reset()
+    with suppress(KeyboardInterrupt):  # Ctrl-C: the returns of the episodes finished so far
+        while len(returns) < episodes:
+            with torch.no_grad():
+                mean = agent.actor_mean(torch.as_tensor(obs_normalizer(obs[None], update=False)))[0].numpy()
+            obs, reward, terminated, truncated, _ = env.step(mean.clip(env.action_space.low, env.action_space.high))
+            episode_return += float(reward)
+            if terminated or truncated:
+                returns.append(episode_return)
+                episode_return, (obs, _) = 0.0, env.reset()
     env.close()
     return returns
 
@@ -677,19 +678,32 @@ class Run:
         self.args, self.batch_size, self.signal = args, args.num_envs * args.num_steps, None
         self.resumed = load_checkpoint(args.resume, args.env_id) if args.resume else {}
         self.start_step = self.global_step = self.resumed.get("global_step", 0)
-        if self.start_step + self.batch_size > args.total_timesteps:
-            raise UserError(f"{args.resume} is at step {self.start_step:,}; pass a larger --total-timesteps to go on")
-        name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+        # The run ends after whole iterations of N×T steps from where it starts (0, or the checkpoint's step).
+        iterations = (args.total_timesteps - self.start_step) // self.batch_size
+        self.end_step = self.start_step + max(iterations, 0) * self.batch_size
+        if self.end_step == self.start_step:  # validate() has made sure a new run has an iteration
+            raise UserError(
+                f"{args.resume} is at step {self.start_step:,} and an iteration is N×T = {self.batch_size:,} steps: "
+                f"pass --total-timesteps {self.start_step + self.batch_size:,} or more to go on"
+            )
+        name = f"{args.env_id}__{args.exp_name}__{args.seed}"
         # A portable folder name (Windows too): ALE/Pong-v5 -> ALE-Pong-v5, my_module:MyEnv-v0 -> my_module-MyEnv-v0.
-        name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in name)
-        self.dir, self.state, self.extra = os.path.join(args.runs_dir, name), {}, {}
-        self.checkpoint_path, self.recent_returns = os.path.join(self.dir, "model.pt"), deque(maxlen=100)
+        self.name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in name)
+        self.dir, self.checkpoint_path, self.state, self.extra = "", "", {}, {}
+        self.recent_returns = deque(maxlen=100)
 
     def __enter__(self) -> Run:
-        try:
-            os.makedirs(self.dir, exist_ok=True)
-        except OSError as e:
-            raise UserError(f"cannot make the run folder {self.dir}: {e.strerror}; pass another --runs-dir") from None
+        # The folder's name ends in the unix time of the start. Two runs started in the same second (a sweep in a
+        # shell loop) must not share a folder: the second takes the next free second.
+        stamp = int(time.time())
+        while not self.dir:
+            try:
+                os.makedirs(path := os.path.join(self.args.runs_dir, f"{self.name}__{stamp}"))  # not if it exists
+                self.dir, self.checkpoint_path = path, os.path.join(path, "model.pt")
+            except FileExistsError:
+                stamp += 1
+            except OSError as e:
+                raise UserError(f"cannot make the run folder {path}: {e.strerror}; pass another --runs-dir") from None
         self.writer, hyperparameters = SummaryWriter(self.dir), dataclasses.asdict(self.args)
         table = "".join(f"\n|{key}|{value}|" for key, value in hyperparameters.items())
         self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")
@@ -699,9 +713,10 @@ class Run:
         self.start_time, self.last_print, self.last_save = None, 0.0, self.start_step
         if self.resumed:
             print(f"resuming from step {self.start_step:,} of {self.args.resume}", file=sys.stderr)
-        if excess := self.args.total_timesteps % self.batch_size:
-            end, n_t = self.args.total_timesteps - excess, self.batch_size
-            print(f"--total-timesteps is rounded down to a multiple of N×T = {n_t:,}: {end:,}", file=sys.stderr)
+        if self.end_step != self.args.total_timesteps:
+            start = f" from step {self.start_step:,}" if self.resumed else ""
+            rounded = f"a multiple of N×T = {self.batch_size:,}{start}: {self.end_step:,}"
+            print(f"--total-timesteps is rounded down to {rounded}", file=sys.stderr)
         if note := minibatch_size_note(self.args):
             print(note, file=sys.stderr)
         return self
@@ -737,7 +752,7 @@ class Run:
 
     def going(self, global_step: int) -> bool:
         self.start_time = self.start_time or time.time()  # the clock (steps/s) starts with the loop, not the set-up
-        return global_step + self.batch_size <= self.args.total_timesteps and not self.signal
+        return global_step < self.end_step and not self.signal
 
     def log_episodes(self, global_step: int, finished: list[tuple[int, float, int]]) -> None:
         for t, episode_return, episode_length in finished:
@@ -758,7 +773,7 @@ class Run:
         last = not self.going(global_step)
         if time.time() - self.last_print >= 5.0 or last:
             self.last_print = time.time()
-            print(status_line(global_step, self.args.total_timesteps, self.recent_returns, sps, status), flush=True)
+            print(status_line(global_step, self.end_step, self.recent_returns, sps, status), flush=True)
         if self.args.save_model and global_step - self.last_save >= self.args.save_interval and not last:
             self.last_save = global_step
             self.save()
@@ -776,7 +791,7 @@ class Run:
         mean_return = float(np.mean(returns)) if returns else float("nan")
         checkpoint = self.save() if self.args.save_model else None
         # A signal that came during the last iteration stopped nothing: the run reached its budget.
-        interrupted = self.signal if self.global_step + self.batch_size <= self.args.total_timesteps else None
+        interrupted = self.signal if self.global_step < self.end_step else None
         summary = {
             "global_step": self.global_step,
             "start_step": self.start_step,
@@ -887,10 +902,14 @@ def main(argv: list[str] | None = None) -> None:
             validate(args)
             torch.set_num_threads(args.torch_threads)
             returns = evaluate(args.eval_checkpoint, args.eval_episodes, args.seed, args.capture_video)
-            print(
-                f"{args.env_id}: {len(returns)} episodes, return {np.mean(returns):.2f} ± {np.std(returns):.2f} "
-                f"(min {np.min(returns):.2f}, max {np.max(returns):.2f})"
-            )
+            if returns:
+                print(
+                    f"{args.env_id}: {len(returns)} episodes, return {np.mean(returns):.2f} ± {np.std(returns):.2f} "
+                    f"(min {np.min(returns):.2f}, max {np.max(returns):.2f})"
+                )
+            if len(returns) < args.eval_episodes:  # Ctrl-C
+                print(f"{SCRIPT}: stopped after {len(returns)} of {args.eval_episodes} episodes", file=sys.stderr)
+                sys.exit(130)
             return
         summary = train(args)
     except UserError as e:

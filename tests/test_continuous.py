@@ -1,11 +1,13 @@
 """ppo_continuous.py: the math against hand-computed values, the rollout's corner cases, short runs,
 a learning check, checkpoints, resume, and the errors a user can cause."""
 
+import dataclasses
 import json
 import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import gymnasium as gym
@@ -491,7 +493,7 @@ def test_bad_checkpoints(capsys, tmp_path):
     err = run_main(capsys, "--eval-checkpoint", summary["checkpoint"], "--env-id", "Hopper-v4")
     assert "was trained on Pendulum-v1, not Hopper-v4" in err
     err = run_main(capsys, "--resume", summary["checkpoint"])  # already at its --total-timesteps
-    assert "pass a larger --total-timesteps" in err
+    assert "an iteration is N×T = 512 steps: pass --total-timesteps 1,536 or more to go on" in err
 
 
 def test_non_finite_loss_stops_with_the_step(capsys, tmp_path):
@@ -583,6 +585,25 @@ def test_what_a_run_says_when_it_starts_and_ends(capsys, tmp_path):
     out, err = capsys.readouterr()
     assert f"resuming from step 1,024 of {run_dir / 'model.pt'}" in err
     assert "done: step 2,048 (1,024 steps in this run" in out
+    # Resumed with N×T = 1,024 (not 512): whole iterations from step 1,024, so 2,560 ends at 2,048, and
+    # 1,536 leaves no room for one.
+    resume = ["--resume", str(run_dir / "model.pt"), "--num-steps", "1024"]
+    ppo.main([*resume, "--total-timesteps", "2560"])
+    out, err = capsys.readouterr()
+    assert "--total-timesteps is rounded down to a multiple of N×T = 1,024 from step 1,024: 2,048" in err
+    assert "done: step 2,048 (1,024 steps in this run" in out
+    err = run_main(capsys, *resume, "--total-timesteps", "1536")
+    assert "is at step 1,024 and an iteration is N×T = 1,024 steps: pass --total-timesteps 2,048 or more" in err
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(monkeypatch, tmp_path):
+    """A sweep started in a shell loop: every run in its own folder, the next free second naming it."""
+    monkeypatch.setattr(ppo.time, "time", lambda: 1_800_000_000.0)
+    args = ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), **tiny_kwargs())
+    with ppo.Run(args) as first, ppo.Run(dataclasses.replace(args, learning_rate=1e-4)) as second:
+        assert first.dir.endswith("__1800000000") and second.dir.endswith("__1800000001")
+    assert json.loads((Path(second.dir) / "args.json").read_text())["learning_rate"] == 1e-4
+    assert json.loads((Path(first.dir) / "args.json").read_text())["learning_rate"] == 3e-4
 
 
 def test_capture_video_without_a_display(tmp_path):
@@ -627,3 +648,18 @@ def test_evaluation_takes_the_mean_action(monkeypatch):
     returns, actions = evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Box(-1.0, 1.0, (1,), np.float32))
     assert returns == [10.0, 10.0]
     assert actions == pytest.approx([0.3] * 20)
+    # Ctrl-C in the 25th step of 5 episodes: the returns of the 2 episodes finished.
+    space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    assert evaluate_recording(ppo, monkeypatch, checkpoint, space, episodes=5, ctrl_c_at=25)[0] == [10.0, 10.0]
+
+
+def test_ctrl_c_in_an_evaluation_prints_the_episodes_finished(monkeypatch, capsys, tmp_path):
+    summary = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), save_model=True, **tiny_kwargs()))
+    monkeypatch.setattr(ppo, "evaluate", lambda *args: [10.0, 12.0])  # 2 of the 5 asked for: Ctrl-C came
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        ppo.main(["--eval-checkpoint", summary["checkpoint"], "--eval-episodes", "5"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 130
+    assert "2 episodes, return 11.00 ± 1.00 (min 10.00, max 12.00)" in out
+    assert "stopped after 2 of 5 episodes" in err and "Traceback" not in err

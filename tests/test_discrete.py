@@ -316,3 +316,5 @@ def test_evaluation_takes_the_most_probable_action(monkeypatch):
     returns, actions = evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3))
     assert returns == [10.0, 10.0]
     assert actions == [2] * 20
+    # Ctrl-C in the 25th step of 5 episodes: the returns of the 2 episodes finished.
+    assert evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3), 5, ctrl_c_at=25)[0] == [10.0, 10.0]

@@ -98,9 +98,12 @@ def write_events(folder: Path, episodes: list[tuple[int, float]], update_steps: 
     writer.close()
 
 
-def evaluate_recording(ppo, monkeypatch, checkpoint: dict, action_space) -> tuple[list[float], list[float]]:
-    """A script's evaluate() on `checkpoint` over 2 episodes of an env that ends after 10 steps of reward 1:
-    the returns, and each action the env received (its first component)."""
+def evaluate_recording(
+    ppo, monkeypatch, checkpoint: dict, action_space, episodes: int = 2, ctrl_c_at: int = 0
+) -> tuple[list[float], list[float]]:
+    """A script's evaluate() on `checkpoint` over `episodes` episodes of an env that ends after 10 steps of
+    reward 1: the returns, and each action the env received (its first component). With `ctrl_c_at`, Ctrl-C
+    comes in that step."""
     import gymnasium as gym
     import numpy as np
 
@@ -116,6 +119,8 @@ def evaluate_recording(ppo, monkeypatch, checkpoint: dict, action_space) -> tupl
 
         def step(self, action):
             actions.append(float(np.asarray(action).ravel()[0]))
+            if len(actions) == ctrl_c_at:
+                raise KeyboardInterrupt
             self.t += 1
             ended = self.t == 10
             info = {"episode": {"r": 1.0 * self.t}} if ended else {}  # the game's score, as Atari's wrappers give it
@@ -125,4 +130,4 @@ def evaluate_recording(ppo, monkeypatch, checkpoint: dict, action_space) -> tupl
     monkeypatch.setattr(ppo, "load_checkpoint", lambda path: checkpoint)
     monkeypatch.setattr(ppo, "check_env", lambda env_id: None)
     monkeypatch.setattr(ppo, "make_env", lambda *args, **kwargs: Recorder)
-    return ppo.evaluate("model.pt", episodes=2), actions
+    return ppo.evaluate("model.pt", episodes=episodes), actions
