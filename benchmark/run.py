@@ -140,13 +140,17 @@ def state_of(run: Run, cli: Cli, jobs: dict | None = None, locked: bool = False)
     """What to do about a run now. `jobs`: slurm_jobs of the runs (asked here when None); `locked`: this
     process holds the run's lock (else a process that holds it is running the run)."""
     results = cli.results_dir / f"{run.suite}.csv"
-    if not cli.rerun_recorded and (run.key, run.total_timesteps) in recorded_runs(results):
+    complete, steps = recorded_runs(results).get((run.key, run.total_timesteps), (False, 0))
+    if complete and not cli.rerun_recorded:
         return RunState("complete", f"recorded in {display(results)}")
     if not locked and (holder := RunLock(run, cli.runs_dir).holder()):
         return RunState("busy", f"{holder} is running it")
     folders = folders_of(cli.runs_dir / run.suite, run.key, run.total_timesteps)
     job = (slurm_jobs([run], cli) if jobs is None else jobs).get(run.key)
-    return run_state(folders, run.total_timesteps, cli.resume, checkpoint_step, slurm_job=job)
+    state = run_state(folders, run.total_timesteps, cli.resume, checkpoint_step, slurm_job=job)
+    if state.action == "start" and not complete and steps:  # a campaign on a machine without its run folders
+        state.reason += f"; {display(results)} has it at {steps:,} steps, but no checkpoint of it is here"
+    return state
 
 
 class RunLock:

@@ -125,14 +125,16 @@ def folders_of(runs_dir: Path, key: str, total_timesteps: int) -> list[RunFolder
     return [f for f in scan(runs_dir).get(key, []) if f.budget in (None, total_timesteps)]
 
 
-def recorded_runs(results_csv: Path) -> frozenset[tuple[str, int]]:
-    """(run key, step budget) of each run that a suite's results CSV (written by report.py) records as
-    complete; empty when there is no such file."""
+def recorded_runs(results_csv: Path) -> dict[tuple[str, int], tuple[bool, int]]:
+    """(run key, step budget) -> (complete, steps done) of each run a suite's results CSV (written by report.py)
+    records; empty when there is no such file."""
     if not results_csv.is_file():
-        return frozenset()
+        return {}
     runs = pd.read_csv(results_csv, dtype={"complete": str})
-    runs = runs[runs["complete"] == "True"]
-    return frozenset((run_key(r.env_id, r.setting, int(r.seed)), int(r.budget)) for r in runs.itertuples())
+    return {
+        (run_key(r.env_id, r.setting, int(r.seed)), int(r.budget)): (r.complete == "True", int(r.total_timesteps))
+        for r in runs.itertuples()
+    }
 
 
 @dataclass

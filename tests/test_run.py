@@ -263,6 +263,9 @@ def test_a_run_the_results_record_as_complete_is_skipped_unless_rerun(tmp_path):
     # budget (a hand-made 300k run)
     assert [states[seed].action for seed in (1, 2, 3)] == ["complete", "start", "start"]
     assert states[1].reason == f"recorded in {results / 'mujoco.csv'}"
+    # seed 2 starts again from step 0 (its checkpoint is on another machine, or gone), and says so
+    assert states[2].reason == f"new; {results / 'mujoco.csv'} has it at 500,000 steps, but no checkpoint of it is here"
+    assert states[3].reason == "new"
     options = runner.dataclasses.replace(options, rerun_recorded=True)
     assert runner.state_of(runner.expand(options)[0], options).action == "start"
     assert "--rerun-recorded" in slurm.forwarded_flags(options)
