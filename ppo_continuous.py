@@ -443,7 +443,8 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
             episode_return += float(reward)
             if terminated or truncated:
                 returns.append(episode_return)
-                episode_return, (obs, _) = 0.0, env.reset()
+                if len(returns) < episodes:  # not after the last: a video would start on the new episode
+                    episode_return, (obs, _) = 0.0, env.reset()
     env.close()
     return returns
 

@@ -462,7 +462,7 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
             obs, _, terminated, truncated, info = env.step(int(logits.argmax()) + int(env.action_space.start))
             if "episode" in info:  # the game is over (not merely a life)
                 returns.append(float(info["episode"]["r"]))
-            if terminated or truncated:
+            if (terminated or truncated) and len(returns) < episodes:  # not after the last: a video would start
                 obs, _ = env.reset()
     env.close()
     return returns

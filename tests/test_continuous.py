@@ -645,8 +645,10 @@ def test_evaluation_takes_the_mean_action(monkeypatch):
         agent.actor_mean[-1].bias.fill_(0.3)
     rms = ppo.ObsNormalizer((4,), False).rms.state_dict()
     checkpoint = {"args": {"env_id": "Recorder-v0", "norm_obs": False}, "model": agent.state_dict(), "obs_rms": rms}
-    returns, actions = evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Box(-1.0, 1.0, (1,), np.float32))
-    assert returns == [10.0, 10.0]
+    returns, actions, resets = evaluate_recording(
+        ppo, monkeypatch, checkpoint, gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    )
+    assert returns == [10.0, 10.0] and resets == 2  # none after the last episode (a video would start)
     assert actions == pytest.approx([0.3] * 20)
     # Ctrl-C in the 25th step of 5 episodes: the returns of the 2 episodes finished.
     space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)

@@ -100,14 +100,14 @@ def write_events(folder: Path, episodes: list[tuple[int, float]], update_steps: 
 
 def evaluate_recording(
     ppo, monkeypatch, checkpoint: dict, action_space, episodes: int = 2, ctrl_c_at: int = 0
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], int]:
     """A script's evaluate() on `checkpoint` over `episodes` episodes of an env that ends after 10 steps of
-    reward 1: the returns, and each action the env received (its first component). With `ctrl_c_at`, Ctrl-C
-    comes in that step."""
+    reward 1: the returns, each action the env received (its first component), and how many times it was reset.
+    With `ctrl_c_at`, Ctrl-C comes in that step."""
     import gymnasium as gym
     import numpy as np
 
-    actions = []
+    actions, resets = [], []
 
     class Recorder(gym.Env):
         observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
@@ -115,6 +115,7 @@ def evaluate_recording(
         def reset(self, *, seed=None, options=None):
             super().reset(seed=seed)
             self.t = 0
+            resets.append(seed)
             return self.observation_space.sample(), {}
 
         def step(self, action):
@@ -130,4 +131,4 @@ def evaluate_recording(
     monkeypatch.setattr(ppo, "load_checkpoint", lambda path: checkpoint)
     monkeypatch.setattr(ppo, "check_env", lambda env_id: None)
     monkeypatch.setattr(ppo, "make_env", lambda *args, **kwargs: Recorder)
-    return ppo.evaluate("model.pt", episodes=episodes), actions
+    return ppo.evaluate("model.pt", episodes=episodes), actions, len(resets)
