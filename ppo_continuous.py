@@ -848,10 +848,11 @@ def load_checkpoint(path: str, env_id: str | None = None) -> dict:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise UserError(
-            f"{path} is not a checkpoint that torch.load(weights_only=True) can read ({type(e).__name__})"
+            f"{path} is not a checkpoint that torch.load(weights_only=True) can read ({type(e).__name__}); "
+            "pass the model.pt of a run folder"
         ) from None
     if not isinstance(checkpoint, dict) or not {"format_version", "script", "args", "model"} <= checkpoint.keys():
-        raise UserError(f"{path} is not a checkpoint of these PPO scripts")
+        raise UserError(f"{path} is not a checkpoint of these PPO scripts; pass the model.pt of a run folder")
     if checkpoint["script"] != SCRIPT:
         raise UserError(f"{path} was written by {checkpoint['script']}.py; use that script for it")
     if checkpoint["format_version"] != CHECKPOINT_VERSION:

@@ -483,8 +483,10 @@ def test_bad_checkpoints(capsys, tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_text("not a checkpoint")
     assert "is not a checkpoint" in run_main(capsys, "--eval-checkpoint", junk)
+    assert "pass the model.pt of a run folder" in run_main(capsys, "--eval-checkpoint", junk)
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
-    assert "not a checkpoint of these PPO scripts" in run_main(capsys, "--resume", tmp_path / "other.pt")
+    err = run_main(capsys, "--resume", tmp_path / "other.pt")
+    assert "not a checkpoint of these PPO scripts; pass the model.pt of a run folder" in err
     foreign = {"format_version": 1, "script": "ppo_discrete", "args": {"env_id": "CartPole-v1"}, "model": {}}
     torch.save(foreign, tmp_path / "discrete.pt")
     assert "use that script" in run_main(capsys, "--eval-checkpoint", tmp_path / "discrete.pt")
