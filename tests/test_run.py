@@ -291,6 +291,11 @@ FAKE_SCRIPT = (
     + """if a.env_id == "Bad-v0":
     sys.exit("fake: error: bad input")
 assert os.environ["OMP_NUM_THREADS"] == "1"
+received = []  # Slow-v0's signals, counted from before model.pt exists (the test's cue to send one)
+if a.env_id == "Slow-v0":
+    import signal
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: received.append(signal.Signals(signum).name))
 run_dir = os.path.join(a.runs_dir, f"{a.env_id}__{a.exp_name}__{a.seed}__{int(time.time())}")
 os.makedirs(run_dir)
 args = {"total_timesteps": a.total_timesteps, "num_envs": 1, "num_steps": 512, "resume": a.resume, "argv": sys.argv}
@@ -299,10 +304,6 @@ open(os.path.join(run_dir, "model.pt"), "wb").close()
 summary = {"global_step": a.total_timesteps, "start_step": 0, "mean_return": 1.0, "episodes": 1,
            "wall_seconds": 0.1, "sps": 1.0, "interrupted": None}
 if a.env_id == "Slow-v0":  # trains until a signal, like the scripts: count the signals, then stop
-    import signal
-    received = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: received.append(signal.Signals(signum).name))
     while not received:
         time.sleep(0.05)
     time.sleep(0.5)  # a second signal, if any, would arrive now
