@@ -532,8 +532,8 @@ class EpisodicLife(gym.Wrapper):
 
 class FireReset(gym.Wrapper):
     """Implementation detail (baselines' FireResetEnv): in every game whose action 1 is FIRE (Breakout needs it
-    to launch the ball; Pong serves without it), every reset, also the one after a lost life, presses FIRE,
-    then action 2."""
+    to launch the ball; Pong, which serves without it, gets it too, as in baselines), every reset, also the one
+    after a lost life, presses FIRE, then action 2."""
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
@@ -564,7 +564,8 @@ def atari_wrappers(env: gym.Env) -> gym.Env:
 
     RecordEpisodeStatistics sits where baselines' Monitor sat: above the frame skip, below the life-loss
     and reward-sign wrappers, so info["episode"] holds the whole game's raw score and length (agent
-    steps, with the few no-op and FIRE steps of the resets after lost lives) when the game is really over."""
+    steps, plus the FIRE steps of every reset and the no-op of each reset after a lost life) when the game is
+    really over."""
     if importlib.util.find_spec("cv2") is None:
         raise UserError("Atari frames are converted with OpenCV: pip install opencv-python-headless")
     import cv2
