@@ -416,6 +416,8 @@ def test_resume_continues_the_step_schedules_optimizer_and_statistics(tmp_path, 
     resumed = torch.load(second["checkpoint"], weights_only=True)
     # The statistics went on from the saved ones: one reset observation and 1024 steps more.
     assert resumed["obs_rms"]["count"] == pytest.approx(saved["obs_rms"]["count"] + 1025)
+    assert resumed["return_rms"]["count"] == pytest.approx(saved["return_rms"]["count"] + 1024)  # one per step
+    assert saved["return_rms"]["count"] == pytest.approx(1024, abs=1e-3)  # the scaler's statistics were saved
 
 
 def test_resume_takes_a_new_constant_learning_rate(tmp_path):
@@ -655,6 +657,11 @@ def test_evaluation_takes_the_mean_action(monkeypatch):
     # Ctrl-C in the 25th step of 5 episodes: the returns of the 2 episodes finished.
     space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
     assert evaluate_recording(ppo, monkeypatch, checkpoint, space, episodes=5, ctrl_c_at=25)[0] == [10.0, 10.0]
+    # A mean outside the action space is clipped on its way to the env, as in training: μ = 3 sends 1.
+    with torch.no_grad():
+        agent.actor_mean[-1].bias.fill_(3.0)
+    checkpoint["model"] = agent.state_dict()
+    assert evaluate_recording(ppo, monkeypatch, checkpoint, space)[1] == [1.0] * 20
 
 
 def test_ctrl_c_in_an_evaluation_prints_the_episodes_finished(monkeypatch, capsys, tmp_path):

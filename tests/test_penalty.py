@@ -98,18 +98,60 @@ def test_minibatch_loss_by_hand():
     mb = {
         "obs": torch.randn(4, 2),
         "actions": torch.zeros(4, 1),
-        # π_old = N(1, 1): log π_old(0) = log π_θ(0) - 1/2, so r = e^{1/2}, and KL[π_old, π_θ] = 1/2
-        "logprobs": torch.full((4,), -0.5 * math.log(2 * math.pi) - 0.5),
+        # π_old = N(1, e²): log π_old(0) = -log √(2π) - 1 - 1/(2e²). KL is not symmetric here:
+        # KL[π_old, π_θ] = log(1/e) + (e² + 1)/2 - 1/2 = e²/2 - 1, where KL[π_θ, π_old] = 1/2 + e⁻².
+        "logprobs": torch.full((4,), -0.5 * math.log(2 * math.pi) - 1.0 - 0.5 * math.exp(-2.0)),
         "old_mean": torch.ones(4, 1),
-        "old_log_std": torch.zeros(4, 1),
+        "old_log_std": torch.ones(4, 1),
         "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),  # normalized per minibatch: mean 0, so E[r·Â] = 0
         "values": torch.full((4,), 3.0),
         "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),  # (V - V^targ)² = 4, 0, 1, 0: L^VF = 1.25
     }
     loss, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(), beta=2.0)
-    # -(E[r·Â] - β·E[KL]) + c1 L^VF - c2 S = -(0 - 2 · 0.5) + 0.25 · 1.25 - 0 = 1.3125
-    torch.testing.assert_close(loss, torch.tensor(1.3125))
+    # -(E[r·Â] - β·E[KL]) + c1 L^VF - c2 S = -(0 - 2 · (e²/2 - 1)) + 0.25 · 1.25 - 0 = e² - 1.6875
+    torch.testing.assert_close(loss, torch.tensor(math.exp(2.0) - 1.6875))
     torch.testing.assert_close(diagnostics[ppo.DIAGNOSTICS.index("value_loss")], torch.tensor(1.25))
+
+
+def test_update_measures_the_kl_from_the_old_policy_to_the_new(monkeypatch):
+    """KL is not symmetric: Eq. (8)'s penalty and the d of the β rule are KL[π_old, π_θ]. In every KL the
+    update takes, π_old (fixed: no gradient) comes first; d is that of the whole batch after the epochs."""
+    calls, gaussian_kl = [], ppo.gaussian_kl
+    monkeypatch.setattr(ppo, "gaussian_kl", lambda *args: calls.append(args) or gaussian_kl(*args))
+    torch.manual_seed(0)
+    agent, n = ppo.Agent(3, 2), 64
+    batch = {"obs": torch.randn(n, 3), "actions": torch.randn(n, 2), "advantages": torch.randn(n)}
+    batch |= {"returns": torch.randn(n), "values": torch.randn(n)}
+    with torch.no_grad():
+        old = tuple(x.clone() for x in agent.policy(batch["obs"]))  # σ is a view of the parameter: a copy
+        batch["logprobs"] = ppo.gaussian_log_prob_and_entropy(batch["actions"], *old)[0]
+    args = ppo.Args(num_minibatches=4, update_epochs=2)
+    losses = ppo.update(agent, torch.optim.Adam(agent.parameters(), lr=1e-2), batch, args, beta=1.0)
+    *minibatches, last = calls
+    assert len(minibatches) == 8
+    assert all(not old_mean.requires_grad and new_mean.requires_grad for old_mean, _, new_mean, _ in minibatches)
+    with torch.no_grad():
+        new = agent.policy(batch["obs"])
+    for passed, expected in zip(last, (*old, *new), strict=True):
+        torch.testing.assert_close(passed, expected)
+    assert losses["kl"] == pytest.approx(gaussian_kl(*old, *new).mean().item()) and losses["kl"] > 0
+
+
+def test_each_update_uses_the_beta_the_rule_gave_after_the_one_before(tmp_path, monkeypatch):
+    """Section 4: β starts at --init-beta; after each update the rule halves, keeps or doubles it for the next.
+    update() is replaced by one that records its β and reports scripted d: with d_targ = 0.01, d = 0.001
+    (< d_targ/1.5: halve), 0.01 (keep), 0.05 (> 1.5·d_targ: double), 0.01 (keep) gives β = 1, 0.5, 0.5, 1."""
+    given, kls = [], iter([0.001, 0.01, 0.05, 0.01])
+
+    def scripted_update(agent, optimizer, batch, args, beta):
+        given.append(beta)
+        return dict.fromkeys(ppo.DIAGNOSTICS, 0.0) | {"kl": next(kls)}
+
+    monkeypatch.setattr(ppo, "update", scripted_update)
+    args = ppo.Args(env_id="Pendulum-v1", init_beta=1.0, kl_target=0.01, runs_dir=str(tmp_path), seed=1)
+    summary = ppo.train(ppo.dataclasses.replace(args, **tiny_kwargs(total_timesteps=2048)))
+    assert given == [1.0, 0.5, 0.5, 1.0]
+    assert summary["beta"] == 1.0  # for the next update, had there been one
 
 
 def test_penalty_and_its_gradient_vanish_when_the_policies_agree():
@@ -161,6 +203,9 @@ def test_short_run_logs_and_checkpoint_with_beta_that_evaluates_and_resumes(tmp_
     summary = json.loads((run_dir / "summary.json").read_text())
     checkpoint = torch.load(run_dir / "model.pt", weights_only=True)
     assert checkpoint["script"] == "ppo_penalty" and checkpoint["beta"] == summary["beta"]
+    # the normalization statistics go with the model: 1,024 steps (and the first reset's observation)
+    assert checkpoint["obs_rms"]["count"] == pytest.approx(1025, abs=1e-3)
+    assert checkpoint["return_rms"]["count"] == pytest.approx(1024, abs=1e-3)
     evaluation = run_script("ppo_penalty.py", "--eval-checkpoint", run_dir / "model.pt", "--eval-episodes", "2")
     assert evaluation.returncode == 0, evaluation.stderr
     assert "Hopper-v4: 2 episodes, return" in evaluation.stdout

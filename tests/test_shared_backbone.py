@@ -255,6 +255,32 @@ def test_rewards_are_clipped_to_their_sign_for_training_only():
 
 
 @needs_ale
+def test_evaluation_returns_the_raw_score_of_whole_games(monkeypatch):
+    """evaluate() on Atari: an episode is a whole game of five lives, its return the raw score. The raw game
+    pays 5 on every 10th frame, so the return differs from the clipped rewards' sum (1 per such step) and from
+    any one life's part."""
+    env, raw = logged_atari_env("BreakoutNoFrameskip-v4", FiveEveryTenth)
+    ends, step = [], env.step
+
+    def counting_step(action):
+        result = step(action)
+        ends.append(result[2] or result[3])
+        return result
+
+    env.step = counting_step
+    agent = ppo.Agent(env.observation_space.shape, int(env.action_space.n))
+    checkpoint = {"args": {"env_id": "BreakoutNoFrameskip-v4"}, "model": agent.state_dict()}
+    monkeypatch.setattr(ppo, "load_checkpoint", lambda path: checkpoint)
+    monkeypatch.setattr(ppo, "make_env", lambda *args, **kwargs: lambda: env)
+    returns = ppo.evaluate("model.pt", episodes=1)
+    assert sum(ends) == 5  # four lost lives and the game's end: one episode
+    # The raw score from the game's first FIRE on (NoopReset's no-ops come before it, below the count, as in
+    # training), over all five lives; the clipped rewards would count one per rewarded step, 5 times less.
+    score = sum(raw.rewards[raw.actions.index(1) :])
+    assert returns == [score] and score >= 50
+
+
+@needs_ale
 def test_fire_is_pressed_on_reset_and_after_a_lost_life_in_games_that_need_it():
     env, raw = logged_atari_env("BreakoutNoFrameskip-v4")
     env.reset(seed=0)
@@ -313,7 +339,10 @@ def test_time_limit_bootstraps_from_the_final_observation():
     env.reset(seed=seed)
     for t in range(3):
         final_obs, *_ = env.step(int(rollout.actions[t, 0]))
-    v_final, v_end = agent.value(final_obs[None])[0], agent.value(actors.next_obs)[0]
+    with torch.no_grad():  # the critic itself, not the rollout's Agent.value that the test is about
+        v_final = float(agent.get_value(torch.as_tensor(final_obs[None], dtype=torch.float32))[0])
+        v_end = float(agent.get_value(torch.as_tensor(actors.next_obs, dtype=torch.float32))[0])
+    assert v_final != 0.0 and v_end != 0.0  # a zeroed bootstrap could not pass for them
     assert rollout.next_values[2, 0] == pytest.approx(v_final, rel=1e-6)
     assert rollout.next_values[2, 0] != pytest.approx(rollout.values[3, 0])  # not the next episode's V(s_0)
     assert rollout.next_values[4, 0] == pytest.approx(v_end, rel=1e-6)  # V(s_T) at the end of the rollout
