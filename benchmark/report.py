@@ -43,6 +43,13 @@ class Cli:
     """tabulate the learning curve every this many steps (default an eighth of the budget; 0: no table)"""
 
 
+# What a scores table's interval is; Table 1's are its own (said in its sections), Atari's tables have none.
+INTERVAL = (
+    "; the interval (from 5 seeds) is a 95% percentile bootstrap interval of the mean over seeds (10,000 "
+    "resamplings of the seeds)"
+)
+
+
 def sort_runs(runs: pd.DataFrame, suite: Suite) -> pd.DataFrame:
     """In the suite's order: budget, setting, environment, seed (what the suite does not name, after)."""
     settings = [split_exp_name(s, suite) for s in runs["setting"]]
@@ -112,8 +119,9 @@ def report(cli: Cli) -> dict[str, Path]:
     lines += [
         f"Made by {made} from {len(runs)} runs ({int(runs['complete'].sum())} complete; {incomplete})"
         f"{bare_note if no_curve else ''}. A run's score is the mean return of its last {cli.last_episodes} "
-        "episodes, as the paper scores; ± is the standard deviation across seeds; the interval is a 95% percentile "
-        "bootstrap interval of the mean over seeds (10,000 resamplings of the seeds).",
+        "episodes, as the paper scores; ± is the standard deviation across seeds (divided by n, numpy's default)"
+        + ("" if tables or suite.name in ("atari", "atari3") else INTERVAL)
+        + ".",
         "",
         f"Commits: {', '.join(commits) or 'unknown'}. Machines: {'; '.join(machines) or 'unknown'}.",
         "",

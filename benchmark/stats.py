@@ -124,9 +124,10 @@ class Table1:
 
     @property
     def complete(self) -> bool:
-        """Every setting has the paper's seeds on every environment."""
+        """Every setting has the paper's seeds on every environment, each run complete (--include-incomplete)."""
         counts = self.counts.reindex(columns=list(self.suite.env_ids), fill_value=0)
-        return not self.missing_settings() and bool((counts >= len(self.suite.seeds)).all(axis=None))
+        enough = not self.missing_settings() and bool((counts >= len(self.suite.seeds)).all(axis=None))
+        return enough and bool(self.runs["complete"].all())
 
     def ranked(self) -> list[str]:
         """The settings an ordering compares: those with runs and a figure in the paper."""

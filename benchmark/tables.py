@@ -167,8 +167,13 @@ def coverage_note(t: Table1) -> str:
         f"**Incomplete: {t.total} of the paper's {n_settings * t.expected} runs** ({n_settings} settings × {per_setting})"
         + (f"; no runs on {', '.join(envs)}" if envs else "")
         + (f"; not run at this budget: {', '.join(settings)}" if settings else "")
-        + ". The tables below give each setting's runs. On each environment the 1 is the best of the settings run "
-        f"there, not of all {n_settings} as in the paper: these figures will move as runs are added."
+        + ". The tables below give each setting's runs"
+        + (
+            f"; on each environment the 1 is the best of the settings run there, not of all {n_settings}"
+            if settings
+            else ""
+        )
+        + ": these figures will move as runs are added."
     )
 
 
@@ -201,7 +206,9 @@ def averaged_table(t: Table1) -> list[str]:
         rows.append([t.label(exp), exp, *cells, str(ours.get(exp, "—")), str(paper.get(exp, "—"))])
     header = ["setting", "exp name", "runs", "ours", "ours: 95% interval", "paper, Table 1", "rank: ours"]
     return [
-        f"### Normalized score beside the paper's Table 1 ({budget_label(t.suite.total_timesteps)} steps)",
+        f"### Normalized score beside the paper's Table 1 ({budget_label(t.budget)} steps"
+        + ("" if t.budget == t.suite.total_timesteps else f"; the paper's at {budget_label(t.suite.total_timesteps)}")
+        + ")",
         "",
         f"A setting's figure is the mean of its runs' normalized scores (the paper: {len(t.suite.env_ids)} "
         f"environments × {len(t.suite.seeds)} seeds = {t.expected} runs); the ranks are among the "

@@ -28,7 +28,7 @@ RANDOM = {"Hopper-v4": 0.0, "Swimmer-v4": -100.0}
 def runs(scores: dict, budget: int = 1_000_000) -> pd.DataFrame:
     """A table of runs, one per score, ordered by setting, environment, seed."""
     rows = [
-        {"setting": exp, "env_id": env, "seed": seed, "budget": budget, "final_return": score}
+        {"setting": exp, "env_id": env, "seed": seed, "budget": budget, "final_return": score, "complete": True}
         for exp, per_env in scores.items()
         for env, values in per_env.items()
         for seed, score in enumerate(values, start=1)
@@ -64,6 +64,17 @@ def test_normalized_score_matches_the_hand_computed_example():
     assert [s.slug for s in t.missing_settings()][:3] == ["clip0.1", "clip0.3", "klpen_adaptive_0.003"]
     with pytest.raises(ReportError, match="random_policy.py --publish --envs Swimmer-v4"):
         table1(SCORES, {"Hopper-v4": 0.0})
+
+
+def test_table1_is_complete_with_the_papers_runs_each_complete():
+    """11 settings × 7 environments × 3 seeds is the paper's Table 1; a run still under way in it
+    (--include-incomplete puts it in the tables) leaves it incomplete."""
+    suite = suites.SUITES["table1"]
+    scores = {s.slug: {env: [1.0, 2.0, 3.0] for env in suite.env_ids} for s in suite.settings}
+    full = table1(scores)
+    assert (full.total, full.complete) == (231, True)
+    full.runs.loc[0, "complete"] = False
+    assert not full.complete
 
 
 def test_table1_interval_resamples_each_environments_seeds():
