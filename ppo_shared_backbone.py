@@ -663,6 +663,11 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
         own = f"; {own}" if isinstance(e, gym.error.NameNotFound) else ""  # not for Hopper-v1's "deprecated"
         raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}{own}") from None
     except ImportError as e:
+        missing = getattr(e.__cause__ or e, "name", None)  # the module not found: yours, or one it imports
+        if module and isinstance(e, ModuleNotFoundError) and missing and not f"{module}.".startswith(f"{missing}."):
+            raise UserError(
+                f"--env-id {env_id}: {module} imports {missing}, which is not installed: pip install it"
+            ) from None
         if module and isinstance(e, ModuleNotFoundError):
             raise UserError(
                 f"--env-id {env_id}: cannot import {module} ({e.__cause__ or e}); pip install it, or add the "
@@ -693,6 +698,10 @@ def validate(args: Args) -> None:
         (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
         ("" not in (args.resume, args.eval_checkpoint), "--resume and --eval-checkpoint need a path"),
         (0 <= args.seed < 2**32, "--seed must be in [0, 2**32): numpy and gymnasium take no other seeds"),
+        (
+            args.torch_threads <= (os.cpu_count() or 1),
+            f"--torch-threads is more than this machine's {os.cpu_count()} CPUs",
+        ),
         (batch_size % max(args.num_minibatches, 1) == 0, f"{n_t} is not divisible by --num-minibatches"),
         (
             not args.norm_adv or batch_size >= 2 * args.num_minibatches,

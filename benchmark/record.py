@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
 from repo import UserError as ReportError  # a problem the user can fix: one line, exit 2
+from repo import read_csv
 from run_folders import final_score
 
 CSV_COLUMNS = ["script", "setting", "env_id", "seed", "total_timesteps", "final_return", "wall_seconds", "sps"]
@@ -32,11 +34,19 @@ def read_record(results_dir: Path, suite: str, last: int = 100) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=[*CSV_COLUMNS, "history", "recorded_return"])
     text = dict.fromkeys(["script", "setting", "env_id", "commit", "complete", "machine"], str)
-    runs = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=dict.fromkeys(FLOATS, ["nan"]))
+    runs = read_csv(
+        path,
+        [*FLOATS, "seed", "budget", "total_timesteps"],
+        dtype=text,
+        keep_default_na=False,
+        na_values=dict.fromkeys(FLOATS, ["nan"]),
+    )
     runs["complete"] = runs["complete"] == "True"
     history = {}
     if episodes.is_file():
-        table = pd.read_csv(episodes, dtype={"setting": str, "env_id": str}, keep_default_na=False)
+        table = read_csv(
+            episodes, ["seed", "budget", "step", "return"], dtype={"setting": str, "env_id": str}, keep_default_na=False
+        )
         for key, run in table.groupby(KEY, sort=False):
             history[key] = list(run[["step", "return"]].itertuples(index=False, name=None))
     runs["history"] = [history.get(key, []) for key in runs[KEY].itertuples(index=False, name=None)]
@@ -51,19 +61,26 @@ def write_record(runs: pd.DataFrame, results_dir: Path, suite: str) -> list[Path
     if "recorded_return" in runs:
         table["final_return"] = runs["recorded_return"].fillna(runs["final_return"])
     table[FLOATS] = table[FLOATS].astype(float).map(fmt)
-    table.to_csv(csv_path, index=False, lineterminator="\r\n")
+    # Each file written whole, then renamed over the old one: a Ctrl-C or a full disk leaves the record as it was.
+    table.to_csv(csv_path.with_suffix(".tmp"), index=False, lineterminator="\r\n")
     rows = [
         (*key, *episode) for *key, history in runs[[*KEY, "history"]].itertuples(index=False) for episode in history
     ]
     text = pd.DataFrame(rows, columns=EPISODE_COLUMNS).to_csv(index=False, lineterminator="\r\n", float_format="%.6g")
-    with open(episodes_path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as packed:
+    packed_path = episodes_path.with_suffix(".tmp")
+    with open(packed_path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as packed:
         packed.write(text.encode())
         packed.flush()  # as the earlier csv-module writer did on closing: the record's bytes stay the same
+    os.replace(csv_path.with_suffix(".tmp"), csv_path)
+    os.replace(packed_path, episodes_path)
     return [csv_path, episodes_path]
 
 
 def read_random(path: Path) -> dict[str, float]:
     """env_id -> mean return of a uniformly random policy, from random_policy.csv (Table 1's 0)."""
     if not path.is_file():
-        raise ReportError(f"{path} does not exist; make it with: python benchmark/random_policy.py --publish")
-    return pd.read_csv(path).set_index("env_id")["mean_return"].astype(float).to_dict()
+        raise ReportError(f"{path} is not a file; make it with: python benchmark/random_policy.py --publish")
+    table = read_csv(path, [])
+    if not {"env_id", "mean_return"} <= set(table.columns):
+        raise ReportError(f"{path} is not a random_policy.csv (columns env_id, mean_return); pass that file")
+    return table.set_index("env_id")["mean_return"].astype(float).to_dict()

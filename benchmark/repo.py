@@ -89,3 +89,16 @@ def script_at(commit: str, script: str, folder: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(source.stdout)
     return path
+
+
+def read_csv(path: Path, numeric: list[str], **kwargs):
+    """A CSV of the record (pandas), or one line saying it is damaged: a cut write, a merge's conflict markers."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, **kwargs)
+        table[numeric].astype(float)
+    except (ValueError, KeyError, EOFError, OSError) as e:  # pandas' parser errors are ValueErrors
+        detail = " ".join(str(e).split())[:120]
+        raise UserError(f"{path} cannot be read ({detail}); restore it: git checkout -- {path}") from None
+    return table

@@ -91,6 +91,10 @@ def report(cli: Cli) -> dict[str, Path]:
     if cli.points_every is not None and cli.points_every < 0:
         raise ReportError("--points-every must be 0 (no table) or positive")
     out = RESULTS_DIR if cli.publish else cli.results_dir or cli.runs_dir / "results"
+    if (
+        not cli.publish and out.resolve() == RESULTS_DIR.resolve()
+    ):  # as --results-dir, or <--runs-dir benchmark>/results
+        raise ReportError(f"{display(out)} is the published record: pass --publish to write the report there")
     runs = gather(cli, suite, out)
     used = runs[runs["complete"] | cli.include_incomplete]
     tables = table1_at(suite, used, read_random(cli.random_csv)) if suite.name == "table1" and len(used) else []
@@ -162,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli = tyro.cli(Cli, args=argv)
         paths = report(cli)
-    except ReportError as e:
+    except (ReportError, OSError) as e:  # OSError: a --results-dir it cannot make or write
         print(f"report.py: error: {e}", file=sys.stderr)
         sys.exit(2)
     for path in paths.values():

@@ -36,6 +36,8 @@ from run_folders import RunState, checkpoint_step, folders_of, recorded_runs, ru
 from slurm import slurm_jobs, take_over, write_slurm
 from suites import SUITES, Setting, Suite, SuiteName, exp_name
 
+RECORD = REPO / "benchmark" / "results"  # the published record: report.py --publish writes it, nothing else
+
 
 @dataclass
 class Cli:
@@ -51,7 +53,7 @@ class Cli:
     runs_dir: Path = REPO / "benchmark" / "runs"  # root of the run folders; a suite's runs go to <runs-dir>/<suite>
     python: str = sys.executable  # the Python interpreter that runs the scripts
     resume: bool = True  # resume a run cut short from its checkpoint; --no-resume restarts it from scratch
-    results_dir: Path = REPO / "benchmark" / "results"  # report.py's record; complete runs in <suite>.csv are skipped
+    results_dir: Path = RECORD  # report.py's record; complete runs in <suite>.csv are skipped
     rerun_recorded: bool = False  # run again the runs that <suite>.csv records as complete (e.g. to remake their logs)
 
     # --- Slurm ---
@@ -291,16 +293,19 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
         return Outcome(run, "not started", "the runner was asked to stop")
     meta |= {"returncode": returncode, "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     new = [f for f in scan(runs_dir).get(run.key, []) if f.path not in before]
+    # A script's error is its last line (exit 2: one line saying what is wrong and what to do).
+    said = "".join(log.read_text(errors="replace").strip().splitlines()[-1:]) if log and returncode else ""
     if not new:
-        return Outcome(run, "failed", f"exit {returncode} before making a run folder", returncode)
+        return Outcome(run, "failed", f"exit {returncode} before making a run folder: {said}", returncode)
     folder = new[-1]
     (folder.path / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     if folder.is_complete(run.total_timesteps):
         summary = folder.summary
         detail = f"return {summary['mean_return']:.1f} (last {summary['episodes']} episodes)"
         return Outcome(run, "done", f"{detail} in {summary['wall_seconds']:.0f} s; {display(folder.path)}", returncode)
-    status = "interrupted" if returncode in (130, 143) else "failed"
-    return Outcome(run, status, f"exit {returncode}; {display(folder.path)}", returncode)
+    if returncode in (130, 143):
+        return Outcome(run, "interrupted", f"exit {returncode}; {display(folder.path)}", returncode)
+    return Outcome(run, "failed", f"exit {returncode}; {display(folder.path)}: {said}", returncode)
 
 
 def run_locally(runs: list[Run], cli: Cli) -> int:
@@ -330,8 +335,11 @@ def final_report(outcomes: list[Outcome], stop_signal: int | None) -> int:
         print("run.py: stopped; run the same command again to resume where it stopped")
         return 130 if stop_signal == signal.SIGINT else 143
     unfinished, busy = counts["failed"] + counts["interrupted"], counts["busy"]
-    if unfinished:
-        print(f"run.py: {unfinished} runs did not complete (see their logs); run again to retry")
+    refused = sum(outcome.returncode == 2 for outcome in outcomes)  # a script's one-line error: retrying won't do
+    if refused:
+        print(f"run.py: {refused} runs stopped on an error in their input (exit 2, its line above): fix it, then rerun")
+    if unfinished > refused:
+        print(f"run.py: {unfinished - refused} runs did not complete (see their logs); run again to retry")
     if busy:
         print(f"run.py: {busy} runs are running in another process or Slurm job; run again once they have ended")
     return 1 if unfinished or busy else 0
@@ -381,6 +389,10 @@ def validate(cli: Cli) -> None:
         (cli.seeds == (), "--seeds needs at least one seed"),
         (any(not 0 <= seed < 2**32 for seed in cli.seeds or ()), "--seeds must be in [0, 2**32)"),
         (cli.runs_dir.exists() and not cli.runs_dir.is_dir(), f"--runs-dir {cli.runs_dir} is not a folder"),
+        (
+            cli.runs_dir.resolve().is_relative_to(RECORD.resolve()),
+            f"--runs-dir {cli.runs_dir} is inside {display(RECORD)}, the published record: use benchmark/runs",
+        ),
     ):
         if wrong:
             raise UserError(message)

@@ -18,14 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from repo import read_csv
 from suites import Suite, split_exp_name
 
 FOLDER_RE = re.compile(r"^(?P<env_id>.+?)__(?P<exp_name>.+)__(?P<seed>\d+)__(?P<time>\d+)$")
 
 
 def run_key(env_id: str, exp_name: str, seed: int) -> str:
-    """The name of a run: its folders' names without the unix time."""
-    return f"{env_id}__{exp_name}__{seed}"
+    """The name of a run: its folders' names without the unix time, made portable as the scripts make them
+    (ALE/Pong-v5 -> ALE-Pong-v5, my_module:MyEnv-v0 -> my_module-MyEnv-v0)."""
+    name = f"{env_id}__{exp_name}__{seed}"
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in name)
 
 
 def read_scalars(folder: Path) -> dict[str, list]:
@@ -108,6 +111,7 @@ def read_folder(path: Path) -> RunFolder | None:
         return None
     env_id, exp_name, seed, unix_time = match.groups()
     args, summary, meta = (read_json(path / f"{name}.json") for name in ("args", "summary", "meta"))
+    env_id = (args or {}).get("env_id", env_id)  # the id itself, where the name has made it portable
     return RunFolder(path, env_id, exp_name, int(seed), int(unix_time), args or {}, summary, meta or {})
 
 
@@ -130,7 +134,7 @@ def recorded_runs(results_csv: Path) -> dict[tuple[str, int], tuple[bool, int]]:
     records; empty when there is no such file."""
     if not results_csv.is_file():
         return {}
-    runs = pd.read_csv(results_csv, dtype={"complete": str})
+    runs = read_csv(results_csv, ["seed", "budget", "total_timesteps"], dtype={"complete": str})
     return {
         (run_key(r.env_id, r.setting, int(r.seed)), int(r.budget)): (r.complete == "True", int(r.total_timesteps))
         for r in runs.itertuples()

@@ -2,6 +2,7 @@
 way to it, each end in one line on stderr and exit code 2, never a traceback; --help piped into `head`."""
 
 import dataclasses
+import os
 import random
 import re
 import subprocess
@@ -151,6 +152,25 @@ def test_12_module_that_does_not_import_names_it_and_pythonpath(my_envs, script)
     # Run from the folder that holds my_envs.py, but without PYTHONPATH: Python looks beside the script.
     result = run_script(ROOT / script, "--env-id", "my_envs:Line-v0", cwd=my_envs)
     assert_exit_2_in_one_line(result, "cannot import my_envs", "PYTHONPATH")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_12b_a_module_whose_own_import_is_missing_names_that_package(script, tmp_path, monkeypatch):
+    """The module was found; a package it imports is not installed: that is what to install, not the module."""
+    (tmp_path / "needs_a_package.py").write_text("import a_package_not_installed_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ppo = load_script(script.removesuffix(".py"))
+    expected = "needs_a_package imports a_package_not_installed_xyz, which is not installed: pip install it$"
+    with pytest.raises(ppo.UserError, match=expected):
+        ppo.check_env("needs_a_package:Line-v0")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_12c_more_torch_threads_than_cpus_is_refused(script):
+    # Before: libgomp's "Thread creation failed" (exit 1), or a segfault, after the run folder was made.
+    ppo = load_script(script.removesuffix(".py"))
+    with pytest.raises(ppo.UserError, match="^--torch-threads is more than this machine's .* CPUs$"):
+        ppo.validate(ppo.Args(env_id=ppo.Args().env_id, torch_threads=(os.cpu_count() or 1) + 1))
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -35,10 +35,27 @@ def test_a_recorded_run_is_scored_from_its_episodes_and_written_back_as_recorded
     (tmp_path / "out").mkdir()
     record.write_record(runs, tmp_path / "out", "s")
     assert (tmp_path / "out" / "s.csv").read_bytes() == (tmp_path / "s.csv").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["s.csv", "s_episodes.csv.gz"]  # no .tmp left
     assert record.read_record(tmp_path, "none").empty
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut", "conflict", "episodes"])
+def test_a_damaged_record_is_one_line_saying_how_to_restore_it(tmp_path, damage):
+    """A write cut short, or a merge's conflict markers: before, a pandas traceback in run.py and report.py."""
+    good = (RESULTS / "classic.csv").read_text()
+    (tmp_path / "classic_episodes.csv.gz").write_bytes((RESULTS / "classic_episodes.csv.gz").read_bytes())
+    text = {"empty": "", "cut": good[: len(good) // 2], "conflict": good.replace("\n", "\n<<<<<<< HEAD\n", 1)}
+    (tmp_path / "classic.csv").write_text(text.get(damage, good))
+    if damage == "episodes":
+        (tmp_path / "classic_episodes.csv.gz").write_bytes((RESULTS / "classic_episodes.csv.gz").read_bytes()[:500])
+    broken = "classic_episodes.csv.gz" if damage == "episodes" else "classic.csv"
+    with pytest.raises(record.ReportError, match=f"{broken} cannot be read .*; restore it: git checkout -- "):
+        record.read_record(tmp_path, "classic")
 
 
 def test_random_policy_scores(tmp_path):
     assert record.read_random(RESULTS / "random_policy.csv")["Swimmer-v4"] == pytest.approx(0.0, abs=1)
     with pytest.raises(record.ReportError, match="python benchmark/random_policy.py --publish"):
         record.read_random(tmp_path / "random_policy.csv")
+    with pytest.raises(record.ReportError, match="is not a random_policy.csv .*; pass that file"):
+        record.read_random(RESULTS / "classic.csv")

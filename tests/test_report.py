@@ -104,6 +104,8 @@ def test_runs_of_two_sessions_add_up_and_the_record_alone_gives_the_same_report(
     assert {key: again[key].read_bytes() for key in ("csv", "episodes", "md")} == before
     with pytest.raises(report.ReportError, match="no runs in"):
         make(*flags[:4], "--results-dir", tmp_path / "empty")
+    with pytest.raises(report.ReportError, match="is the published record: pass --publish to write the report there"):
+        make("--suite", "classic", "--runs-dir", tmp_path, "--results-dir", RESULTS)
     with pytest.raises(report.ReportError, match="--last-episodes must be at least 1"):
         make(*flags[:-1], "0")
     with pytest.raises(report.ReportError, match="--points-every must be 0"):

@@ -173,6 +173,21 @@ def test_seeds_and_runs_dir_a_run_cannot_use_are_refused(tmp_path):
     (tmp_path / "a_file").touch()
     with pytest.raises(runner.UserError, match="--runs-dir .*a_file is not a folder"):
         runner.validate(cli(*flags, runs_dir=tmp_path / "a_file"))
+    # Run folders in the published record would be committed with it.
+    with pytest.raises(runner.UserError, match="inside benchmark/results, the published record: use benchmark/runs"):
+        runner.validate(cli(*flags, "--runs-dir", str(ROOT / "benchmark" / "results" / "trial")))
+
+
+def test_a_run_of_an_id_with_a_module_or_a_namespace_finds_its_folders(tmp_path):
+    """The scripts name a folder portably (my_envs:Line-v0 -> my_envs-Line-v0, ALE/Pong-v5 -> ALE-Pong-v5);
+    the runner's key is the same name, and the folder's env_id the id itself (from its args.json)."""
+    assert run_folders.run_key("my_envs:Line-v0", "ppo", 1) == "my_envs-Line-v0__ppo__1"
+    assert run_folders.run_key("ALE/Pong-v5", "ppo", 2) == "ALE-Pong-v5__ppo__2"
+    folder = make_folder(tmp_path, "my_envs-Line-v0__ppo__1", 100, total=1024, global_step=1024)
+    args = json.loads((folder / "args.json").read_text())
+    (folder / "args.json").write_text(json.dumps(args | {"env_id": "my_envs:Line-v0"}))
+    [found] = run_folders.folders_of(tmp_path, run_folders.run_key("my_envs:Line-v0", "ppo", 1), 1024)
+    assert found.env_id == "my_envs:Line-v0" and found.is_complete(1024)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,8 +303,9 @@ a, _ = parser.parse_known_args()
 """
 FAKE_SCRIPT = (
     FAKE_ARGS
-    + """if a.env_id == "Bad-v0":
-    sys.exit("fake: error: bad input")
+    + """if a.env_id == "Bad-v0":  # a script's one-line error
+    print("fake: error: bad input; pass a good one", file=sys.stderr)
+    sys.exit(2)
 assert os.environ["OMP_NUM_THREADS"] == "1"
 received = []  # Slow-v0's signals, counted from before model.pt exists (the test's cue to send one)
 if a.env_id == "Slow-v0":
@@ -325,7 +341,11 @@ def test_local_runner_runs_resumes_records_meta_and_skips_on_the_second_pass(tmp
     options = cli("--suite", "mujoco", "--workers", "2", runs_dir=runs_dir)
     assert runner.run_locally(runs, options) == 1  # Bad-v0 failed
     out = capsys.readouterr().out
-    assert "A-v0__fake__1: done" in out and "Bad-v0__fake__1: failed" in out
+    assert "A-v0__fake__1: done" in out
+    # The script's own line, and no "run again to retry": a rerun would be refused the same way.
+    assert "Bad-v0__fake__1: failed (exit 2 before making a run folder: fake: error: bad input; pass a good one)" in out
+    assert "1 runs stopped on an error in their input (exit 2, its line above): fix it, then rerun" in out
+    assert "retry" not in out
     groups = run_folders.scan(runs_dir / "mujoco")
     a = groups["A-v0__fake__1"][-1]
     assert {"command", "commit", "machine"} <= a.meta.keys()
