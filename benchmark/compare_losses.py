@@ -69,11 +69,23 @@ def main() -> None:
     cli = tyro.cli(Cli)
     if cli.seeds < 0 or cli.seeds == 1:
         raise SystemExit("compare_losses.py: --seeds needs at least 2 (a standard error needs two samples)")
+    try:
+        given = shlex.split(cli.flags)
+    except ValueError as e:  # an unclosed quote
+        raise SystemExit(f"compare_losses.py: --flags: {e}; write it as --flags='--total-timesteps 4096'") from None
+    if own := [
+        flag for flag in given if flag.split("=")[0] in ("--runs-dir", "--resume", "--eval-checkpoint", "-h", "--help")
+    ]:
+        raise SystemExit(
+            f"compare_losses.py: --flags may not hold {own[0]}: each run is a fresh training run of its own"
+        )
+    if not cli.before:
+        raise SystemExit("compare_losses.py: --before needs a commit, e.g. HEAD~1")
     seeds, runs = range(cli.first_seed, cli.first_seed + cli.seeds), {"before": [], "now": []}
     with tempfile.TemporaryDirectory() as tmp:
         scripts = {"before": script_at(cli.before, cli.script, Path(tmp) / "before"), "now": REPO / cli.script}
         for seed in seeds or [None]:  # without --seeds: one run each way, the flags as given (seed 1 by default)
-            flags = [*shlex.split(cli.flags), *([] if seed is None else ["--seed", str(seed)])]
+            flags = [*given, *([] if seed is None else ["--seed", str(seed)])]
             for name, script in scripts.items():
                 runs[name].append(run(script, flags, Path(tmp) / f"runs_{name}_{seed}"))
     if cli.seeds:

@@ -69,9 +69,14 @@ def finished_runs(run_dirs: tuple[Path, ...]) -> list[list[RunFolder]]:
 
 def main() -> None:
     cli = tyro.cli(Cli)
+    if cli.output and not cli.output.parent.is_dir():
+        raise SystemExit(f"penalty_beta.py: --output {cli.output}: no folder {cli.output.parent}")
     runs = finished_runs(cli.run_dirs)
     if not runs or any("kl_target" not in pieces[-1].args for pieces in runs):
         raise SystemExit("penalty_beta.py: give the folders of finished ppo_penalty.py runs (with an adaptive β)")
+    used = {folder.path for pieces in runs for folder in pieces}
+    if left_out := [str(path) for path in cli.run_dirs if path not in used]:  # a typo, or a run still going
+        print(f"penalty_beta.py: left out, not part of a finished run: {', '.join(left_out)}", file=sys.stderr)
     text = TABLE + "".join(ROW.format(**describe(pieces)) for pieces in runs)
     print(text)
     if cli.output:

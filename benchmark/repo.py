@@ -84,7 +84,8 @@ def script_at(commit: str, script: str, folder: Path) -> Path:
     """Write `script` (a path in the repository) as it was at `commit` into `folder`; return the file."""
     source = subprocess.run(["git", "show", f"{commit}:{script}"], cwd=REPO, capture_output=True, text=True)
     if source.returncode != 0:  # an unknown commit, or a script that did not exist then
-        raise SystemExit(f"{commit}:{script}: {(source.stderr.strip().splitlines() or ['not in git'])[-1]}")
+        said = (source.stderr.strip().splitlines() or ["not in git"])[-1].rstrip(".")
+        raise SystemExit(f"{commit}:{script}: {said}; pass a commit that has it (git log --oneline -- {script})")
     path = folder / script
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(source.stdout)

@@ -2,6 +2,7 @@
 penalty_beta.py's summary and compare_losses.py's statistics (their arithmetic, on made-up figures)."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -187,6 +188,15 @@ def test_penalty_beta_summary_of_a_resumed_run(tmp_path):
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
         "penalty_beta.py: give the folders of finished ppo_penalty.py runs (with an adaptive β)"
     ]
+    # A folder that is no run's (a typo) is named, not silently dropped; an --output it cannot write, before any work.
+    result = run_script("benchmark/penalty_beta.py", first, resumed, tmp_path / "Typo__klpen__2__9")
+    assert result.returncode == 0 and result.stderr.strip().splitlines() == [
+        f"penalty_beta.py: left out, not part of a finished run: {tmp_path / 'Typo__klpen__2__9'}"
+    ]
+    result = run_script("benchmark/penalty_beta.py", first, resumed, "--output", tmp_path / "no" / "x.md")
+    assert result.returncode == 1 and result.stderr.strip() == (
+        f"penalty_beta.py: --output {tmp_path / 'no' / 'x.md'}: no folder {tmp_path / 'no'}"
+    )
 
 
 def test_compare_losses_compares_distributions_in_standard_errors():
@@ -237,6 +247,32 @@ def test_compare_losses_runs_the_script_at_both_commits(monkeypatch, capsys):
     compare_losses.main()
     summary = json.loads(capsys.readouterr().out.splitlines()[0])
     assert not summary["identical"] and summary["max_relative_difference"] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--flags=--env-id 'CartPole-v1"],
+            "--flags: No closing quotation; write it as --flags='--total-timesteps 4096'",
+        ),
+        (["--flags=--runs-dir /tmp/x"], "--flags may not hold --runs-dir: each run is a fresh training run of its own"),
+        (["--before="], "--before needs a commit, e.g. HEAD~1"),
+        (
+            ["--before", "no_such_commit"],
+            "no_such_commit:ppo_discrete.py: fatal: invalid object name 'no_such_commit'; ",
+        ),
+    ],
+)
+def test_compare_losses_refuses_what_it_cannot_run_in_one_line(monkeypatch, flags, message):
+    """Before: a shlex traceback, an unpacking traceback after a run in the other folder, a comparison with the
+    staged file, git's bare line."""
+    import compare_losses
+
+    monkeypatch.setattr(compare_losses, "run", lambda *args: pytest.fail("nothing may run"))
+    monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py", *flags])
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        compare_losses.main()
 
 
 def test_speed_writes_the_record_only_with_publish(tmp_path, monkeypatch):
