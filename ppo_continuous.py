@@ -22,6 +22,7 @@ reference implementation the published re-implementations are measured against, 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import importlib.util
 import json
 import math
@@ -566,6 +567,8 @@ def looks_like_atari(env_id: str) -> bool:
 def make_probe_env(env_id: str, **kwargs) -> gym.Env:
     """gym.make with the errors a user can cause turned into one-line messages."""
     module = env_id.split(":")[0] if ":" in env_id else None  # gymnasium imports `module` of module:MyEnv-v0
+    if module is not None and (env_id.count(":") > 1 or not all(env_id.split(":"))):
+        raise UserError(f"--env-id {env_id}: write your module and your id as my_module:MyEnv-v0")
     try:
         with warnings.catch_warnings():  # an old id's "is out of date" would come before its one-line error
             warnings.filterwarnings("ignore", ".*is out of date", DeprecationWarning)
@@ -713,7 +716,8 @@ class Run:
             except FileExistsError:
                 stamp += 1
             except OSError as e:
-                raise UserError(f"cannot make the run folder {path}: {e.strerror}; pass another --runs-dir") from None
+                what = "a shorter --exp-name" if e.errno == errno.ENAMETOOLONG else "another --runs-dir"
+                raise UserError(f"cannot make the run folder {path}: {e.strerror}; pass {what}") from None
         self.writer, hyperparameters = SummaryWriter(self.dir), dataclasses.asdict(self.args)
         table = "".join(f"\n|{key}|{value}|" for key, value in hyperparameters.items())
         self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")

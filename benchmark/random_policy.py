@@ -56,6 +56,14 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def measure(fn, env_id: str):
+    """fn(), or one line: an unknown id, Hopper-v3 (mujoco-py), a bug in your environment."""
+    try:
+        return fn()
+    except Exception as e:
+        fail(f"{env_id} cannot be measured: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
+
 def main(argv: list[str] | None = None) -> None:
     cli = tyro.cli(Cli, args=argv)
     if cli.episodes < 1:
@@ -68,12 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     table = pd.DataFrame(columns=COLUMNS)
     if out.is_file():
         table = pd.read_csv(out, dtype=str, keep_default_na=False, index_col="env_id")
+    for env_id in cli.envs:  # each made first: an id that cannot be made does not cost the others' measurements
+        measure(lambda env_id=env_id: gym.make(env_id).close(), env_id)
     for env_id in cli.envs:
         start = time.time()
-        try:
-            returns = random_returns(env_id, cli.episodes, cli.seed)
-        except Exception as e:  # an unknown id, Hopper-v3 (mujoco-py), a bug in your environment: one line
-            fail(f"{env_id} cannot be measured: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        returns = measure(lambda env_id=env_id: random_returns(env_id, cli.episodes, cli.seed), env_id)
         mean, std, seconds = np.mean(returns), np.std(returns), time.time() - start
         row = [cli.episodes, f"{mean:.4f}", f"{std:.4f}", cli.seed, f"{seconds:.1f}", gym.__version__, command]
         table.loc[env_id] = [str(value) for value in [*row, git_commit()]]

@@ -401,6 +401,8 @@ def main() -> None:
     cli = tyro.cli(Cli)
     if cli.rounds < 1 or not cli.cases:
         raise SystemExit("speed.py: --rounds must be at least 1, and --cases name at least one case")
+    if cli.before and (cli.publish or cli.memory):
+        raise SystemExit("speed.py: --before only prints a comparison; leave out --publish and --memory")
     os.environ.update(script_env())  # what every measurement's fresh process inherits: one thread
     if cli.before:
         return compare_commits(cli)

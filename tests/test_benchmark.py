@@ -292,6 +292,9 @@ def test_speed_writes_the_record_only_with_publish(tmp_path, monkeypatch):
         assert "| 2 | 1 | 2.00× ✓ |" in (tmp_path / folder / "speed.md").read_text()
         assert (tmp_path / "record").exists() == (folder == "record")  # a look leaves the record alone
     assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == ["speed.json", "speed.md"]
+    monkeypatch.setattr(sys, "argv", ["speed.py", "--before", "HEAD", "--publish"])  # before: --publish ignored
+    with pytest.raises(SystemExit, match="--before only prints a comparison; leave out --publish and --memory"):
+        speed.main()
 
 
 def test_trunk_features_measure_saturation_and_what_varies_across_states(tmp_path):
@@ -342,5 +345,7 @@ def test_random_policy_writes_the_record_only_with_publish_and_refuses_bad_ids_i
     record = (tmp_path / "benchmark" / "results" / "random_policy.csv").read_text()
     assert "CartPole-v1,3," in look and "Pendulum-v1,2," in record and "CartPole" not in record
     for env_id, message in (("Hopper-v3", "Hopper-v3 cannot be measured: "), ("NoSuch-v0", "NoSuch-v0 cannot be")):
-        result = run_script("benchmark/random_policy.py", "--envs", env_id, "--episodes", "1")
+        # before any measurement: CartPole's would have been thrown away with the rest
+        result = run_script("benchmark/random_policy.py", "--envs", "CartPole-v1", env_id, "--episodes", "1")
         assert_one_line_error(result, message)
+        assert result.stdout == ""

@@ -217,6 +217,11 @@ def test_15_flags_no_run_can_take_are_refused_before_anything_starts(script, tmp
     (tmp_path / "a_file").touch()
     with pytest.raises(ppo.UserError, match="cannot make the run folder .*: Not a directory; pass another --runs-dir"):
         ppo.Run(ppo.Args(env_id=env_id, runs_dir=str(tmp_path / "a_file"))).__enter__()
+    with pytest.raises(ppo.UserError, match="cannot make the run folder .*: File name too long; pass a shorter --exp"):
+        ppo.Run(ppo.Args(env_id=env_id, runs_dir=str(tmp_path), exp_name="x" * 300)).__enter__()
+    for malformed in (":MyEnv-v0", "my_module:", "a:b:MyEnv-v0"):  # before: "making ... raised ValueError"
+        with pytest.raises(ppo.UserError, match="write your module and your id as my_module:MyEnv-v0$"):
+            ppo.make_probe_env(malformed)
 
 
 def test_15_a_module_or_environment_that_raises_is_one_line_and_says_how_to_see_the_traceback(my_envs):
