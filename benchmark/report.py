@@ -91,9 +91,8 @@ def report(cli: Cli) -> dict[str, Path]:
     if cli.points_every is not None and cli.points_every < 0:
         raise ReportError("--points-every must be 0 (no table) or positive")
     out = RESULTS_DIR if cli.publish else cli.results_dir or cli.runs_dir / "results"
-    if (
-        not cli.publish and out.resolve() == RESULTS_DIR.resolve()
-    ):  # as --results-dir, or <--runs-dir benchmark>/results
+    # --results-dir benchmark/results, or --runs-dir benchmark (whose results/ is the record), without --publish
+    if not cli.publish and out.resolve() == RESULTS_DIR.resolve():
         raise ReportError(f"{display(out)} is the published record: pass --publish to write the report there")
     runs = gather(cli, suite, out)
     used = runs[runs["complete"] | cli.include_incomplete]
