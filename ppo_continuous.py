@@ -897,6 +897,10 @@ def parse_args(argv: list[str] | None) -> Args:
     args = cli(argv, default)
     if args.env_id != saved["env_id"]:
         raise UserError(f"{args.eval_checkpoint or args.resume} was trained on {saved['env_id']}, not {args.env_id}")
+    # The network learned on observations normalized (or not): it must see them so again.
+    if saved.get("norm_obs", getattr(args, "norm_obs", None)) != getattr(args, "norm_obs", None):
+        flag = "--norm-obs" if saved["norm_obs"] else "--no-norm-obs"
+        raise UserError(f"{args.eval_checkpoint or args.resume} was trained with {flag}; leave the flag out")
     return args
 
 

@@ -88,7 +88,8 @@ class Args:
     update_epochs: int = 10  # K, epochs over each rollout (Table 3: 10)
     norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
     kl_target: float = 0.01  # d_targ of the adaptive β rule (section 4; Table 1 tried 0.003, 0.01, 0.03)
-    init_beta: float = 1.0  # β of Eq. (8) at the start (Table 1's caption); the fixed β with --no-adaptive-beta
+    init_beta: float = 1.0
+    """β of Eq. (8) at the start (Table 1's caption), or fixed (--no-adaptive-beta); --resume keeps an adaptive β"""
     adaptive_beta: bool = True  # adapt β after each update by the rule of section 4; --no-adaptive-beta keeps it fixed
     clip_coef: float = 0.2  # ε of --clip-vloss only (L^KLPEN clips no ratio); the logged clipfrac's band
     clip_vloss: bool = True  # implementation detail (baselines): clip the value update to ±ε around the old value
@@ -947,6 +948,10 @@ def parse_args(argv: list[str] | None) -> Args:
     args = cli(argv, default)
     if args.env_id != saved["env_id"]:
         raise UserError(f"{args.eval_checkpoint or args.resume} was trained on {saved['env_id']}, not {args.env_id}")
+    # The network learned on observations normalized (or not): it must see them so again.
+    if saved.get("norm_obs", getattr(args, "norm_obs", None)) != getattr(args, "norm_obs", None):
+        flag = "--norm-obs" if saved["norm_obs"] else "--no-norm-obs"
+        raise UserError(f"{args.eval_checkpoint or args.resume} was trained with {flag}; leave the flag out")
     return args
 
 

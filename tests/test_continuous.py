@@ -420,6 +420,16 @@ def test_resume_continues_the_step_schedules_optimizer_and_statistics(tmp_path, 
     assert saved["return_rms"]["count"] == pytest.approx(1024, abs=1e-3)  # the scaler's statistics were saved
 
 
+def test_a_checkpoint_is_resumed_and_evaluated_on_observations_normalized_as_it_was_trained(tmp_path):
+    """Before, --no-norm-obs on a checkpoint trained with normalization was ignored by --eval-checkpoint and fed
+    raw observations to the network on --resume. The flag as trained, or left out, is fine."""
+    first = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), save_model=True, **tiny_kwargs()))
+    for mode in ("--resume", "--eval-checkpoint"):
+        with pytest.raises(ppo.UserError, match="was trained with --norm-obs; leave the flag out$"):
+            ppo.parse_args([mode, first["checkpoint"], "--no-norm-obs", "--total-timesteps", "2048"])
+        assert ppo.parse_args([mode, first["checkpoint"], "--norm-obs", "--total-timesteps", "2048"]).norm_obs
+
+
 def test_resume_takes_a_new_constant_learning_rate(tmp_path):
     """The checkpoint's Adam state holds the annealed stepsize it last used (1.5e-4); resumed with
     --no-anneal-lr --learning-rate 1e-3, the run trains at 1e-3."""
