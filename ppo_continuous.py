@@ -546,10 +546,10 @@ def check_env(env_id: str) -> None:
         )
     if isinstance(act_space, gym.spaces.Discrete):
         raise UserError(f"{env_id} has a discrete action space; use ppo_discrete.py for it")
-    if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1:
-        raise UserError(f"{env_id} has action space {act_space}; this script needs a 1-D Box")
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        raise UserError(f"{env_id} has observation space {obs_space}; this script needs a 1-D Box")
+    if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1 or not act_space.shape[0]:
+        raise UserError(f"{env_id} has action space {act_space}; this script needs a non-empty 1-D Box")
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1 or not obs_space.shape[0]:
+        raise UserError(f"{env_id} has observation space {obs_space}; this script needs a non-empty 1-D Box")
 
 
 def looks_like_atari(env_id: str) -> bool:

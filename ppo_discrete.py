@@ -478,9 +478,9 @@ def check_env(env_id: str) -> None:
         raise UserError(f"{env_id} has a continuous (Box) action space; use ppo_continuous.py for it")
     if not isinstance(act_space, gym.spaces.Discrete):
         raise UserError(f"{env_id} has action space {act_space}; this script needs a Discrete one")
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1 or not obs_space.shape[0]:
         hint = "; ppo_shared_backbone.py takes Atari frames" if len(obs_space.shape or ()) == 3 else ""
-        raise UserError(f"{env_id} has observation space {obs_space}; this script needs a 1-D Box{hint}")
+        raise UserError(f"{env_id} has observation space {obs_space}; this script needs a non-empty 1-D Box{hint}")
 
 
 def looks_like_atari(env_id: str) -> bool:

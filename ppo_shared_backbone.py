@@ -625,8 +625,10 @@ def check_env(env_id: str) -> None:
             f"{env_id} has image observations but is not an Atari (ALE) game: this script preprocesses only "
             "those, and no script here takes other images"
         )
-    if not (image or isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1):
-        raise UserError(f"{env_id} has observation space {obs_space}; this script needs Atari frames or a 1-D Box")
+    if not (image or isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1 and obs_space.shape[0]):
+        raise UserError(
+            f"{env_id} has observation space {obs_space}; this script needs Atari frames or a non-empty 1-D Box"
+        )
 
 
 def looks_like_atari(env_id: str) -> bool:

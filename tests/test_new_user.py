@@ -74,6 +74,16 @@ class Unrendered(Steps):
         self.render_mode = render_mode  # but no render()
 
 
+class EmptyObs(Steps):
+    observation_space = gym.spaces.Box(-1.0, 1.0, (0,), np.float32)
+
+
+class EmptyAction(Line):
+    action_space = gym.spaces.Box(-1.0, 1.0, (0,), np.float32)
+
+
+gym.register("EmptyObs-v0", entry_point=EmptyObs, max_episode_steps=20)
+gym.register("EmptyAction-v0", entry_point=EmptyAction, max_episode_steps=20)
 gym.register("Line-v0", entry_point=Line, max_episode_steps=20)
 gym.register("Steps-v0", entry_point=Steps, max_episode_steps=20)
 gym.register("Frames-v0", entry_point=Frames, max_episode_steps=20)
@@ -163,6 +173,16 @@ def test_12b_a_module_whose_own_import_is_missing_names_that_package(script, tmp
     expected = "needs_a_package imports a_package_not_installed_xyz, which is not installed: pip install it$"
     with pytest.raises(ppo.UserError, match=expected):
         ppo.check_env("needs_a_package:Line-v0")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_12d_empty_spaces_are_refused_in_one_line(script, my_envs, monkeypatch):
+    # Before: "cannot reshape tensor of 0 elements", a traceback from the network.
+    monkeypatch.syspath_prepend(str(my_envs))
+    ppo = load_script(script.removesuffix(".py"))
+    env_id = "my_envs:EmptyAction-v0" if script in ("ppo_continuous.py", "ppo_penalty.py") else "my_envs:EmptyObs-v0"
+    with pytest.raises(ppo.UserError, match="space Box.*\\(0,\\).*; this script needs .*a non-empty 1-D Box$"):
+        ppo.check_env(env_id)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
