@@ -690,6 +690,8 @@ class Run:
         validate(args)
         self.args, self.batch_size, self.signal = args, args.num_envs * args.num_steps, None
         self.resumed = load_checkpoint(args.resume, args.env_id) if args.resume else {}
+        if self.resumed:  # train(Args(resume=...)) from your code: the checks parse_args makes on the command line
+            check_inputs(self.resumed["args"], args, args.resume)
         self.start_step = self.global_step = self.resumed.get("global_step", 0)
         # The run ends after whole iterations of N×T steps from where it starts (0, or the checkpoint's step).
         iterations = (args.total_timesteps - self.start_step) // self.batch_size
@@ -743,9 +745,9 @@ class Run:
             raise KeyboardInterrupt
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self.writer.close()  # first: a signal during its flush still only stops the run (the handlers are ours)
         for sig, handler in self.handlers.items():
             signal.signal(sig, handler)
-        self.writer.close()
         if exc_type is NonFiniteLossError:
             kept = f"{self.checkpoint_path} is kept" if os.path.exists(self.checkpoint_path) else "nothing saved"
             raise NonFiniteLossError(
@@ -796,8 +798,17 @@ class Run:
         """Writes to a temporary file, then renames: an interrupted write never leaves a broken checkpoint."""
         payload = {key: value.state_dict() for key, value in self.state.items()} | self.extra
         payload |= {"format_version": CHECKPOINT_VERSION, "script": SCRIPT, "args": dataclasses.asdict(self.args)}
-        torch.save(payload | {"global_step": self.global_step}, f"{self.checkpoint_path}.tmp")
-        os.replace(f"{self.checkpoint_path}.tmp", self.checkpoint_path)
+        try:
+            torch.save(payload | {"global_step": self.global_step}, f"{self.checkpoint_path}.tmp")
+            os.replace(f"{self.checkpoint_path}.tmp", self.checkpoint_path)
+        except (OSError, RuntimeError) as e:  # a full or read-only disk (torch reports it as a RuntimeError)
+            with suppress(OSError):
+                os.remove(f"{self.checkpoint_path}.tmp")
+            kept = "the last checkpoint is kept" if os.path.exists(self.checkpoint_path) else "no checkpoint saved"
+            reason = " ".join(str(e).split())[:100]
+            raise UserError(
+                f"cannot write {self.checkpoint_path} ({reason}); {kept}; free space, or another --runs-dir"
+            ) from None
         return self.checkpoint_path
 
     def finish(self) -> dict:
@@ -885,6 +896,12 @@ def restore_state(checkpoint: dict, state: dict) -> None:
         raise UserError(f"the checkpoint's network does not fit this one: {detail}") from None
 
 
+THIS_INVOCATION = (
+    "capture_video",
+    "torch_threads",
+)  # flags --resume and --eval-checkpoint do not take from a checkpoint
+
+
 def parse_args(argv: list[str] | None) -> Args:
     """Flags from the command line; with --resume or --eval-checkpoint, the flags not given come from the
     checkpoint's own hyperparameters."""
@@ -892,16 +909,22 @@ def parse_args(argv: list[str] | None) -> Args:
     if not (args.eval_checkpoint or args.resume):
         return args
     saved = load_checkpoint(args.eval_checkpoint or args.resume)["args"]
-    default = Args(**{field.name: saved[field.name] for field in dataclasses.fields(Args) if field.name in saved})
+    # Not from the checkpoint: what this machine and this invocation choose (videos only when asked for).
+    inherited = [f.name for f in dataclasses.fields(Args) if f.name in saved and f.name not in THIS_INVOCATION]
+    default = Args(**{name: saved[name] for name in inherited})
     default = dataclasses.replace(default, eval_checkpoint=args.eval_checkpoint, resume=args.resume)
     args = cli(argv, default)
     if args.env_id != saved["env_id"]:
         raise UserError(f"{args.eval_checkpoint or args.resume} was trained on {saved['env_id']}, not {args.env_id}")
-    # The network learned on observations normalized (or not): it must see them so again.
+    check_inputs(saved, args, args.eval_checkpoint or args.resume)
+    return args
+
+
+def check_inputs(saved: dict, args: Args, path: str) -> None:
+    """The network learned on observations normalized (or not): resumed or evaluated, it must see them so again."""
     if saved.get("norm_obs", getattr(args, "norm_obs", None)) != getattr(args, "norm_obs", None):
         flag = "--norm-obs" if saved["norm_obs"] else "--no-norm-obs"
-        raise UserError(f"{args.eval_checkpoint or args.resume} was trained with {flag}; leave the flag out")
-    return args
+        raise UserError(f"{path} was trained with {flag} (norm_obs={saved['norm_obs']}): resume or evaluate it so")
 
 
 def cli(argv: list[str] | None, default: Args | None = None) -> Args:

@@ -424,10 +424,13 @@ def test_a_checkpoint_is_resumed_and_evaluated_on_observations_normalized_as_it_
     """Before, --no-norm-obs on a checkpoint trained with normalization was ignored by --eval-checkpoint and fed
     raw observations to the network on --resume. The flag as trained, or left out, is fine."""
     first = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), save_model=True, **tiny_kwargs()))
+    refused = "was trained with --norm-obs \\(norm_obs=True\\): resume or evaluate it so$"
     for mode in ("--resume", "--eval-checkpoint"):
-        with pytest.raises(ppo.UserError, match="was trained with --norm-obs; leave the flag out$"):
+        with pytest.raises(ppo.UserError, match=refused):
             ppo.parse_args([mode, first["checkpoint"], "--no-norm-obs", "--total-timesteps", "2048"])
         assert ppo.parse_args([mode, first["checkpoint"], "--norm-obs", "--total-timesteps", "2048"]).norm_obs
+    with pytest.raises(ppo.UserError, match=refused):  # from your own code too
+        ppo.train(ppo.Args(env_id="Pendulum-v1", resume=first["checkpoint"], norm_obs=False, runs_dir=str(tmp_path)))
 
 
 def test_resume_takes_a_new_constant_learning_rate(tmp_path):

@@ -210,6 +210,39 @@ def test_short_run_logs_every_key_and_writes_a_checkpoint_that_evaluates_and_res
     assert_resumed_schedule(resumed, checkpoint, 4096)
 
 
+def test_a_checkpoint_that_cannot_be_written_is_one_line_and_keeps_the_last(tmp_path, monkeypatch):
+    """A full disk at the second periodic checkpoint (before: torch's "iostream error" traceback, and a half-written
+    model.pt.tmp left taking the space): one line, the .tmp removed, the first checkpoint kept and loadable."""
+    real_save, saves = torch.save, []
+
+    def save(obj, path):
+        saves.append(path)
+        if len(saves) == 2:
+            with open(path, "wb") as f:
+                f.write(b"half")
+            raise RuntimeError("[enforce fail at inline_container.cc] iostream error")
+        real_save(obj, path)
+
+    monkeypatch.setattr(ppo.torch, "save", save)
+    args = ppo.Args(runs_dir=str(tmp_path), save_model=True, save_interval=512, num_steps=128, total_timesteps=2048)
+    with pytest.raises(ppo.UserError, match="cannot write .*model.pt \\(.*iostream error\\); the last checkpoint is"):
+        ppo.train(args)
+    run_dir = only_run_dir(tmp_path)
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith("model")) == ["model.pt"]
+    assert torch.load(run_dir / "model.pt", weights_only=True)["global_step"] == 512
+
+
+def test_an_evaluation_records_videos_only_when_asked(tmp_path):
+    """--eval-checkpoint takes the run's hyperparameters from the checkpoint, but not what this invocation
+    chooses: a run trained with --capture-video is evaluated without videos, on this machine's threads."""
+    checkpoint = {"args": ppo.dataclasses.asdict(ppo.Args(capture_video=True, torch_threads=999))}
+    checkpoint |= {"format_version": ppo.CHECKPOINT_VERSION, "script": "ppo_discrete", "model": {}}
+    torch.save(checkpoint, tmp_path / "model.pt")
+    args = ppo.parse_args(["--eval-checkpoint", str(tmp_path / "model.pt")])
+    assert (args.capture_video, args.torch_threads) == (False, 1)
+    assert ppo.parse_args(["--eval-checkpoint", str(tmp_path / "model.pt"), "--capture-video"]).capture_video
+
+
 def test_file_copied_alone_runs(tmp_path):
     shutil.copy(ROOT / SCRIPT, tmp_path / SCRIPT)
     result = run_script(tmp_path / SCRIPT, "--total-timesteps", 512, cwd=tmp_path)
