@@ -103,7 +103,7 @@ def make_env(env_id: str, video_dir: str | None = None, every_episode: bool = Fa
         if not video_dir:
             return gym.make(env_id)
         trigger = (lambda _: True) if every_episode else None
-        return gym.wrappers.RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_dir, episode_trigger=trigger)
+        return RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_dir, episode_trigger=trigger)
 
     return thunk
 
@@ -493,6 +493,18 @@ def looks_like_atari(env_id: str) -> bool:
 
     gym.register_envs(ale_py)
     return env_id in gym.registry and "ale_py" in str(gym.registry[env_id].entry_point)
+
+
+class RecordVideo(gym.wrappers.RecordVideo):
+    """gymnasium's, except that a video that cannot be written costs that video, not the run: a Ctrl-C in a
+    terminal also reaches the ffmpeg that writes it, and a disk can be full."""
+
+    def stop_recording(self):
+        try:
+            super().stop_recording()
+        except OSError as e:
+            self.recorded_frames, self.recording, self._video_name = [], False, None
+            print(f"a video could not be written ({e}); training goes on", file=sys.stderr)
 
 
 def make_probe_env(env_id: str, **kwargs) -> gym.Env:

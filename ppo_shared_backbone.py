@@ -122,7 +122,7 @@ def make_env(env_id: str, video_dir: str | None = None, every_episode: bool = Fa
         env = make_probe_env(env_id, **kwargs)
         if video_dir:
             trigger = (lambda _: True) if every_episode else None
-            env = gym.wrappers.RecordVideo(env, video_dir, episode_trigger=trigger)
+            env = RecordVideo(env, video_dir, episode_trigger=trigger)
         # The NoFrameskip-v4 games have no TimeLimit wrapper; ALE truncates a game at 108,000 frames
         # (30 minutes), which the rollout treats as a time limit (bootstrapped), not a terminal state.
         return atari_wrappers(env) if is_atari_frames(env) else gym.wrappers.RecordEpisodeStatistics(env)
@@ -650,6 +650,18 @@ def register_ale() -> None:
 
         gym.register_envs(ale_py)
         ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every environment
+
+
+class RecordVideo(gym.wrappers.RecordVideo):
+    """gymnasium's, except that a video that cannot be written costs that video, not the run: a Ctrl-C in a
+    terminal also reaches the ffmpeg that writes it, and a disk can be full."""
+
+    def stop_recording(self):
+        try:
+            super().stop_recording()
+        except OSError as e:
+            self.recorded_frames, self.recording, self._video_name = [], False, None
+            print(f"a video could not be written ({e}); training goes on", file=sys.stderr)
 
 
 def make_probe_env(env_id: str, **kwargs) -> gym.Env:

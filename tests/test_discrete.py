@@ -232,6 +232,46 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line_and_keeps_the_last(tmp_
     assert torch.load(run_dir / "model.pt", weights_only=True)["global_step"] == 512
 
 
+def test_a_video_that_cannot_be_written_costs_the_video_not_the_run(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C in a terminal reaches the ffmpeg writing a video too (before: its broken pipe ended the run with
+    a traceback and no checkpoint). The video is lost with one line; the next one is written."""
+    from moviepy.video.io.ImageSequenceClip import ImageSequenceClip
+
+    class Frames(gym.Env):
+        observation_space, action_space = gym.spaces.Box(0.0, 1.0, (1,)), gym.spaces.Discrete(2)
+        metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+        render_mode = "rgb_array"
+
+        def reset(self, *, seed=None, options=None):
+            self.t = 0
+            return np.zeros(1, np.float32), {}
+
+        def step(self, action):
+            self.t += 1
+            return np.zeros(1, np.float32), 0.0, self.t == 3, False, {}
+
+        def render(self):
+            return np.zeros((16, 16, 3), np.uint8)
+
+    written = []
+
+    def write_videofile(clip, path, **kwargs):
+        if not written:
+            written.append(None)
+            raise BrokenPipeError(32, "Broken pipe")
+        written.append(path)
+
+    monkeypatch.setattr(ImageSequenceClip, "write_videofile", write_videofile)
+    env = ppo.RecordVideo(Frames(), str(tmp_path / "videos"), episode_trigger=lambda episode: True)
+    for _ in range(2):
+        env.reset()
+        while not env.step(0)[2]:
+            pass
+    env.close()
+    assert "a video could not be written ([Errno 32] Broken pipe); training goes on" in capsys.readouterr().err
+    assert len(written) == 2 and written[1].endswith("rl-video-episode-1.mp4")
+
+
 def test_an_evaluation_records_videos_only_when_asked(tmp_path):
     """--eval-checkpoint takes the run's hyperparameters from the checkpoint, but not what this invocation
     chooses: a run trained with --capture-video is evaluated without videos, on this machine's threads."""
