@@ -30,6 +30,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 import warnings
 from collections import deque
@@ -637,7 +638,8 @@ def validate(args: Args) -> None:
             "minibatches of 1 sample have no standard deviation to normalize advantages by: fewer --num-minibatches "
             "(or --no-norm-adv)",
         ),
-        (args.total_timesteps >= batch_size, f"--total-timesteps must be at least {n_t}"),
+        # resumed: Run says how far the checkpoint is, and the --total-timesteps that goes on from it
+        (args.total_timesteps >= batch_size or bool(args.resume), f"--total-timesteps must be at least {n_t}"),
     ]
     floats = {key: x for key, x in dataclasses.asdict(args).items() if isinstance(x, float)}
     checks += [(math.isfinite(x), f"--{key.replace('_', '-')} must be a finite number") for key, x in floats.items()]
@@ -737,7 +739,10 @@ class Run:
         self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")
         with open(os.path.join(self.dir, "args.json"), "w") as f:
             json.dump(hyperparameters, f, indent=2)
-        self.handlers = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Python lets only the main thread set handlers: train() in a thread of yours stops as your code stops it.
+        main_thread = threading.current_thread() is threading.main_thread()
+        signals = (signal.SIGINT, signal.SIGTERM) if main_thread else ()
+        self.handlers = {sig: signal.signal(sig, self.handle) for sig in signals}
         self.start_time, self.last_print, self.last_save = None, 0.0, self.start_step
         if self.resumed:
             print(f"resuming from step {self.start_step:,} of {self.args.resume}", file=sys.stderr)

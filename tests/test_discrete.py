@@ -272,6 +272,19 @@ def test_a_video_that_cannot_be_written_costs_the_video_not_the_run(tmp_path, mo
     assert len(written) == 2 and written[1].endswith("rl-video-episode-1.mp4")
 
 
+def test_train_runs_in_a_thread_of_your_own(tmp_path):
+    """Only the main thread may set signal handlers (before: ValueError, a run folder and a writer thread left)."""
+    import threading
+
+    done, handler = [], signal.getsignal(signal.SIGINT)
+    args = ppo.Args(runs_dir=str(tmp_path), num_steps=128, total_timesteps=512)
+    thread = threading.Thread(target=lambda: done.append(ppo.train(args)))
+    thread.start()
+    thread.join()
+    assert len(done) == 1 and done[0]["global_step"] == 512 and done[0]["interrupted"] is None
+    assert signal.getsignal(signal.SIGINT) is handler  # the main thread's, untouched
+
+
 def test_an_evaluation_records_videos_only_when_asked(tmp_path):
     """--eval-checkpoint takes the run's hyperparameters from the checkpoint, but not what this invocation
     chooses: a run trained with --capture-video is evaluated without videos, on this machine's threads."""
