@@ -913,20 +913,18 @@ def restore_state(checkpoint: dict, state: dict) -> None:
         raise UserError(f"the checkpoint's network does not fit this one: {detail}") from None
 
 
-THIS_INVOCATION = (
-    "capture_video",
-    "torch_threads",
-)  # flags --resume and --eval-checkpoint do not take from a checkpoint
+# What --resume and --eval-checkpoint do not take from a checkpoint: this machine's and this invocation's choices
+# (videos only when asked for).
+THIS_INVOCATION = ("capture_video", "torch_threads")
 
 
 def parse_args(argv: list[str] | None) -> Args:
     """Flags from the command line; with --resume or --eval-checkpoint, the flags not given come from the
-    checkpoint's own hyperparameters."""
+    checkpoint's own hyperparameters (but THIS_INVOCATION's)."""
     args = cli(argv)
     if not (args.eval_checkpoint or args.resume):
         return args
     saved = load_checkpoint(args.eval_checkpoint or args.resume)["args"]
-    # Not from the checkpoint: what this machine and this invocation choose (videos only when asked for).
     inherited = [f.name for f in dataclasses.fields(Args) if f.name in saved and f.name not in THIS_INVOCATION]
     default = Args(**{name: saved[name] for name in inherited})
     default = dataclasses.replace(default, eval_checkpoint=args.eval_checkpoint, resume=args.resume)
