@@ -1024,7 +1024,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{SCRIPT}: error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print(f"{SCRIPT}: stopped at once; logs flushed, no final checkpoint written", file=sys.stderr)
+        # A second Ctrl-C: mid-iteration (no checkpoint of it), or in the teardown after the final one was written.
+        print(
+            f"{SCRIPT}: stopped at once; logs flushed, model.pt (with --save-model) the last written", file=sys.stderr
+        )
         sys.exit(130)
     except BrokenPipeError:  # what reads stdout has gone (`--help | head`): stop quietly, as shell tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
