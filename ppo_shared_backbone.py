@@ -792,7 +792,7 @@ class Run:
         validate(args)
         self.args, self.batch_size, self.signal = args, args.num_envs * args.num_steps, None
         self.resumed = load_checkpoint(args.resume, args.env_id) if args.resume else {}
-        if self.resumed:  # train(Args(resume=...)) from your code: the checks parse_args makes on the command line
+        if self.resumed:
             check_inputs(self.resumed["args"], args, args.resume)
         self.start_step = self.global_step = self.resumed.get("global_step", 0)
         # The run ends after whole iterations of N×T steps from where it starts (0, or the checkpoint's step).
@@ -1019,7 +1019,8 @@ def parse_args(argv: list[str] | None) -> Args:
     args = cli(argv, default)
     if args.env_id != saved["env_id"]:
         raise UserError(f"{args.eval_checkpoint or args.resume} was trained on {saved['env_id']}, not {args.env_id}")
-    check_inputs(saved, args, args.eval_checkpoint or args.resume)
+    if args.eval_checkpoint:  # a resumed run is checked by Run, whether it comes from here or from your code
+        check_inputs(saved, args, args.eval_checkpoint)
     return args
 
 
@@ -1062,9 +1063,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         # A second Ctrl-C: mid-iteration (no checkpoint of it), or in the teardown after the final one was written.
-        print(
-            f"{SCRIPT}: stopped at once; logs flushed, model.pt (with --save-model) the last written", file=sys.stderr
-        )
+        print(f"{SCRIPT}: stopped at once; logs flushed, model.pt (if any) the last written", file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:  # what reads stdout has gone (`--help | head`): stop quietly, as shell tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush

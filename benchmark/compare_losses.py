@@ -30,6 +30,7 @@ import tyro
 from repo import REPO, run_script, script_at
 from run_folders import read_scalars
 
+OWN_FLAGS = ("--runs-dir", "--resume", "--eval-checkpoint", "-h", "--help")  # what this tool sets, or no run makes
 KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac")
 
 
@@ -73,9 +74,7 @@ def main() -> None:
         given = shlex.split(cli.flags)
     except ValueError as e:  # an unclosed quote
         raise SystemExit(f"compare_losses.py: --flags: {e}; write it as --flags='--total-timesteps 4096'") from None
-    if own := [
-        flag for flag in given if flag.split("=")[0] in ("--runs-dir", "--resume", "--eval-checkpoint", "-h", "--help")
-    ]:
+    if own := [flag for flag in given if flag.split("=")[0] in OWN_FLAGS]:
         raise SystemExit(
             f"compare_losses.py: --flags may not hold {own[0]}: each run is a fresh training run of its own"
         )

@@ -426,8 +426,9 @@ def test_a_checkpoint_is_resumed_and_evaluated_on_observations_normalized_as_it_
     first = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), save_model=True, **tiny_kwargs()))
     refused = "was trained with --norm-obs \\(norm_obs=True\\): resume or evaluate it so$"
     for mode in ("--resume", "--eval-checkpoint"):
-        with pytest.raises(ppo.UserError, match=refused):
-            ppo.parse_args([mode, first["checkpoint"], "--no-norm-obs", "--total-timesteps", "2048"])
+        with pytest.raises(ppo.UserError, match=refused):  # as main() does: a resume is refused by Run
+            args = ppo.parse_args([mode, first["checkpoint"], "--no-norm-obs", "--total-timesteps", "2048"])
+            ppo.train(dataclasses.replace(args, runs_dir=str(tmp_path / "refused")))
         assert ppo.parse_args([mode, first["checkpoint"], "--norm-obs", "--total-timesteps", "2048"]).norm_obs
     with pytest.raises(ppo.UserError, match=refused):  # from your own code too
         ppo.train(ppo.Args(env_id="Pendulum-v1", resume=first["checkpoint"], norm_obs=False, runs_dir=str(tmp_path)))
