@@ -859,6 +859,10 @@ class Run:
                 f"the loss became non-finite in the update at global step {self.global_step + self.batch_size:,}; "
                 f"training stopped ({kept}); try a lower --learning-rate or check the environment's rewards"
             ) from None
+        if exc_type is not None and issubclass(exc_type, MemoryError):  # numpy's, for a rollout buffer too large
+            raise UserError(
+                f"out of memory: {exc}; lower --num-steps or --num-envs (a rollout keeps N×T steps)"
+            ) from None
 
     def restore(self, state: dict) -> int:
         """Keeps what a checkpoint holds (objects with state_dict and load_state_dict) and, with --resume, loads

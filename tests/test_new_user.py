@@ -244,6 +244,23 @@ def test_15_flags_no_run_can_take_are_refused_before_anything_starts(script, tmp
             ppo.make_probe_env(malformed)
 
 
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_15_a_rollout_too_large_for_memory_is_one_line(script, tmp_path):
+    """Before: numpy's _ArrayMemoryError traceback from the rollout buffer's allocation."""
+    ppo = load_script(script.removesuffix(".py"))
+    env_id = "Pendulum-v1" if ppo.Args().env_id == "Hopper-v4" else "CartPole-v1"
+    run = ppo.Run(ppo.Args(env_id=env_id, runs_dir=str(tmp_path)))
+    message = "^out of memory: Unable to allocate .*; lower --num-steps or --num-envs"
+    with pytest.raises(ppo.UserError, match=message), run:
+        np.zeros((10**12, 10**6), np.float32)
+
+
+def test_15_a_rollout_too_large_for_memory_is_one_line_from_the_command_line():
+    flags = ["--num-envs", "1", "--num-steps", "10000000000", "--num-minibatches", "78125000"]  # M = 128, as default
+    result = run_script("ppo_discrete.py", *flags, "--total-timesteps", "10000000000")
+    assert_exit_2_in_one_line(result, "out of memory: Unable to allocate", "lower --num-steps or --num-envs")
+
+
 def test_15_a_module_or_environment_that_raises_is_one_line_and_says_how_to_see_the_traceback(my_envs):
     (my_envs / "broken_envs.py").write_text("raise RuntimeError('a bug in the module')\n")
     result = run_script("ppo_discrete.py", "--env-id", "broken_envs:X-v0", pythonpath=my_envs)
