@@ -256,8 +256,9 @@ def test_15_a_rollout_too_large_for_memory_is_one_line(script, tmp_path):
 
 
 def test_15_a_rollout_too_large_for_memory_is_one_line_from_the_command_line():
-    flags = ["--num-envs", "1", "--num-steps", "10000000000", "--num-minibatches", "78125000"]  # M = 128, as default
-    result = run_script("ppo_discrete.py", *flags, "--total-timesteps", "10000000000")
+    # 142 PiB of observations: more than a 64-bit machine can address (57 bits), so no overcommit lets it through.
+    flags = ["--num-envs", "1", "--num-steps", f"{10**16}", "--num-minibatches", f"{10**16 // 128}"]  # M = 128
+    result = run_script("ppo_discrete.py", *flags, "--total-timesteps", f"{10**16}")
     assert_exit_2_in_one_line(result, "out of memory: Unable to allocate", "lower --num-steps or --num-envs")
 
 
