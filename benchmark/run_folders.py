@@ -112,6 +112,8 @@ def read_folder(path: Path) -> RunFolder | None:
     env_id, exp_name, seed, unix_time = match.groups()
     args, summary, meta = (read_json(path / f"{name}.json") for name in ("args", "summary", "meta"))
     env_id = (args or {}).get("env_id", env_id)  # the id itself, where the name has made it portable
+    if summary is not None and "mean_return" in summary and summary["mean_return"] is None:
+        summary["mean_return"] = float("nan")  # no episode finished: null in the file (NaN in older ones)
     return RunFolder(path, env_id, exp_name, int(seed), int(unix_time), args or {}, summary, meta or {})
 
 

@@ -1,10 +1,12 @@
 """benchmark/run_folders.py's reading of a suite's folders into a table of runs: stitching a resumed run."""
 
 import json
+import math
 import sys
 
+import pytest
 from test_run import make_folder
-from util import ROOT, write_events
+from util import ROOT, only_run_dir, run_script, write_events
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import run_folders  # noqa: E402
@@ -38,3 +40,27 @@ def test_read_runs_stitches_a_run_resumed_from_a_checkpoint(tmp_path):
     [run] = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).to_dict("records")
     assert run["history"] == [(1000, 1.0), (3000, 2.0), (6000, 4.0), (8000, 5.0)] and run["complete"]
     assert run_folders.read_runs(tmp_path / "none", suites.SUITES["mujoco"]).empty
+
+
+# A budget too short for any episode to end: MountainCar and Pendulum episodes last 200 steps.
+NO_EPISODE = {
+    "ppo_continuous.py": ["--env-id", "Pendulum-v1", "--num-steps", "64", "--num-minibatches", "2"],
+    "ppo_penalty.py": ["--env-id", "Pendulum-v1", "--num-steps", "64", "--num-minibatches", "2"],
+    "ppo_discrete.py": ["--env-id", "MountainCar-v0", "--num-envs", "1", "--num-steps", "64"],
+    "ppo_shared_backbone.py": ["--env-id", "MountainCar-v0", "--num-envs", "1", "--num-steps", "64"],
+}
+
+
+@pytest.mark.parametrize("script", sorted(NO_EPISODE))
+def test_a_run_without_a_finished_episode_writes_strict_json_which_reads_back_as_nan(script, tmp_path):
+    """Before: "mean_return": NaN, which Python reads but JSON parsers of other languages (and jq 1.6) refuse."""
+    result = run_script(script, *NO_EPISODE[script], "--total-timesteps", "64", "--runs-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    folder = only_run_dir(tmp_path)
+
+    def refuse(constant):
+        raise AssertionError(f"summary.json holds {constant}, which is not JSON")
+
+    summary = json.loads((folder / "summary.json").read_text(), parse_constant=refuse)
+    assert (summary["episodes"], summary["mean_return"]) == (0, None)
+    assert math.isnan(run_folders.read_folder(folder).summary["mean_return"])
