@@ -903,7 +903,7 @@ class Run:
         } | self.extra
         with open(os.path.join(self.dir, "summary.json"), "w") as f:  # read by benchmark/run.py to skip finished runs
             # Strict JSON, for readers in any language: no episode finished is null (NaN is not JSON; train() returns it).
-            json.dump(summary | {"mean_return": summary["mean_return"] if returns else None}, f, indent=2)
+            json.dump(summary | {"mean_return": mean_return if returns else None}, f, indent=2)
         score = f"mean return of the last {len(returns)} episodes {mean_return:.2f}" if returns else ""
         print(
             f"{'interrupted' if interrupted else 'done'}: step {self.global_step:,} ({steps:,} steps in this run, "

@@ -266,7 +266,7 @@ class Run(BaseCallback):
         summary["interrupted"] = self.signal
         with open(os.path.join(self.dir, "summary.json"), "w") as f:  # read by benchmark/run.py to skip finished runs
             # Strict JSON, for readers in any language: no episode finished is null (NaN is not JSON; train() returns it).
-            json.dump(summary | {"mean_return": summary["mean_return"] if returns else None}, f, indent=2)
+            json.dump(summary | {"mean_return": mean_return if returns else None}, f, indent=2)
         score = f"mean return of the last {len(returns)} episodes {mean_return:.2f}" if returns else ""
         print(
             f"{'interrupted' if self.signal else 'done'}: step {steps:,} ({seconds:.0f} s, {summary['sps']:,.0f} "
