@@ -558,7 +558,7 @@ def validate(args: Args) -> None:
         (args.target_kl is None or args.target_kl > 0, "--target-kl must be positive (or None)"),
         (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
         ("" not in (args.resume, args.eval_checkpoint), "--resume and --eval-checkpoint need a path"),
-        (0 <= args.seed < 2**32, "--seed must be in [0, 2**32): numpy and gymnasium take no other seeds"),
+        (0 <= args.seed < 2**32, "--seed must be in [0, 2**32), the range np.random.seed takes"),
         (
             args.torch_threads <= (os.cpu_count() or 1),
             f"--torch-threads is more than this machine's {os.cpu_count()} CPUs",

@@ -101,15 +101,15 @@ SUITES: dict[str, Suite] = {
     for suite in (
         Suite(
             "mujoco",
-            "Figure 3 (PPO-Clip, ε = 0.2): ppo_continuous.py on the 7 MuJoCo environments, 1M steps, 3 seeds",
+            "Figure 3 (PPO-Clip, ε = 0.2): ppo_continuous.py on the 7 MuJoCo environments, 1M steps, 3 or more seeds",
             (Setting("ppo_continuous", "ppo_continuous.py", label="PPO-Clip, ε = 0.2"),),
             MUJOCO_ENVS,
             1_000_000,
         ),
         Suite(
             "mujoco_sb3",
-            "A peer, not ours: Stable-Baselines3's PPO with ppo_continuous.py's settings. benchmark/sb3_ppo.py on the "
-            "7 MuJoCo environments, 1M steps, 3 seeds, beside the mujoco suite (issue 15)",
+            "A peer, not ours: Stable-Baselines3's PPO with ppo_continuous.py's settings. benchmark/sb3_ppo.py at 1M "
+            "steps, beside the mujoco suite, on the environments and seeds listed below (issue 15)",
             (SB3_PPO,),
             MUJOCO_ENVS,
             1_000_000,
@@ -118,8 +118,8 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "mujoco_no_clip_vloss",
-            "An ablation, not the paper's setting: ppo_continuous.py --no-clip-vloss. The value loss unclipped, on "
-            "the 7 MuJoCo environments, 1M steps, 3 seeds, beside the mujoco suite (issue 15)",
+            "An ablation, not the paper's setting: ppo_continuous.py --no-clip-vloss. The value loss unclipped, at 1M "
+            "steps, beside the mujoco suite, on the environments and seeds listed below (issue 15)",
             (NO_CLIP_VLOSS,),
             MUJOCO_ENVS,
             1_000_000,
@@ -209,8 +209,8 @@ TABLE6 = {
     "SpaceInvadersNoFrameskip-v4": (744.5, 1213.9, 942.5),
 }
 
-# PPO at 10M steps by two published re-implementations, as CleanRL's documentation gives them (its PPO page,
-# `ppo_atari.py` and "openai/baselines' PPO (Huang et al., 2022)", 3 seeds each): mean ± std across seeds.
+# PPO at 10M steps by CleanRL's `ppo_atari.py` and by baselines' ppo2 itself, as CleanRL's documentation gives
+# them (its PPO page: `ppo_atari.py` and "openai/baselines' PPO (Huang et al., 2022)", 3 seeds each): mean ± std.
 # Not our runs: what ours are compared with beside the paper's.
 ATARI_PEERS = {
     "BreakoutNoFrameskip-v4": ("414.66 ± 28.09", "406.57 ± 31.55"),

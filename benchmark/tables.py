@@ -56,7 +56,7 @@ def scores_table(suite: Suite, used: pd.DataFrame) -> list[str]:
 
 def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
     """Per game, each seed's and the mean ± std of the paper's two Atari metrics: the mean return of the last 100
-    episodes (Table 6) beside the paper's PPO, A2C, ACER and two re-implementations, and the mean return over all of
+    episodes (Table 6) beside the paper's PPO, A2C, ACER, CleanRL's and baselines' ppo2, and the mean return over all of
     training (Table 2's first, which favours fast learning). A section per budget, the paper's first."""
     header = ["game", "setting", "seeds", "each seed (1, 2, …)", "mean ± std"]
     lines = []
