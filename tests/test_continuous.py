@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections import deque
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -286,13 +287,22 @@ def test_time_limit_truncation_bootstraps_from_the_final_observation(numpy_rollo
     assert actors.finished == [(2, 3.0, 3)]  # (step, raw return, length) of the episode that ended
 
 
+gym.register("tests/BigReward-v0", entry_point=lambda: CountingEnv(reward=50.0), max_episode_steps=3)
+
+
 def test_the_logged_return_is_the_raw_reward_sum_however_large():
-    """What TensorBoard gets is each episode's raw return: not scaled, not clipped at the normalizer's ±10."""
-    envs, actors = make_actors("tests/CountTruncate-v0")
+    """What TensorBoard gets is each episode's raw return: not scaled, not clipped at the normalizer's ±10.
+    Reward 50 for 3 steps: the episode's return is 150. The rollout stores the scaled reward; the first is
+    50 / √(var + 1e-8) with var = (1e-4 + 50²·1e-4 / 1.0001) / 1.0001 ≈ 0.25 (from mean 0, var 1, count
+    1e-4), about 100, clipped to 10."""
+    args = ppo.Args(env_id="tests/BigReward-v0", num_envs=1, num_steps=4, norm_obs=False)
+    envs = ppo.make_vector_env(args, run_dir="unused")
+    reward_scaler = ppo.RewardScaler(1, args.gamma, enabled=True)
+    actors = ppo.Actors(envs, ppo.ObsNormalizer((1,), enabled=False), reward_scaler, seed=0)
+    rollout = actors.collect(identity_critic_agent(), num_steps=4)
     envs.close()
-    actors.track_episodes(0, np.array([50.0]), np.array([False]))
-    actors.track_episodes(1, np.array([-30.5]), np.array([True]))
-    assert actors.finished == [(1, 19.5, 2)]
+    assert actors.finished == [(2, 150.0, 3)]  # (step, raw return, length)
+    assert rollout.rewards[0, 0] == 10.0 and np.abs(rollout.rewards).max() <= 10.0  # what the update sees
 
 
 def test_termination_does_not_bootstrap():
@@ -579,10 +589,12 @@ def test_importing_has_no_side_effects(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_status_line_is_short():
-    line = ppo.status_line(2048, 1_000_000, [1.0, 2.0], 2000.0)
-    # (1,000,000 − 2,048) steps left at 2,000 steps/s: 498 s.
-    assert "2,048/1,000,000" in line and "1.50" in line and "2,000 steps/s" in line and "eta 0:08:18" in line
+def test_status_line_is_short_and_averages_the_last_20_episodes():
+    line = ppo.status_line(2048, 1_000_000, deque(range(25)), 2000.0)
+    # The last 20 of 0..24 are 5..24, mean 14.5; (1,000,000 − 2,048) steps left at 2,000 steps/s: 498 s.
+    assert "2,048/1,000,000" in line and "14.50 (last 20 episodes)" in line
+    assert "2,000 steps/s" in line and "eta 0:08:18" in line
+    assert len(line) <= 100  # one line of a terminal, a log or a Slurm .out
 
 
 gym.register("tests/CountForever-v0", entry_point=lambda: CountingEnv(terminate=False), max_episode_steps=10**6)

@@ -343,21 +343,15 @@ def write_continuous_checkpoint(path):
     ("flags", "fragment"),
     [
         (["--env-id", "Pendulum-v1"], "use ppo_continuous.py"),
-        (["--env-id", "NoSuchEnv-v0"], "unknown environment id"),
         (["--num-minibatches", "3"], "not divisible by --num-minibatches"),
         (["--num-minibatches", "512"], "minibatches of 1 sample"),
-        (["--eval-checkpoint", "{tmp}/missing.pt"], "does not exist"),
-        (["--eval-checkpoint", "{tmp}/not_a_checkpoint.pt"], "is not a checkpoint"),
         (["--eval-checkpoint", "{tmp}/continuous.pt"], "use that script"),
         (["--env-id", "ALE/Pong-v5"], "use ppo_shared_backbone.py"),
     ],
     ids=[
         "box-action",
-        "unknown-env",
         "minibatches",
         "minibatch-of-1",
-        "missing-ckpt",
-        "not-ckpt",
         "continuous-ckpt",
         "images",
     ],
@@ -365,7 +359,6 @@ def write_continuous_checkpoint(path):
 def test_bad_input_is_one_line(tmp_path, flags, fragment):
     if "ALE/Pong-v5" in flags:
         pytest.importorskip("ale_py")
-    (tmp_path / "not_a_checkpoint.pt").write_text("hello\n")
     write_continuous_checkpoint(tmp_path / "continuous.pt")
     flags = [flag.format(tmp=tmp_path) for flag in flags]
     result = run_script(SCRIPT, *flags, "--runs-dir", tmp_path / "runs")

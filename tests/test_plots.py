@@ -43,13 +43,9 @@ def test_each_setting_keeps_its_colour_whatever_else_is_drawn(tmp_path):
     assert not (tmp_path / "none.png").exists()
 
 
-def test_table1_plot(tmp_path):
-    plots.plot_table1(table1(SCORES, RANDOM), tmp_path / "table1.png")
-    assert (tmp_path / "table1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_atari_curves_show_the_seeds_range_and_the_papers_final_score(tmp_path, monkeypatch):
-    drawn = {"plot": [], "fill_between": []}  # the data handed to the axes, by method
+def recorded_calls(monkeypatch, *methods: str) -> dict[str, list]:
+    """The arguments handed to the axes' `methods`, call by call (the figure is drawn as usual)."""
+    drawn = {method: [] for method in methods}
 
     def recording(method):
         original = getattr(plots.plt.Axes, method)
@@ -60,8 +56,33 @@ def test_atari_curves_show_the_seeds_range_and_the_papers_final_score(tmp_path, 
 
         return record
 
-    for method in drawn:
+    for method in methods:
         monkeypatch.setattr(plots.plt.Axes, method, recording(method))
+    return drawn
+
+
+def test_table1_plot_draws_our_scores_and_intervals_beside_the_papers(tmp_path, monkeypatch):
+    """SCORES by hand. Hopper (random 0, best clip0.2's mean 40): cpi 0.25, 0.5; clip0.2 0.75, 1.25. Swimmer
+    (random −100, best cpi's −40, so ÷ 60): cpi 50/60, 70/60; clip0.2 20/60, 40/60. Means: cpi 0.6875, clip0.2
+    0.75. With two seeds per environment a stratum's resampled mean is its lower seed's with probability 1/4
+    > 2.5%, so cpi's interval runs from both environments' lower seeds, (0.25 + 50/60) / 2, to both higher
+    ones, (0.5 + 70/60) / 2. The other nine settings were not run; the paper's bars are Table 1's."""
+    drawn = recorded_calls(monkeypatch, "bar", "errorbar")
+    plots.plot_table1(table1(SCORES, RANDOM), tmp_path / "table1.png")
+    assert (tmp_path / "table1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (_, ours, _), (_, paper, _) = drawn["bar"]
+    slugs = [setting.slug for setting in suites.SUITES["table1"].settings]
+    assert ours[slugs.index("cpi")] == pytest.approx(0.6875) and ours[slugs.index("clip0.2")] == pytest.approx(0.75)
+    assert sum(value == value for value in ours) == 2  # NaN (no bar) for the settings not run
+    assert paper[:3] == [-0.39, 0.76, 0.82]  # L^CPI, ε = 0.1, ε = 0.2
+    [(xs, values, (below, above))] = drawn["errorbar"]
+    cpi = list(values).index(pytest.approx(0.6875))
+    low, high = (0.25 + 50 / 60) / 2, (0.5 + 70 / 60) / 2
+    assert (values[cpi] - below[cpi], values[cpi] + above[cpi]) == (pytest.approx(low), pytest.approx(high))
+
+
+def test_atari_curves_show_the_seeds_range_and_the_papers_final_score(tmp_path, monkeypatch):
+    drawn = recorded_calls(monkeypatch, "plot", "fill_between")
     # Three seeds of Breakout 10 apart: their range is ±10 around the mean (their std would be ±8.2).
     steps = range(100_000, 10_000_001, 100_000)
     made = [

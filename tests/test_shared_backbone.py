@@ -431,31 +431,24 @@ def write_discrete_checkpoint(path):
     ("flags", "fragment"),
     [
         (["--env-id", "Pendulum-v1"], "use ppo_continuous.py"),
-        (["--env-id", "NoSuchEnv-v0"], "unknown environment id"),
         (["--num-minibatches", "3"], "not divisible by --num-minibatches"),
         (["--num-minibatches", "1024"], "minibatches of 1 sample"),
         (["--clip-coef", "0"], "--clip-coef must be positive"),
         (["--gamma", "1.5"], "--gamma must be in [0, 1]"),
         (["--vf-coef", "-1"], "--vf-coef must be non-negative"),
-        (["--eval-checkpoint", "{tmp}/missing.pt"], "does not exist"),
-        (["--eval-checkpoint", "{tmp}/not_a_checkpoint.pt"], "is not a checkpoint"),
         (["--eval-checkpoint", "{tmp}/discrete.pt"], "use that script"),
     ],
     ids=[
         "box-action",
-        "unknown-env",
         "minibatches",
         "minibatch-of-1",
         "clip",
         "gamma",
         "vf-coef",
-        "missing",
-        "not-ckpt",
         "other-script",
     ],
 )
 def test_bad_input_is_one_line(tmp_path, flags, fragment):
-    (tmp_path / "not_a_checkpoint.pt").write_text("hello\n")
     write_discrete_checkpoint(tmp_path / "discrete.pt")
     flags = [flag.format(tmp=tmp_path) for flag in flags]
     result = run_script(SCRIPT, *flags, "--runs-dir", tmp_path / "runs")
