@@ -105,7 +105,7 @@ def report(cli: Cli) -> dict[str, Path]:
     # A resumed run's commits and machines are joined by "+".
     commits = [c[:10] for c in dict.fromkeys("+".join(runs["commit"]).split("+")) if c]
     machines = [m for m in dict.fromkeys("+".join(runs["machine"]).split("+")) if m]
-    no_curve = [f"{r.env_id} seed {r.seed} ({r.setting})" for r in runs.itertuples() if not len(r.history)]
+    no_curve = [f"{r.env_id} seed {r.seed} ({r.setting})" for r in runs.itertuples() if r.episodes and not r.history]
     made = f"`python benchmark/report.py --suite {suite.name}{' --publish' if cli.publish else ''}`"
     incomplete = "incomplete runs included" if cli.include_incomplete else "incomplete runs are in the CSV only"
     # Their curves are only in the PNG an earlier report drew, kept beside the new one as <name>_before_episodes.png.
@@ -139,13 +139,13 @@ def report(cli: Cli) -> dict[str, Path]:
     if used.empty:
         lines += ["No complete runs yet.", ""]
     elif tables:
-        lines += table1_sections(tables)
+        lines += table1_sections(tables, cli.last_episodes)
     elif suite.name in ("atari", "atari3"):
-        lines += atari_tables(suite, used)
+        lines += atari_tables(suite, used, cli.last_episodes)
     else:
-        lines += scores_table(suite, used) + [""]
+        lines += scores_table(suite, used, cli.last_episodes) + [""]
     if not used.empty and suite.beside:
-        lines += peer_table(suite, used, read_record(out, suite.beside))
+        lines += peer_table(suite, used, read_record(out, suite.beside, cli.last_episodes))
     if not used.empty and suite.name != "table1" and cli.points_every != 0:
         lines += curve_points(used, cli.points_every)
     paths["md"].write_text("\n".join(lines))

@@ -240,7 +240,9 @@ def read_run(folders: list[RunFolder], budget: int, suite: Suite, last: int) -> 
         elif times := [e.wall_time for events in scalars.values() for e in events]:
             wall += max(times) - min(times)
     history = stitch(episodes)
-    steps = int(final.summary["global_step"] if final.summary else max(updates, default=0))
+    # A folder still in its first update (or that died before it) has done nothing yet: its run stands where
+    # the folder resumed it.
+    steps = int(final.summary["global_step"] if final.summary else max(updates, default=start_step(final, updates)))
     setting = split_exp_name(final.exp_name, suite)
     command = final.meta.get("command", "")
     return {
@@ -265,9 +267,10 @@ def read_run(folders: list[RunFolder], budget: int, suite: Suite, last: int) -> 
 def read_runs(runs_dir: Path, suite: Suite, last: int = 100) -> pd.DataFrame:
     """Every run in <runs_dir>: one row per run (the results CSV's columns, and `history`, its episodes as
     (global step at the end, return)), a run of several folders stitched (see stitch)."""
+    # A folder without a readable args.json (a process killed as it started) asked for no budget: not a run.
     rows = [
-        read_run([f for f in folders if (f.budget or 0) == budget], budget, suite, last)
+        read_run([f for f in folders if f.budget == budget], budget, suite, last)
         for folders in scan(runs_dir).values()
-        for budget in dict.fromkeys(f.budget or 0 for f in folders)
+        for budget in dict.fromkeys(f.budget for f in folders if f.budget)
     ]
     return pd.DataFrame(rows)

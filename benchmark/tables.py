@@ -40,7 +40,7 @@ def runs_cell(n: int, paper: int) -> str:
     return str(n) if n >= paper else f"{n} (paper {paper})"
 
 
-def scores_table(suite: Suite, used: pd.DataFrame) -> list[str]:
+def scores_table(suite: Suite, used: pd.DataFrame, last: int = 100) -> list[str]:
     """One row per (setting, environment): our score beside the paper's and baselines' figures."""
     paper_budget = budget_label(suite.total_timesteps)
     rows = []
@@ -49,12 +49,12 @@ def scores_table(suite: Suite, used: pd.DataFrame) -> list[str]:
         scores = runs["final_return"].tolist()
         cells = [runs_cell(len(runs), len(suite.seeds)), mean_std(scores), ci_cell(interval([scores], min_size=5), 1)]
         rows.append([env_id, setting, steps, *cells, *paper_columns(suite.name, env_id).values()])
-    header = ["environment", "setting", "steps", "seeds", f"{suite.who} (last 100 episodes)"]
+    header = ["environment", "setting", "steps", "seeds", f"{suite.who} (last {last} episodes)"]
     header += ["95% CI of the mean (≥ 5 seeds)", *paper_columns(suite.name, "")]
     return markdown_table(header, rows)
 
 
-def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
+def atari_tables(suite: Suite, used: pd.DataFrame, last: int = 100) -> list[str]:
     """Per game, each seed's and the mean ± std of the paper's two Atari metrics: the mean return of the last 100
     episodes (Table 6) beside the paper's PPO, A2C, ACER, CleanRL's and baselines' ppo2, and the mean return over all of
     training (Table 2's first, which favours fast learning). A section per budget, the paper's first."""
@@ -62,18 +62,22 @@ def atari_tables(suite: Suite, used: pd.DataFrame) -> list[str]:
     lines = []
     budgets = sorted(used.groupby("budget", sort=False), key=lambda item: item[0] != suite.total_timesteps)
     for budget, runs in budgets:
-        last, whole = [], []
+        final, whole = [], []
         for (_, setting, env_id), group in runs.groupby(GROUP, sort=False):
             group = group.sort_values("seed")
             training = [np.mean([v for _, v in h]) if h else math.nan for h in group["history"]]
             cells = [env_id, setting, runs_cell(len(group), len(suite.seeds))]
             scores = [each(group["final_return"]), mean_std(group["final_return"])]
-            last.append([*cells, *scores, *paper_columns(suite.name, env_id).values()])
+            final.append([*cells, *scores, *paper_columns(suite.name, env_id).values()])
             whole.append([*cells, each(training), mean_std(training)])
         full = budget == suite.total_timesteps
         title = "the paper's budget" if full else f"reduced (paper {budget_label(suite.total_timesteps)})"
-        lines += [f"## {budget_label(budget)} steps, {title}", "", "Mean return of the last 100 episodes (Table 6):"]
-        lines += ["", *markdown_table([*header, *paper_columns(suite.name, "")], last), ""]
+        lines += [
+            f"## {budget_label(budget)} steps, {title}",
+            "",
+            f"Mean return of the last {last} episodes (Table 6):",
+        ]
+        lines += ["", *markdown_table([*header, *paper_columns(suite.name, "")], final), ""]
         lines += ["Mean return of all episodes of training (Table 2's first metric):", ""]
         lines += markdown_table(header, whole) + [""]
     return lines
@@ -130,7 +134,7 @@ def curve_points(used: pd.DataFrame, every: int | None, last: int = 20) -> list[
     return lines
 
 
-def table1_sections(tables: list[Table1]) -> list[str]:
+def table1_sections(tables: list[Table1], last: int = 100) -> list[str]:
     """Table 1 at each budget (a reduced one a separate, labelled section): what is missing, the scores, the
     normalized score per environment, beside the paper's, and every pair."""
     lines: list[str] = []
@@ -146,7 +150,7 @@ def table1_sections(tables: list[Table1]) -> list[str]:
                 f"These runs are normalized among themselves only, never with the {paper_budget} runs.",
                 "",
             ]
-        lines += [coverage_note(t), "", "### Scores (mean ± std across seeds, last 100 episodes)", ""]
+        lines += [coverage_note(t), "", f"### Scores (mean ± std across seeds, last {last} episodes)", ""]
         scores = t.runs.groupby(["setting", "env_id"])["final_return"].apply(list)
         rows = [[exp, *(mean_std(scores.get((exp, e), [])) for e in t.envs)] for exp in t.exps]
         rows.append(["random policy (100 episodes)", *(f"{t.random[e]:.1f}" for e in t.envs)])

@@ -92,7 +92,8 @@ def test_runs_of_two_sessions_add_up_and_the_record_alone_gives_the_same_report(
     write_events(second, [(2000, 10.0), (8000, 20.0)], [8192])
     paths = make(*flags)
     rows = {row["seed"]: row for row in csv_rows(paths["csv"])}
-    assert (rows["1"]["final_return"], rows["1"]["episodes"], rows["2"]["final_return"]) == ("3", "3", "15")
+    # The CSV keeps the paper's score (the last 100: all 3 episodes of seed 1); the table, the last 2's.
+    assert (rows["1"]["final_return"], rows["1"]["episodes"], rows["2"]["final_return"]) == ("2.33333", "3", "15")
     row = (
         "| Hopper-v4 | ppo_continuous-8192 | 8192 (reduced; paper 1M) | 2 (paper 3) | 9.0 ± 6.0 | — | ~2300 | 2316.2 |"
     )
@@ -165,6 +166,32 @@ def test_runs_recorded_before_episodes_were_kept_are_named_and_the_curves_drawn_
     text = make(*flags)["md"].read_text()
     assert f"{bare} (their curves as drawn then: `classic_before_episodes.png`)" in text
     assert "Learning curves: `classic.png`." in text
+
+
+def test_last_episodes_changes_the_tables_not_the_record(tmp_path):
+    """--last-episodes 1 scores our runs and the peer's alike in the tables; the CSV keeps the paper's score,
+    the mean of the last 100 episodes, which a later report reads back."""
+    runs_dir, results = tmp_path / "runs", tmp_path / "results"
+    for suite in ("mujoco", "mujoco_sb3"):  # the same episodes on both sides: every difference is 0
+        for seed in range(1, 6):
+            key = f"Hopper-v4__{'sb3_ppo' if suite == 'mujoco_sb3' else 'ppo_continuous'}-8192__{seed}"
+            folder = make_folder(runs_dir / suite, key, 100, total=8192, global_step=8192)
+            write_events(folder, [(2000, 100.0), (8000, 2.0)], [8192])
+        make("--suite", suite, "--runs-dir", runs_dir, "--results-dir", results, "--last-episodes", "1")
+    [row] = {r["final_return"] for r in csv_rows(results / "mujoco_sb3.csv")}
+    assert row == "51"  # (100 + 2) / 2
+    text = (results / "mujoco_sb3.md").read_text()
+    assert "| Hopper-v4 | 8192 | 2.0 ± 0.0 (5) | 2.0 ± 0.0 (5) | [0.0, 0.0] |" in text  # before: 100.0 for ours
+    assert "| SB3 (last 1 episodes) |" in text
+
+
+def test_a_run_without_episodes_yet_is_not_said_to_predate_them(tmp_path):
+    runs_dir = tmp_path / "runs"
+    key = "CartPole-v1__ppo_discrete-8192__1"
+    make_folder(runs_dir / "classic", key, 100, total=8192, global_step=2048, interrupted="SIGTERM")
+    text = make("--suite", "classic", "--runs-dir", runs_dir)["md"].read_text()
+    assert "Incomplete, in the CSV only: CartPole-v1 ppo_discrete-8192 seed 1 at 2,048 steps." in text
+    assert "recorded before episodes were kept" not in text
 
 
 def test_an_incomplete_run_is_scored_only_when_asked(tmp_path):

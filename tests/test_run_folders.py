@@ -42,6 +42,28 @@ def test_read_runs_stitches_a_run_resumed_from_a_checkpoint(tmp_path):
     assert run_folders.read_runs(tmp_path / "none", suites.SUITES["mujoco"]).empty
 
 
+def test_a_resumed_run_whose_new_folder_has_not_logged_yet_stands_where_it_resumed(tmp_path):
+    """Its newest folder has args.json only (the process is in its first update, or died setting up): the run
+    is at its checkpoint's step, not at 0, which a later, shorter run would replace in the record."""
+    import torch
+
+    key = "Hopper-v4__ppo_continuous-20k__1"
+    first = make_folder(tmp_path, key, 100, total=20480, global_step=12288, interrupted="SIGTERM")
+    write_events(first, [(2000, 1.0), (6000, 2.0), (12000, 3.0)], [2048 * i for i in range(1, 7)])
+    torch.save({"global_step": 12288}, first / "model.pt")
+    make_folder(tmp_path, key, 200, total=20480, checkpoint=False, resume=f"elsewhere/{first.name}/model.pt")
+    [run] = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).to_dict("records")
+    assert (run["total_timesteps"], run["complete"], run["pieces"], run["episodes"]) == (12288, False, 2, 3)
+
+
+def test_a_folder_without_its_args_is_not_a_run(tmp_path):
+    """A process killed as it wrote args.json asked for no budget: not a run complete at budget 0."""
+    key = "Hopper-v4__ppo_continuous-20k__2"
+    folder = make_folder(tmp_path, key, 100, total=20480, checkpoint=False)
+    (folder / "args.json").write_text('{"total_timesteps": 20')  # cut mid-write
+    assert run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).empty
+
+
 # A budget too short for any episode to end: MountainCar and Pendulum episodes last 200 steps.
 NO_EPISODE = {
     "ppo_continuous.py": ["--env-id", "Pendulum-v1", "--num-steps", "64", "--num-minibatches", "2"],
