@@ -36,7 +36,8 @@ def read_record(results_dir: Path, suite: str, last: int = 100) -> pd.DataFrame:
     text = dict.fromkeys(["script", "setting", "env_id", "commit", "complete", "machine"], str)
     runs = read_csv(
         path,
-        [*FLOATS, "seed", "budget", "total_timesteps"],
+        FLOATS,
+        ("seed", "budget", "total_timesteps"),
         dtype=text,
         keep_default_na=False,
         na_values=dict.fromkeys(FLOATS, ["nan"]),
@@ -44,9 +45,8 @@ def read_record(results_dir: Path, suite: str, last: int = 100) -> pd.DataFrame:
     runs["complete"] = runs["complete"] == "True"
     history = {}
     if episodes.is_file():
-        table = read_csv(
-            episodes, ["seed", "budget", "step", "return"], dtype={"setting": str, "env_id": str}, keep_default_na=False
-        )
+        text = {"setting": str, "env_id": str}
+        table = read_csv(episodes, ["return"], ("seed", "budget", "step"), dtype=text, keep_default_na=False)
         for key, run in table.groupby(KEY, sort=False):
             history[key] = list(run[["step", "return"]].itertuples(index=False, name=None))
     runs["history"] = [history.get(key, []) for key in runs[KEY].itertuples(index=False, name=None)]

@@ -92,13 +92,15 @@ def script_at(commit: str, script: str, folder: Path) -> Path:
     return path
 
 
-def read_csv(path: Path, numeric: list[str], **kwargs):
-    """A CSV of the record (pandas), or one line saying it is damaged: a cut write, a merge's conflict markers."""
+def read_csv(path: Path, numeric: list[str], whole: tuple[str, ...] = (), **kwargs):
+    """A CSV of the record (pandas), or one line saying it is damaged: a cut write, a merge's conflict markers.
+    The `numeric` columns must read as numbers (NaN where the CSV says nan), the `whole` ones as whole numbers."""
     import pandas as pd
 
     try:
         table = pd.read_csv(path, **kwargs)
         table[numeric].astype(float)
+        table[list(whole)].astype("int64")  # a row cut short leaves them empty: NaN, which no integer is
     except (ValueError, KeyError, EOFError, OSError) as e:  # pandas' parser errors are ValueErrors
         detail = " ".join(str(e).split())[:120]
         raise UserError(f"{path} cannot be read ({detail}); restore it: git checkout -- {path}") from None

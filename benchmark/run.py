@@ -202,9 +202,14 @@ class Children:
 
     def __init__(self):
         self.lock = threading.RLock()  # the handler may run while the main thread holds it
-        self.procs: set[subprocess.Popen] = set()
-        self.signal: int | None = None
+        self.procs: dict[subprocess.Popen, int] = {}  # each child, and how many of `signals` it has been sent
+        self.signals: list[int] = []  # the Ctrl-C/SIGTERMs received, in order
         self.previous: dict = {}
+
+    @property
+    def signal(self) -> int | None:
+        """The first signal received (None: the runner was not told to stop)."""
+        return self.signals[0] if self.signals else None
 
     def __enter__(self) -> Children:
         self.previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -217,27 +222,35 @@ class Children:
     def handle(self, signum: int, frame) -> None:
         what = "again: stopping the runs at once"
         if self.signal is None:
-            self.signal = signum
             what = "stopping the runs after their iteration (they checkpoint); no new run starts; again to stop them"
             what += " at once"
+        self.signals.append(signum)
         print(f"\nrun.py: {signal.Signals(signum).name}: {what}", file=sys.stderr)
         with self.lock:
-            for proc in self.procs:
-                if proc.poll() is None:
+            self.forward()
+
+    def forward(self) -> None:
+        """Sends each live child the signals it has not been sent yet, once each. A child being started when
+        a signal came (in the thread the handler ran in, as with --run) gets them once it is registered."""
+        for proc, sent in self.procs.items():
+            if proc.poll() is None:
+                for signum in self.signals[sent:]:
                     proc.send_signal(signum)
+            self.procs[proc] = len(self.signals)
 
     def run(self, cmd: list[str], **kwargs) -> int | None:
         """Runs a script with one thread (N processes at a time on N cores): its exit code, or None when the
         runner was told to stop before it started."""
         with self.lock:
-            if self.signal is not None:
+            if self.signals:
                 return None
             env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
             proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, **kwargs)
-            self.procs.add(proc)
+            self.procs[proc] = 0
+            self.forward()  # a signal that came while Popen ran
         returncode = proc.wait()
         with self.lock:
-            self.procs.discard(proc)
+            del self.procs[proc]
         return returncode
 
 
@@ -247,6 +260,7 @@ class Outcome:
     status: str  # complete (skipped), busy (skipped), done, interrupted, failed, not started
     detail: str = ""
     returncode: int | None = None
+    folder: Path | None = None  # the run folder the script made (None: it made none)
 
 
 def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome:
@@ -266,8 +280,9 @@ def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome
         if log is None:  # a Slurm task's .out: say what it does, as a local log's first lines do
             print(f"run.py: {run.key}: {state.action} ({state.reason}){f' in Slurm job {owner}' if owner else ''}")
         outcome = launch(run, cli, children, log, state.checkpoint, lock)
-        if outcome.returncode == 2 and state.checkpoint is not None and children.signal is None:
-            # The checkpoint could not be resumed (unreadable, or made by other code): start afresh.
+        if outcome.returncode == 2 and outcome.folder is None and state.checkpoint is not None and not children.signal:
+            # The script refused the checkpoint before it began (unreadable, or made by other code): start afresh.
+            # An error once under way (a non-finite loss, a full disk) is the run's failure, its steps kept.
             print(f"run.py: {run.key}: resuming {display(state.checkpoint)} failed; starting it afresh")
             outcome = launch(run, cli, children, log, None, lock)
         return outcome
@@ -302,10 +317,11 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
     if folder.is_complete(run.total_timesteps):
         summary = folder.summary
         detail = f"return {summary['mean_return']:.1f} (last {summary['episodes']} episodes)"
-        return Outcome(run, "done", f"{detail} in {summary['wall_seconds']:.0f} s; {display(folder.path)}", returncode)
+        detail += f" in {summary['wall_seconds']:.0f} s; {display(folder.path)}"
+        return Outcome(run, "done", detail, returncode, folder.path)
     if returncode in (130, 143):
-        return Outcome(run, "interrupted", f"exit {returncode}; {display(folder.path)}", returncode)
-    return Outcome(run, "failed", f"exit {returncode}; {display(folder.path)}: {said}", returncode)
+        return Outcome(run, "interrupted", f"exit {returncode}; {display(folder.path)}", returncode, folder.path)
+    return Outcome(run, "failed", f"exit {returncode}; {display(folder.path)}: {said}", returncode, folder.path)
 
 
 def run_locally(runs: list[Run], cli: Cli) -> int:
@@ -350,7 +366,12 @@ def run_one(run: Run, cli: Cli) -> int:
     with Children() as children:
         outcome = execute(run, cli, children, None)
     print(f"run.py: {run.key}: {outcome.status} ({outcome.detail})")
-    return 0 if outcome.status in ("complete", "done") else outcome.returncode or 1
+    if outcome.status in ("complete", "done"):
+        return 0
+    if children.signal is not None:  # told to stop: as run_locally's exit code
+        return 130 if children.signal == signal.SIGINT else 143
+    # A script's one-line error, or interrupted from outside; any other end (killed by a signal: < 0) is 1.
+    return outcome.returncode if outcome.returncode in (2, 130, 143) else 1
 
 
 def plan(runs: list[Run], cli: Cli) -> list[tuple[Run, RunState]]:

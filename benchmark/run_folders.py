@@ -136,7 +136,7 @@ def recorded_runs(results_csv: Path) -> dict[tuple[str, int], tuple[bool, int]]:
     records; empty when there is no such file."""
     if not results_csv.is_file():
         return {}
-    runs = read_csv(results_csv, ["seed", "budget", "total_timesteps"], dtype={"complete": str})
+    runs = read_csv(results_csv, [], ("seed", "budget", "total_timesteps"), dtype={"complete": str})
     return {
         (run_key(r.env_id, r.setting, int(r.seed)), int(r.budget)): (r.complete == "True", int(r.total_timesteps))
         for r in runs.itertuples()

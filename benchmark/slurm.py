@@ -66,7 +66,7 @@ def slurm_script(runs: list[Run], cli: Cli) -> str:
         f"# Written by benchmark/run.py on {time.strftime('%Y-%m-%d %H:%M')}: {len(runs)} runs still to do, one per array task.",
         "# Each task skips its run if complete and resumes it from its checkpoint if cut short, so the same",
         "# run.py command, run again after a time-out or a failure, writes a script for what is left.",
-        *(f"#SBATCH --{option}={value}" for option, value in sbatch.items() if value),
+        *(f"#SBATCH --{option}={shlex.quote(str(value))}" for option, value in sbatch.items() if value),
         "",
         "set -euo pipefail",
         "RUNS=(",

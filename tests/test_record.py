@@ -9,6 +9,7 @@ from util import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import record  # noqa: E402
+import run_folders  # noqa: E402
 
 RESULTS = ROOT / "benchmark" / "results"
 
@@ -39,18 +40,24 @@ def test_a_recorded_run_is_scored_from_its_episodes_and_written_back_as_recorded
     assert record.read_record(tmp_path, "none").empty
 
 
-@pytest.mark.parametrize("damage", ["empty", "cut", "conflict", "episodes"])
+@pytest.mark.parametrize("damage", ["empty", "cut", "row", "conflict", "episodes"])
 def test_a_damaged_record_is_one_line_saying_how_to_restore_it(tmp_path, damage):
     """A write cut short, or a merge's conflict markers: before, a pandas traceback in run.py and report.py."""
     good = (RESULTS / "classic.csv").read_text()
     (tmp_path / "classic_episodes.csv.gz").write_bytes((RESULTS / "classic_episodes.csv.gz").read_bytes())
+    head, last = good.rstrip().rsplit("\n", 1)
+    row = head + "\n" + ",".join(last.split(",")[:6]) + "\n"  # cut after final_return: no budget, no steps
     text = {"empty": "", "cut": good[: len(good) // 2], "conflict": good.replace("\n", "\n<<<<<<< HEAD\n", 1)}
+    text["row"] = row
     (tmp_path / "classic.csv").write_text(text.get(damage, good))
     if damage == "episodes":
         (tmp_path / "classic_episodes.csv.gz").write_bytes((RESULTS / "classic_episodes.csv.gz").read_bytes()[:500])
     broken = "classic_episodes.csv.gz" if damage == "episodes" else "classic.csv"
     with pytest.raises(record.ReportError, match=f"{broken} cannot be read .*; restore it: git checkout -- "):
         record.read_record(tmp_path, "classic")
+    if damage != "episodes":  # run.py reads the CSV too, for the runs it skips (before: int(NaN)'s traceback)
+        with pytest.raises(record.ReportError, match="classic.csv cannot be read .*; restore it: git checkout -- "):
+            run_folders.recorded_runs(tmp_path / "classic.csv")
 
 
 def test_random_policy_scores(tmp_path):

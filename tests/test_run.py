@@ -306,6 +306,9 @@ FAKE_SCRIPT = (
     + """if a.env_id == "Bad-v0":  # a script's one-line error
     print("fake: error: bad input; pass a good one", file=sys.stderr)
     sys.exit(2)
+if a.env_id == "Refuse-v0" and a.resume:  # a checkpoint it cannot read: refused before anything starts
+    print("fake: error: checkpoint unreadable; pass the model.pt of a run folder", file=sys.stderr)
+    sys.exit(2)
 assert os.environ["OMP_NUM_THREADS"] == "1"
 received = []  # Slow-v0's signals, counted from before model.pt exists (the test's cue to send one)
 if a.env_id == "Slow-v0":
@@ -317,6 +320,12 @@ os.makedirs(run_dir)
 args = {"total_timesteps": a.total_timesteps, "num_envs": 1, "num_steps": 512, "resume": a.resume, "argv": sys.argv}
 json.dump(args, open(os.path.join(run_dir, "args.json"), "w"))
 open(os.path.join(run_dir, "model.pt"), "wb").close()
+if a.env_id == "Diverge-v0" and a.resume:  # an error once under way, in the run folder it made
+    print("fake: error: the loss became non-finite; the last checkpoint is kept", file=sys.stderr)
+    sys.exit(2)
+if a.env_id == "Killed-v0":  # killed from outside (the out-of-memory killer, a node lost)
+    import signal
+    os.kill(os.getpid(), signal.SIGKILL)
 summary = {"global_step": a.total_timesteps, "start_step": 0, "mean_return": 1.0, "episodes": 1,
            "wall_seconds": 0.1, "sps": 1.0, "interrupted": None}
 if a.env_id == "Slow-v0":  # trains until a signal, like the scripts: count the signals, then stop
@@ -362,6 +371,68 @@ def test_local_runner_runs_resumes_records_meta_and_skips_on_the_second_pass(tmp
     assert runner.run_locally(runs[:2], options) == 0
     assert "A-v0__fake__1: complete" in capsys.readouterr().out
     assert sum(len(v) for v in run_folders.scan(runs_dir / "mujoco").values()) == 3
+
+
+def test_a_refused_checkpoint_starts_afresh_but_an_error_under_way_keeps_the_run(tmp_path, capsys):
+    """A resumed script that refuses its checkpoint (exit 2 before making a folder) is started again from 0;
+    one that fails once under way (exit 2 in its new folder) is a failed run, its checkpoints kept for a look."""
+    fake = tmp_path / "fake_script.py"
+    fake.write_text(FAKE_SCRIPT)
+    runs = [
+        runner.Run("mujoco", suites.Setting("fake", str(fake)), env, 1, 1024, "fake")
+        for env in ("Refuse-v0", "Diverge-v0")
+    ]
+    runs_dir = tmp_path / "runs"
+    for run in runs:
+        make_folder(runs_dir / "mujoco", run.key, 100, total=1024)  # cut short, with a checkpoint
+    assert runner.run_locally(runs, cli("--suite", "mujoco", runs_dir=runs_dir)) == 1
+    out = capsys.readouterr().out
+    assert "Refuse-v0__fake__1: resuming" in out and "Refuse-v0__fake__1: done" in out
+    assert "Diverge-v0__fake__1: failed (exit 2; " in out and "the loss became non-finite" in out
+    assert "Diverge-v0__fake__1: resuming" not in out  # before: started afresh, its steps thrown away
+    groups = run_folders.scan(runs_dir / "mujoco")
+    assert [f.args["resume"] is None for f in groups["Refuse-v0__fake__1"]] == [True, True]  # the cut one, afresh
+    assert [f.args["resume"] is None for f in groups["Diverge-v0__fake__1"]] == [True, False]
+
+
+def popen_then(signum: int):
+    """subprocess.Popen that signals this process as soon as the child exists: the runner's handler runs in
+    this thread before it has registered the child (as in a Slurm task, whose runner is single-threaded)."""
+    popen = subprocess.Popen
+
+    def start(*args, **kwargs):
+        proc = popen(*args, **kwargs)
+        os.kill(os.getpid(), signum)
+        return proc
+
+    return start
+
+
+def test_a_signal_that_comes_as_a_child_starts_reaches_it(monkeypatch):
+    monkeypatch.setattr(runner.subprocess, "Popen", popen_then(signal.SIGTERM))
+    child = "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); time.sleep(20)"
+    start = time.time()
+    with runner.Children() as children:
+        returncode = children.run([sys.executable, "-c", child])
+    assert children.signal == signal.SIGTERM and returncode in (143, -signal.SIGTERM)  # before or after its handler
+    assert time.time() - start < 10  # before: never told, it slept its 20 s
+
+
+def test_a_slurm_task_exits_with_the_runners_codes(tmp_path, monkeypatch, capsys):
+    """run.py --run: 143 when told to stop (its run then checkpoints), 2 on a script's one-line error, 1 when
+    the script was killed (a negative return code, which sys.exit would turn into 247)."""
+    fake = tmp_path / "fake_script.py"
+    fake.write_text(FAKE_SCRIPT)
+    options = cli("--suite", "mujoco", runs_dir=tmp_path / "runs")
+    run = {
+        env: runner.Run("mujoco", suites.Setting("fake", str(fake)), env, 1, 1024, "fake")
+        for env in ("Bad-v0", "Killed-v0", "Slow-v0")
+    }
+    assert runner.run_one(run["Bad-v0"], options) == 2
+    assert runner.run_one(run["Killed-v0"], options) == 1
+    monkeypatch.setattr(runner.subprocess, "Popen", popen_then(signal.SIGTERM))
+    assert runner.run_one(run["Slow-v0"], options) == 143
+    assert "Killed-v0__fake__1: failed (exit -9; " in capsys.readouterr().out
 
 
 def test_sigterm_reaches_each_run_once_and_the_run_is_resumed_next_time(tmp_path):
@@ -449,6 +520,16 @@ def test_slurm_script_has_one_array_task_per_run_still_to_do(tmp_path, capsys):
     result = subprocess.run([*task, "--dry-run"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert f"# {keys[3]}: start (new)" in result.stdout and "--exp-name cpi-300k" in result.stdout
+
+
+def test_slurm_script_quotes_a_runs_dir_with_a_space(tmp_path, capsys):
+    runs_dir = tmp_path / "my runs"
+    options = cli("--suite", "classic", "--seeds", "1", "--slurm", "--dry-run", runs_dir=runs_dir)
+    planned = runner.plan(runner.expand(options), options)
+    assert slurm.write_slurm(planned, options, runner.summarize(planned)) == 0
+    [output] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#SBATCH --output=")]
+    # sbatch reads a directive's value as the shell would: before, it stopped at the space.
+    assert shlex.split(output.removeprefix("#SBATCH --output=")) == [f"{runs_dir}/classic/slurm/%A_%a.out"]
 
 
 def test_slurm_cli_writes_the_script_and_dry_run_prints_it(tmp_path):
