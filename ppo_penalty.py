@@ -446,6 +446,7 @@ def train(args: Args) -> dict:
         global_step = run.restore(state)
         # β of Eq. (8): an adaptive β is training state, a resumed run goes on with it; a fixed β is --init-beta's.
         beta = run.resumed.get("beta", args.init_beta) if args.adaptive_beta else args.init_beta
+        run.extra = {"beta": beta}  # what a checkpoint keeps if the run stops before its first update
         actors = Actors(envs, obs_normalizer, reward_scaler, args.seed, args.numpy_rollout)
 
         while run.going(global_step):  # until the step budget, or Ctrl-C/SIGTERM
@@ -764,7 +765,7 @@ class Run:
         if self.end_step == self.start_step:  # validate() has made sure a new run has an iteration
             raise UserError(
                 f"{args.resume} is at step {self.start_step:,} and an iteration is N×T = {self.batch_size:,} steps: "
-                f"pass --total-timesteps {self.start_step + self.batch_size:,} or more to go on"
+                f"pass --total-timesteps {self.start_step + self.batch_size} or more to go on"
             )
         name = f"{args.env_id}__{args.exp_name}__{args.seed}"
         # A portable folder name (Windows too): ALE/Pong-v5 -> ALE-Pong-v5, my_module:MyEnv-v0 -> my_module-MyEnv-v0.

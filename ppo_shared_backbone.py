@@ -801,7 +801,7 @@ class Run:
         if self.end_step == self.start_step:  # validate() has made sure a new run has an iteration
             raise UserError(
                 f"{args.resume} is at step {self.start_step:,} and an iteration is N×T = {self.batch_size:,} steps: "
-                f"pass --total-timesteps {self.start_step + self.batch_size:,} or more to go on"
+                f"pass --total-timesteps {self.start_step + self.batch_size} or more to go on"
             )
         name = f"{args.env_id}__{args.exp_name}__{args.seed}"
         # A portable folder name (Windows too): ALE/Pong-v5 -> ALE-Pong-v5, my_module:MyEnv-v0 -> my_module-MyEnv-v0.

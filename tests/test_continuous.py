@@ -521,7 +521,7 @@ def test_bad_checkpoints(capsys, tmp_path):
     err = run_main(capsys, "--eval-checkpoint", summary["checkpoint"], "--env-id", "Hopper-v4")
     assert "was trained on Pendulum-v1, not Hopper-v4" in err
     err = run_main(capsys, "--resume", summary["checkpoint"])  # already at its --total-timesteps
-    assert "an iteration is N×T = 512 steps: pass --total-timesteps 1,536 or more to go on" in err
+    assert "an iteration is N×T = 512 steps: pass --total-timesteps 1536 or more to go on" in err
 
 
 def test_non_finite_loss_stops_with_the_step(capsys, tmp_path):

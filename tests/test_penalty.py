@@ -5,7 +5,9 @@ test_shared_code.py and tested in test_continuous.py."""
 
 import json
 import math
+import os
 import shutil
+import signal
 
 import pytest
 import torch
@@ -224,6 +226,25 @@ def test_short_run_logs_and_checkpoint_with_beta_that_evaluates_and_resumes(tmp_
     assert checkpoint["beta"] != 1.0  # adapted away from --init-beta, so the check below tells the two apart
     assert read_scalars(resumed["run_dir"])["charts/beta"][0][1] == pytest.approx(checkpoint["beta"])
     assert_resumed_schedule(resumed["run_dir"], checkpoint, 2048)
+
+
+def test_a_resumed_run_stopped_before_its_first_update_keeps_its_beta(tmp_path, monkeypatch):
+    """SIGTERM while a resumed run sets up: its checkpoint and summary keep the β it resumed with (before: no β,
+    so the next --resume fell back to --init-beta)."""
+    first = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path / "a"), **tiny_kwargs(save_model=True)))
+    beta = torch.load(first["checkpoint"], weights_only=True)["beta"]
+    assert beta != 1.0  # adapted away from --init-beta
+    actors = ppo.Actors
+
+    def stopped(*args, **kwargs):  # the signal comes as the run sets up, before its first iteration
+        os.kill(os.getpid(), signal.SIGTERM)
+        return actors(*args, **kwargs)
+
+    monkeypatch.setattr(ppo, "Actors", stopped)
+    flags = ["--resume", first["checkpoint"], "--total-timesteps", "2048", "--save-model"]
+    second = ppo.train(ppo.parse_args([*flags, "--runs-dir", str(tmp_path / "b")]))
+    assert (second["interrupted"], second["global_step"]) == ("SIGTERM", 1024)
+    assert torch.load(second["checkpoint"], weights_only=True)["beta"] == second["beta"] == beta
 
 
 def test_a_fixed_beta_resumed_with_a_new_init_beta_uses_it(tmp_path):
