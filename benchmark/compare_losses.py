@@ -1,5 +1,6 @@
 """Did a change alter the learning? Runs a script as it is now and as it was at an earlier commit,
-with the same seed and flags, and compares the losses each update logged.
+with the same seed and flags, and compares everything each run logged but its speed: each update's losses and
+charts (learning rate, β, clip range...), and each episode's return and length.
 
 A speed-up that only removes overhead leaves every loss bit for bit the same; one that changes the order of
 floating-point operations (a fused optimizer, a compiled graph) moves them by rounding noise, shown as the largest
@@ -31,7 +32,8 @@ from repo import REPO, run_script, script_at
 from run_folders import read_scalars
 
 OWN_FLAGS = ("--runs-dir", "--resume", "--eval-checkpoint", "-h", "--help")  # what this tool sets, or no run makes
-KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac")
+KEYS = ("losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac")  # shown
+TIMING = "charts/SPS"  # steps per second: different in every run
 
 
 @dataclass
@@ -47,23 +49,45 @@ class Cli:
     out: str = ""  # with --seeds: also write each run's mean losses here (JSON), to pool several ranges later
 
 
-def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[float]]:
-    """The losses of each update of one run of the script, by TensorBoard key."""
+def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """What one run of the script logged, by TensorBoard tag: (step, value) of each update or episode."""
     scalars = read_scalars(run_script(script_path, flags, runs_dir)[0])
-    return {key: [e.value for e in scalars[key]] for key in KEYS}
+    return {tag: [(e.step, e.value) for e in events] for tag, events in scalars.items() if tag != TIMING}
 
 
-def run_means(runs: list[dict]) -> pd.DataFrame:
+def per_update(log: dict) -> list[str]:
+    """The tags logged once per update (the episodes' are logged when an episode ends, which learning moves)."""
+    return sorted(tag for tag in log if not tag.startswith("charts/episodic_"))
+
+
+def check_comparable(before: dict, now: dict) -> None:
+    """The same tags, logged at the same updates, each way; else one line saying what differs."""
+    if not per_update(before):
+        raise SystemExit("compare_losses.py: the run before logged no update: give --flags a budget of a few updates")
+    if differ := sorted(set(per_update(before)) ^ set(per_update(now))):
+        raise SystemExit(f"compare_losses.py: only one side logged {', '.join(differ)}: nothing to compare them with")
+    for tag in per_update(before):
+        if [step for step, _ in before[tag]] != [step for step, _ in now[tag]]:
+            raise SystemExit(
+                f"compare_losses.py: {tag}: before logged {len(before[tag])} updates, now {len(now[tag])} (or at "
+                "other steps): the two runs did not train alike (a crash, other flags); see their output"
+            )
+
+
+def run_means(runs: list[dict], keys: list[str]) -> pd.DataFrame:
     """One row per run, one column per loss: its mean over the run's updates."""
-    return pd.DataFrame([{key: np.mean(run[key]) for key in KEYS} for run in runs])
+    return pd.DataFrame([{key: np.mean([value for _, value in run[key]]) for key in keys} for run in runs])
 
 
 def compare_distributions(before: list[dict], now: list[dict]) -> dict[str, tuple[float, float, float]]:
     """Per loss: the mean over seeds of each run's mean, before and now, and (now - before) / its standard
     error, each side's from its seeds' sample variance (Welch's t statistic)."""
-    a, b = run_means(before), run_means(now)
+    for a, b in zip(before, now, strict=True):
+        check_comparable(a, b)
+    keys = [tag for tag in per_update(before[0]) if tag.startswith("losses/")]
+    a, b = run_means(before, keys), run_means(now, keys)
     t = scipy.stats.ttest_ind(b, a, equal_var=False).statistic
-    return {key: (a[key].mean(), b[key].mean(), np.nan_to_num(t[i])) for i, key in enumerate(KEYS)}  # 0/0: 0
+    return {key: (a[key].mean(), b[key].mean(), np.nan_to_num(t[i])) for i, key in enumerate(keys)}  # 0/0: 0
 
 
 def main() -> None:
@@ -90,22 +114,29 @@ def main() -> None:
     if cli.seeds:
         return by_distribution(cli, seeds, runs)
     before, now = runs["before"][0], runs["now"][0]
-    worst = max(np.max(np.abs(np.subtract(now[k], before[k])) / np.maximum(np.abs(before[k]), 1e-12)) for k in KEYS)
-    summary = dict(script=cli.script, before=cli.before, updates=len(now[KEYS[0]]), identical=before == now)
-    print(json.dumps(summary | {"max_relative_difference": float(worst)}))
-    print(f"first update, before: {[round(before[k][0], 6) for k in KEYS]}")
-    print(f"first update, now:    {[round(now[k][0], 6) for k in KEYS]}")
+    check_comparable(before, now)
+    tags = per_update(before)
+    values = {tag: (np.array([v for _, v in before[tag]]), np.array([v for _, v in now[tag]])) for tag in tags}
+    worst = max(np.max(np.abs(b - a) / np.maximum(np.abs(a), 1e-12), initial=0.0) for a, b in values.values())
+    episodes = [before.get(tag) == now.get(tag) for tag in (before.keys() | now.keys()) - set(tags)]
+    summary = dict(script=cli.script, before=cli.before, updates=len(before[tags[0]]), tags=len(tags))
+    summary |= dict(identical=before == now, max_relative_difference=float(worst), same_episodes=all(episodes))
+    print(json.dumps(summary))
+    shown = [key for key in KEYS if key in values]
+    print(f"first update, before: {[round(float(values[k][0][0]), 6) for k in shown]}")
+    print(f"first update, now:    {[round(float(values[k][1][0]), 6) for k in shown]}")
 
 
 def by_distribution(cli: Cli, seeds: range, runs: dict[str, list[dict]]) -> None:
     """--seeds: each loss's mean over seeds, before and now, and their difference in standard errors."""
     if cli.out:
-        means = {name: run_means(runs[name]).to_dict("records") for name in runs}
+        keys = [tag for tag in per_update(runs["before"][0]) if tag.startswith("losses/")]
+        means = {name: run_means(runs[name], keys).to_dict("records") for name in runs}
         Path(cli.out).write_text(json.dumps({"seeds": list(seeds), "flags": cli.flags, **means}))
     print(f"{cli.script}: seeds {seeds[0]}-{seeds[-1]}, {cli.flags}; mean over seeds of each run's mean loss")
     for key, (mean_before, mean_now, z) in compare_distributions(runs["before"], runs["now"]).items():
         flag = "  <- differs" if abs(z) > 3 else ""
-        print(f"{key:22s} before {mean_before:10.5f}  now {mean_now:10.5f}  difference {z:+5.2f} standard errors{flag}")
+        print(f"{key:26s} before {mean_before:10.5f}  now {mean_now:10.5f}  difference {z:+5.2f} standard errors{flag}")
 
 
 if __name__ == "__main__":

@@ -202,14 +202,19 @@ def test_penalty_beta_summary_of_a_resumed_run(tmp_path):
 def test_compare_losses_compares_distributions_in_standard_errors():
     import compare_losses
 
-    def runs(means):  # one run per seed, every loss logged twice with the given mean
-        return [{key: [m - 1.0, m + 1.0] for key in compare_losses.KEYS} for m in means]
+    def runs(means):  # one run per seed, every loss logged twice with the given mean, and one episode
+        return [
+            {key: [(512, m - 1.0), (1024, m + 1.0)] for key in compare_losses.KEYS}
+            | {"charts/episodic_return": [(100 * m, m)]}
+            for m in means
+        ]
 
     # before: 1, 2, 3 (mean 2, sample variance 1); now: 3, 4, 5 (mean 4, variance 1)
     # standard error √(1/3 + 1/3) = 0.8165, so the difference 2 is 2.449 standard errors
     result = compare_losses.compare_distributions(runs([1.0, 2.0, 3.0]), runs([3.0, 4.0, 5.0]))
     mean_before, mean_now, z = result["losses/entropy"]
     assert (mean_before, mean_now) == (2.0, 4.0) and z == pytest.approx(2.449, abs=1e-3)
+    assert sorted(result) == sorted(compare_losses.KEYS)  # the losses; not the episodes
 
 
 def test_compare_losses_runs_the_script_at_both_commits(monkeypatch, capsys):
@@ -221,32 +226,49 @@ def test_compare_losses_runs_the_script_at_both_commits(monkeypatch, capsys):
     def run(script, flags, runs_dir):
         calls.append((script.parent.name, flags))
         seed = float(flags[-1]) if "--seed" in flags else 1.0
-        return {key: [1.0, seed] for key in compare_losses.KEYS}  # the same each way: identical
+        return {key: [(512, 1.0), (1024, seed)] for key in compare_losses.KEYS}  # the same each way: identical
 
     monkeypatch.setattr(compare_losses, "run", run)
     monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py", "--flags=--total-timesteps 512"])
     compare_losses.main()
     assert calls == [("before", ["--total-timesteps", "512"]), (ROOT.name, ["--total-timesteps", "512"])]
-    assert json.loads(capsys.readouterr().out.splitlines()[0])["identical"]
+    assert json.loads(capsys.readouterr().out.splitlines()[0]) | {"max_relative_difference": 0.0} == {
+        "script": "ppo_discrete.py",
+        "before": "HEAD",
+        "updates": 2,
+        "tags": 5,
+        "identical": True,
+        "max_relative_difference": 0.0,
+        "same_episodes": True,
+    }
     calls.clear()
     monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py", "--seeds", "2", "--first-seed", "3"])
     compare_losses.main()
     assert [flags[-2:] for _, flags in calls] == [["--seed", "3"]] * 2 + [["--seed", "4"]] * 2
     assert "seeds 3-4" in capsys.readouterr().out
-    # Now's second update 5% off before's in one loss: not identical, and by how much.
-    monkeypatch.setattr(compare_losses, "KEYS", ("losses/value_loss", "losses/entropy"))
-    monkeypatch.setattr(
-        compare_losses,
-        "run",
-        lambda script, flags, runs_dir: {
-            "losses/value_loss": [2.0, 1.0 if script.parent.name == "before" else 1.05],
-            "losses/entropy": [1.0, 1.0],
-        },
-    )
-    monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py"])
+
+    # Now's last update 5% off before's in a chart no loss shows yet (ppo_penalty's β after its last update):
+    # not identical, and by how much; an episode that ended elsewhere is said too.
+    def logged(now: bool, beta: float = 1.0, updates: int = 2, tag: str = "losses/value_loss") -> dict:
+        log = {tag: [(512 * (i + 1), 2.0) for i in range(updates)], "charts/beta": [(512, 1.0), (1024, beta)]}
+        return log | {"charts/episodic_return": [(700 if now else 600, 5.0)]}
+
+    def stand_ins(now: dict, before: dict):
+        return lambda script, flags, runs_dir: before if script.parent.name == "before" else now
+
+    monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_penalty.py"])
+    monkeypatch.setattr(compare_losses, "run", stand_ins(logged(True, beta=1.05), logged(False)))
     compare_losses.main()
     summary = json.loads(capsys.readouterr().out.splitlines()[0])
-    assert not summary["identical"] and summary["max_relative_difference"] == pytest.approx(0.05)
+    assert (summary["identical"], summary["same_episodes"], summary["tags"]) == (False, False, 2)
+    assert summary["max_relative_difference"] == pytest.approx(0.05)
+    # A run that did fewer updates, or a tag only one side logged: one line, no comparison.
+    monkeypatch.setattr(compare_losses, "run", stand_ins(logged(True, updates=1), logged(False)))
+    with pytest.raises(SystemExit, match="losses/value_loss: before logged 2 updates, now 1 "):
+        compare_losses.main()
+    monkeypatch.setattr(compare_losses, "run", stand_ins(logged(True, tag="losses/v"), logged(False)))
+    with pytest.raises(SystemExit, match="only one side logged losses/v, losses/value_loss: nothing to compare"):
+        compare_losses.main()
 
 
 @pytest.mark.parametrize(
