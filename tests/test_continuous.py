@@ -623,10 +623,10 @@ def test_what_a_run_says_when_it_starts_and_ends(capsys, tmp_path):
     assert "--total-timesteps is rounded down to a multiple of N×T = 1,024 from step 1,024: 2,048" in err
     assert "done: step 2,048 (1,024 steps in this run" in out
     err = run_main(capsys, *resume, "--total-timesteps", "1536")
-    assert "is at step 1,024 and an iteration is N×T = 1,024 steps: pass --total-timesteps 2,048 or more" in err
+    assert "is at step 1,024 and an iteration is N×T = 1,024 steps: pass --total-timesteps 2048 or more" in err
     # Below one iteration: the same line (before: "must be at least N×T", whose advice led to this one)
     err = run_main(capsys, *resume, "--total-timesteps", "1000")
-    assert "is at step 1,024 and an iteration is N×T = 1,024 steps: pass --total-timesteps 2,048 or more" in err
+    assert "is at step 1,024 and an iteration is N×T = 1,024 steps: pass --total-timesteps 2048 or more" in err
 
 
 def test_runs_started_in_the_same_second_get_folders_of_their_own(monkeypatch, tmp_path):
