@@ -129,12 +129,12 @@ def main() -> None:
 
 def by_distribution(cli: Cli, seeds: range, runs: dict[str, list[dict]]) -> None:
     """--seeds: each loss's mean over seeds, before and now, and their difference in standard errors."""
+    compared = compare_distributions(runs["before"], runs["now"])  # each loss, once the runs are comparable
     if cli.out:
-        keys = [tag for tag in per_update(runs["before"][0]) if tag.startswith("losses/")]
-        means = {name: run_means(runs[name], keys).to_dict("records") for name in runs}
+        means = {name: run_means(runs[name], list(compared)).to_dict("records") for name in runs}
         Path(cli.out).write_text(json.dumps({"seeds": list(seeds), "flags": cli.flags, **means}))
     print(f"{cli.script}: seeds {seeds[0]}-{seeds[-1]}, {cli.flags}; mean over seeds of each run's mean loss")
-    for key, (mean_before, mean_now, z) in compare_distributions(runs["before"], runs["now"]).items():
+    for key, (mean_before, mean_now, z) in compared.items():
         flag = "  <- differs" if abs(z) > 3 else ""
         print(f"{key:26s} before {mean_before:10.5f}  now {mean_now:10.5f}  difference {z:+5.2f} standard errors{flag}")
 
