@@ -59,3 +59,9 @@ def test_every_number_quoted_is_in_a_linked_report(name):
     assert quoted <= generated, (
         f"{name} quotes numbers the reports it links to do not have: {sorted(quoted - generated)}"
     )
+
+
+def test_the_readme_and_benchmark_readme_stay_short():
+    # What a new reader meets first: the details live in benchmark/results/*_notes.md (issue 27).
+    for path in (ROOT / "README.md", ROOT / "benchmark" / "README.md"):
+        assert len(path.read_text().splitlines()) <= 200, f"{path.name}: over 200 lines; move the detail to the notes"
