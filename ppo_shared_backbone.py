@@ -126,6 +126,7 @@ def make_env(env_id: str, video_dir: str | None = None, every_episode: bool = Fa
             env = RecordVideo(env, video_dir, episode_trigger=trigger)
         # The NoFrameskip-v4 games have no TimeLimit wrapper; ALE truncates a game at 108,000 frames
         # (30 minutes), which the rollout treats as a time limit (bootstrapped), not a terminal state.
+        # Baselines' gym cut them at 400,000 frames instead, as terminal; few games last that long.
         return atari_wrappers(env) if is_atari_frames(env) else gym.wrappers.RecordEpisodeStatistics(env)
 
     return thunk
@@ -395,7 +396,10 @@ def gradient_step(agent: nn.Module, optimizer: torch.optim.Optimizer, loss: torc
         raise NonFiniteLossError
     optimizer.zero_grad()
     loss.backward()
-    nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm, foreach=True)  # implementation detail (baselines)
+    # Implementation detail (baselines): the gradient's norm clipped to max_grad_norm.
+    grad_norm = nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm, foreach=True)
+    if not torch.isfinite(grad_norm):  # a finite loss whose backward overflowed: stop before Adam spreads NaN
+        raise NonFiniteLossError
     optimizer.step()
 
 
@@ -856,7 +860,7 @@ class Run:
         if exc_type is NonFiniteLossError:
             kept = f"{self.checkpoint_path} is kept" if os.path.exists(self.checkpoint_path) else "nothing saved"
             raise NonFiniteLossError(
-                f"the loss became non-finite in the update at global step {self.global_step + self.batch_size:,}; "
+                f"the loss or its gradient became non-finite in the update at global step {self.global_step + self.batch_size:,}; "
                 f"training stopped ({kept}); try a lower --learning-rate or check the environment's rewards"
             ) from None
         if exc_type is not None and issubclass(exc_type, MemoryError):  # numpy's, for a rollout buffer too large

@@ -20,7 +20,7 @@ Where SB3 (2.9.2, as read in its source) still differs from ppo_continuous.py:
   the networks in another order, so seed n here is not seed n of ours: only distributions over seeds compare.
   With these streams taken away and the value loss unclipped, the two compute the same rollouts, advantages
   and parameters to float32 rounding (tests/test_sb3_peer.py).
-- Matched here: the stepsize schedule (SB3 asks for it after the rollout: `AnnealedLR`), and --total-timesteps
+- Matched here: the stepsize schedule (SB3 asks for it after the rollout: `Annealed`), and --total-timesteps
   rounded down to a multiple of N·T, as ours (SB3 would run a last partial budget's rollout in full).
   Nothing to match: the bootstrap at a time limit, γ·V(last observation), and per-minibatch advantage
   normalization are SB3's too.
@@ -87,7 +87,7 @@ class Args:
     num_envs: int = 1  # N, parallel actors (SB3's n_envs)
     num_steps: int = 2048  # T, steps each actor runs per rollout (SB3's n_steps)
     learning_rate: float = 3e-4  # Adam stepsize
-    anneal_lr: bool = True  # anneal it linearly to 0, on ppo_continuous.py's schedule (AnnealedLR)
+    anneal_lr: bool = True  # anneal it linearly to 0, on ppo_continuous.py's schedule (Annealed)
     gamma: float = 0.99  # discount γ
     gae_lambda: float = 0.95  # GAE λ
     num_minibatches: int = 32  # minibatches per epoch: SB3's batch_size = N×T / this = 64
@@ -103,25 +103,25 @@ class Args:
 
 
 @dataclass(frozen=True)
-class AnnealedLR:
-    """ppo_continuous.py's stepsize schedule as an SB3 schedule. Ours sets the rate before each rollout to
-    (1 − steps before it / total_timesteps)·lr; SB3 asks its schedule after the rollout, with
+class Annealed:
+    """Our linear schedules (the stepsize; Atari's clip ε) as an SB3 schedule. Ours sets the value before each
+    rollout to (1 − steps before it / total_timesteps)·value; SB3 asks its schedule after the rollout, with
     progress_remaining = 1 − steps done / learn_steps, the rollout's steps included."""
 
-    learning_rate: float
+    value: float
     batch_size: int  # N×T, the steps of one rollout
     learn_steps: int  # the total_timesteps given to SB3's learn()
     total_timesteps: int  # ppo_continuous.py's --total-timesteps, before rounding (ours anneals over it)
 
     def __call__(self, progress_remaining: float) -> float:
         steps_before = round((1.0 - progress_remaining) * self.learn_steps) - self.batch_size
-        return self.learning_rate * (1.0 - max(steps_before, 0) / self.total_timesteps)
+        return self.value * (1.0 - max(steps_before, 0) / self.total_timesteps)
 
 
 def sb3_kwargs(args: Args, learn_steps: int, policy: str = "MlpPolicy") -> dict:
     """SB3 PPO's keyword arguments for our hyperparameters (see the module's docstring for what differs)."""
     batch_size = args.num_envs * args.num_steps
-    lr = AnnealedLR(args.learning_rate, batch_size, learn_steps, args.total_timesteps)
+    lr = Annealed(args.learning_rate, batch_size, learn_steps, args.total_timesteps)
     policy_kwargs: dict = dict(optimizer_kwargs=dict(eps=1e-5))  # Adam ε = 1e-5 (baselines; SB3's default too)
     if policy == "MlpPolicy":  # separate 2×64 tanh networks, orthogonal init (√2, 0.01, 1), log-std from 0
         policy_kwargs |= dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.Tanh, ortho_init=True)
@@ -277,7 +277,7 @@ class Run(BaseCallback):
 
 
 def printable(value) -> object:
-    """args.json's rendering of what JSON has no type for: AnnealedLR's fields, a class's name."""
+    """args.json's rendering of what JSON has no type for: Annealed's fields, a class's name."""
     if dataclasses.is_dataclass(value):
         return {"schedule": type(value).__name__} | dataclasses.asdict(value)
     return getattr(value, "__name__", repr(value))

@@ -113,7 +113,17 @@ def sb3_args(case: Case):
 
 def measure_sb3(case: Case) -> dict:
     """Steps/s of SB3's PPO learning `case.steps` steps with our script's settings."""
-    from sb3_ppo import make_envs, make_model
+    from sb3_ppo import Annealed, make_envs, make_model
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Clock(BaseCallback):
+        """Starts after learn()'s first reset, as ours after Actors' (a seeded ALE reset reloads each ROM)."""
+
+        def _on_training_start(self):
+            self.start = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            return True
 
     args, overrides = sb3_args(case), {}
     if case.sb3 == "CnnPolicy":  # Atari: SB3's own wrappers and frame stack
@@ -124,14 +134,13 @@ def measure_sb3(case: Case) -> dict:
 
         gym.register_envs(ale_py)
         envs = VecFrameStack(make_atari_env(case.env_id, n_envs=args.num_envs, seed=args.seed), n_stack=4)
-        clip = lambda progress_remaining: progress_remaining * args.clip_coef  # noqa: E731  (annealed, as ours)
+        clip = Annealed(args.clip_coef, args.num_envs * args.num_steps, case.steps, case.steps)  # as ours
         overrides = dict(clip_range=clip, clip_range_vf=clip)
     else:
         envs = make_envs(args)
-    model = make_model(args, envs, case.steps, case.sb3, **overrides)
-    start = time.perf_counter()
-    model.learn(total_timesteps=case.steps)
-    return {"sps": model.num_timesteps / (time.perf_counter() - start)}
+    model, clock = make_model(args, envs, case.steps, case.sb3, **overrides), Clock()
+    model.learn(total_timesteps=case.steps, callback=clock)
+    return {"sps": model.num_timesteps / (time.perf_counter() - clock.start)}
 
 
 def time_us(fn, n: int) -> float:

@@ -44,7 +44,7 @@ def test_sb3_peer_gets_ppo_continuous_learning_rate_schedule():
     set it before that rollout: (1 - 2048 (k - 1) / 1,000,000) · 3e-4, from 3e-4 down to nearly 0."""
     import sb3_ppo
 
-    schedule = sb3_ppo.AnnealedLR(3e-4, 2048, 999_424, 1_000_000)
+    schedule = sb3_ppo.Annealed(3e-4, 2048, 999_424, 1_000_000)
     sb3 = [schedule(1.0 - 2048 * k / 999_424) for k in range(1, 489)]
     assert sb3 == pytest.approx([(1.0 - 2048 * (k - 1) / 1_000_000) * 3e-4 for k in range(1, 489)], rel=1e-12)
     assert schedule(1.0) == 3e-4  # SB3's first call, when it builds the optimizer

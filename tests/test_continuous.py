@@ -703,3 +703,17 @@ def test_ctrl_c_in_an_evaluation_prints_the_episodes_finished(monkeypatch, capsy
     assert exit_info.value.code == 130
     assert "2 episodes, return 11.00 ± 1.00 (min 10.00, max 12.00)" in out
     assert "stopped after 2 of 5 episodes" in err and "Traceback" not in err
+
+
+def test_a_non_finite_gradient_stops_before_the_weights_change():
+    # sqrt at 0: the loss is 0, its gradient inf. Clipping would turn inf into NaN (inf × 0) and Adam would
+    # write NaN into the weights, which the next checkpoint would keep; the step must refuse first.
+    weight = nn.Parameter(torch.zeros(2))
+    optimizer = torch.optim.Adam([weight], lr=0.1)
+    loss = weight.sqrt().sum()
+    assert torch.isfinite(loss)
+    with pytest.raises(ppo.NonFiniteLossError):
+        ppo.gradient_step(nn.ParameterList([weight]), optimizer, loss, max_grad_norm=0.5)
+    assert torch.equal(weight.detach(), torch.zeros(2))
+    ppo.gradient_step(nn.ParameterList([weight]), optimizer, (weight - 1).square().sum(), max_grad_norm=0.5)
+    assert torch.all(weight.detach() > 0)  # a finite gradient still steps
