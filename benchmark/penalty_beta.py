@@ -17,12 +17,13 @@ from run_folders import RunFolder, chain, final_score, read_folder, read_scalars
 
 HEADER = (
     "# ppo_penalty.py: the adaptive β in practice\n\n"
-    "Made by `python benchmark/penalty_beta.py {}`. β is the coefficient each update used; d the mean exact "
+    "Made by `python benchmark/penalty_beta.py {}`. β min and max: of the coefficients the updates used; β at "
+    "the end: the one the last update set for the next (the checkpoint's); d the mean exact "
     "KL[π_old, π_θ] over the batch after the update; the band is [d_targ/1.5, 1.5·d_targ].\n\n"
     "Runs made at commit {}, on {} (their meta.json).\n\n"
 )
 TABLE = (
-    "| run | seed | steps | return (last 100) | d_targ | β min | β max | β final | updates | d in band | below "
+    "| run | seed | steps | return (last 100) | d_targ | β min | β max | β at the end | updates | d in band | below "
     "| above | median d |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
 )
 ROW = (
