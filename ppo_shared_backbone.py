@@ -682,7 +682,10 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
         raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
         own = f"is it registered in {module}?" if module else f"one of yours? --env-id your_module:{env_id}"
-        own = f"; {own}" if isinstance(e, gym.error.NameNotFound) else ""  # not for Hopper-v1's "deprecated"
+        own = f" ({own})" if isinstance(e, gym.error.NameNotFound) else ""
+        v4 = env_id.rpartition("-v")[0] + "-v4"  # Hopper-v1 is "deprecated, use Hopper-v5": -v4 runs here too
+        if isinstance(e, gym.error.DeprecatedEnv) and v4 in gym.registry and v4 != env_id:
+            own = f"; {v4} runs here too"
         raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}{own}") from None
     except ImportError as e:
         missing = getattr(e.__cause__ or e, "name", None)  # the module not found: yours, or one it imports
@@ -724,7 +727,10 @@ def validate(args: Args) -> None:
             args.torch_threads <= (os.cpu_count() or 1),
             f"--torch-threads is more than this machine's {os.cpu_count()} CPUs",
         ),
-        (batch_size % max(args.num_minibatches, 1) == 0, f"{n_t} is not divisible by --num-minibatches"),
+        (
+            batch_size % max(args.num_minibatches, 1) == 0,
+            f"{n_t} is not divisible by --num-minibatches {args.num_minibatches}: pass a divisor of {batch_size}",
+        ),
         (
             not args.norm_adv or batch_size >= 2 * args.num_minibatches,
             "minibatches of 1 sample have no standard deviation to normalize advantages by: fewer --num-minibatches "

@@ -67,9 +67,11 @@ def gather(cli: Cli, suite: Suite, results_dir: Path) -> pd.DataFrame:
     found = read_runs(cli.runs_dir / suite.name, suite, cli.last_episodes).assign(recorded=False)
     recorded = read_record(results_dir, suite.name, cli.last_episodes).assign(recorded=True)
     if found.empty and recorded.empty:
+        # A fresh clone: the published record's runs are skipped by run.py unless asked to run them again.
+        again = " --rerun-recorded" if (RESULTS_DIR / f"{suite.name}.csv").exists() else ""
         raise ReportError(
             f"no runs in {cli.runs_dir / suite.name} and none recorded in {results_dir / (suite.name + '.csv')}: "
-            f"run the suite first (python benchmark/run.py --suite {suite.name})"
+            f"run the suite first (python benchmark/run.py --suite {suite.name}{again})"
         )
     runs = pd.concat([x for x in (found, recorded) if not x.empty], ignore_index=True)  # on a tie, the folders' first
     runs = runs.sort_values(["complete", "total_timesteps"], ascending=False, kind="stable")

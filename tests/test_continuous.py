@@ -484,7 +484,9 @@ def run_main(capsys, *argv):
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["--num-minibatches", "7"], "not divisible by --num-minibatches"),
+        (["--num-minibatches", "7"], "not divisible by --num-minibatches 7: pass a divisor of 2048"),
+        (["--env-id", "Hopper-v1"], "Please use `Hopper-v5` instead; Hopper-v4 runs here too"),
+        (["--env-id", "Hoper-v4"], "Did you mean: `Hopper`? (one of yours? --env-id your_module:Hoper-v4)"),
         (["--num-minibatches", "2048"], "minibatches of 1 sample"),
         (["--num-envs", "0"], "--num-envs must be positive"),
         (["--gamma", "1.5"], "--gamma must be in [0, 1]"),
