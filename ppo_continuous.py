@@ -100,10 +100,13 @@ def make_env(env_id: str, video_dir: str | None = None, every_episode: bool = Fa
     """One actor's environment, with its videos when asked (training: gymnasium's episodes 0, 1, 8, 27...)."""
 
     def thunk():
+        with warnings.catch_warnings():  # "Hopper-v4 is out of date": -v4 on purpose (README, Environments)
+            warnings.filterwarnings("ignore", ".*is out of date", DeprecationWarning)
+            env = gym.make(env_id, render_mode="rgb_array") if video_dir else gym.make(env_id)
         if not video_dir:
-            return gym.make(env_id)
+            return env
         trigger = (lambda _: True) if every_episode else None
-        return RecordVideo(gym.make(env_id, render_mode="rgb_array"), video_dir, episode_trigger=trigger)
+        return RecordVideo(env, video_dir, episode_trigger=trigger)
 
     return thunk
 

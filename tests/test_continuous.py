@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import warnings
 from collections import deque
 from pathlib import Path
 from types import SimpleNamespace
@@ -719,3 +720,11 @@ def test_a_non_finite_gradient_stops_before_the_weights_change():
     assert torch.equal(weight.detach(), torch.zeros(2))
     ppo.gradient_step(nn.ParameterList([weight]), optimizer, (weight - 1).square().sum(), max_grad_norm=0.5)
     assert torch.all(weight.detach() > 0)  # a finite gradient still steps
+
+
+def test_hopper_v4_trains_without_gymnasiums_out_of_date_warning():
+    # -v4 is the default on purpose (README, Environments): every run telling the user to switch is noise.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ppo.make_env("Hopper-v4")().close()
+    assert not [w for w in caught if "out of date" in str(w.message)]
