@@ -35,19 +35,24 @@ def ci_cell(ci: tuple[float, float] | None, digits: int = 2) -> str:
     return "—" if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
-def runs_cell(n: int, paper: int) -> str:
-    """How many runs or seeds, and the paper's number where we have fewer."""
-    return str(n) if n >= paper else f"{n} (paper {paper})"
+def runs_cell(n: int, expected: int, of: str = "paper") -> str:
+    """How many runs or seeds, and the paper's (or the suite's) number where we have fewer."""
+    return str(n) if n >= expected else f"{n} ({of} {expected})"
 
 
 def scores_table(suite: Suite, used: pd.DataFrame, last: int = 100) -> list[str]:
     """One row per (setting, environment): our score beside the paper's and baselines' figures."""
-    paper_budget = budget_label(suite.total_timesteps)
+    full_budget = budget_label(suite.total_timesteps)
+    of = "paper" if paper_columns(suite.name, "") else "suite"  # classic control: no paper figure, the suite's
     rows = []
     for (budget, setting, env_id), runs in used.groupby(GROUP, sort=False):
-        steps = budget_label(budget) + ("" if budget == suite.total_timesteps else f" (reduced; paper {paper_budget})")
+        steps = budget_label(budget) + ("" if budget == suite.total_timesteps else f" (reduced; {of} {full_budget})")
         scores = runs["final_return"].tolist()
-        cells = [runs_cell(len(runs), len(suite.seeds)), mean_std(scores), ci_cell(interval([scores], min_size=5), 1)]
+        cells = [
+            runs_cell(len(runs), len(suite.seeds), of),
+            mean_std(scores),
+            ci_cell(interval([scores], min_size=5), 1),
+        ]
         rows.append([env_id, setting, steps, *cells, *paper_columns(suite.name, env_id).values()])
     header = ["environment", "setting", "steps", "seeds", f"{suite.who} (last {last} episodes)"]
     header += ["95% CI of the mean (≥ 5 seeds)", *paper_columns(suite.name, "")]

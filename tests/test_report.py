@@ -203,7 +203,7 @@ def test_an_incomplete_run_is_scored_only_when_asked(tmp_path):
     folder = make_folder(runs_dir / "classic", key, 100, total=8192, global_step=4096, interrupted="SIGTERM")
     write_events(folder, [(1000, 10.0), (4000, 30.0)], [4096])
     flags = ("--suite", "classic", "--runs-dir", runs_dir, "--last-episodes", "2")
-    row = "| CartPole-v1 | ppo_discrete-8192 | 8192 (reduced; paper 500k) | 1 (paper 3) | 20.0 |"
+    row = "| CartPole-v1 | ppo_discrete-8192 | 8192 (reduced; suite 500k) | 1 (suite 3) | 20.0 |"
     text = make(*flags)["md"].read_text()
     assert "Incomplete, in the CSV only: CartPole-v1 ppo_discrete-8192 seed 1 at 4,096 steps." in text
     assert not any(line.startswith(row) for line in text.splitlines())
