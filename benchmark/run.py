@@ -44,10 +44,10 @@ class Cli:
     """Run a benchmark suite (locally, or as a Slurm job array with --slurm)."""
 
     suite: SuiteName  # which suite (see benchmark/README.md)
-    seeds: tuple[int, ...] | None = None  # seeds to run (default: the suite's, 1 2 3)
-    total_timesteps: int | None = None  # step budget (default: the suite's); others go into the exp name: clip0.1-300k
-    envs: tuple[str, ...] | None = None  # environments (default: the suite's), as full ids or short names: Hopper, Pong
-    settings: tuple[str, ...] | None = None  # settings to run, by slug (default: all), e.g. cpi clip0.2 klpen_fixed_1
+    seeds: tuple[int, ...] | None = None  # seeds to run (None: the suite's, 1 2 3)
+    total_timesteps: int | None = None  # step budget (None: the suite's); others go into the exp name: clip0.1-300k
+    envs: tuple[str, ...] | None = None  # environments (None: the suite's), as full ids or short names: Hopper, Pong
+    settings: tuple[str, ...] | None = None  # settings to run, by slug (None: all), e.g. cpi clip0.2 klpen_fixed_1
     workers: int = 1  # local runs at a time (each a single-threaded process: OMP_NUM_THREADS=1)
     dry_run: bool = False  # print what would run (or the Slurm script) and exit
     runs_dir: Path = REPO / "benchmark" / "runs"  # root of the run folders; a suite's runs go to <runs-dir>/<suite>
@@ -60,9 +60,9 @@ class Cli:
     slurm: bool = False  # write a Slurm job-array script (one task per run still to do) instead of running locally
     submit: bool = False  # with --slurm: also submit the script with sbatch
     partition: str | None = None  # sbatch --partition
-    time: str | None = None  # sbatch --time of one array task (default: the suite's, e.g. 02:00:00 for MuJoCo)
+    time: str | None = None  # sbatch --time of one array task (None: the suite's, e.g. 02:00:00 for MuJoCo)
     cpus_per_task: int = 1  # sbatch --cpus-per-task
-    mem: str | None = None  # sbatch --mem (default: the suite's, e.g. 2G)
+    mem: str | None = None  # sbatch --mem (None: the suite's, e.g. 2G)
     account: str | None = None  # sbatch --account
     qos: str | None = None  # sbatch --qos
     max_parallel: int | None = None  # at most this many array tasks at once (the %N of --array)
