@@ -591,7 +591,8 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
     try:
         with warnings.catch_warnings():  # an old id's "is out of date" would come before its one-line error
             warnings.filterwarnings("ignore", ".*is out of date", DeprecationWarning)
-            return gym.make(env_id, **kwargs)
+            warnings.filterwarnings("ignore", ".*Using the latest versioned environment", UserWarning)
+            env = gym.make(env_id, **kwargs)
     except gym.error.DependencyNotInstalled as e:  # gymnasium's message names the pip install
         raise UserError(f"{env_id} needs a package that is not installed: {e}") from None
     except gym.error.Error as e:
@@ -621,6 +622,10 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
             f"making {env_id} raised {type(e).__name__}: {str(e)[:150]}; its traceback: "
             f"python -c \"import gymnasium as gym; gym.make('{env_id}'{given})\""
         ) from None
+    if env.spec is not None and env.spec.id != env_id.rpartition(":")[2]:  # Hopper: gymnasium makes Hopper-v5
+        env.close()
+        raise UserError(f"--env-id {env_id} has no version, and gymnasium would make {env.spec.id}: give the version")
+    return env
 
 
 def validate(args: Args) -> None:

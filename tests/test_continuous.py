@@ -487,6 +487,10 @@ def run_main(capsys, *argv):
     [
         (["--num-minibatches", "7"], "not divisible by --num-minibatches 7: pass a divisor of 2048"),
         (["--env-id", "Hopper-v1"], "Please use `Hopper-v5` instead; Hopper-v4 runs here too"),
+        (
+            ["--env-id", "Hopper"],
+            "--env-id Hopper has no version, and gymnasium would make Hopper-v5: give the version",
+        ),
         (["--env-id", "Hoper-v4"], "Did you mean: `Hopper`? (one of yours? --env-id your_module:Hoper-v4)"),
         (["--num-minibatches", "2048"], "minibatches of 1 sample"),
         (["--num-envs", "0"], "--num-envs must be positive"),
@@ -728,3 +732,14 @@ def test_hopper_v4_trains_without_gymnasiums_out_of_date_warning():
         warnings.simplefilter("always")
         ppo.make_env("Hopper-v4")().close()
     assert not [w for w in caught if "out of date" in str(w.message)]
+
+
+def test_an_id_registered_without_a_version_is_made_as_it_is():
+    # Only an id gymnasium resolves to another (Hopper -> Hopper-v5) is refused: yours may have no version.
+    gym.register("UnversionedPendulum", entry_point="gymnasium.envs.classic_control:PendulumEnv")
+    try:
+        env = ppo.make_probe_env("UnversionedPendulum")
+        assert env.spec.id == "UnversionedPendulum"
+        env.close()
+    finally:
+        del gym.registry["UnversionedPendulum"]
