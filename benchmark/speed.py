@@ -266,8 +266,8 @@ defaults, and SB3 set to the same (see `benchmark/speed.py`).
 {rows}
 
 env step: time inside the vector env's `step`; inference: the rest of the rollout (the policy's forward pass and \
-sampling, normalization, copies into the buffer); update: the K epochs of minibatch Adam; other: GAE, logging, \
-checkpoints.
+sampling, normalization, copies into the buffer); update: the K epochs of minibatch Adam; other: GAE and logging \
+(no checkpoints: --save-model is off).
 
 All measurements (steps/s):
 
