@@ -371,3 +371,25 @@ def test_random_policy_writes_the_record_only_with_publish_and_refuses_bad_ids_i
         result = run_script("benchmark/random_policy.py", "--envs", "CartPole-v1", env_id, "--episodes", "1")
         assert_one_line_error(result, message)
         assert result.stdout == ""
+
+
+@needs_sb3
+def test_speed_starts_sb3s_clock_after_its_first_reset(monkeypatch):
+    """Ours resets its envs before its clock; SB3's learn() resets them inside (on Atari a seeded reset reloads
+    every ROM). A reset made 1 s slow must not count: 2048 CartPole steps take SB3 well under a second."""
+    import dataclasses
+    import time
+
+    import sb3_ppo
+    import speed
+
+    make_envs = sb3_ppo.make_envs
+
+    def slow_to_reset(args):
+        envs = make_envs(args)
+        reset = envs.reset
+        envs.reset = lambda: (time.sleep(1.0), reset())[1]
+        return envs
+
+    monkeypatch.setattr(sb3_ppo, "make_envs", slow_to_reset)
+    assert speed.measure_sb3(dataclasses.replace(speed.CASES["cartpole"], steps=2048))["sps"] > 2048
