@@ -43,6 +43,9 @@ def normalize(runs: pd.DataFrame, random: dict[str, float]) -> pd.Series:
             f"python benchmark/random_policy.py --publish --envs {' '.join(missing)}"
         )
     best = runs.groupby(["env_id", "setting"])["final_return"].mean().groupby("env_id").max()
+    beaten = [env for env in best.index if not best[env] > random[env]]  # no scale from 0 to 1 (or NaN)
+    if beaten:
+        raise ReportError(f"on {', '.join(beaten)} no setting beats the random policy: Table 1's score is undefined")
     zero = runs["env_id"].map(random)
     return (runs["final_return"] - zero) / (runs["env_id"].map(best) - zero)
 

@@ -64,6 +64,9 @@ def test_normalized_score_matches_the_hand_computed_example():
     assert [s.slug for s in t.missing_settings()][:3] == ["clip0.1", "clip0.3", "klpen_adaptive_0.003"]
     with pytest.raises(ReportError, match="random_policy.py --publish --envs Swimmer-v4"):
         table1(SCORES, {"Hopper-v4": 0.0})
+    # No setting above random: a scale from 0 to 1 would divide by 0 (or flip, a worse run scoring higher).
+    with pytest.raises(ReportError, match="on Swimmer-v4 no setting beats the random policy"):
+        table1(SCORES, {"Hopper-v4": 0.0, "Swimmer-v4": 1e6})
 
 
 def test_table1_is_complete_with_the_papers_runs_each_complete():
