@@ -45,7 +45,10 @@ def normalize(runs: pd.DataFrame, random: dict[str, float]) -> pd.Series:
     best = runs.groupby(["env_id", "setting"])["final_return"].mean().groupby("env_id").max()
     beaten = [env for env in best.index if not best[env] > random[env]]  # no scale from 0 to 1 (or NaN)
     if beaten:
-        raise ReportError(f"on {', '.join(beaten)} no setting beats the random policy: Table 1's score is undefined")
+        raise ReportError(
+            f"on {', '.join(beaten)} no setting beats the random policy, so Table 1's score is undefined there: "
+            "run longer, or leave it out (run.py --envs) and report from a --runs-dir without its runs"
+        )
     zero = runs["env_id"].map(random)
     return (runs["final_return"] - zero) / (runs["env_id"].map(best) - zero)
 
