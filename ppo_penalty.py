@@ -109,9 +109,8 @@ def make_env(env_id: str, video_dir: str | None = None, every_episode: bool = Fa
     """One actor's environment, with its videos when asked (training: gymnasium's episodes 0, 1, 8, 27...)."""
 
     def thunk():
-        with warnings.catch_warnings():  # "Hopper-v4 is out of date": -v4 on purpose (README, Environments)
-            warnings.filterwarnings("ignore", ".*is out of date", DeprecationWarning)
-            env = gym.make(env_id, render_mode="rgb_array") if video_dir else gym.make(env_id)
+        # gym.make without "Hopper-v4 is out of date" (-v4 is the default on purpose: README, Environments)
+        env = make_probe_env(env_id, render_mode="rgb_array") if video_dir else make_probe_env(env_id)
         if not video_dir:
             return env
         trigger = (lambda _: True) if every_episode else None
@@ -837,8 +836,9 @@ class Run:
         if exc_type is NonFiniteLossError:
             kept = f"{self.checkpoint_path} is kept" if os.path.exists(self.checkpoint_path) else "nothing saved"
             raise NonFiniteLossError(
-                f"the loss or its gradient became non-finite in the update at global step {self.global_step + self.batch_size:,}; "
-                f"training stopped ({kept}); try a lower --learning-rate or check the environment's rewards"
+                "the loss or its gradient became non-finite in the update at global step "
+                f"{self.global_step + self.batch_size:,}; training stopped ({kept}); try a lower --learning-rate or "
+                "check the environment's rewards"
             ) from None
         if exc_type is not None and issubclass(exc_type, MemoryError):  # numpy's, for a rollout buffer too large
             raise UserError(

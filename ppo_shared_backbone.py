@@ -871,8 +871,9 @@ class Run:
         if exc_type is NonFiniteLossError:
             kept = f"{self.checkpoint_path} is kept" if os.path.exists(self.checkpoint_path) else "nothing saved"
             raise NonFiniteLossError(
-                f"the loss or its gradient became non-finite in the update at global step {self.global_step + self.batch_size:,}; "
-                f"training stopped ({kept}); try a lower --learning-rate or check the environment's rewards"
+                "the loss or its gradient became non-finite in the update at global step "
+                f"{self.global_step + self.batch_size:,}; training stopped ({kept}); try a lower --learning-rate or "
+                "check the environment's rewards"
             ) from None
         if exc_type is not None and issubclass(exc_type, MemoryError):  # numpy's, for a rollout buffer too large
             raise UserError(

@@ -47,7 +47,7 @@ def normalize(runs: pd.DataFrame, random: dict[str, float]) -> pd.Series:
     if beaten:
         raise ReportError(
             f"on {', '.join(beaten)} no setting beats the random policy, so Table 1's score is undefined there: "
-            "run longer, or leave it out (run.py --envs) and report from a --runs-dir without its runs"
+            "run longer, or leave that environment out of the runs (run.py --envs)"
         )
     zero = runs["env_id"].map(random)
     return (runs["final_return"] - zero) / (runs["env_id"].map(best) - zero)
