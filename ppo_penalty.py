@@ -64,7 +64,7 @@ class Args:
     # --- experiment ---
     env_id: str = "Hopper-v4"  # 1-D Box obs. and actions (paper: gym's -v1; -v4: CleanRL's benchmark; -v5 runs too)
     total_timesteps: int = 1_000_000  # environment steps over all envs (paper: 1M), rounded down to a multiple of N×T
-    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces
+    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces (resumed: with the step)
     exp_name: str = SCRIPT  # part of the run folder's name
     runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
     save_model: bool = False  # write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps
@@ -438,9 +438,9 @@ def train(args: Args) -> dict:
     """Algorithm 1: for each iteration, N actors run π_θold for T steps, Â by GAE, K epochs of updates.
     Returns the run's summary. Called from your own code, it leaves torch's threads and determinism and the
     global random states (python, numpy, torch) as it found them."""
-    with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs, setup_torch(args) as device:
+    with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs, setup_torch(args, run.seed) as device:
         obs_shape, action_dim = envs.single_observation_space.shape, envs.single_action_space.shape[0]
-        envs.single_action_space.seed(args.seed)
+        envs.single_action_space.seed(run.seed)
         agent = Agent(obs_shape[0], action_dim).to(device)
         # Implementation detail (baselines): Adam ε = 1e-5. Speed only: fused, one kernel for all parameters.
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
@@ -452,7 +452,7 @@ def train(args: Args) -> dict:
         # β of Eq. (8): an adaptive β is training state, a resumed run goes on with it; a fixed β is --init-beta's.
         beta = run.resumed.get("beta", args.init_beta) if args.adaptive_beta else args.init_beta
         run.extra = {"beta": beta}  # what a checkpoint keeps if the run stops before its first update
-        actors = Actors(envs, obs_normalizer, reward_scaler, args.seed, args.numpy_rollout)
+        actors = Actors(envs, obs_normalizer, reward_scaler, run.seed, args.numpy_rollout)
 
         while run.going(global_step):  # until the step budget, or Ctrl-C/SIGTERM
             if args.anneal_lr:  # implementation detail (baselines): stepsize annealed linearly to 0
@@ -736,17 +736,17 @@ def check_video(env_id: str) -> None:
 
 
 @contextmanager
-def setup_torch(args: Args) -> Iterator[torch.device]:
-    """Seeds python, numpy and torch and sets torch's threads and deterministic kernels for one run; when it
+def setup_torch(args: Args, seed: int) -> Iterator[torch.device]:
+    """Seeds python, numpy and torch with `seed` and sets torch's threads and deterministic kernels for one run; when it
     ends, puts back the caller's random states, threads and determinism, so that train() called from your own
     code leaves them as they were."""
     saved = random.getstate(), np.random.get_state(), torch.get_num_threads()
     determinism = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
     with torch.random.fork_rng(devices=range(torch.cuda.device_count())):  # torch's CPU and GPU random states too
-        random.seed(args.seed)
-        np.random.seed(args.seed)
-        torch.manual_seed(args.seed)
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
         if args.torch_deterministic and device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs
         # Where an op has no deterministic kernel, torch warns instead of stopping the run (warn_only).
@@ -775,6 +775,10 @@ class Run:
         if self.resumed:
             check_inputs(self.resumed["args"], args, args.resume)
         self.start_step = self.global_step = self.resumed.get("global_step", 0)
+        # A resumed run draws new random streams (the envs' resets, the actions' noise, the minibatches): seeded
+        # with --seed alone, it would replay those of the run's start. From (--seed, step): the same on a rerun.
+        resumed_seed = np.random.SeedSequence((args.seed, self.start_step)).generate_state(1)[0]
+        self.seed = int(resumed_seed) if self.resumed else args.seed
         # The run ends after whole iterations of N×T steps from where it starts (0, or the checkpoint's step).
         iterations = (args.total_timesteps - self.start_step) // self.batch_size
         self.end_step = self.start_step + max(iterations, 0) * self.batch_size

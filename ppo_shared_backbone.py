@@ -70,7 +70,7 @@ class Args:
     # --- experiment ---
     env_id: str = "BreakoutNoFrameskip-v4"  # an Atari game (baselines' NoFrameskip-v4) or a 1-D Box; Discrete actions
     total_timesteps: int = 10_000_000  # agent steps of all envs (10M = 40M frames, Table 6's budget); floored to N×T
-    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces
+    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces (resumed: with the step)
     exp_name: str = SCRIPT  # part of the run folder's name
     runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
     save_model: bool = False  # write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps
@@ -414,15 +414,15 @@ def train(args: Args) -> dict:
     """Algorithm 1: for each iteration, N actors run π_θold for T steps, Â by GAE, K epochs of updates.
     Returns the run's summary. Called from your own code, it leaves torch's threads and determinism and the
     global random states (python, numpy, torch) as it found them."""
-    with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs, setup_torch(args) as device:
+    with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs, setup_torch(args, run.seed) as device:
         obs_shape, num_actions = envs.single_observation_space.shape, int(envs.single_action_space.n)
-        envs.single_action_space.seed(args.seed)
+        envs.single_action_space.seed(run.seed)
         agent = Agent(obs_shape, num_actions).to(device)
         # Implementation detail (baselines): Adam ε = 1e-5. Speed only: fused, one kernel for all parameters.
         optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5, fused=True)
         # What a checkpoint keeps and --resume restores; the global step (and the schedules) come with it.
         global_step = run.restore({"model": agent, "optimizer": optimizer})
-        actors = Actors(envs, args.seed)
+        actors = Actors(envs, run.seed)
 
         while run.going(global_step):  # until the step budget, or Ctrl-C/SIGTERM
             alpha = 1.0 - global_step / args.total_timesteps  # Table 5: α annealed linearly from 1 to 0
@@ -771,17 +771,17 @@ def check_video(env_id: str) -> None:
 
 
 @contextmanager
-def setup_torch(args: Args) -> Iterator[torch.device]:
-    """Seeds python, numpy and torch and sets torch's threads and deterministic kernels for one run; when it
+def setup_torch(args: Args, seed: int) -> Iterator[torch.device]:
+    """Seeds python, numpy and torch with `seed` and sets torch's threads and deterministic kernels for one run; when it
     ends, puts back the caller's random states, threads and determinism, so that train() called from your own
     code leaves them as they were."""
     saved = random.getstate(), np.random.get_state(), torch.get_num_threads()
     determinism = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
     with torch.random.fork_rng(devices=range(torch.cuda.device_count())):  # torch's CPU and GPU random states too
-        random.seed(args.seed)
-        np.random.seed(args.seed)
-        torch.manual_seed(args.seed)
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
         if args.torch_deterministic and device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what deterministic cuBLAS needs
         # Where an op has no deterministic kernel, torch warns instead of stopping the run (warn_only).
@@ -810,6 +810,10 @@ class Run:
         if self.resumed:
             check_inputs(self.resumed["args"], args, args.resume)
         self.start_step = self.global_step = self.resumed.get("global_step", 0)
+        # A resumed run draws new random streams (the envs' resets, the actions' noise, the minibatches): seeded
+        # with --seed alone, it would replay those of the run's start. From (--seed, step): the same on a rerun.
+        resumed_seed = np.random.SeedSequence((args.seed, self.start_step)).generate_state(1)[0]
+        self.seed = int(resumed_seed) if self.resumed else args.seed
         # The run ends after whole iterations of N×T steps from where it starts (0, or the checkpoint's step).
         iterations = (args.total_timesteps - self.start_step) // self.batch_size
         self.end_step = self.start_step + max(iterations, 0) * self.batch_size

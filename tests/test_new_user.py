@@ -317,3 +317,34 @@ def test_17_train_leaves_threads_determinism_and_random_states_as_it_found_them(
         assert (random.random(), np.random.random(), torch.rand(1).item()) == expected
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_resumed_run_draws_new_random_streams_the_same_on_a_rerun(script, tmp_path, monkeypatch):
+    """Resumed with --seed alone, a run replayed the random streams of its start: the envs' reset seeds, the
+    actions' noise (the actors' generator, seeded as the envs) and torch's minibatches, in every segment of a
+    long campaign. A resume seeds them from (--seed, step): new, and the same when the same checkpoint is resumed
+    again. Seen here: the seed the envs are reset with, and torch's seed during the update."""
+    ppo = load_script(script.removesuffix(".py"))
+    seen, make_vector_env, update = [], ppo.make_vector_env, ppo.update
+
+    def spied_envs(*args, **kwargs):
+        envs = make_vector_env(*args, **kwargs)
+        reset = envs.reset
+        envs.reset = lambda **kw: seen.append(("reset", kw.get("seed"))) or reset(**kw)
+        return envs
+
+    monkeypatch.setattr(ppo, "make_vector_env", spied_envs)
+    monkeypatch.setattr(ppo, "update", lambda *a: seen.append(("update", torch.initial_seed())) or update(*a))
+    env_id = "Pendulum-v1" if ppo.Args().env_id == "Hopper-v4" else "CartPole-v1"
+    tiny = dict(env_id=env_id, num_envs=2, num_steps=32, num_minibatches=2, update_epochs=1, seed=5)
+    first = ppo.train(ppo.Args(**tiny, total_timesteps=64, save_model=True, runs_dir=str(tmp_path / "a")))
+    assert seen == [("reset", 5), ("update", 5)]
+    streams = []
+    for rerun in ("b", "c"):
+        seen.clear()
+        ppo.train(ppo.Args(**tiny, total_timesteps=128, resume=first["checkpoint"], runs_dir=str(tmp_path / rerun)))
+        (_, seed), (_, torch_seed) = seen
+        assert seed == torch_seed and seed not in (5, 6), seen  # not the run's start (nor its second env's)
+        streams.append(seed)
+    assert streams[0] == streams[1] == int(np.random.SeedSequence((5, 64)).generate_state(1)[0])
