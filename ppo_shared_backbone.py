@@ -126,7 +126,8 @@ def make_env(env_id: str, video_dir: str | None = None, every_episode: bool = Fa
             env = RecordVideo(env, video_dir, episode_trigger=trigger)
         # The NoFrameskip-v4 games have no TimeLimit wrapper; ALE truncates a game at 108,000 frames
         # (30 minutes), which the rollout treats as a time limit (bootstrapped), not a terminal state.
-        # Baselines' gym cut them at 400,000 frames instead, as terminal; few games last that long.
+        # Baselines' gym cut them at 400,000 frames instead (SpaceInvaders 300,000), as terminal; few games last
+        # that long.
         return atari_wrappers(env) if is_atari_frames(env) else gym.wrappers.RecordEpisodeStatistics(env)
 
     return thunk
