@@ -121,7 +121,8 @@ def peer_table(suite: Suite, used: pd.DataFrame, ours: pd.DataFrame) -> list[str
 
 def curve_points(used: pd.DataFrame, every: int | None, last: int = 20) -> list[str]:
     """The learning curve at every `every` steps (None: an eighth of the budget): the mean return of the last
-    `last` episodes that ended by then, averaged over the runs that have any; and how many runs have their episodes."""
+    `last` episodes that ended by then, averaged over the runs that have any and have reached that step (a run under
+    way stops where it stands); and how many runs have their episodes."""
     kept = used[used["history"].map(len) > 0]
     if kept.empty:
         return []  # no run with its episodes kept: no curve, and no heading either
@@ -132,7 +133,8 @@ def curve_points(used: pd.DataFrame, every: int | None, last: int = 20) -> list[
         points = range(step, int(runs["total_timesteps"].max()) + 1, step)
         cells = []
         for x in points:
-            means = [np.mean([v for s, v in h if s <= x][-last:]) for h in runs["history"] if h[0][0] <= x]
+            reached = zip(runs["history"], runs["total_timesteps"], strict=True)
+            means = [np.mean([v for s, v in h if s <= x][-last:]) for h, end in reached if h[0][0] <= x <= end]
             cells.append(f"{np.mean(means):.1f}" if means else "–")
         row = [setting, env_id, f"{len(runs)} of {counts[budget, setting, env_id]}", *cells]
         lines += markdown_table(["setting", "env", "runs", *(f"{x:,}" for x in points)], [row]) + [""]

@@ -77,6 +77,14 @@ def test_curve_points_average_the_last_episodes_by_each_point():
     assert tables.curve_points(used[used["seed"] == 3], 100) == [], "no curve kept: no heading either"
 
 
+def test_curve_points_leave_out_a_run_after_the_step_it_reached():
+    # Seed 2 is under way at step 150: at 100 the mean is (1 + 10) / 2; at 200 and 300 seed 1's alone (its last
+    # return), not seed 2's 10 carried past where it stopped (before: 6.5 at 200 and 300).
+    used = runs([("s", "Pong", 1, 300, 0.0, [(50, 1.0), (250, 3.0)]), ("s", "Pong", 2, 300, 0.0, [(60, 10.0)])])
+    used.loc[used["seed"] == 2, ["total_timesteps", "complete"]] = (150, False)
+    assert "| s | Pong | 2 of 2 | 5.5 | 1.0 | 3.0 |" in tables.curve_points(used, 100, last=1)
+
+
 def test_table1_sections_give_the_scores_the_normalized_scores_and_the_ranks():
     [section] = [tables.table1_sections([table1(SCORES, RANDOM)])]
     text = "\n".join(section)
