@@ -308,10 +308,12 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
         return Outcome(run, "not started", "the runner was asked to stop")
     meta |= {"returncode": returncode, "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     new = [f for f in scan(runs_dir).get(run.key, []) if f.path not in before]
-    # A script's error is its last line (exit 2: one line saying what is wrong and what to do).
-    said = "".join(log.read_text(errors="replace").strip().splitlines()[-1:]) if log and returncode else ""
+    # A script's error is its last line (exit 2: one line saying what is wrong and what to do); without a log
+    # (--run, in the foreground) the script has printed it above.
+    last_line = "".join(log.read_text(errors="replace").strip().splitlines()[-1:]) if log else "its line above"
+    said = f": {last_line}" if returncode > 0 else ""  # killed (< 0): it said nothing
     if not new:
-        return Outcome(run, "failed", f"exit {returncode} before making a run folder: {said}", returncode)
+        return Outcome(run, "failed", f"exit {returncode} before making a run folder{said}", returncode)
     folder = new[-1]
     (folder.path / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     if folder.is_complete(run.total_timesteps):
@@ -321,7 +323,7 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
         return Outcome(run, "done", detail, returncode, folder.path)
     if returncode in (130, 143):
         return Outcome(run, "interrupted", f"exit {returncode}; {display(folder.path)}", returncode, folder.path)
-    return Outcome(run, "failed", f"exit {returncode}; {display(folder.path)}: {said}", returncode, folder.path)
+    return Outcome(run, "failed", f"exit {returncode}; {display(folder.path)}{said}", returncode, folder.path)
 
 
 def run_locally(runs: list[Run], cli: Cli) -> int:

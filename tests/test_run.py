@@ -429,6 +429,8 @@ def test_a_slurm_task_exits_with_the_runners_codes(tmp_path, monkeypatch, capsys
         for env in ("Bad-v0", "Killed-v0", "Slow-v0")
     }
     assert runner.run_one(run["Bad-v0"], options) == 2
+    # In the foreground the script's error went to the terminal: before, the reason read "folder: " and nothing.
+    assert "Bad-v0__fake__1: failed (exit 2 before making a run folder: its line above)" in capsys.readouterr().out
     assert runner.run_one(run["Killed-v0"], options) == 1
     monkeypatch.setattr(runner.subprocess, "Popen", popen_then(signal.SIGTERM))
     assert runner.run_one(run["Slow-v0"], options) == 143
