@@ -51,6 +51,13 @@ def random_returns(env_id: str, episodes: int, seed: int) -> list[float]:
     return [float(episode_return) for episode_return in env.return_queue]
 
 
+def made_id(env_id: str) -> str:
+    """The id of the environment gymnasium makes for `env_id`."""
+    env = gym.make(env_id)
+    env.close()
+    return env.spec.id if env.spec is not None else env_id
+
+
 def fail(message: str) -> None:
     print(f"random_policy.py: error: {message}", file=sys.stderr)
     sys.exit(2)
@@ -77,7 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     if out.is_file():
         table = pd.read_csv(out, dtype=str, keep_default_na=False, index_col="env_id")
     for env_id in cli.envs:  # each made first: an id that cannot be made does not cost the others' measurements
-        measure(lambda env_id=env_id: gym.make(env_id).close(), env_id)
+        made = measure(lambda env_id=env_id: made_id(env_id), env_id)
+        if made != env_id:  # Hopper: gymnasium makes Hopper-v5, which the row would not say
+            fail(f"--envs {env_id} has no version, and gymnasium would make {made}: give the version (e.g. Hopper-v4)")
     for env_id in cli.envs:
         start = time.time()
         returns = measure(lambda env_id=env_id: random_returns(env_id, cli.episodes, cli.seed), env_id)

@@ -366,8 +366,10 @@ def test_random_policy_writes_the_record_only_with_publish_and_refuses_bad_ids_i
     random_policy.main(["--envs", "Pendulum-v1", "--episodes", "2", "--publish"])
     record = (tmp_path / "benchmark" / "results" / "random_policy.csv").read_text()
     assert "CartPole-v1,3," in look and "Pendulum-v1,2," in record and "CartPole" not in record
-    for env_id, message in (("Hopper-v3", "Hopper-v3 cannot be measured: "), ("NoSuch-v0", "NoSuch-v0 cannot be")):
-        # before any measurement: CartPole's would have been thrown away with the rest
+    bad = [("Hopper-v3", "Hopper-v3 cannot be measured: "), ("NoSuch-v0", "NoSuch-v0 cannot be")]
+    bad += [("CartPole", "--envs CartPole has no version, and gymnasium would make CartPole-v1: give the version")]
+    for env_id, message in bad:  # before: "CartPole" was measured as CartPole-v1 into a row named CartPole
+        # before any measurement: CartPole-v1's would have been thrown away with the rest
         result = run_script("benchmark/random_policy.py", "--envs", "CartPole-v1", env_id, "--episodes", "1")
         assert_one_line_error(result, message)
         assert result.stdout == ""
