@@ -86,7 +86,10 @@ def main() -> None:
     runs = [folders[-1] for folders in scan(cli.runs_dir / suite.name).values()]
     runs = [f for f in runs if f.is_complete(suite.total_timesteps) and f.checkpoint]
     if not runs:
-        raise SystemExit(f"trunk_features.py: no complete classic run with a model.pt in {cli.runs_dir / 'classic'}")
+        where, budget = cli.runs_dir / "classic", f"{suite.total_timesteps:,}"
+        raise SystemExit(
+            f"trunk_features.py: no classic run complete at the suite's {budget} steps, with its model.pt, in {where}"
+        )
     rows = []
     for env_id in suite.env_ids:
         states, num_actions = visited_states(env_id), gym.make(env_id).action_space.n
