@@ -73,8 +73,14 @@ def main() -> None:
     if cli.output and not cli.output.parent.is_dir():
         raise SystemExit(f"penalty_beta.py: --output {cli.output}: no folder {cli.output.parent}")
     runs = finished_runs(cli.run_dirs)
-    if not runs or any("kl_target" not in pieces[-1].args for pieces in runs):
-        raise SystemExit("penalty_beta.py: give the folders of finished ppo_penalty.py runs (with an adaptive β)")
+    adaptive = [pieces[-1].args.get("adaptive_beta", "kl_target" in pieces[-1].args) for pieces in runs]
+    if not runs or not all(adaptive):  # a fixed β has no band to be in
+        # A shell pattern that matched nothing comes as it was typed (…__klpen_adaptive_0.01__*).
+        absent = [str(path) for path in cli.run_dirs if not path.exists()] if not runs else []
+        absent_text = f"; no such folder: {', '.join(absent)}" if absent else ""
+        raise SystemExit(
+            f"penalty_beta.py: give the folders of finished ppo_penalty.py runs with an adaptive β{absent_text}"
+        )
     used = {folder.path for pieces in runs for folder in pieces}
     if left_out := [str(path) for path in cli.run_dirs if path not in used]:  # a typo, or a run still going
         print(f"penalty_beta.py: left out, not part of a finished run: {', '.join(left_out)}", file=sys.stderr)

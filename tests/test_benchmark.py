@@ -186,7 +186,14 @@ def test_penalty_beta_summary_of_a_resumed_run(tmp_path):
     assert [[p.path for p in run] for run in penalty_beta.finished_runs((first, resumed, again))] == [[again]]
     result = run_script("benchmark/penalty_beta.py", tmp_path / "nothing-here")
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
-        "penalty_beta.py: give the folders of finished ppo_penalty.py runs (with an adaptive β)"
+        f"penalty_beta.py: give the folders of finished ppo_penalty.py runs with an adaptive β; no such folder: "
+        f"{tmp_path / 'nothing-here'}"
+    ]
+    # A fixed β (before: its rows were made, with a band it never aimed for).
+    fixed = folder("Hopper-v4__klpen_fixed_1__1__4", [(4, 1.0, 0.01)], {"adaptive_beta": False}, {"global_step": 4})
+    result = run_script("benchmark/penalty_beta.py", fixed)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "penalty_beta.py: give the folders of finished ppo_penalty.py runs with an adaptive β"
     ]
     # A folder that is no run's (a typo) is named, not silently dropped; an --output it cannot write, before any work.
     result = run_script("benchmark/penalty_beta.py", first, resumed, tmp_path / "Typo__klpen__2__9")
