@@ -7,13 +7,13 @@ floating-point operations (a fused optimizer, a compiled graph) moves them by ro
 relative difference (such a change needs a full-length run, against the seed spread of earlier runs).
 
 A change of the random draws (another generator, another order of draws) leaves no seed giving the same run:
-`--seeds N` compares distributions instead, seeds 1..N each way: per loss, the mean over seeds of each run's mean,
+`--num-seeds N` compares distributions instead, seeds 1..N each way: per loss, the mean over seeds of each run's mean,
 before and now, and their difference in standard errors. Short runs of 20 seeds show a systematic change in what
 an update does that a handful of 1M-step runs cannot.
 
     python benchmark/compare_losses.py ppo_continuous.py --before HEAD~1
     python benchmark/compare_losses.py ppo_discrete.py --before 0db1b95 --flags='--total-timesteps 4096'
-    python benchmark/compare_losses.py ppo_continuous.py --before 9ddee8f --seeds 20 --flags='--total-timesteps 4096'
+    python benchmark/compare_losses.py ppo_continuous.py --before 9ddee8f --num-seeds 20 --flags='--total-timesteps 4096'
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ class Cli:
     before: str = "HEAD"  # the commit to compare with
     flags: str = "--total-timesteps 6144"
     """flags for both runs, as one string (the script's defaults otherwise; seed 1)"""
-    seeds: int = 0  # instead of one seed: N seeds each way (first_seed, first_seed + 1, ...), compared by distribution
-    first_seed: int = 1  # with --seeds: the first seed (a later range gives a sample independent of an earlier one)
-    out: str = ""  # with --seeds: also write each run's mean losses here (JSON), to pool several ranges later
+    num_seeds: int = (
+        0  # instead of one seed: N seeds each way (first_seed, first_seed + 1, ...), compared by distribution
+    )
+    first_seed: int = 1  # with --num-seeds: the first seed (a later range gives a sample independent of an earlier one)
+    out: str = ""  # with --num-seeds: also write each run's mean losses here (JSON), to pool several ranges later
 
 
 def run(script_path: Path, flags: list[str], runs_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -92,8 +94,13 @@ def compare_distributions(before: list[dict], now: list[dict]) -> dict[str, tupl
 
 def main() -> None:
     cli = tyro.cli(Cli)
-    if cli.seeds < 0 or cli.seeds == 1:
-        raise SystemExit("compare_losses.py: --seeds needs at least 2 (a standard error needs two samples)")
+    if cli.num_seeds < 0 or cli.num_seeds == 1:
+        raise SystemExit(
+            "compare_losses.py: --num-seeds needs at least 2 (a standard error needs two samples); "
+            "left out, one run each way is compared exactly"
+        )
+    if cli.out and not cli.num_seeds:
+        raise SystemExit("compare_losses.py: --out writes the means of --num-seeds runs: give --num-seeds too")
     try:
         given = shlex.split(cli.flags)
     except ValueError as e:  # an unclosed quote
@@ -104,14 +111,14 @@ def main() -> None:
         )
     if not cli.before:
         raise SystemExit("compare_losses.py: --before needs a commit, e.g. HEAD~1")
-    seeds, runs = range(cli.first_seed, cli.first_seed + cli.seeds), {"before": [], "now": []}
+    seeds, runs = range(cli.first_seed, cli.first_seed + cli.num_seeds), {"before": [], "now": []}
     with tempfile.TemporaryDirectory() as tmp:
         scripts = {"before": script_at(cli.before, cli.script, Path(tmp) / "before"), "now": REPO / cli.script}
-        for seed in seeds or [None]:  # without --seeds: one run each way, the flags as given (seed 1 by default)
+        for seed in seeds or [None]:  # without --num-seeds: one run each way, the flags as given (seed 1 by default)
             flags = [*given, *([] if seed is None else ["--seed", str(seed)])]
             for name, script in scripts.items():
                 runs[name].append(run(script, flags, Path(tmp) / f"runs_{name}_{seed}"))
-    if cli.seeds:
+    if cli.num_seeds:
         return by_distribution(cli, seeds, runs)
     before, now = runs["before"][0], runs["now"][0]
     check_comparable(before, now)
@@ -128,7 +135,7 @@ def main() -> None:
 
 
 def by_distribution(cli: Cli, seeds: range, runs: dict[str, list[dict]]) -> None:
-    """--seeds: each loss's mean over seeds, before and now, and their difference in standard errors."""
+    """--num-seeds: each loss's mean over seeds, before and now, and their difference in standard errors."""
     compared = compare_distributions(runs["before"], runs["now"])  # each loss, once the runs are comparable
     if cli.out:
         means = {name: run_means(runs[name], list(compared)).to_dict("records") for name in runs}

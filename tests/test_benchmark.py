@@ -225,7 +225,7 @@ def test_compare_losses_compares_distributions_in_standard_errors():
 
 
 def test_compare_losses_runs_the_script_at_both_commits(monkeypatch, capsys):
-    """One run each way with the flags as given, or one per seed with --seeds; the runs are stand-ins."""
+    """One run each way with the flags as given, or one per seed with --num-seeds; the runs are stand-ins."""
     import compare_losses
 
     calls = []
@@ -249,10 +249,17 @@ def test_compare_losses_runs_the_script_at_both_commits(monkeypatch, capsys):
         "same_episodes": True,
     }
     calls.clear()
-    monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py", "--seeds", "2", "--first-seed", "3"])
+    monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py", "--num-seeds", "2", "--first-seed", "3"])
     compare_losses.main()
     assert [flags[-2:] for _, flags in calls] == [["--seed", "3"]] * 2 + [["--seed", "4"]] * 2
     assert "seeds 3-4" in capsys.readouterr().out
+    for flags, said in (
+        (["--num-seeds", "1"], "--num-seeds needs at least 2 (a standard error needs two samples); left out, one run"),
+        (["--out", "means.json"], "--out writes the means of --num-seeds runs: give --num-seeds too"),  # was ignored
+    ):
+        monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py", *flags])
+        with pytest.raises(SystemExit, match=f"^compare_losses.py: {re.escape(said)}"):
+            compare_losses.main()
 
     # Now's last update 5% off before's in a chart no loss shows yet (ppo_penalty's β after its last update):
     # not identical, and by how much; an episode that ended elsewhere is said too.
