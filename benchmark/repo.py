@@ -85,7 +85,8 @@ def script_at(commit: str, script: str, folder: Path) -> Path:
     source = subprocess.run(["git", "show", f"{commit}:{script}"], cwd=REPO, capture_output=True, text=True)
     if source.returncode != 0:  # an unknown commit, or a script that did not exist then
         said = (source.stderr.strip().splitlines() or ["not in git"])[-1].rstrip(".")
-        raise SystemExit(f"{commit}:{script}: {said}; pass a commit that has it (git log --oneline -- {script})")
+        tool = Path(sys.argv[0]).name  # compare_losses.py or speed.py
+        raise SystemExit(f"{tool}: --before {commit}: {said}; pass a commit that has {script} (git log --oneline)")
     path = folder / script
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(source.stdout)

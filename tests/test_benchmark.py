@@ -365,8 +365,11 @@ def test_a_commit_git_does_not_know_is_one_line(tmp_path):
     """compare_losses.py and speed.py --before: an unknown commit (before: git's CalledProcessError traceback)."""
     import repo
 
-    with pytest.raises(SystemExit, match="^0000000:ppo_discrete.py: fatal: .*0000000"):
+    with pytest.raises(SystemExit, match=r"^\S+: --before 0000000: fatal: .*0000000.*has ppo_discrete.py \(git log"):
         repo.script_at("0000000", "ppo_discrete.py", tmp_path)
+    result = run_script("benchmark/speed.py", "--cases", "cartpole", "--before", "nosuch")
+    assert result.returncode == 1 and result.stderr.startswith("speed.py: --before nosuch: fatal: ")  # named the tool
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert repo.script_at("HEAD", "ppo_discrete.py", tmp_path).read_text().startswith('"""')
 
 
