@@ -69,6 +69,7 @@ def gather(cli: Cli, suite: Suite, results_dir: Path) -> pd.DataFrame:
     if found.empty and recorded.empty:
         # A fresh clone: the published record's runs are skipped by run.py unless asked to run them again.
         again = " --rerun-recorded" if (RESULTS_DIR / f"{suite.name}.csv").exists() else ""
+        again = ("" if cli.runs_dir == Cli.runs_dir else f" --runs-dir {display(cli.runs_dir)}") + again
         raise ReportError(
             f"no runs in {cli.runs_dir / suite.name} and none recorded in {results_dir / (suite.name + '.csv')}: "
             f"run the suite first (python benchmark/run.py --suite {suite.name}{again})"

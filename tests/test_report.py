@@ -103,10 +103,13 @@ def test_runs_of_two_sessions_add_up_and_the_record_alone_gives_the_same_report(
     before = {key: paths[key].read_bytes() for key in ("csv", "episodes", "md")}
     again = make(*flags)
     assert {key: again[key].read_bytes() for key in ("csv", "episodes", "md")} == before
-    with pytest.raises(report.ReportError, match=r"no runs in .*run.py --suite mujoco --rerun-recorded\)"):
+    with pytest.raises(
+        report.ReportError, match=r"no runs in .*run.py --suite mujoco --runs-dir \S+ --rerun-recorded\)"
+    ):
         make(*flags[:4], "--results-dir", tmp_path / "empty")  # mujoco is in the record: run.py would skip it
-    with pytest.raises(report.ReportError, match=r"no runs in .*run.py --suite atari\)"):
+    with pytest.raises(report.ReportError, match=r"no runs in .*run.py --suite atari --runs-dir \S+\)"):
         make("--suite", "atari", "--runs-dir", runs_dir, "--results-dir", tmp_path / "empty")  # not recorded
+    # (the hint keeps the --runs-dir given: before, it sent the user to run the suite into the default one)
     with pytest.raises(report.ReportError, match="is the published record: pass --publish to write the report there"):
         make("--suite", "classic", "--runs-dir", tmp_path, "--results-dir", RESULTS)
     with pytest.raises(report.ReportError, match="--last-episodes must be at least 1"):
