@@ -3,6 +3,7 @@ ALE games (life loss, whole-game score, reward sign, FIRE), short runs as a user
 file copied alone, bad input, Ctrl-C, and learning CartPole-v1 with the MLP trunk."""
 
 import importlib.util
+import itertools
 import shutil
 import signal
 import subprocess
@@ -299,11 +300,24 @@ def test_fire_is_pressed_on_reset_and_after_a_lost_life_in_games_that_need_it():
     assert "FireReset" not in str(freeway)
 
 
+class GamesOfFiveEveryTenth(FiveEveryTenth):
+    """FiveEveryTenth, which also records where each game (a reset of the raw game) starts in its record."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.starts = []
+
+    def reset(self, **kwargs):
+        self.starts.append(len(self.rewards))
+        return super().reset(**kwargs)
+
+
 @needs_ale
 def test_rollout_treats_a_lost_life_as_terminal_and_logs_only_whole_games():
-    envs = gym.vector.SyncVectorEnv(
-        [ppo.make_env("BreakoutNoFrameskip-v4")], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
-    )
+    """The rollout's logged return of a game is its raw score over all five lives, from its first FIRE on (as
+    evaluate's): the raw game pays 5 on every 10th frame, so a sum of the clipped rewards, or of one life's, differs."""
+    env, raw = logged_atari_env("BreakoutNoFrameskip-v4", GamesOfFiveEveryTenth)
+    envs = gym.vector.SyncVectorEnv([lambda: env], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
     torch.manual_seed(0)
     actors = ppo.Actors(envs, 0)
     rollout = actors.collect(ppo.Agent((4, 84, 84), 4), 400)
@@ -318,7 +332,9 @@ def test_rollout_treats_a_lost_life_as_terminal_and_logs_only_whole_games():
         and 5 * len(games) <= lost < 5 * (len(games) + 1)
         and all(rollout.terminations[t, 0] == 1 for t, _, _ in games)
     )
-    assert all(length > 20 and ret >= 0 for _, ret, length in games)
+    assert all(length > 20 for _, _, length in games)
+    scores = [sum(raw.rewards[raw.actions.index(1, start) : end]) for start, end in itertools.pairwise(raw.starts)]
+    assert [ret for _, ret, _ in games] == scores[: len(games)] and min(scores) >= 50
 
 
 def test_time_limit_bootstraps_from_the_final_observation():
@@ -390,6 +406,25 @@ def test_short_pong_run_logs_every_key_and_writes_a_checkpoint_that_evaluates_an
     assert result.returncode == 0, result.stderr
     assert "done: step 3,584 (" in result.stdout
     assert_resumed_schedule(newest_run_dir(tmp_path / "runs"), checkpoint, 3584)
+
+
+def test_each_update_gets_table_5s_annealed_stepsize_and_epsilon(tmp_path, monkeypatch):
+    """ε = 0.1 × α and stepsize 2.5e-4 × α, α = 1 - step / total, as the update receives them (the logged
+    clip_coef chart alone passed with a constant ε given to the update); --no-anneal-clip keeps 0.1."""
+    seen, update = [], ppo.update
+
+    def spy(agent, optimizer, batch, args, clip_coef):
+        seen.append((clip_coef, optimizer.param_groups[0]["lr"]))
+        return update(agent, optimizer, batch, args, clip_coef)
+
+    monkeypatch.setattr(ppo, "update", spy)
+    tiny = dict(env_id="CartPole-v1", num_envs=2, num_steps=32, num_minibatches=2, update_epochs=1)
+    ppo.train(ppo.Args(**tiny, total_timesteps=256, runs_dir=str(tmp_path)))
+    alphas = [1.0, 0.75, 0.5, 0.25]  # 64 steps per iteration of 256
+    assert np.allclose(seen, [(0.1 * a, 2.5e-4 * a) for a in alphas], rtol=1e-9, atol=0)
+    seen.clear()
+    ppo.train(ppo.Args(**tiny, total_timesteps=256, anneal_clip=False, runs_dir=str(tmp_path)))
+    assert np.allclose(seen, [(0.1, 2.5e-4 * a) for a in alphas], rtol=1e-9, atol=0)
 
 
 def test_file_copied_alone_runs(tmp_path):
