@@ -700,7 +700,9 @@ def test_evaluation_takes_the_mean_action(monkeypatch):
     assert evaluate_recording(ppo, monkeypatch, checkpoint, space)[1] == [1.0] * 20
 
 
-def test_ctrl_c_in_an_evaluation_prints_the_episodes_finished(monkeypatch, capsys, tmp_path):
+def test_main_prints_an_interrupted_evaluations_episodes_and_exits_130(monkeypatch, capsys, tmp_path):
+    """How main() reports an evaluation that Ctrl-C cut short (evaluate() stands in; that it stops at Ctrl-C
+    with the episodes finished is test_evaluation_takes_the_mean_action's)."""
     summary = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), save_model=True, **tiny_kwargs()))
     monkeypatch.setattr(ppo, "evaluate", lambda *args: [10.0, 12.0])  # 2 of the 5 asked for: Ctrl-C came
     capsys.readouterr()

@@ -131,4 +131,7 @@ def evaluate_recording(
     monkeypatch.setattr(ppo, "load_checkpoint", lambda path: checkpoint)
     monkeypatch.setattr(ppo, "check_env", lambda env_id: None)
     monkeypatch.setattr(ppo, "make_env", lambda *args, **kwargs: Recorder)
-    return ppo.evaluate("model.pt", episodes=episodes), actions, len(resets)
+    try:
+        return ppo.evaluate("model.pt", episodes=episodes), actions, len(resets)
+    except KeyboardInterrupt:  # escaped evaluate(): a failed test, not pytest's whole session stopped
+        raise AssertionError("Ctrl-C escaped evaluate(): the returns of the episodes finished were lost") from None
