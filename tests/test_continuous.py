@@ -3,6 +3,7 @@ a learning check, checkpoints, resume, and the errors a user can cause."""
 
 import dataclasses
 import json
+import math
 import shutil
 import signal
 import subprocess
@@ -155,6 +156,34 @@ def test_value_loss_by_hand():
     # Clipped: V_clip = old + clamp(new − old, ±0.2) = [0.2, 2.0]; errors max((1−2)², (0.2−2)²) = 3.24 and 4,
     # so mean(3.24, 4) = 3.62.
     torch.testing.assert_close(ppo.value_loss(new, old, returns, 0.2, clip_vloss=True), torch.tensor(3.62))
+
+
+def test_minibatch_loss_by_hand():
+    """Eq. (9) with L^CLIP on one minibatch at the defaults (ε = 0.2, c1 = 0.25, c2 = 0), the advantages
+    normalized within the minibatch (baselines' detail; without it the policy term is -3.175)."""
+    agent = ppo.Agent(2, 1)
+    with torch.no_grad():  # π_θ = N(0, 1) and V = 3 in every state
+        for head, bias in ((agent.actor_mean[-1], 0.0), (agent.critic[-1], 3.0)):
+            head.weight.zero_()
+            head.bias.fill_(bias)
+        agent.actor_logstd.zero_()
+    ratio = torch.tensor([0.5, 1.0, 1.0, 1.5])
+    mb = {
+        "obs": torch.randn(4, 2),
+        "actions": torch.zeros(4, 1),
+        "logprobs": -0.5 * math.log(2 * math.pi) - ratio.log(),  # log π_θ(0) - log r: the ratios above
+        # mean 3, sample std s = √(14/3): Â = (-2, -1, 0, 3) / s
+        "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),
+        "values": torch.full((4,), 3.0),
+        "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),  # (V - V^targ)² = 4, 0, 1, 0: L^VF = 1.25
+    }
+    loss, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args())
+    # min(r·Â, clip(r)·Â): 0.8·(-2) (clipped: r = 0.5 with Â < 0), -1, 0, 1.2·3 (clipped): (-1.6 - 1 + 3.6)/s
+    policy_loss = -1.0 / (4 * math.sqrt(14 / 3))
+    kl = ((-0.5 - math.log(0.5)) + (0.5 - math.log(1.5))) / 4  # k3: mean((r - 1) - log r)
+    expected = [policy_loss, 1.25, 0.5 * (1 + math.log(2 * math.pi)), kl, 0.5]  # clipfrac: 2 of 4
+    torch.testing.assert_close(diagnostics, torch.tensor(expected))
+    torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.25))
 
 
 def test_gaussian_log_prob_is_summed_over_action_dimensions():
