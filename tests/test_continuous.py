@@ -28,6 +28,7 @@ from util import (
     read_scalars,
     run_script,
     script_env,
+    standard_gaussian_agent,
 )
 
 ppo = load_script("ppo_continuous")
@@ -161,12 +162,7 @@ def test_value_loss_by_hand():
 def test_minibatch_loss_by_hand():
     """Eq. (9) with L^CLIP on one minibatch at the defaults (ε = 0.2, c1 = 0.25, c2 = 0), the advantages
     normalized within the minibatch (baselines' detail; without it the policy term is -3.175)."""
-    agent = ppo.Agent(2, 1)
-    with torch.no_grad():  # π_θ = N(0, 1) and V = 3 in every state
-        for head, bias in ((agent.actor_mean[-1], 0.0), (agent.critic[-1], 3.0)):
-            head.weight.zero_()
-            head.bias.fill_(bias)
-        agent.actor_logstd.zero_()
+    agent = standard_gaussian_agent(ppo)  # π_θ = N(0, 1) and V = 3 in every state
     ratio = torch.tensor([0.5, 1.0, 1.0, 1.5])
     mb = {
         "obs": torch.randn(4, 2),

@@ -20,6 +20,7 @@ from util import (
     only_run_dir,
     read_scalars,
     run_script,
+    standard_gaussian_agent,
 )
 
 ppo = load_script("ppo_penalty")
@@ -91,12 +92,7 @@ def test_kl_penalty_with_beta_zero_is_the_cpi_surrogate():
 
 def test_minibatch_loss_by_hand():
     """Eq. (9) with L^KLPEN for L^CLIP on one minibatch, at the defaults (c1 = 0.25, c2 = 0) and β = 2."""
-    agent = ppo.Agent(2, 1)
-    with torch.no_grad():  # π_θ = N(0, 1) and V = 3 in every state
-        for head, bias in ((agent.actor_mean[-1], 0.0), (agent.critic[-1], 3.0)):
-            head.weight.zero_()
-            head.bias.fill_(bias)
-        agent.actor_logstd.zero_()
+    agent = standard_gaussian_agent(ppo)  # π_θ = N(0, 1) and V = 3 in every state
     mb = {
         "obs": torch.randn(4, 2),
         "actions": torch.zeros(4, 1),

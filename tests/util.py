@@ -135,3 +135,17 @@ def evaluate_recording(
         return ppo.evaluate("model.pt", episodes=episodes), actions, len(resets)
     except KeyboardInterrupt:  # escaped evaluate(): a failed test, not pytest's whole session stopped
         raise AssertionError("Ctrl-C escaped evaluate(): the returns of the episodes finished were lost") from None
+
+
+def standard_gaussian_agent(ppo):
+    """A Gaussian script's Agent on 2-D observations and 1-D actions whose policy is N(0, 1) and value 3 in
+    every state, for losses computed by hand."""
+    import torch
+
+    agent = ppo.Agent(2, 1)
+    with torch.no_grad():
+        for head, bias in ((agent.actor_mean[-1], 0.0), (agent.critic[-1], 3.0)):
+            head.weight.zero_()
+            head.bias.fill_(bias)
+        agent.actor_logstd.zero_()
+    return agent
