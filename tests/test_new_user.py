@@ -348,3 +348,37 @@ def test_a_resumed_run_draws_new_random_streams_the_same_on_a_rerun(script, tmp_
         assert seed == torch_seed and seed not in (5, 6), seen  # not the run's start (nor its second env's)
         streams.append(seed)
     assert streams[0] == streams[1] == int(np.random.SeedSequence((5, 64)).generate_state(1)[0])
+
+
+def without(*modules: str, then: str) -> str:
+    """Python code that runs `then` as if `modules` were not installed (an import of one raises
+    ModuleNotFoundError)."""
+    return f"import sys\nfor name in {modules!r}:\n    sys.modules[name] = None\n{then}"
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_file_copied_into_code_without_tyro_or_tensorboard(script, tmp_path):
+    """Copied into someone's research code, a script's train() needs neither tyro (the command line) nor, until
+    a run starts, tensorboard; its command line without tyro, or a run without tensorboard, ends in one line.
+    Before: ModuleNotFoundError tracebacks at import."""
+    module = script.removesuffix(".py")
+    env_id = "Pendulum-v1" if load_script(module).Args().env_id == "Hopper-v4" else "CartPole-v1"
+    args = f"{module}.Args(env_id={env_id!r}, num_envs=1, num_steps=64, num_minibatches=2, update_epochs=1"
+    args += f", total_timesteps=64, runs_dir={str(tmp_path)!r})"
+    code = without("tyro", then=f"import {module}\nprint({module}.train({args})['global_step'])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=script_env(), capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.splitlines()[-1] == "64", result.stderr
+    run_main = f"import runpy; sys.argv = [{script!r}]; runpy.run_path({script!r}, run_name='__main__')"
+    result = subprocess.run(
+        [sys.executable, "-c", without("tyro", then=run_main)],
+        cwd=ROOT,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert_exit_2_in_one_line(result, "the command line needs tyro: pip install -r requirements.txt")
+    no_logs = args.replace(repr(str(tmp_path)), repr(str(tmp_path / "no_logs")))
+    code = without("tensorboard", then=f"import {module}\n{module}.train({no_logs})")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=script_env(), capture_output=True, text=True)
+    assert "UserError: the run's logs need tensorboard: pip install -r requirements.txt" in result.stderr
+    assert not (tmp_path / "no_logs").exists()  # refused before its run folder was made
