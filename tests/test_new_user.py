@@ -350,35 +350,41 @@ def test_a_resumed_run_draws_new_random_streams_the_same_on_a_rerun(script, tmp_
     assert streams[0] == streams[1] == int(np.random.SeedSequence((5, 64)).generate_state(1)[0])
 
 
-def without(*modules: str, then: str) -> str:
-    """Python code that runs `then` as if `modules` were not installed (an import of one raises
-    ModuleNotFoundError)."""
-    return f"import sys\nfor name in {modules!r}:\n    sys.modules[name] = None\n{then}"
+def python_without(*modules: str, then: str) -> subprocess.CompletedProcess:
+    """Runs the Python code `then` from the repository's root as if `modules` were not installed (an import of
+    one raises ModuleNotFoundError)."""
+    code = f"import sys\nfor name in {modules!r}:\n    sys.modules[name] = None\n{then}"
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=script_env(), capture_output=True, text=True)
+
+
+def tiny_args(module: str, runs_dir) -> str:
+    """Code for a 64-step run's Args of a script imported as `module`."""
+    env_id = "Pendulum-v1" if load_script(module).Args().env_id == "Hopper-v4" else "CartPole-v1"
+    args = f"env_id={env_id!r}, num_envs=1, num_steps=64, num_minibatches=2, update_epochs=1, total_timesteps=64"
+    return f"{module}.Args({args}, runs_dir={str(runs_dir)!r})"
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_a_file_copied_into_code_without_tyro_or_tensorboard(script, tmp_path):
-    """Copied into someone's research code, a script's train() needs neither tyro (the command line) nor, until
-    a run starts, tensorboard; its command line without tyro, or a run without tensorboard, ends in one line.
-    Before: ModuleNotFoundError tracebacks at import."""
+def test_a_file_copied_into_code_trains_without_tyro(script, tmp_path):
+    """Copied into someone's research code, a script's train() does not need tyro, which only its command line
+    uses; that command line without tyro ends in one line. Before: a ModuleNotFoundError traceback at import."""
     module = script.removesuffix(".py")
-    env_id = "Pendulum-v1" if load_script(module).Args().env_id == "Hopper-v4" else "CartPole-v1"
-    args = f"{module}.Args(env_id={env_id!r}, num_envs=1, num_steps=64, num_minibatches=2, update_epochs=1"
-    args += f", total_timesteps=64, runs_dir={str(tmp_path)!r})"
-    code = without("tyro", then=f"import {module}\nprint({module}.train({args})['global_step'])")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=script_env(), capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.splitlines()[-1] == "64", result.stderr
-    run_main = f"import runpy; sys.argv = [{script!r}]; runpy.run_path({script!r}, run_name='__main__')"
-    result = subprocess.run(
-        [sys.executable, "-c", without("tyro", then=run_main)],
-        cwd=ROOT,
-        env=script_env(),
-        capture_output=True,
-        text=True,
+    main = f"try:\n    {module}.main([])\nexcept SystemExit as e:\n    print('exit', e.code)"
+    result = python_without(
+        "tyro", then=f"import {module}\nprint({module}.train({tiny_args(module, tmp_path)})['global_step'])\n{main}"
     )
-    assert_exit_2_in_one_line(result, "the command line needs tyro: pip install -r requirements.txt")
-    no_logs = args.replace(repr(str(tmp_path)), repr(str(tmp_path / "no_logs")))
-    code = without("tensorboard", then=f"import {module}\n{module}.train({no_logs})")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=script_env(), capture_output=True, text=True)
+    assert result.stdout.splitlines()[-2:] == ["64", "exit 2"], result.stdout + result.stderr
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"{module}: error: the command line needs tyro: pip install -r requirements.txt"
+    )
+
+
+def test_a_run_without_tensorboard_is_one_line_before_its_folder(tmp_path):
+    """Run, the same text in the four scripts, imports tensorboard where a run's logs start."""
+    runs_dir = tmp_path / "runs"
+    result = python_without(
+        "tensorboard", then=f"import ppo_discrete\nppo_discrete.train({tiny_args('ppo_discrete', runs_dir)})"
+    )
     assert "UserError: the run's logs need tensorboard: pip install -r requirements.txt" in result.stderr
-    assert not (tmp_path / "no_logs").exists()  # refused before its run folder was made
+    assert not runs_dir.exists()  # refused before its run folder was made
