@@ -743,7 +743,7 @@ class Run:
         try:  # imported here, where the logs start: a missing tensorboard is one line, before any folder is made
             from torch.utils.tensorboard import SummaryWriter
         except ModuleNotFoundError as e:
-            raise UserError(f"the run's logs need {e.name}: pip install -r requirements.txt") from None
+            raise UserError(f"the run's logs need {e.name}: pip install {e.name}") from None
         # The folder's name ends in the unix time of the start. Two runs started in the same second (a sweep in a
         # shell loop) must not share a folder: the second takes the next free second.
         stamp = int(time.time())
@@ -975,7 +975,7 @@ def cli(argv: list[str] | None, default: Args | None = None) -> Args:
     try:  # imported here: train() called from your code does without it, and a missing one is one line
         import tyro
     except ModuleNotFoundError as e:
-        raise UserError(f"the command line needs {e.name}: pip install -r requirements.txt") from None
+        raise UserError(f"the command line needs {e.name}: pip install {e.name}") from None
     try:
         return tyro.cli(Args, args=argv, default=default)
     except SystemExit:  # after --help: flush stdout here, where main() can catch a closed pipe

@@ -203,7 +203,7 @@ class Agent(nn.Module):
 
     @torch.inference_mode()
     def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The rollout's a ~ π_θold(·|s), drawn by torch from the generator --seed seeds, log π_θold(a|s) and
+        """The rollout's a ~ π_θold(·|s), drawn by torch from the generator train() seeds, log π_θold(a|s) and
         V(s), as numpy arrays."""
         hidden = self.features(torch.as_tensor(obs, device=self.critic.weight.device))
         logits = self.actor(hidden)
@@ -831,7 +831,7 @@ class Run:
         try:  # imported here, where the logs start: a missing tensorboard is one line, before any folder is made
             from torch.utils.tensorboard import SummaryWriter
         except ModuleNotFoundError as e:
-            raise UserError(f"the run's logs need {e.name}: pip install -r requirements.txt") from None
+            raise UserError(f"the run's logs need {e.name}: pip install {e.name}") from None
         # The folder's name ends in the unix time of the start. Two runs started in the same second (a sweep in a
         # shell loop) must not share a folder: the second takes the next free second.
         stamp = int(time.time())
@@ -1063,7 +1063,7 @@ def cli(argv: list[str] | None, default: Args | None = None) -> Args:
     try:  # imported here: train() called from your code does without it, and a missing one is one line
         import tyro
     except ModuleNotFoundError as e:
-        raise UserError(f"the command line needs {e.name}: pip install -r requirements.txt") from None
+        raise UserError(f"the command line needs {e.name}: pip install {e.name}") from None
     try:
         return tyro.cli(Args, args=argv, default=default)
     except SystemExit:  # after --help: flush stdout here, where main() can catch a closed pipe

@@ -44,9 +44,8 @@ class Cli:
     before: str = "HEAD"  # the commit to compare with
     flags: str = "--total-timesteps 6144"
     """flags for both runs, as one string (the script's defaults otherwise; seed 1)"""
-    num_seeds: int = (
-        0  # instead of one seed: N seeds each way (first_seed, first_seed + 1, ...), compared by distribution
-    )
+    num_seeds: int = 0
+    """instead of one seed: N seeds each way (first_seed, first_seed + 1, ...), compared by distribution"""
     first_seed: int = 1  # with --num-seeds: the first seed (a later range gives a sample independent of an earlier one)
     out: str = ""  # with --num-seeds: also write each run's mean losses here (JSON), to pool several ranges later
 

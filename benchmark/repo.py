@@ -86,7 +86,9 @@ def script_at(commit: str, script: str, folder: Path) -> Path:
     if source.returncode != 0:  # an unknown commit, or a script that did not exist then
         said = (source.stderr.strip().splitlines() or ["not in git"])[-1].rstrip(".")
         tool = Path(sys.argv[0]).name  # compare_losses.py or speed.py
-        raise SystemExit(f"{tool}: --before {commit}: {said}; pass a commit that has {script} (git log --oneline)")
+        raise SystemExit(
+            f"{tool}: --before {commit}: {said}; pass a commit that has it (git log --oneline -- {script})"
+        )
     path = folder / script
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(source.stdout)

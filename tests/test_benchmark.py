@@ -365,7 +365,9 @@ def test_a_commit_git_does_not_know_is_one_line(tmp_path):
     """compare_losses.py and speed.py --before: an unknown commit (before: git's CalledProcessError traceback)."""
     import repo
 
-    with pytest.raises(SystemExit, match=r"^\S+: --before 0000000: fatal: .*0000000.*has ppo_discrete.py \(git log"):
+    with pytest.raises(
+        SystemExit, match=r"^\S+: --before 0000000: fatal: .*0000000.*has it \(git log --oneline -- ppo_discrete.py\)"
+    ):
         repo.script_at("0000000", "ppo_discrete.py", tmp_path)
     result = run_script("benchmark/speed.py", "--cases", "cartpole", "--before", "nosuch")
     assert result.returncode == 1 and result.stderr.startswith("speed.py: --before nosuch: fatal: ")  # named the tool
@@ -383,6 +385,9 @@ def test_random_policy_writes_the_record_only_with_publish_and_refuses_bad_ids_i
     random_policy.main(["--envs", "Pendulum-v1", "--episodes", "2", "--publish"])
     record = (tmp_path / "benchmark" / "results" / "random_policy.csv").read_text()
     assert "CartPole-v1,3," in look and "Pendulum-v1,2," in record and "CartPole" not in record
+    own = "gymnasium.envs.classic_control:CartPole-v1"  # an id with its module, as for your own env: versioned
+    random_policy.main(["--envs", own, "--episodes", "1"])
+    assert f"{own},1," in (tmp_path / "benchmark" / "runs" / "results" / "random_policy.csv").read_text()
     bad = [("Hopper-v3", "Hopper-v3 cannot be measured: "), ("NoSuch-v0", "NoSuch-v0 cannot be")]
     bad += [("CartPole", "--envs CartPole has no version, and gymnasium would make CartPole-v1: give the version")]
     for env_id, message in bad:  # before: "CartPole" was measured as CartPole-v1 into a row named CartPole
