@@ -721,10 +721,9 @@ class Run:
         if self.resumed:
             check_inputs(self.resumed["args"], args, args.resume)
         self.start_step = self.global_step = self.resumed.get("global_step", 0)
-        # A resumed run draws new random streams (the envs' resets, the actions' noise, the minibatches): seeded
-        # with --seed alone, it would replay those of the run's start. From (--seed, step): the same on a rerun.
-        resumed_seed = np.random.SeedSequence((args.seed, self.start_step)).generate_state(1)[0]
-        self.seed = int(resumed_seed) if self.resumed else args.seed
+        self.seed = args.seed
+        if self.resumed:  # new random streams (envs' resets, actions' noise, minibatches), not the run's start again:
+            self.seed = int(np.random.SeedSequence((args.seed, self.start_step)).generate_state(1)[0])  # (seed, step)
         # The run ends after whole iterations of N×T steps from where it starts (0, or the checkpoint's step).
         iterations = (args.total_timesteps - self.start_step) // self.batch_size
         self.end_step = self.start_step + max(iterations, 0) * self.batch_size
