@@ -64,7 +64,7 @@ class Args:
     save_interval: int = 100_000  # with --save-model, environment steps between checkpoints
     eval_checkpoint: str | None = None  # evaluate this model.pt (mean action, frozen normalization) instead of training
     eval_episodes: int = 10  # episodes to run with --eval-checkpoint
-    resume: str | None = None  # continue training from this model.pt in a new run folder (flags not given come from it)
+    resume: str | None = None  # go on with this model.pt in a new run folder (command line: unset flags from it)
     capture_video: bool = False  # record videos of the first environment into the run folder (pip install moviepy)
     cuda: bool = True  # use a GPU when there is one
     torch_deterministic: bool = True  # torch.use_deterministic_algorithms: deterministic kernels where torch has them
@@ -395,8 +395,10 @@ def flatten_batch(rollout: Rollout, advantages, returns, device: torch.device) -
 
 def train(args: Args) -> dict:
     """Algorithm 1: for each iteration, N actors run π_θold for T steps, Â by GAE, K epochs of updates.
-    Returns the run's summary. Called from your own code, it leaves torch's threads and determinism and the
-    global random states (python, numpy, torch) as it found them."""
+    Returns the run's summary (as in the run folder's summary.json). Called from your own code, it leaves torch's
+    threads and determinism and the global random states (python, numpy, torch) as it found them, so one train()
+    at a time in a process. Ctrl-C or SIGTERM stops it after the iteration, with a checkpoint; then the signal
+    goes on to your code as if train() had not held it (Ctrl-C: KeyboardInterrupt; SIGTERM: the process ends)."""
     with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs, setup_torch(args, run.seed) as device:
         obs_shape, action_dim = envs.single_observation_space.shape, envs.single_action_space.shape[0]
         envs.single_action_space.seed(run.seed)
@@ -434,7 +436,7 @@ def evaluate(checkpoint_path: str, episodes: int, seed: int = 1, capture_video: 
     checkpoint = load_checkpoint(checkpoint_path)
     env_id, norm_obs = checkpoint["args"]["env_id"], checkpoint["args"]["norm_obs"]
     check_env(env_id)
-    video_dir = os.path.join(os.path.dirname(checkpoint_path), "videos-eval") if capture_video else None
+    video_dir = eval_video_dir(checkpoint_path) if capture_video else None
     env = make_env(env_id, video_dir, every_episode=True)()
     agent = Agent(env.observation_space.shape[0], env.action_space.shape[0])
     obs_normalizer = ObsNormalizer(env.observation_space.shape, norm_obs)
@@ -618,7 +620,7 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
         raise UserError(
             f"making {env_id} raised {type(e).__name__}: {str(e)[:150]}; its traceback: "
             f"python -c \"import gymnasium as gym; gym.make('{env_id}'{given})\""
-        ) from None
+        ) from e  # called from your code, the traceback shows it too (an id you registered there included)
     if env.spec is not None and env.spec.id != env_id.rpartition(":")[2]:  # Hopper: gymnasium makes Hopper-v5
         env.close()
         raise UserError(f"--env-id {env_id} has no version, and gymnasium would make {env.spec.id}: give the version")
@@ -681,6 +683,16 @@ def check_video(env_id: str) -> None:
         raise UserError(f"--capture-video: {env_id} cannot render ({type(e).__name__}: {str(e)[:150]}){hint}") from None
 
 
+def eval_video_dir(checkpoint_path: str) -> str:
+    """Where --eval-checkpoint --capture-video writes: videos-eval/ beside the checkpoint, if it may write there."""
+    video_dir = os.path.join(os.path.dirname(checkpoint_path), "videos-eval")
+    with suppress(OSError):
+        os.makedirs(video_dir, exist_ok=True)
+    if not os.access(video_dir, os.W_OK):
+        raise UserError(f"cannot write the videos into {video_dir}: copy the run folder somewhere writable")
+    return video_dir
+
+
 @contextmanager
 def setup_torch(args: Args, seed: int) -> Iterator[torch.device]:
     """Seeds python, numpy and torch with `seed` and sets torch's threads and deterministic kernels for one run; when it
@@ -715,6 +727,12 @@ class Run:
     (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
 
     def __init__(self, args: Args):
+        # Args from your code: numpy's integers are neither JSON (args.json) nor seeds python's random takes.
+        numpy = [f"{k}={v!r}" for k, v in vars(args).items() if isinstance(v, np.generic) and not isinstance(v, float)]
+        if numpy:
+            raise UserError(f"Args holds numpy values ({', '.join(numpy)}): give Python's own, int(x) or float(x)")
+        if args.eval_checkpoint:
+            raise UserError("train() trains: a checkpoint is evaluated by evaluate(path, episodes)")
         validate(args)
         self.args, self.batch_size, self.signal = args, args.num_envs * args.num_steps, None
         self.resumed = load_checkpoint(args.resume, args.env_id) if args.resume else {}
@@ -755,12 +773,12 @@ class Run:
             except OSError as e:
                 what = "a shorter --exp-name" if e.errno == errno.ENAMETOOLONG else "another --runs-dir"
                 raise UserError(f"cannot make the run folder {path}: {e.strerror}; pass {what}") from None
-        self.writer, hyperparameters = SummaryWriter(self.dir), dataclasses.asdict(self.args)
-        table = "".join(f"\n|{key}|{value}|" for key, value in hyperparameters.items())
-        self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")
         with open(os.path.join(self.dir, "args.json"), "w") as f:
-            json.dump(hyperparameters, f, indent=2)
-        # Python lets only the main thread set handlers: train() in a thread of yours stops as your code stops it.
+            json.dump(hyperparameters := dataclasses.asdict(self.args), f, indent=2)
+        table = "".join(f"\n|{key}|{value}|" for key, value in hyperparameters.items())
+        self.writer = SummaryWriter(self.dir)  # after args.json: its thread runs until __exit__ closes it
+        self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")
+        # Python lets only the main thread set handlers: train() in another thread of yours does not see Ctrl-C.
         main_thread = threading.current_thread() is threading.main_thread()
         signals = (signal.SIGINT, signal.SIGTERM) if main_thread else ()
         self.handlers = {sig: signal.signal(sig, self.handle) for sig in signals}
@@ -797,6 +815,11 @@ class Run:
             raise UserError(
                 f"out of memory: {exc}; lower --num-steps or --num-envs (a rollout keeps N×T steps)"
             ) from None
+        if self.signal and exc_type is None:
+            # Stopped and saved: the signal goes on to the handler your code had (Python's: KeyboardInterrupt on
+            # Ctrl-C, the end of the process on SIGTERM), so a loop of runs stops with the run, as without us.
+            sys.stdout.flush()
+            signal.raise_signal(signal.Signals[self.signal])
 
     def restore(self, state: dict) -> int:
         """Keeps what a checkpoint holds (objects with state_dict and load_state_dict) and, with --resume, loads
@@ -844,9 +867,11 @@ class Run:
         try:
             torch.save(payload | {"global_step": self.global_step}, f"{self.checkpoint_path}.tmp")
             os.replace(f"{self.checkpoint_path}.tmp", self.checkpoint_path)
-        except (OSError, RuntimeError) as e:  # a full or read-only disk (torch reports it as a RuntimeError)
+        except BaseException as e:  # a full or read-only disk (torch reports it as a RuntimeError), or Ctrl-C
             with suppress(OSError):
                 os.remove(f"{self.checkpoint_path}.tmp")
+            if not isinstance(e, (OSError, RuntimeError)):
+                raise
             kept = "the last checkpoint is kept" if os.path.exists(self.checkpoint_path) else "no checkpoint saved"
             reason = " ".join(str(e).split())[:100]
             raise UserError(
@@ -998,21 +1023,29 @@ def main(argv: list[str] | None = None) -> None:
                 )
             if len(returns) < args.eval_episodes:  # Ctrl-C
                 print(f"{SCRIPT}: stopped after {len(returns)} of {args.eval_episodes} episodes", file=sys.stderr)
-                sys.exit(130)
+                end_by(signal.SIGINT)
             return
         summary = train(args)
     except UserError as e:
         print(f"{SCRIPT}: error: {e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        # A second Ctrl-C: mid-iteration (no checkpoint of it), or in the teardown after the final one was written.
-        print(f"{SCRIPT}: stopped at once; logs flushed, model.pt (if any) the last written", file=sys.stderr)
-        sys.exit(130)
+    except KeyboardInterrupt:  # Ctrl-C: after the run's checkpoint (its line above), or a second one at once
+        print(f"{SCRIPT}: stopped by Ctrl-C; logs flushed, model.pt (if any) the last written", file=sys.stderr)
+        end_by(signal.SIGINT)
     except BrokenPipeError:  # what reads stdout has gone (`--help | head`): stop quietly, as shell tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         sys.exit(141)  # 128 + SIGPIPE, the shell's code for it
-    if summary["interrupted"]:
+    if summary["interrupted"]:  # the signal went on to a handler that ignores it (SIG_IGN, as a shell may set)
         sys.exit(130 if summary["interrupted"] == "SIGINT" else 143)
+
+
+def end_by(sig: signal.Signals) -> None:
+    """Ends the process by the signal that stopped it, as Python does on an uncaught Ctrl-C: the exit status is
+    128 + its number (130) and a shell loop of runs stops too, which it does not for a plain exit(130)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(sig, signal.SIG_DFL)
+    signal.raise_signal(sig)
 
 
 if __name__ == "__main__":

@@ -239,7 +239,8 @@ class Children:
             self.procs[proc] = len(self.signals)
 
     def run(self, cmd: list[str], **kwargs) -> int | None:
-        """Runs a script with one thread (N processes at a time on N cores): its exit code, or None when the
+        """Runs a script with one thread (N processes at a time on N cores): its exit code as a shell gives it
+        (ended by a signal: 128 + its number; a stopped script ends by the signal, 130 or 143), or None when the
         runner was told to stop before it started."""
         with self.lock:
             if self.signals:
@@ -251,7 +252,7 @@ class Children:
         returncode = proc.wait()
         with self.lock:
             del self.procs[proc]
-        return returncode
+        return 128 - returncode if returncode < 0 else returncode
 
 
 @dataclass
@@ -311,7 +312,7 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
     # A script's error is its last line (exit 2: one line saying what is wrong and what to do); without a log
     # (--run, in the foreground) the script has printed it above.
     last_line = "".join(log.read_text(errors="replace").strip().splitlines()[-1:]) if log else "its line above"
-    said = f": {last_line}" if returncode > 0 else ""  # killed (< 0): it said nothing
+    said = f": {last_line}" if returncode < 128 else ""  # ended by a signal: it said nothing to add
     if not new:
         return Outcome(run, "failed", f"exit {returncode} before making a run folder{said}", returncode)
     folder = new[-1]
@@ -372,7 +373,7 @@ def run_one(run: Run, cli: Cli) -> int:
         return 0
     if children.signal is not None:  # told to stop: as run_locally's exit code
         return 130 if children.signal == signal.SIGINT else 143
-    # A script's one-line error, or interrupted from outside; any other end (killed by a signal: < 0) is 1.
+    # A script's one-line error, or interrupted from outside; any other end (another signal's, 137...) is 1.
     return outcome.returncode if outcome.returncode in (2, 130, 143) else 1
 
 

@@ -1,6 +1,8 @@
 """ppo_discrete.py: the categorical policy's math against hand values, the time-limit bootstrap, short
 runs as a user makes them, the file copied alone, bad input, Ctrl-C, and learning CartPole-v1."""
 
+import json
+import os
 import shutil
 import signal
 import subprocess
@@ -23,6 +25,7 @@ from util import (
     read_scalars,
     run_script,
     script_env,
+    signal_handlers,
 )
 
 SCRIPT = "ppo_discrete.py"
@@ -272,6 +275,49 @@ def test_a_video_that_cannot_be_written_costs_the_video_not_the_run(tmp_path, mo
     assert len(written) == 2 and written[1].endswith("rl-video-episode-1.mp4")
 
 
+def test_ctrl_c_stops_your_loop_of_runs_once_the_run_has_saved(tmp_path, monkeypatch):
+    """train() stops a run at Ctrl-C with its checkpoint, then hands the signal on: Python's handler raises
+    KeyboardInterrupt in your code, which stops your loop over seeds (before: train() returned, seed 2 ran)."""
+    actors = ppo.Actors
+
+    def ctrl_c(*args, **kwargs):  # Ctrl-C as the first run sets up, before its first iteration
+        os.kill(os.getpid(), signal.SIGINT)
+        return actors(*args, **kwargs)
+
+    monkeypatch.setattr(ppo, "Actors", ctrl_c)
+    started = []
+    with signal_handlers(signal.default_int_handler), pytest.raises(KeyboardInterrupt):
+        for seed in (1, 2):
+            started.append(seed)
+            ppo.train(ppo.Args(seed=seed, runs_dir=str(tmp_path), num_steps=128, total_timesteps=1024, save_model=True))
+    assert started == [1]
+    run_dir = only_run_dir(tmp_path)
+    assert json.loads((run_dir / "summary.json").read_text())["interrupted"] == "SIGINT"
+    assert torch.load(run_dir / "model.pt", weights_only=True)["global_step"] == 0
+
+
+def test_ctrl_c_stops_a_shell_loop_of_runs(tmp_path):
+    """Ctrl-C at a terminal reaches the shell and the run. The run saves, then ends by the signal, so bash's loop
+    stops too; a run that exits 130 instead tells bash it handled Ctrl-C, and bash starts the next seed."""
+    run = f'"{sys.executable}" "{ROOT / SCRIPT}" --total-timesteps 1000000 --runs-dir "{tmp_path}"'
+    loop = f'for seed in 1 2; do echo "seed $seed"; {run} --seed $seed; done'
+    # bash in a session of its own, as a terminal's, with Ctrl-C's default handling (a worker may ignore it)
+    start = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp('bash', sys.argv[1:])"
+    shell = [sys.executable, "-c", start, "bash", "-c", loop]
+    process = subprocess.Popen(shell, start_new_session=True, stdout=subprocess.PIPE, text=True, env=script_env())
+    lines = [process.stdout.readline() for _ in range(2)]
+    assert lines[0] == "seed 1\n" and lines[1].startswith("step"), lines  # seed 1's first iteration is done
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        out, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError("the loop went on to seed 2 after Ctrl-C") from None
+    assert "seed 2" not in out and "interrupted: step" in out
+    assert process.returncode == -signal.SIGINT  # bash, too, ended by Ctrl-C
+    assert json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["interrupted"] == "SIGINT"
+
+
 def test_train_runs_in_a_thread_of_your_own(tmp_path):
     """Only the main thread may set signal handlers (before: ValueError, a run folder and a writer thread left)."""
     import threading
@@ -323,7 +369,7 @@ def test_ctrl_c_stops_after_the_iteration_and_saves(tmp_path):
     assert first_line.startswith("step"), first_line + process.stderr.read()
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    assert process.returncode == -signal.SIGINT, stderr  # ended by Ctrl-C once saved: a shell says 130
     assert "Traceback" not in stderr and "SIGINT: stopping after this iteration" in stderr
     assert "interrupted:" in stdout
     assert (only_run_dir(tmp_path) / "model.pt").is_file()
@@ -397,3 +443,28 @@ def test_evaluation_takes_the_most_probable_action(monkeypatch):
     assert actions == [2] * 20
     # Ctrl-C in the 25th step of 5 episodes: the returns of the 2 episodes finished.
     assert evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3), 5, ctrl_c_at=25)[0] == [10.0, 10.0]
+
+
+def test_ctrl_c_while_a_checkpoint_is_written_leaves_no_stray_file(tmp_path, monkeypatch):
+    """A second Ctrl-C (or a slow disk's) in torch.save: the half-written model.pt.tmp goes; before, it stayed
+    beside the message that says model.pt is the last written."""
+    args = ppo.Args(runs_dir=str(tmp_path), num_steps=128, total_timesteps=512)
+
+    def ctrl_c_while_saving(payload, path):
+        with open(path, "wb") as f:
+            f.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    with ppo.Run(args) as run:
+        run.restore({"model": torch.nn.Linear(1, 1)})
+        monkeypatch.setattr(ppo.torch, "save", ctrl_c_while_saving)
+        with pytest.raises(KeyboardInterrupt):
+            run.save()
+    assert sorted(path.name for path in only_run_dir(tmp_path).iterdir() if "events" not in path.name) == ["args.json"]
+
+
+def test_evaluation_videos_where_they_cannot_be_written_are_one_line():
+    # --eval-checkpoint --capture-video of a checkpoint in a folder it may not write to (before: an OSError
+    # traceback when the video wrapper made its folder); /proc stands in for a read-only mount.
+    with pytest.raises(ppo.UserError, match="cannot write the videos into /proc/1/videos-eval: copy the run folder"):
+        ppo.eval_video_dir("/proc/1/model.pt")

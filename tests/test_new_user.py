@@ -385,3 +385,34 @@ def test_a_run_without_tensorboard_is_one_line_before_its_folder(tmp_path):
     )
     assert "UserError: the run's logs need tensorboard: pip install tensorboard" in result.stderr
     assert not runs_dir.exists()  # refused before its run folder was made
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_args_from_your_code_that_no_run_can_take_are_one_line_before_its_folder(script, tmp_path):
+    """Args built in code, not by the command line: numpy's integers (a loop over np.arange) made the run folder,
+    then failed writing args.json, leaving a writer thread behind; an eval_checkpoint trained a new model."""
+    ppo = load_script(script.removesuffix(".py"))
+    with pytest.raises(ppo.UserError, match=r"numpy values \(seed=np.int64\(2\)\): give Python's own"):
+        ppo.train(ppo.Args(seed=np.int64(2), runs_dir=str(tmp_path)))
+    with pytest.raises(ppo.UserError, match=r"evaluated by evaluate\(path, episodes\)"):
+        ppo.train(ppo.Args(eval_checkpoint="model.pt", runs_dir=str(tmp_path)))
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_your_environments_error_keeps_its_traceback_when_you_call_train(tmp_path):
+    """An id registered in your own process has no command that shows its traceback: the UserError carries it."""
+    import gymnasium as gym
+
+    ppo = load_script("ppo_discrete")
+
+    class Broken(gym.Env):
+        def __init__(self):
+            raise ValueError("a bug in the constructor")
+
+    gym.register("BrokenInYourCode-v0", entry_point=Broken)
+    try:
+        with pytest.raises(ppo.UserError, match="raised ValueError: a bug in the constructor") as error:
+            ppo.train(ppo.Args(env_id="BrokenInYourCode-v0", runs_dir=str(tmp_path)))
+    finally:
+        del gym.registry["BrokenInYourCode-v0"]
+    assert isinstance(error.value.__cause__, ValueError)

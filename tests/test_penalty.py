@@ -20,6 +20,7 @@ from util import (
     only_run_dir,
     read_scalars,
     run_script,
+    signal_handlers,
     standard_gaussian_agent,
 )
 
@@ -243,8 +244,9 @@ def test_a_resumed_run_stopped_before_its_first_update_keeps_its_beta(tmp_path, 
 
     monkeypatch.setattr(ppo, "Actors", stopped)
     flags = ["--resume", first["checkpoint"], "--total-timesteps", "2048", "--save-model"]
-    second = ppo.train(ppo.parse_args([*flags, "--runs-dir", str(tmp_path / "b")]))
-    assert (second["interrupted"], second["global_step"]) == ("SIGTERM", 1024)
+    with signal_handlers() as caught:
+        second = ppo.train(ppo.parse_args([*flags, "--runs-dir", str(tmp_path / "b")]))
+    assert (second["interrupted"], second["global_step"], caught) == ("SIGTERM", 1024, ["SIGTERM"])
     assert torch.load(second["checkpoint"], weights_only=True)["beta"] == second["beta"] == beta
 
 

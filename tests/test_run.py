@@ -420,7 +420,7 @@ def test_a_signal_that_comes_as_a_child_starts_reaches_it(monkeypatch):
 
 def test_a_slurm_task_exits_with_the_runners_codes(tmp_path, monkeypatch, capsys):
     """run.py --run: 143 when told to stop (its run then checkpoints), 2 on a script's one-line error, 1 when
-    the script was killed (a negative return code, which sys.exit would turn into 247)."""
+    the script was killed by another signal (137: SIGKILL's, reported as a shell does)."""
     fake = tmp_path / "fake_script.py"
     fake.write_text(FAKE_SCRIPT)
     options = cli("--suite", "mujoco", runs_dir=tmp_path / "runs")
@@ -434,7 +434,7 @@ def test_a_slurm_task_exits_with_the_runners_codes(tmp_path, monkeypatch, capsys
     assert runner.run_one(run["Killed-v0"], options) == 1
     monkeypatch.setattr(runner.subprocess, "Popen", popen_then(signal.SIGTERM))
     assert runner.run_one(run["Slow-v0"], options) == 143
-    assert "Killed-v0__fake__1: failed (exit -9; " in capsys.readouterr().out
+    assert "Killed-v0__fake__1: failed (exit 137; " in capsys.readouterr().out  # 128 + SIGKILL, as a shell says
 
 
 def test_sigterm_reaches_each_run_once_and_the_run_is_resumed_next_time(tmp_path):

@@ -446,7 +446,7 @@ def test_ctrl_c_stops_after_the_iteration_and_saves(tmp_path):
     assert first_line.startswith("step"), first_line + process.stderr.read()
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    assert process.returncode == -signal.SIGINT, stderr  # ended by Ctrl-C once saved: a shell says 130
     assert "Traceback" not in stderr and "SIGINT: stopping after this iteration" in stderr
     assert "interrupted:" in stdout
     assert (only_run_dir(tmp_path) / "model.pt").is_file()

@@ -3,14 +3,31 @@ Loading a script and reading TensorBoard events are benchmark/'s own (repo.py, r
 
 import csv
 import os
+import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmark"))
 import run_folders  # noqa: E402
 from repo import load_script  # noqa: E402, F401  (the test files import it from here)
+
+
+@contextmanager
+def signal_handlers(handler=None):
+    """The test's own Ctrl-C and SIGTERM handlers, restored after: what a run that a signal stopped hands it on
+    to once saved. Without `handler`, each signal is recorded in the list yielded (SIGTERM's default, the end of
+    the process, would end pytest's worker)."""
+    caught = []
+    handler = handler or (lambda signum, frame: caught.append(signal.Signals(signum).name))
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def script_env() -> dict:
