@@ -658,7 +658,10 @@ class Run:
     (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
 
     def __init__(self, args: Args):
-        # Args from your code: numpy's integers are neither JSON (args.json) nor seeds python's random takes.
+        # Args from your code: a Path is kept as its text (args.json, the checkpoint); numpy's integers are
+        # neither JSON nor seeds python's random takes.
+        paths = {k: os.fspath(v) for k, v in vars(args).items() if isinstance(v, os.PathLike)}
+        args = dataclasses.replace(args, **paths)
         numpy = [f"{k}={v!r}" for k, v in vars(args).items() if isinstance(v, np.generic) and not isinstance(v, float)]
         if numpy:
             raise UserError(f"Args holds numpy values ({', '.join(numpy)}): give Python's own, int(x) or float(x)")

@@ -602,7 +602,8 @@ def test_interrupt_flushes_logs_and_saves(tmp_path, sig):
 @pytest.mark.parametrize(("global_step", "interrupted"), [(512, "SIGTERM"), (1024, None)])
 def test_signal_in_the_last_iteration_is_no_interruption(tmp_path, global_step, interrupted):
     # SIGTERM stops after the current iteration; when that iteration was the last (step 1024 of 1024), the
-    # run reached its budget: done, exit 0, and nothing for --resume to do (it refuses such a checkpoint).
+    # run reached its budget: done, not interrupted, and nothing for --resume to do (it refuses such a
+    # checkpoint). The signal still goes on to the caller, whose loop of runs it was meant to stop.
     args = ppo.Args(env_id="Pendulum-v1", num_steps=512, total_timesteps=1024, runs_dir=str(tmp_path))
     with signal_handlers() as caught, ppo.Run(args) as run:
         run.going(0)  # starts the clock
