@@ -436,12 +436,24 @@ def main(argv: list[str] | None = None) -> None:
         if cli.dry_run:
             print_plan(plan(runs, cli), cli)
         else:
-            sys.exit(run_one(runs[0], cli) if cli.run else run_locally(runs, cli))
+            code = run_one(runs[0], cli) if cli.run else run_locally(runs, cli)
+            if code in (130, 143):  # stopped: ended by the signal, as the scripts are, so a shell loop stops too
+                end_by(signal.SIGINT if code == 130 else signal.SIGTERM)
+            sys.exit(code)
     except BrokenPipeError:  # output piped into head & co. (before OSError, of which it is one)
         sys.stderr.close()
     except (UserError, OSError) as e:  # OSError: a --runs-dir or --results-dir it may not write to
         print(f"run.py: error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def end_by(sig: signal.Signals) -> None:
+    """Ends the process by the signal (exit status 128 + its number): bash stops a loop only for a child that
+    a signal ended, not for one that exited 130."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(sig, signal.SIG_DFL)
+    signal.raise_signal(sig)
 
 
 if __name__ == "__main__":

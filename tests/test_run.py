@@ -561,7 +561,7 @@ def test_real_run_interrupted_resumed_skipped_and_reported(tmp_path):
         time.sleep(0.1)  # the script prints a status line after its first iteration
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 143, out
+    assert proc.returncode == -signal.SIGTERM, out  # ended by it, as a shell loop needs: its status 143
     assert f"{key}: interrupted (exit 143" in out
 
     result = run_script(*flags, timeout=240)
