@@ -29,7 +29,8 @@ Where SB3 (2.9.2, as read in its source) still differs from ppo_continuous.py:
 - Logged: SB3's diagnostics under our tags (DIAGNOSTICS); `approx_kl` is the mean over the last epoch's
   minibatches (ours: over the update's). Monitor rounds each episode's return to 6 decimals.
 - Ctrl-C or SIGTERM stops at the next environment step (an SB3 callback can end learn() only there), writes
-  summary.json with `interrupted` set and exits 130 / 143; a second Ctrl-C stops at once, without summary.json.
+  summary.json with `interrupted` set and ends by the signal (130 / 143), as our scripts; a second Ctrl-C stops
+  at once, without summary.json.
 """
 
 from __future__ import annotations
@@ -297,9 +298,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         print(f"{SCRIPT}: stopped at once; no summary.json written", file=sys.stderr)
-        sys.exit(130)
-    if summary["interrupted"]:
-        sys.exit(130 if summary["interrupted"] == "SIGINT" else 143)
+        ppo_continuous.end_by(signal.SIGINT)
+    if summary["interrupted"]:  # ended by the signal, so that a shell loop stops too
+        ppo_continuous.end_by(signal.Signals[summary["interrupted"]])
 
 
 if __name__ == "__main__":

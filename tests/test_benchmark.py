@@ -29,7 +29,7 @@ def test_sb3_peer_stops_cleanly_on_sigterm_and_is_restarted_from_scratch(tmp_pat
     assert proc.stdout.readline().startswith("step "), "the status line after the first update"
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, out + err
+    assert proc.returncode == -signal.SIGTERM, out + err  # ended by it: a shell's 143
     assert "Traceback" not in err and out.startswith("interrupted: step ")
     [folder] = run_folders.scan(tmp_path)["InvertedPendulum-v4__sb3_ppo__1"]
     assert folder.summary["interrupted"] == "SIGTERM" and 256 <= folder.summary["global_step"] < 1_000_000
