@@ -807,6 +807,24 @@ def setup_torch(args: Args, seed: int) -> Iterator[torch.device]:
             torch.use_deterministic_algorithms(determinism[0], warn_only=determinism[1])
 
 
+def plain_args(args: Args) -> Args:
+    """Args made in your code, as the command line makes them: a Path as its text, numpy's numbers as Python's,
+    1e6 as 1000000 where a whole number is meant (JSON, the checkpoint and python's random take no other)."""
+    values = {}
+    for field in dataclasses.fields(Args):
+        value = getattr(args, field.name)
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        if type(field.default) is int and isinstance(value, float):
+            if not value.is_integer():
+                raise UserError(f"Args.{field.name} = {value}: a whole number is meant")
+            value = int(value)
+        values[field.name] = value
+    return dataclasses.replace(args, **values)
+
+
 class Run:
     """What train() delegates: the run folder (TensorBoard events, args.json, summary.json), the status
     line, checkpoints (every --save-interval steps, at the end, on Ctrl-C or SIGTERM), --resume, and the
@@ -815,13 +833,7 @@ class Run:
     (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
 
     def __init__(self, args: Args):
-        # Args from your code: a Path is kept as its text (args.json, the checkpoint); numpy's integers are
-        # neither JSON nor seeds python's random takes.
-        paths = {k: os.fspath(v) for k, v in vars(args).items() if isinstance(v, os.PathLike)}
-        args = dataclasses.replace(args, **paths)
-        numpy = [f"{k}={v!r}" for k, v in vars(args).items() if isinstance(v, np.generic) and not isinstance(v, float)]
-        if numpy:
-            raise UserError(f"Args holds numpy values ({', '.join(numpy)}): give Python's own, int(x) or float(x)")
+        args = plain_args(args)
         if args.eval_checkpoint:
             raise UserError("train() trains: a checkpoint is evaluated by evaluate(path, episodes)")
         validate(args)

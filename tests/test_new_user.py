@@ -390,22 +390,25 @@ def test_a_run_without_tensorboard_is_one_line_before_its_folder(tmp_path):
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_args_from_your_code_numpy_values_an_eval_checkpoint_and_paths(script, tmp_path):
-    """Args built in code, not by the command line: numpy's integers (a loop over np.arange) made the run folder,
-    then failed writing args.json, leaving a writer thread behind; an eval_checkpoint trained a new model. Both
-    are now one line before any folder, and a Path is taken as its text."""
+def test_args_from_your_code_are_taken_as_the_command_line_gives_them(script, tmp_path):
+    """Args built in code: a loop over np.arange made the run folder, then failed writing args.json (a writer
+    thread left behind); a Path did the same; total_timesteps=1e6 ran on a float budget; an eval_checkpoint
+    trained a new model. Now numpy's numbers and Paths are taken as Python's, a whole float as an int, and what
+    no run can take is one line before any folder."""
     ppo = load_script(script.removesuffix(".py"))
-    with pytest.raises(ppo.UserError, match=r"numpy values \(seed=np.int64\(2\)\): give Python's own"):
-        ppo.train(ppo.Args(seed=np.int64(2), runs_dir=str(tmp_path)))
     with pytest.raises(ppo.UserError, match=r"evaluated by evaluate\(path, episodes\)"):
         ppo.train(ppo.Args(eval_checkpoint="model.pt", runs_dir=str(tmp_path)))
+    with pytest.raises(ppo.UserError, match=r"Args.num_envs = 1.5: a whole number is meant"):
+        ppo.train(ppo.Args(num_envs=1.5, runs_dir=str(tmp_path)))
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
-    # A Path where the command line gives text (before: a TypeError traceback writing args.json, after the folder)
     env_id = "Pendulum-v1" if ppo.Args().env_id == "Hopper-v4" else "CartPole-v1"
-    tiny = dict(env_id=env_id, num_envs=1, num_steps=64, num_minibatches=2, update_epochs=1, total_timesteps=64)
-    summary = ppo.train(ppo.Args(**tiny, runs_dir=tmp_path, save_model=True))
-    assert json.loads((Path(summary["run_dir"]) / "args.json").read_text())["runs_dir"] == str(tmp_path)
-    assert torch.load(summary["checkpoint"], weights_only=True)["args"]["runs_dir"] == str(tmp_path)
+    tiny = dict(env_id=env_id, num_envs=1, num_steps=64, num_minibatches=2, update_epochs=1)
+    given = dict(seed=np.int64(2), gamma=np.float32(0.5), total_timesteps=64.0, runs_dir=tmp_path)
+    summary = ppo.train(ppo.Args(**tiny, **given, save_model=True))
+    saved = json.loads((Path(summary["run_dir"]) / "args.json").read_text())
+    assert (saved["seed"], saved["gamma"], saved["total_timesteps"], saved["runs_dir"]) == (2, 0.5, 64, str(tmp_path))
+    assert torch.load(summary["checkpoint"], weights_only=True)["args"] == saved
+    assert type(saved["total_timesteps"]) is int and type(saved["seed"]) is int  # json: 64, not 64.0
 
 
 def test_your_environments_error_keeps_its_traceback_when_you_call_train(tmp_path):
