@@ -57,14 +57,15 @@ class Args:
     # --- experiment ---
     env_id: str = "Hopper-v4"  # 1-D Box obs. and actions (paper: gym's -v1; -v4: CleanRL's benchmark; -v5 runs too)
     total_timesteps: int = 1_000_000  # environment steps over all envs (paper: 1M), rounded down to a multiple of N×T
-    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces (resumed: with the step)
+    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces (resumed: with the step too)
     exp_name: str = SCRIPT  # part of the run folder's name
     runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
     save_model: bool = False  # write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps
     save_interval: int = 100_000  # with --save-model, environment steps between checkpoints
     eval_checkpoint: str | None = None  # evaluate this model.pt (mean action, frozen normalization) instead of training
     eval_episodes: int = 10  # episodes to run with --eval-checkpoint
-    resume: str | None = None  # go on with this model.pt in a new run folder (command line: unset flags from it)
+    resume: str | None = None
+    """go on with this model.pt in a new run folder to --total-timesteps in all (command line: unset flags from it)"""
     capture_video: bool = False  # record videos of the first environment into the run folder (pip install moviepy)
     cuda: bool = True  # use a GPU when there is one
     torch_deterministic: bool = True  # torch.use_deterministic_algorithms: deterministic kernels where torch has them
@@ -88,7 +89,7 @@ class Args:
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
     target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
     norm_obs: bool = True  # implementation detail (baselines VecNormalize): running mean/std, clip ±10
-    norm_reward: bool = True  # implementation detail (baselines VecNormalize): / std of discounted return
+    norm_reward: bool = True  # implementation detail (baselines VecNormalize): reward / std of the return, ±10
 
 
 # --- Environment -----------------------------------------------------------------------------------------------

@@ -60,14 +60,15 @@ class Args:
     # --- experiment ---
     env_id: str = "CartPole-v1"  # a 1-D Box observation and a Discrete action space (Huang et al. 2022)
     total_timesteps: int = 500_000  # env steps over all envs (Huang et al. 2022: 500k), rounded down to N×T's multiple
-    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces (resumed: with the step)
+    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces (resumed: with the step too)
     exp_name: str = SCRIPT  # part of the run folder's name
     runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
     save_model: bool = False  # write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps
     save_interval: int = 100_000  # with --save-model, environment steps between checkpoints
     eval_checkpoint: str | None = None  # evaluate this model.pt (arg-max action) instead of training
     eval_episodes: int = 10  # episodes to run with --eval-checkpoint
-    resume: str | None = None  # go on with this model.pt in a new run folder (command line: unset flags from it)
+    resume: str | None = None
+    """go on with this model.pt in a new run folder to --total-timesteps in all (command line: unset flags from it)"""
     capture_video: bool = False  # record the first environment into the run folder (moviepy; classic control: pygame)
     cuda: bool = True  # use a GPU when there is one
     torch_deterministic: bool = True  # torch.use_deterministic_algorithms: deterministic kernels where torch has them

@@ -62,14 +62,15 @@ class Args:
     # --- experiment ---
     env_id: str = "Hopper-v4"  # 1-D Box obs. and actions (paper: gym's -v1; -v4: CleanRL's benchmark; -v5 runs too)
     total_timesteps: int = 1_000_000  # environment steps over all envs (paper: 1M), rounded down to a multiple of N×T
-    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces (resumed: with the step)
+    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces (resumed: with the step too)
     exp_name: str = SCRIPT  # part of the run folder's name
     runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
     save_model: bool = False  # write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps
     save_interval: int = 100_000  # with --save-model, environment steps between checkpoints
     eval_checkpoint: str | None = None  # evaluate this model.pt (mean action, frozen normalization) instead of training
     eval_episodes: int = 10  # episodes to run with --eval-checkpoint
-    resume: str | None = None  # go on with this model.pt in a new run folder (command line: unset flags from it)
+    resume: str | None = None
+    """go on with this model.pt in a new run folder to --total-timesteps in all (command line: unset flags from it)"""
     capture_video: bool = False  # record videos of the first environment into the run folder (pip install moviepy)
     cuda: bool = True  # use a GPU when there is one
     torch_deterministic: bool = True  # torch.use_deterministic_algorithms: deterministic kernels where torch has them
@@ -86,7 +87,7 @@ class Args:
     num_minibatches: int = 32  # per epoch; M = N*T / this: 1*2048 / 32 = 64, Table 3's M (other N or T: set it)
     update_epochs: int = 10  # K, epochs over each rollout (Table 3: 10)
     norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
-    kl_target: float = 0.01  # d_targ of the adaptive β rule (section 4; Table 1 tried 0.003, 0.01, 0.03)
+    kl_target: float = 0.01  # d_targ of the adaptive β rule (section 4; Table 1: 0.003, 0.01, 0.03), not --target-kl
     init_beta: float = 1.0
     """β of Eq. (8) at the start (Table 1's caption), or fixed (--no-adaptive-beta); --resume keeps an adaptive β"""
     adaptive_beta: bool = True  # adapt β after each update by the rule of section 4; --no-adaptive-beta keeps it fixed
@@ -95,9 +96,10 @@ class Args:
     ent_coef: float = 0.0  # c2 of Eq. (9), the entropy bonus (section 6.1: none)
     vf_coef: float = 0.25  # c1 of Eq. (9) (ppo2: 0.5 on halved L^VF); separate nets: it acts only via grad clip, Adam ε
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
-    target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
+    target_kl: float | None = None
+    """stop an update's epochs once an epoch's mean approx KL exceeds this (no paper); β's d_targ is --kl-target"""
     norm_obs: bool = True  # implementation detail (baselines VecNormalize): running mean/std, clip ±10
-    norm_reward: bool = True  # implementation detail (baselines VecNormalize): / std of discounted return
+    norm_reward: bool = True  # implementation detail (baselines VecNormalize): reward / std of the return, ±10
 
 
 # --- Environment -----------------------------------------------------------------------------------------------

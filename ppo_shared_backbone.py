@@ -68,14 +68,15 @@ class Args:
     # --- experiment ---
     env_id: str = "BreakoutNoFrameskip-v4"  # an Atari game (baselines' NoFrameskip-v4) or a 1-D Box; Discrete actions
     total_timesteps: int = 10_000_000  # agent steps of all envs (10M = 40M frames, Table 6's budget); floored to N×T
-    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces (resumed: with the step)
+    seed: int = 1  # seeds python, numpy, torch, the environments and their action spaces (resumed: with the step too)
     exp_name: str = SCRIPT  # part of the run folder's name
     runs_dir: str = "runs"  # where run folders (TensorBoard events, hyperparameters, checkpoints) go
     save_model: bool = False  # write model.pt in the run folder: at the end, on Ctrl-C, and every --save-interval steps
-    save_interval: int = 500_000  # with --save-model, environment steps between checkpoints
+    save_interval: int = 500_000  # with --save-model, agent steps of all envs between checkpoints
     eval_checkpoint: str | None = None  # evaluate this model.pt (arg-max action, whole games, raw score)
     eval_episodes: int = 10  # episodes (whole games for Atari) to run with --eval-checkpoint
-    resume: str | None = None  # go on with this model.pt in a new run folder (command line: unset flags from it)
+    resume: str | None = None
+    """go on with this model.pt in a new run folder to --total-timesteps in all (command line: unset flags from it)"""
     capture_video: bool = False  # record the first environment into the run folder (moviepy; classic control: pygame)
     cuda: bool = True  # use a GPU when there is one
     torch_deterministic: bool = True  # torch.use_deterministic_algorithms: deterministic kernels where torch has them
@@ -93,9 +94,10 @@ class Args:
     norm_adv: bool = True  # implementation detail (baselines): normalize the advantages in each minibatch
     clip_coef: float = 0.1  # ε of Eq. (7) at α = 1 (Table 5: 0.1 × α)
     anneal_clip: bool = True  # anneal ε with α, Table 5 (as ppo2 until 2019; CleanRL, later ppo2: --no-anneal-clip)
-    clip_vloss: bool = True  # implementation detail (baselines; not Table 5): clip the value update to ±ε (annealed)
+    clip_vloss: bool = True  # implementation detail (baselines; not Table 5): clip the value update to ±ε, the ratio's
     ent_coef: float = 0.01  # c2 of Eq. (9), the entropy bonus (Table 5: 0.01)
-    vf_coef: float = 1.0  # c1 of Eq. (9) on L^VF = (V - V^targ)² (Table 5: 1); ppo2 and CleanRL: 0.25 (--vf-coef 0.25)
+    vf_coef: float = 1.0
+    """c1 of Eq. (9) on L^VF = (V - V^targ)² (Table 5: 1); ppo2's and CleanRL's vf_coef 0.5 on half of it is 0.25 here"""
     max_grad_norm: float = 0.5  # implementation detail (baselines): clip the global gradient norm to this
     target_kl: float | None = None  # stop an update's epochs once an epoch's mean approx KL exceeds this (no paper)
 
