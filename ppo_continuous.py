@@ -50,9 +50,11 @@ LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 @dataclass
 class Args:
-    """PPO-Clip with a Gaussian policy (ppo_continuous.py), the paper's MuJoCo setting: any environment with
-    1-D Box observations and actions. An environment of your own: register it with gymnasium in a module of
-    yours and pass --env-id your_module:YourEnv-v0 (gymnasium imports the module first)."""
+    """PPO-Clip with a Gaussian policy (ppo_continuous.py): the paper's MuJoCo setting.
+
+    Any environment with 1-D Box observations and actions.
+
+    An environment of your own: register it in a module of yours, pass --env-id your_module:YourEnv-v0."""
 
     # --- experiment ---
     env_id: str = "Hopper-v4"  # 1-D Box obs. and actions (paper: gym's -v1; -v4: CleanRL's benchmark; -v5 runs too)

@@ -53,9 +53,11 @@ CHECKPOINT_VERSION = 1
 
 @dataclass
 class Args:
-    """PPO-Clip with a categorical policy (ppo_discrete.py): any environment with a 1-D Box observation and a
-    Discrete action space. An environment of your own: register it with gymnasium in a module of yours and
-    pass --env-id your_module:YourEnv-v0 (gymnasium imports the module first)."""
+    """PPO-Clip with a categorical policy (ppo_discrete.py).
+
+    Any environment with a 1-D Box observation and a Discrete action space.
+
+    An environment of your own: register it in a module of yours, pass --env-id your_module:YourEnv-v0."""
 
     # --- experiment ---
     env_id: str = "CartPole-v1"  # a 1-D Box observation and a Discrete action space (Huang et al. 2022)

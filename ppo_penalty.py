@@ -55,9 +55,11 @@ LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 @dataclass
 class Args:
-    """PPO-Penalty with a Gaussian policy (ppo_penalty.py), the KL-penalized objective of the paper's section 4
-    with an adaptive or fixed β: any environment with 1-D Box observations and actions. An environment of your
-    own: register it with gymnasium in a module of yours and pass --env-id your_module:YourEnv-v0."""
+    """PPO-Penalty with a Gaussian policy (ppo_penalty.py): the KL-penalized objective of section 4.
+
+    An adaptive or a fixed β; any environment with 1-D Box observations and actions.
+
+    An environment of your own: register it in a module of yours, pass --env-id your_module:YourEnv-v0."""
 
     # --- experiment ---
     env_id: str = "Hopper-v4"  # 1-D Box obs. and actions (paper: gym's -v1; -v4: CleanRL's benchmark; -v5 runs too)

@@ -60,10 +60,13 @@ CHECKPOINT_VERSION = 1
 
 @dataclass
 class Args:
-    """PPO-Clip with a shared trunk for policy and value (ppo_shared_backbone.py): Atari frames (a 3-D uint8
-    observation of an ALE game) get baselines' Atari preprocessing and the Nature-DQN CNN; 1-D observations
-    get a 2x64 tanh MLP trunk and are used as the environment gives them. An environment of your own: register
-    it with gymnasium in a module of yours and pass --env-id your_module:YourEnv-v0."""
+    """PPO-Clip with one trunk for policy and value (ppo_shared_backbone.py): the paper's Atari setting.
+
+    Atari frames (an ALE game's uint8 images): baselines' preprocessing and the Nature-DQN CNN.
+
+    1-D observations, as the environment gives them: a 2x64 tanh MLP trunk. Discrete actions.
+
+    An environment of your own: register it in a module of yours, pass --env-id your_module:YourEnv-v0."""
 
     # --- experiment ---
     env_id: str = "BreakoutNoFrameskip-v4"  # an Atari game (baselines' NoFrameskip-v4) or a 1-D Box; Discrete actions
