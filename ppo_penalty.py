@@ -442,6 +442,7 @@ def train(args: Args) -> dict:
     threads and determinism and the global random states (python, numpy, torch) as it found them, so one train()
     at a time in a process. Ctrl-C or SIGTERM stops it after the iteration, with a checkpoint; then the signal
     goes on to your code as if train() had not held it (Ctrl-C: KeyboardInterrupt; SIGTERM: the process ends)."""
+    args = plain_args(args)  # made in your code: 1e6, np.int64(2) or a Path, as the command line gives them
     with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs, setup_torch(args, run.seed) as device:
         obs_shape, action_dim = envs.single_observation_space.shape, envs.single_action_space.shape[0]
         envs.single_action_space.seed(run.seed)
@@ -783,6 +784,8 @@ def plain_args(args: Args) -> Args:
         value = getattr(args, field.name)
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
+        elif isinstance(value, np.floating):
+            value = float(str(value))  # np.float32(2.5e-4) as 0.00025, what was typed, not 0.0002500000118743628
         elif isinstance(value, np.generic):
             value = value.item()
         if type(field.default) is int and isinstance(value, float):
@@ -872,9 +875,11 @@ class Run:
             raise KeyboardInterrupt
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.writer.close()  # first: a signal during its flush still only stops the run (the handlers are ours)
-        for sig, handler in self.handlers.items():
-            signal.signal(sig, handler)
+        try:
+            self.writer.close()  # first: a signal during its flush still only stops the run (the handlers are ours)
+        finally:  # a second Ctrl-C during it: the caller gets its handlers back all the same
+            for sig, handler in self.handlers.items():
+                signal.signal(sig, handler)
         if exc_type is NonFiniteLossError:
             kept = f"{self.checkpoint_path} is kept" if os.path.exists(self.checkpoint_path) else "nothing saved"
             raise NonFiniteLossError(
@@ -1117,6 +1122,7 @@ def end_by(sig: signal.Signals) -> None:
     sys.stderr.flush()
     signal.signal(sig, signal.SIG_DFL)
     signal.raise_signal(sig)
+    sys.exit(128 + sig)  # where the signal does not end it (a container's process 1), as Python's exit(130)
 
 
 if __name__ == "__main__":

@@ -463,8 +463,37 @@ def test_ctrl_c_while_a_checkpoint_is_written_leaves_no_stray_file(tmp_path, mon
     assert sorted(path.name for path in only_run_dir(tmp_path).iterdir() if "events" not in path.name) == ["args.json"]
 
 
-def test_evaluation_videos_where_they_cannot_be_written_are_one_line():
+def test_evaluation_videos_where_they_cannot_be_written_are_one_line(tmp_path, monkeypatch):
     # --eval-checkpoint --capture-video of a checkpoint in a folder it may not write to (before: an OSError
     # traceback when the video wrapper made its folder); /proc stands in for a read-only mount.
     with pytest.raises(ppo.UserError, match="cannot write the videos into /proc/1/videos-eval: copy the run folder"):
         ppo.eval_video_dir("/proc/1/model.pt")
+    # evaluate() asks before it makes its environment: a read-only run folder (root writes anywhere, so os.access
+    # stands in for the mount)
+    summary = ppo.train(ppo.Args(runs_dir=str(tmp_path), num_steps=128, total_timesteps=512, save_model=True))
+    monkeypatch.setattr(ppo.os, "access", lambda path, mode: not str(path).endswith("videos-eval"))
+    with pytest.raises(ppo.UserError, match="cannot write the videos into .*videos-eval: copy the run folder"):
+        ppo.evaluate(summary["checkpoint"], 1, capture_video=True)
+
+
+def test_a_ctrl_c_while_the_logs_close_gives_your_handlers_back(tmp_path, monkeypatch):
+    """Run.__exit__ closes the TensorBoard writer first; a Ctrl-C during it left the run's handlers installed
+    (before), so your code, catching the KeyboardInterrupt, would then ignore SIGTERM."""
+
+    def ctrl_c():
+        raise KeyboardInterrupt
+
+    with signal_handlers() as caught:
+        handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt), ppo.Run(ppo.Args(runs_dir=str(tmp_path))) as run:
+            monkeypatch.setattr(run.writer, "close", ctrl_c)
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert caught == []
+
+
+def test_ending_by_a_signal_that_does_not_end_the_process_exits_with_its_status(monkeypatch):
+    # A container's process 1 is not ended by a signal it has no handler for: exit 130, as Python's own.
+    monkeypatch.setattr(ppo.signal, "raise_signal", lambda sig: None)
+    with signal_handlers(), pytest.raises(SystemExit) as exit_info:
+        ppo.end_by(signal.SIGINT)
+    assert exit_info.value.code == 130

@@ -402,11 +402,12 @@ def test_args_from_your_code_are_taken_as_the_command_line_gives_them(script, tm
         ppo.train(ppo.Args(num_envs=1.5, runs_dir=str(tmp_path)))
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
     env_id = "Pendulum-v1" if ppo.Args().env_id == "Hopper-v4" else "CartPole-v1"
-    tiny = dict(env_id=env_id, num_envs=1, num_steps=64, num_minibatches=2, update_epochs=1)
-    given = dict(seed=np.int64(2), gamma=np.float32(0.5), total_timesteps=64.0, runs_dir=tmp_path)
-    summary = ppo.train(ppo.Args(**tiny, **given, save_model=True))
+    # every whole number as a float, as 1e6 is: the loop's shapes and ranges too, not only the budget
+    whole = dict(num_envs=1.0, num_steps=64.0, num_minibatches=2.0, update_epochs=1.0, total_timesteps=64.0)
+    given = dict(seed=np.int64(2), gamma=np.float32(0.99), runs_dir=tmp_path)  # float32: 0.9900000095367432
+    summary = ppo.train(ppo.Args(env_id=env_id, **whole, **given, save_model=True))
     saved = json.loads((Path(summary["run_dir"]) / "args.json").read_text())
-    assert (saved["seed"], saved["gamma"], saved["total_timesteps"], saved["runs_dir"]) == (2, 0.5, 64, str(tmp_path))
+    assert (saved["seed"], saved["gamma"], saved["total_timesteps"], saved["runs_dir"]) == (2, 0.99, 64, str(tmp_path))
     assert torch.load(summary["checkpoint"], weights_only=True)["args"] == saved
     assert type(saved["total_timesteps"]) is int and type(saved["seed"]) is int  # json: 64, not 64.0
 
