@@ -363,7 +363,7 @@ def train(args: Args) -> dict:
     """Algorithm 1: for each iteration, N actors run π_θold for T steps, Â by GAE, K epochs of updates.
     Returns the run's summary (as in the run folder's summary.json). Called from your own code, it leaves torch's
     threads and determinism and the global random states (python, numpy, torch) as it found them, so one train()
-    at a time in a process. Ctrl-C or SIGTERM stops it after the iteration, with a checkpoint; then the signal
+    at a time in a process. Ctrl-C or SIGTERM stops it after the iteration (saved, with save_model); then the signal
     goes on to your code as if train() had not held it (Ctrl-C: KeyboardInterrupt; SIGTERM: the process ends)."""
     args = plain_args(args)  # made in your code: 1e6, np.int64(2) or a Path, as the command line gives them
     with Run(args) as run, closing(make_vector_env(args, run.dir)) as envs, setup_torch(args, run.seed) as device:
