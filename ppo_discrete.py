@@ -682,7 +682,6 @@ class Run:
     (a cluster's scancel may send it to the run and to its launcher, who passes it on)."""
 
     def __init__(self, args: Args):
-        args = plain_args(args)
         if args.eval_checkpoint:
             raise UserError("train() trains: a checkpoint is evaluated by evaluate(path, episodes)")
         validate(args)
