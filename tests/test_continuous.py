@@ -181,6 +181,28 @@ def test_minibatch_loss_by_hand():
     expected = [policy_loss, 1.25, 0.5 * (1 + math.log(2 * math.pi)), kl, 0.5]  # clipfrac: 2 of 4
     torch.testing.assert_close(diagnostics, torch.tensor(expected))
     torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.25))
+    # --no-norm-adv: the raw advantages, min(r·A, clip(r)·A) = 0.5, 2, 3, 7.2 (clipped at 1.2): mean 3.175
+    _, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(norm_adv=False))
+    torch.testing.assert_close(diagnostics[0], torch.tensor(-3.175))
+    # Equal advantages (std 0) normalize to 0, not 0/0: the 1e-8 keeps the loss finite.
+    _, diagnostics = ppo.minibatch_loss(agent, mb | {"advantages": torch.full((4,), 2.0)}, ppo.Args())
+    assert diagnostics[0].item() == 0.0
+
+
+def test_agent_starts_as_baselines_does():
+    """Implementation detail (baselines): orthogonal weights (hidden gain √2, value output 1, policy mean
+    output 0.01: μ ≈ 0), zero biases, and a state-independent log σ that starts at 0 (σ = 1)."""
+    torch.manual_seed(0)
+    agent = ppo.Agent(3, 2)
+    assert agent.actor_logstd.tolist() == [[0.0, 0.0]]
+    for net, out_gain in ((agent.actor_mean, 0.01), (agent.critic, 1.0)):
+        layers = [layer for layer in net if isinstance(layer, nn.Linear)]
+        for layer, gain in zip(layers, (np.sqrt(2), np.sqrt(2), out_gain), strict=True):
+            w = layer.weight.detach()
+            # orthogonal with gain g: the shorter side's vectors are orthonormal, times g
+            gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+            torch.testing.assert_close(gram, gain**2 * torch.eye(min(w.shape)), atol=1e-5, rtol=0)
+            assert not layer.bias.any()
 
 
 def test_gaussian_log_prob_is_summed_over_action_dimensions():
@@ -330,6 +352,16 @@ def test_the_logged_return_is_the_raw_reward_sum_however_large():
     envs.close()
     assert actors.finished == [(2, 150.0, 3)]  # (step, raw return, length)
     assert rollout.rewards[0, 0] == 10.0 and np.abs(rollout.rewards).max() <= 10.0  # what the update sees
+
+
+def test_an_episode_is_logged_at_the_step_it_ends(tmp_path):
+    """charts/episodic_* go at the agent step after the episode's last action, as the curves are read: 2 envs
+    whose episodes a time limit cuts every 3 steps end together at 6, 12, 18, … steps, across iterations
+    (T = 8: the third pair ends in the second iteration's first step, at 16 + 2)."""
+    shape = dict(num_envs=2, num_steps=8, num_minibatches=2, update_epochs=1, total_timesteps=32)
+    summary = ppo.train(ppo.Args(env_id="tests/CountTruncate-v0", runs_dir=str(tmp_path), **shape))
+    lengths = read_scalars(summary["run_dir"])["charts/episodic_length"]
+    assert lengths == [(step, 3.0) for step in (6, 6, 12, 12, 18, 18, 24, 24, 30, 30)]
 
 
 def test_termination_does_not_bootstrap():

@@ -16,6 +16,7 @@ import torch
 from util import (
     ROOT,
     TENSORBOARD_KEYS,
+    actions_received,
     assert_one_line_error,
     assert_resumed_schedule,
     evaluate_recording,
@@ -69,18 +70,35 @@ def test_log_prob_and_entropy_match_hand_values():
     assert value.shape == (3,)
 
 
-def test_ratio_of_two_categoricals_matches_hand_value():
-    # π_old = [1/2, 1/2] (logits [0, 0]), π_θ = [1/3, 2/3] (logits [0, ln 2]): r = (2/3) / (1/2) = 4/3 for action 1
-    old = agent_with_logits(2, [0.0, 0.0])
-    new = agent_with_logits(2, [0.0, float(np.log(2.0))])
-    obs, action = torch.zeros(1, 2), torch.tensor([1])
-    old_logprob, old_entropy, _ = old.get_logprob_entropy_value(obs, action)
-    new_logprob, _, _ = new.get_logprob_entropy_value(obs, action)
-    torch.testing.assert_close((new_logprob - old_logprob).exp(), torch.tensor([4.0 / 3.0]))
-    torch.testing.assert_close(old_entropy, torch.tensor([0.6931472]))  # ln 2, the uniform policy over 2 actions
-    # ... which Eq. (7) clips at 1 + ε = 1.2 for a positive advantage: -min(4/3 · 1, 1.2 · 1) = -1.2
-    loss = ppo.clipped_surrogate_loss((new_logprob - old_logprob).exp(), torch.tensor([1.0]), 0.2)
-    torch.testing.assert_close(loss, torch.tensor(-1.2))
+def test_minibatch_loss_by_hand():
+    """Eq. (9) with L^CLIP on one minibatch at the defaults (ε = 0.2, c1 = 0.25, c2 = 0.01), the advantages
+    normalized within the minibatch (baselines' detail): π uniform over 2 actions, V = 3 everywhere."""
+    agent = agent_with_logits(4, [0.0, 0.0])
+    with torch.no_grad():
+        agent.critic[-1].weight.zero_()
+        agent.critic[-1].bias.fill_(3.0)
+    ratio = torch.tensor([0.5, 1.0, 1.0, 1.5])
+    mb = {
+        "obs": torch.randn(4, 4),
+        "actions": torch.tensor([0, 1, 0, 1]),
+        "logprobs": float(np.log(0.5)) - ratio.log(),  # log π_θ(a) - log r: the ratios above
+        "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),  # mean 3, sample std s = √(14/3): Â = (-2, -1, 0, 3) / s
+        "values": torch.full((4,), 3.0),
+        "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),  # (V - V^targ)² = 4, 0, 1, 0: L^VF = 1.25
+    }
+    loss, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args())
+    # min(r·Â, clip(r)·Â): 0.8·(-2) (clipped), -1, 0, 1.2·3 (clipped): (-1.6 - 1 + 3.6) / s
+    policy_loss = -1.0 / (4 * np.sqrt(14 / 3))
+    kl = ((-0.5 - np.log(0.5)) + (0.5 - np.log(1.5))) / 4  # k3: mean((r - 1) - log r)
+    expected = [policy_loss, 1.25, np.log(2.0), kl, 0.5]  # clipfrac: 2 of 4
+    torch.testing.assert_close(diagnostics, torch.tensor(expected, dtype=torch.float32))
+    torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.25 - 0.01 * np.log(2.0), dtype=torch.float32))
+    # --no-norm-adv: the raw advantages, min(r·A, clip(r)·A) = 0.5, 2, 3, 7.2 (clipped at 1.2): mean 3.175
+    _, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(norm_adv=False))
+    torch.testing.assert_close(diagnostics[0], torch.tensor(-3.175))
+    # Equal advantages (std 0) normalize to 0, not 0/0.
+    _, diagnostics = ppo.minibatch_loss(agent, mb | {"advantages": torch.full((4,), 2.0)}, ppo.Args())
+    assert diagnostics[0].item() == 0.0
 
 
 def test_initial_policy_is_near_uniform_and_samples_valid_indices():
@@ -443,6 +461,15 @@ def test_evaluation_takes_the_most_probable_action(monkeypatch):
     assert actions == [2] * 20
     # Ctrl-C in the 25th step of 5 episodes: the returns of the 2 episodes finished.
     assert evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3), 5, ctrl_c_at=25)[0] == [10.0, 10.0]
+    # Discrete(3, start=-1): the actions are -1, 0, 1, so π's third is 1
+    assert evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3, start=-1))[1] == [1] * 20
+
+
+def test_actions_reach_an_env_whose_actions_start_elsewhere_than_0():
+    """Discrete(3, start=-1): the rollout stores π's index (0, 1, 2), the env gets start + index."""
+    torch.manual_seed(0)
+    received, stored = actions_received(ppo, ppo.Agent(4, 3), gym.spaces.Discrete(3, start=-1))
+    assert set(stored) == {0, 1, 2} and received == [a - 1 for a in stored]
 
 
 def test_ctrl_c_while_a_checkpoint_is_written_leaves_no_stray_file(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@ the adaptive β on a short Hopper run, checkpoints, and the errors a user can ca
 shares with ppo_continuous.py (rollout, GAE, truncation, normalization) is the same text, checked by
 test_shared_code.py and tested in test_continuous.py."""
 
+import dataclasses
 import json
 import math
 import os
@@ -94,22 +95,46 @@ def test_kl_penalty_with_beta_zero_is_the_cpi_surrogate():
 def test_minibatch_loss_by_hand():
     """Eq. (9) with L^KLPEN for L^CLIP on one minibatch, at the defaults (c1 = 0.25, c2 = 0) and β = 2."""
     agent = standard_gaussian_agent(ppo)  # π_θ = N(0, 1) and V = 3 in every state
+    ratio = torch.tensor([0.5, 1.0, 1.0, 1.5])
     mb = {
         "obs": torch.randn(4, 2),
         "actions": torch.zeros(4, 1),
-        # π_old = N(1, e²): log π_old(0) = -log √(2π) - 1 - 1/(2e²). KL is not symmetric here:
-        # KL[π_old, π_θ] = log(1/e) + (e² + 1)/2 - 1/2 = e²/2 - 1, where KL[π_θ, π_old] = 1/2 + e⁻².
-        "logprobs": torch.full((4,), -0.5 * math.log(2 * math.pi) - 1.0 - 0.5 * math.exp(-2.0)),
+        "logprobs": -0.5 * math.log(2 * math.pi) - ratio.log(),  # log π_θ(0) - log r: the ratios above
+        # π_old = N(1, e²) (the stored log-probs above stand for another π_old: minibatch_loss takes both as
+        # given). KL is not symmetric: KL[π_old, π_θ] = log(1/e) + (e² + 1)/2 - 1/2 = e²/2 - 1, where
+        # KL[π_θ, π_old] = 1/2 + e⁻².
         "old_mean": torch.ones(4, 1),
         "old_log_std": torch.ones(4, 1),
-        "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),  # normalized per minibatch: mean 0, so E[r·Â] = 0
+        # mean 3, sample std s = √(14/3): Â = (-2, -1, 0, 3) / s
+        "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),
         "values": torch.full((4,), 3.0),
         "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),  # (V - V^targ)² = 4, 0, 1, 0: L^VF = 1.25
     }
+    s, kl = math.sqrt(14 / 3), math.exp(2.0) / 2 - 1
     loss, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(), beta=2.0)
-    # -(E[r·Â] - β·E[KL]) + c1 L^VF - c2 S = -(0 - 2 · (e²/2 - 1)) + 0.25 · 1.25 - 0 = e² - 1.6875
-    torch.testing.assert_close(loss, torch.tensor(math.exp(2.0) - 1.6875))
+    # -(E[r·Â] - β·E[KL]) = -(0.5·(-2) - 1 + 0 + 1.5·3) / (4s) + 2·(e²/2 - 1): no clipping in L^KLPEN
+    policy_loss = -2.5 / (4 * s) + 2 * kl
+    torch.testing.assert_close(diagnostics[ppo.DIAGNOSTICS.index("policy_loss")], torch.tensor(policy_loss))
     torch.testing.assert_close(diagnostics[ppo.DIAGNOSTICS.index("value_loss")], torch.tensor(1.25))
+    torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.25))
+    # --no-norm-adv: E[r·A] = (0.5 + 2 + 3 + 9) / 4 = 3.625
+    _, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(norm_adv=False), beta=2.0)
+    torch.testing.assert_close(diagnostics[0], torch.tensor(-3.625 + 2 * kl))
+    # c2 = 0.01: the entropy of N(0, 1), ½(1 + log 2π), is a bonus
+    loss, _ = ppo.minibatch_loss(agent, mb, ppo.Args(ent_coef=0.01), beta=2.0)
+    torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.25 - 0.01 * 0.5 * (1 + math.log(2 * math.pi))))
+    # Equal advantages (std 0) normalize to 0, not 0/0: only the penalty is left.
+    _, diagnostics = ppo.minibatch_loss(agent, mb | {"advantages": torch.full((4,), 2.0)}, ppo.Args(), beta=2.0)
+    torch.testing.assert_close(diagnostics[0], torch.tensor(2 * kl))
+
+
+def test_defaults_other_than_the_objective_are_ppo_continuous():
+    """ppo_penalty.py is ppo_continuous.py with another objective: every flag they share has one default."""
+    continuous, penalty = load_script("ppo_continuous").Args(), ppo.Args()
+    names = [f.name for f in dataclasses.fields(penalty) if f.name not in ("kl_target", "init_beta", "adaptive_beta")]
+    assert len(names) == 32 and all(hasattr(continuous, name) for name in names)
+    differ = {name: getattr(penalty, name) for name in names if getattr(penalty, name) != getattr(continuous, name)}
+    assert differ == {"exp_name": "ppo_penalty"}
 
 
 def test_update_measures_the_kl_from_the_old_policy_to_the_new(monkeypatch):

@@ -4,6 +4,7 @@ file copied alone, bad input, Ctrl-C, and learning CartPole-v1 with the MLP trun
 
 import importlib.util
 import itertools
+import math
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import torch
 from util import (
     ROOT,
     TENSORBOARD_KEYS,
+    actions_received,
     assert_one_line_error,
     assert_resumed_schedule,
     evaluate_recording,
@@ -119,6 +121,40 @@ def test_default_loss_weighs_the_unhalved_squared_error_by_table_5s_c1():
     # baselines' ppo2 / CleanRL weight: --vf-coef 0.25 gives 0.25 · 1.25 - 0.01 · log 2
     loss, _ = ppo.minibatch_loss(agent, mb, ppo.Args(vf_coef=0.25), clip_coef=0.1)
     torch.testing.assert_close(loss, torch.tensor(0.3125 - 0.01 * float(np.log(2.0))))
+
+
+def test_minibatch_loss_by_hand_clips_ratio_and_value_at_the_annealed_epsilon():
+    """Table 5's ε = 0.1 × α reaches both clips: at α = 0.5, ε = 0.05 (not Args' 0.1) clips the ratio in L^CLIP
+    and, as baselines does, the value update; π uniform over 2 actions, V = 3 everywhere, c1 = 1, c2 = 0.01."""
+    agent = ppo.Agent((4,), 2)
+    with torch.no_grad():
+        for head, bias in ((agent.actor, 0.0), (agent.critic, 3.0)):
+            head.weight.zero_()
+            head.bias.fill_(bias)
+    ratio = torch.tensor([0.5, 1.0, 1.08, 1.5])
+    mb = {
+        "obs": torch.randn(4, 4),
+        "actions": torch.tensor([0, 1, 0, 1]),
+        "logprobs": float(np.log(0.5)) - ratio.log(),  # log π_θ(a) - log r: the ratios above
+        "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),  # mean 3, sample std s = √(14/3): Â = (-2, -1, 0, 3) / s
+        "values": torch.tensor([3.08, 3.0, 3.0, 3.0]),  # V_old: the first moves by -0.08, clipped to -0.05
+        "returns": torch.tensor([2.0, 3.0, 4.0, 3.0]),
+    }
+    loss, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(), clip_coef=0.05)
+    # min(r·Â, clip(r, 0.95, 1.05)·Â): 0.95·(-2) (clipped), -1, 0, 1.05·3 (clipped): 0.25 / s
+    policy_loss = -0.25 / (4 * math.sqrt(14 / 3))
+    # max((V - V^targ)², (V_old + clip(V - V_old, ±0.05) - V^targ)²): 1.03² (not 1² as ε = 0.1 gives), 0, 1, 0
+    value_loss = (1.03**2 + 1.0) / 4
+    kl = sum((r - 1) - math.log(r) for r in ratio.tolist()) / 4  # k3
+    expected = [policy_loss, value_loss, math.log(2.0), kl, 0.75]  # clipfrac: 3 of 4 beyond ±0.05
+    torch.testing.assert_close(diagnostics, torch.tensor(expected))
+    torch.testing.assert_close(loss, torch.tensor(policy_loss + value_loss - 0.01 * math.log(2.0)))
+    # --no-norm-adv: the raw advantages, min(r·A, clip(r)·A) = 0.5, 2, 1.05·3, 1.05·6 (the last two clipped)
+    _, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(norm_adv=False), clip_coef=0.05)
+    torch.testing.assert_close(diagnostics[0], torch.tensor(-(0.5 + 2.0 + 3.15 + 6.3) / 4))
+    # Equal advantages (std 0) normalize to 0, not 0/0.
+    _, diagnostics = ppo.minibatch_loss(agent, mb | {"advantages": torch.full((4,), 2.0)}, ppo.Args(), clip_coef=0.05)
+    assert diagnostics[0].item() == 0.0
 
 
 @pytest.mark.parametrize("obs_shape", [(4, 84, 84), (4,)], ids=["cnn", "mlp"])
@@ -533,3 +569,12 @@ def test_evaluation_takes_the_most_probable_action(monkeypatch):
     assert actions == [2] * 20
     # Ctrl-C in the 25th step of 5 episodes: the returns of the 2 episodes finished.
     assert evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3), 5, ctrl_c_at=25)[0] == [10.0, 10.0]
+    # Discrete(3, start=-1): the actions are -1, 0, 1, so π's third is 1
+    assert evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3, start=-1))[1] == [1] * 20
+
+
+def test_actions_reach_an_env_whose_actions_start_elsewhere_than_0():
+    """Discrete(3, start=-1): the rollout stores π's index (0, 1, 2), the env gets start + index."""
+    torch.manual_seed(0)
+    received, stored = actions_received(ppo, ppo.Agent((4,), 3), gym.spaces.Discrete(3, start=-1))
+    assert set(stored) == {0, 1, 2} and received == [a - 1 for a in stored]

@@ -154,6 +154,32 @@ def evaluate_recording(
         raise AssertionError("Ctrl-C escaped evaluate(): the returns of the episodes finished were lost") from None
 
 
+def actions_received(ppo, agent, action_space, steps: int = 30) -> tuple[list[int], list[int]]:
+    """A discrete script's rollout of `steps` steps in an env with `action_space` (such as Discrete(3, start=-1)):
+    the actions the env received, and those the rollout stored (π's indices, from 0)."""
+    import gymnasium as gym
+    import numpy as np
+
+    received = []
+
+    class Recorder(gym.Env):
+        observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return np.zeros(4, np.float32), {}
+
+        def step(self, action):
+            received.append(int(action))
+            return np.zeros(4, np.float32), 0.0, False, False, {}
+
+    Recorder.action_space = action_space
+    envs = gym.vector.SyncVectorEnv([Recorder], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    rollout = ppo.Actors(envs, 0).collect(agent, steps)
+    envs.close()
+    return received, rollout.actions[:, 0].tolist()
+
+
 def standard_gaussian_agent(ppo):
     """A Gaussian script's Agent on 2-D observations and 1-D actions whose policy is N(0, 1) and value 3 in
     every state, for losses computed by hand."""
