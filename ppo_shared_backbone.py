@@ -1072,7 +1072,9 @@ def restore_state(checkpoint: dict, state: dict) -> None:
     try:
         for key, value in state.items():
             value.load_state_dict(checkpoint[key])
-    except (RuntimeError, ValueError, KeyError) as e:
+    except KeyError as e:  # an entry left out (a checkpoint written or trimmed by other code)
+        raise UserError(f"the checkpoint has no {e} entry; pass the model.pt of a run folder") from None
+    except (RuntimeError, ValueError) as e:
         detail = " ".join(str(e).split())[:300]  # torch's first line is only "Error(s) in loading state_dict"
         raise UserError(f"the checkpoint's network does not fit this one: {detail}") from None
 

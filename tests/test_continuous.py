@@ -4,10 +4,13 @@ a learning check, checkpoints, resume, and the errors a user can cause."""
 import dataclasses
 import json
 import math
+import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import warnings
 from collections import deque
 from pathlib import Path
@@ -65,8 +68,17 @@ class CountingEnv(gym.Env):
         return np.array([float(self.k)]), self.reward, terminated, False, {}
 
 
+class MatrixActionEnv(CountingEnv):
+    """A 2×2 Box of actions: not the 1-D Box a diagonal Gaussian samples."""
+
+    def __init__(self):
+        super().__init__()
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (2, 2), np.float32)
+
+
 gym.register("tests/CountTruncate-v0", entry_point=lambda: CountingEnv(terminate=False), max_episode_steps=3)
 gym.register("tests/CountTerminate-v0", entry_point=lambda: CountingEnv(terminate=True), max_episode_steps=100)
+gym.register("tests/MatrixAction-v0", entry_point=MatrixActionEnv)
 gym.register("tests/NanReward-v0", entry_point=lambda: CountingEnv(reward=float("nan")), max_episode_steps=50)
 
 
@@ -80,12 +92,12 @@ def identity_critic_agent() -> nn.Module:
     return agent
 
 
-def make_actors(env_id: str, num_steps: int = 5, **overrides):
+def make_actors(env_id: str, num_steps: int = 5, seed: int = 0, **overrides):
     args = ppo.Args(env_id=env_id, num_envs=1, num_steps=num_steps, norm_obs=False, norm_reward=False, **overrides)
     envs = ppo.make_vector_env(args, run_dir="unused")
     obs_normalizer = ppo.ObsNormalizer((1,), enabled=False)
     reward_scaler = ppo.RewardScaler(1, args.gamma, enabled=False)
-    return envs, ppo.Actors(envs, obs_normalizer, reward_scaler, seed=0)
+    return envs, ppo.Actors(envs, obs_normalizer, reward_scaler, seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,6 +302,8 @@ def test_action_noise_is_not_the_environments_random_stream():
         assert not np.allclose(noise, seeding.np_random(seed)[0].standard_normal(8))
     _, again = make_actors("tests/CountTerminate-v0")
     np.testing.assert_array_equal(again.rng.standard_normal(8), noise)  # and it is seeded
+    _, other = make_actors("tests/CountTerminate-v0", seed=1)
+    assert not np.allclose(other.rng.standard_normal(8), noise)  # by --seed: each seed its own noise
 
 
 def test_running_mean_std_matches_numpy_over_batches():
@@ -512,6 +526,41 @@ def test_resume_takes_a_new_constant_learning_rate(tmp_path):
     assert [lr for _, lr in read_scalars(second["run_dir"])["charts/learning_rate"]] == pytest.approx([1e-3, 1e-3])
 
 
+def test_checkpoints_come_every_save_interval_steps_and_at_the_end(tmp_path, monkeypatch):
+    """--save-interval 256 with T = 128: model.pt at steps 256, 512, 768 and at the budget's 1024 (once); a run
+    resumed from it to 2048 counts the interval from where it resumed, not from 0 (which would save at once)."""
+    saved, save = [], torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, path: saved.append(obj["global_step"]) or save(obj, path))
+    shape = dict(env_id="Pendulum-v1", num_steps=128, num_minibatches=2, update_epochs=1, save_interval=256)
+    first = ppo.train(ppo.Args(**shape, total_timesteps=1024, save_model=True, runs_dir=str(tmp_path / "a")))
+    assert saved == [256, 512, 768, 1024]
+    saved.clear()
+    resumed = ppo.Args(**shape, total_timesteps=2048, save_model=True, resume=first["checkpoint"])
+    ppo.train(dataclasses.replace(resumed, runs_dir=str(tmp_path / "b")))
+    assert saved == [1280, 1536, 1792, 2048]
+
+
+def test_a_resumed_runs_speed_and_status_count_its_own_steps(tmp_path, capsys):
+    """summary.json's sps is this run's steps over its wall time (not the checkpoint's steps too), and the last
+    status line counts to the budget rounded to whole iterations (400 -> 384)."""
+    shape = dict(env_id="Pendulum-v1", num_steps=128, num_minibatches=2, update_epochs=1)
+    first = ppo.train(ppo.Args(**shape, total_timesteps=128, save_model=True, runs_dir=str(tmp_path / "a")))
+    capsys.readouterr()
+    summary = ppo.train(
+        ppo.Args(**shape, total_timesteps=400, resume=first["checkpoint"], runs_dir=str(tmp_path / "b"))
+    )
+    assert (summary["start_step"], summary["global_step"]) == (128, 384)
+    assert summary["sps"] == pytest.approx(256 / summary["wall_seconds"])
+    assert re.search(r"step +384/384 \|", capsys.readouterr().out)
+
+
+def test_a_run_leaves_no_thread_or_open_log_behind(tmp_path):
+    """train() closes its TensorBoard writer (a thread and an open file each), also in a loop of runs."""
+    before = threading.active_count()
+    ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), **tiny_kwargs(total_timesteps=512)))
+    assert threading.active_count() == before
+
+
 def test_learning_inverted_pendulum(tmp_path):
     """A minute of training on InvertedPendulum-v4 clearly beats the random policy (~6 per episode)."""
     args = ppo.Args(env_id="InvertedPendulum-v4", total_timesteps=40_960, runs_dir=str(tmp_path), seed=1)
@@ -559,6 +608,7 @@ def run_main(capsys, *argv):
         (["--torch-threads", "0"], "--torch-threads must be positive"),
         (["--env-id", "NoSuchEnv-v0"], "unknown environment id 'NoSuchEnv-v0'"),
         (["--env-id", "CartPole-v1"], "use ppo_discrete.py"),
+        (["--env-id", "tests/MatrixAction-v0"], "this script needs a non-empty 1-D Box"),
         (["--env-id", "ALE/Pong-v5"], "use ppo_shared_backbone.py"),
     ],
 )
@@ -567,6 +617,22 @@ def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, fragment):
     assert fragment in err
     assert len(err.strip().splitlines()) == 1, err
     assert not any(tmp_path.iterdir())  # refused before anything started
+
+
+def test_validate_takes_the_edges_and_refuses_what_main_cannot_reach():
+    """The edges are allowed: minibatches of 2, γ = 1 (undiscounted), a thread per core. What the command line
+    refuses before validate() sees it (a missing checkpoint) still gets validate's line from your code."""
+    pendulum = dict(env_id="Pendulum-v1")
+    ppo.validate(ppo.Args(**pendulum, num_steps=64, num_minibatches=32))
+    ppo.validate(ppo.Args(**pendulum, gamma=1.0))
+    ppo.validate(ppo.Args(**pendulum, torch_threads=os.cpu_count()))
+    for flags, fragment in [
+        (dict(target_kl=0.0), "--target-kl must be positive"),
+        (dict(resume="a.pt", eval_checkpoint="b.pt"), "not both"),
+        (dict(eval_episodes=0), "--eval-episodes must be positive"),
+    ]:
+        with pytest.raises(ppo.UserError, match=fragment):
+            ppo.validate(ppo.Args(**pendulum, **flags))
 
 
 def test_bad_checkpoints(capsys, tmp_path):
@@ -587,6 +653,25 @@ def test_bad_checkpoints(capsys, tmp_path):
     assert "was trained on Pendulum-v1, not Hopper-v4" in err
     err = run_main(capsys, "--resume", summary["checkpoint"])  # already at its --total-timesteps
     assert "an iteration is N×T = 512 steps: pass --total-timesteps 1536 or more to go on" in err
+    err = run_main(capsys, "--eval-checkpoint", summary["checkpoint"], "--torch-threads", "0")
+    assert "--torch-threads must be positive" in err  # an evaluation's flags are checked too
+    # From your code, where no command line compares the ids: the same refusal.
+    with pytest.raises(ppo.UserError, match="was trained on Pendulum-v1, not MountainCarContinuous-v0"):
+        ppo.Run(ppo.Args(env_id="MountainCarContinuous-v0", resume=summary["checkpoint"], runs_dir=str(tmp_path)))
+    saved = torch.load(summary["checkpoint"], weights_only=True)
+    torch.save(saved | {"format_version": 2}, tmp_path / "v2.pt")
+    assert "has checkpoint format 2; expected 1" in run_main(capsys, "--eval-checkpoint", tmp_path / "v2.pt")
+    torch.save(saved | {"model": {}}, tmp_path / "no_weights.pt")
+    assert "the checkpoint's network does not fit this one" in run_main(
+        capsys, "--eval-checkpoint", tmp_path / "no_weights.pt"
+    )
+    torch.save({key: value for key, value in saved.items() if key != "optimizer"}, tmp_path / "no_optimizer.pt")
+    err = run_main(capsys, "--resume", tmp_path / "no_optimizer.pt", "--total-timesteps", 2048)
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .endswith("the checkpoint has no 'optimizer' entry; pass the model.pt of a run folder")
+    )
 
 
 def test_non_finite_loss_stops_with_the_step(capsys, tmp_path):
@@ -645,6 +730,33 @@ def test_signal_in_the_last_iteration_is_no_interruption(tmp_path, global_step, 
     assert summary["interrupted"] == interrupted
     assert caught == ["SIGTERM"]  # either way, the signal goes on to the caller once the run has stopped
     assert json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["interrupted"] == interrupted
+
+
+def test_a_second_ctrl_c_stops_at_once_a_second_sigterm_does_not(tmp_path):
+    """Ctrl-C again means now (KeyboardInterrupt, the checkpoint not written); a SIGTERM sent twice (a scheduler
+    that repeats it) still lets the iteration finish and save."""
+    args = ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path))
+    with signal_handlers() as caught, ppo.Run(args) as run:
+        try:
+            run.handle(signal.SIGTERM, None)
+            run.handle(signal.SIGTERM, None)
+        except KeyboardInterrupt:  # caught here: escaping, it would stop pytest's whole session
+            raise AssertionError("a second SIGTERM stopped the run at once") from None
+        with pytest.raises(KeyboardInterrupt):
+            run.handle(signal.SIGINT, None)
+        assert run.signal == "SIGTERM"
+    assert caught == ["SIGTERM"]  # handed on once the run has stopped
+
+
+@pytest.mark.parametrize(("interrupted", "status"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_run_stopped_by_a_signal_its_caller_ignores_still_exits_with_its_status(monkeypatch, interrupted, status):
+    """Under `trap '' TERM` (SIG_IGN) the signal handed on ends nothing: main() exits 128 + n, never 0 (a stopped
+    run would look finished)."""
+    monkeypatch.setattr(ppo, "parse_args", lambda argv: ppo.Args())
+    monkeypatch.setattr(ppo, "train", lambda args: {"interrupted": interrupted})
+    with pytest.raises(SystemExit) as exit_info:
+        ppo.main([])
+    assert exit_info.value.code == status
 
 
 def test_importing_has_no_side_effects(tmp_path):
@@ -748,7 +860,8 @@ def test_evaluation_takes_the_mean_action(monkeypatch):
     returns, actions, resets = evaluate_recording(
         ppo, monkeypatch, checkpoint, gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
     )
-    assert returns == [10.0, 10.0] and resets == 2  # none after the last episode (a video would start)
+    assert returns == [10.0, 10.0]
+    assert resets == [1, None]  # seeded once, as --seed says; none after the last (a video would start)
     assert actions == pytest.approx([0.3] * 20)
     # Ctrl-C in the 25th step of 5 episodes: the returns of the 2 episodes finished.
     space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
@@ -758,6 +871,23 @@ def test_evaluation_takes_the_mean_action(monkeypatch):
         agent.actor_mean[-1].bias.fill_(3.0)
     checkpoint["model"] = agent.state_dict()
     assert evaluate_recording(ppo, monkeypatch, checkpoint, space)[1] == [1.0] * 20
+
+
+def test_an_evaluation_records_every_episode(tmp_path, monkeypatch):
+    """--eval-checkpoint --capture-video films each episode; training films gymnasium's 0, 1, 8, 27, ..."""
+    triggers = []
+
+    class Recorder(gym.Wrapper):
+        def __init__(self, env, video_dir, episode_trigger=None):
+            super().__init__(env)
+            triggers.append(episode_trigger)
+
+    monkeypatch.setattr(ppo, "RecordVideo", Recorder)
+    summary = ppo.train(ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path), save_model=True, **tiny_kwargs()))
+    ppo.evaluate(summary["checkpoint"], 1, capture_video=True)
+    assert all(triggers[-1](episode) for episode in range(30))
+    ppo.make_env("Pendulum-v1", str(tmp_path / "videos"))()
+    assert triggers[-1] is None  # RecordVideo's own schedule
 
 
 def test_main_prints_an_interrupted_evaluations_episodes_and_ends_by_sigint(monkeypatch, capsys, tmp_path):

@@ -457,7 +457,8 @@ def test_evaluation_takes_the_most_probable_action(monkeypatch):
         agent.actor[-1].bias.copy_(torch.log(torch.tensor([0.2, 0.3, 0.5])))
     checkpoint = {"args": {"env_id": "Recorder-v0"}, "model": agent.state_dict()}
     returns, actions, resets = evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3))
-    assert returns == [10.0, 10.0] and resets == 2  # none after the last episode (a video would start)
+    assert returns == [10.0, 10.0]
+    assert resets == [1, None]  # seeded once, as --seed says; none after the last (a video would start)
     assert actions == [2] * 20
     # Ctrl-C in the 25th step of 5 episodes: the returns of the 2 episodes finished.
     assert evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3), 5, ctrl_c_at=25)[0] == [10.0, 10.0]

@@ -64,6 +64,13 @@ class Frames(Line):
         return np.zeros((4, 84, 84), np.uint8), {}
 
 
+class Pictures(Steps):
+    """Frames, with discrete actions: images, but not an Atari game's."""
+
+    observation_space = Frames.observation_space
+    reset = Frames.reset
+
+
 class Broken(Line):
     def __init__(self):
         raise ValueError("a bug in the constructor")
@@ -89,6 +96,7 @@ gym.register("EmptyAction-v0", entry_point=EmptyAction, max_episode_steps=20)
 gym.register("Line-v0", entry_point=Line, max_episode_steps=20)
 gym.register("Steps-v0", entry_point=Steps, max_episode_steps=20)
 gym.register("Frames-v0", entry_point=Frames, max_episode_steps=20)
+gym.register("Pictures-v0", entry_point=Pictures, max_episode_steps=20)
 gym.register("Unrendered-v0", entry_point=Unrendered, max_episode_steps=20)
 gym.register("Broken-v0", entry_point=Broken)
 '''
@@ -205,6 +213,14 @@ def test_13_mujoco_py_ids_gymnasium_moved_out(script):
 def test_14_images_with_box_actions_no_script_here(my_envs, script):
     result = run_script(script, "--env-id", "my_envs:Frames-v0", "--runs-dir", my_envs / "runs", pythonpath=my_envs)
     assert_exit_2_in_one_line(result, "no script here handles that combination")
+    assert not (my_envs / "runs").exists()
+
+
+def test_14_images_that_are_not_atari_frames_are_refused(my_envs):
+    """ppo_shared_backbone.py preprocesses Atari frames only (grey, 84×84, stacked by its wrappers)."""
+    flags = ["--env-id", "my_envs:Pictures-v0", "--runs-dir", my_envs / "runs"]
+    result = run_script("ppo_shared_backbone.py", *flags, pythonpath=my_envs)
+    assert_exit_2_in_one_line(result, "has image observations but is not an Atari (ALE) game")
     assert not (my_envs / "runs").exists()
 
 

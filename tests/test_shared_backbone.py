@@ -461,6 +461,11 @@ def test_each_update_gets_table_5s_annealed_stepsize_and_epsilon(tmp_path, monke
     seen.clear()
     ppo.train(ppo.Args(**tiny, total_timesteps=256, anneal_clip=False, runs_dir=str(tmp_path)))
     assert np.allclose(seen, [(0.1, 2.5e-4 * a) for a in alphas], rtol=1e-9, atol=0)
+    # Resumed at step 128 of 256: α goes on from 0.5 for both, not from 1 (the campaign's runs resume ~10 times).
+    first = ppo.train(ppo.Args(**tiny, total_timesteps=128, save_model=True, runs_dir=str(tmp_path / "a")))
+    seen.clear()
+    ppo.train(ppo.Args(**tiny, total_timesteps=256, resume=first["checkpoint"], runs_dir=str(tmp_path / "b")))
+    assert np.allclose(seen, [(0.1 * a, 2.5e-4 * a) for a in (0.5, 0.25)], rtol=1e-9, atol=0)
 
 
 def test_file_copied_alone_runs(tmp_path):
@@ -565,7 +570,8 @@ def test_evaluation_takes_the_most_probable_action(monkeypatch):
         agent.actor.bias.copy_(torch.log(torch.tensor([0.2, 0.3, 0.5])))
     checkpoint = {"args": {"env_id": "Recorder-v0"}, "model": agent.state_dict()}
     returns, actions, resets = evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3))
-    assert returns == [10.0, 10.0] and resets == 2  # none after the last episode (a video would start)
+    assert returns == [10.0, 10.0]
+    assert resets == [1, None]  # seeded once, as --seed says; none after the last (a video would start)
     assert actions == [2] * 20
     # Ctrl-C in the 25th step of 5 episodes: the returns of the 2 episodes finished.
     assert evaluate_recording(ppo, monkeypatch, checkpoint, gym.spaces.Discrete(3), 5, ctrl_c_at=25)[0] == [10.0, 10.0]

@@ -117,10 +117,10 @@ def write_events(folder: Path, episodes: list[tuple[int, float]], update_steps: 
 
 def evaluate_recording(
     ppo, monkeypatch, checkpoint: dict, action_space, episodes: int = 2, ctrl_c_at: int = 0
-) -> tuple[list[float], list[float], int]:
+) -> tuple[list[float], list[float], list[int | None]]:
     """A script's evaluate() on `checkpoint` over `episodes` episodes of an env that ends after 10 steps of
-    reward 1: the returns, each action the env received (its first component), and how many times it was reset.
-    With `ctrl_c_at`, Ctrl-C comes in that step."""
+    reward 1: the returns, each action the env received (its first component), and the seed of each reset
+    (evaluate's default seed is 1). With `ctrl_c_at`, Ctrl-C comes in that step."""
     import gymnasium as gym
     import numpy as np
 
@@ -149,7 +149,7 @@ def evaluate_recording(
     monkeypatch.setattr(ppo, "check_env", lambda env_id: None)
     monkeypatch.setattr(ppo, "make_env", lambda *args, **kwargs: Recorder)
     try:
-        return ppo.evaluate("model.pt", episodes=episodes), actions, len(resets)
+        return ppo.evaluate("model.pt", episodes=episodes), actions, resets
     except KeyboardInterrupt:  # escaped evaluate(): a failed test, not pytest's whole session stopped
         raise AssertionError("Ctrl-C escaped evaluate(): the returns of the episodes finished were lost") from None
 
