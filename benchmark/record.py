@@ -22,7 +22,7 @@ FLOATS = ["final_return", "wall_seconds", "sps"]
 
 
 def fmt(value: float) -> str:
-    """A float as the CSV keeps it: 6 significant digits, whole numbers from a million on."""
+    """A float as the CSV keeps it: 6 significant digits; from a million on, one decimal (not 1.23457e+06)."""
     return "nan" if math.isnan(value) else f"{value:.6g}" if abs(value) < 1e6 else f"{value:.1f}"
 
 

@@ -97,6 +97,8 @@ def test_speed_report_gives_ratios_and_targets():
     assert "| twice SB3's median (1,000 steps/s): the target's budget | 500 |" in text
     assert "| 3,000 | 1,000 | 3.00× ✓ | ≥ 2.0× | 25% | 35% | 30% | 10% |" in text  # 3,000 / 1,000 meets 2×
     assert "| 15,000 | 10,000 | 1.50× ✗ |" in text  # 1.5× misses 2×
+    at_target = {"hopper": {"ours": 2000.0, "sb3": 1000.0, "split": split}}
+    assert "| 2,000 | 1,000 | 2.00× ✓ | ≥ 2.0× |" in speed.case_row("hopper", at_target)  # exactly 2× meets 2×
     # penalty: 2.8× against hopper's 3.0× is 0.93 of hopper's ratio, inside the 10% asked for
     assert "| 2.80× ✓ | hopper's ratio ± 10% (here 0.93) |" in text
     results["cases"]["hopper_penalty"]["ours"] = 2600.0  # 2.6 / 3.0 = 0.87: more than 10% below
@@ -222,6 +224,20 @@ def test_compare_losses_compares_distributions_in_standard_errors():
     mean_before, mean_now, z = result["losses/entropy"]
     assert (mean_before, mean_now) == (2.0, 4.0) and z == pytest.approx(2.449, abs=1e-3)
     assert sorted(result) == sorted(compare_losses.KEYS)  # the losses; not the episodes
+
+
+def test_compare_losses_flags_a_difference_either_way(capsys):
+    """before 5, 6, 7 and now 1, 2, 3: 4 lower, 4 / 0.8165 = 4.90 standard errors (see above): more than 3, flagged
+    as a rise would be."""
+    import compare_losses
+
+    def runs(means):
+        return [{key: [(512, m - 1.0), (1024, m + 1.0)] for key in compare_losses.KEYS} for m in means]
+
+    cli = compare_losses.Cli("ppo_discrete.py", num_seeds=3)
+    compare_losses.by_distribution(cli, range(1, 4), {"before": runs([5.0, 6.0, 7.0]), "now": runs([1.0, 2.0, 3.0])})
+    [entropy] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("losses/entropy")]
+    assert entropy.endswith("difference -4.90 standard errors  <- differs"), entropy
 
 
 def test_compare_losses_runs_the_script_at_both_commits(monkeypatch, capsys):

@@ -18,6 +18,8 @@ def test_a_runs_curve_is_the_mean_of_the_episodes_in_a_window():
     curve = plots.curve([(50_000, 1.0), (90_000, 3.0), (150_000, 5.0)], grid, 60_000, end=250_000)
     assert curve[:2] == pytest.approx([2.0, 5.0])  # at 200k no episode ended since 140k: 5 carried forward
     assert curve[2] != curve[2]  # NaN after the run's last step
+    # The window is (x - window, x]: an episode that ended 60k before 100k is out of it.
+    assert plots.curve([(40_000, 1.0), (100_000, 3.0)], [100_000], 60_000).tolist() == [3.0]
 
 
 def test_each_setting_keeps_its_colour_whatever_else_is_drawn(tmp_path):

@@ -4,8 +4,9 @@ again byte for byte in test_report.py's golden test)."""
 import gzip
 import sys
 
+import pandas as pd
 import pytest
-from util import ROOT
+from util import ROOT, csv_rows
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import record  # noqa: E402
@@ -66,3 +67,16 @@ def test_random_policy_scores(tmp_path):
         record.read_random(tmp_path / "random_policy.csv")
     with pytest.raises(record.ReportError, match="is not a random_policy.csv .*; pass that file"):
         record.read_random(RESULTS / "classic.csv")
+
+
+def test_the_record_keeps_the_papers_score_the_mean_of_the_last_100_episodes(tmp_path):
+    """150 episodes returning 0, 1, ..., 149, scored 149 in the tables (--last-episodes 1): the CSV keeps the
+    paper's score, the mean of the last 100, 50..149: 99.5. Its wall time, 123456.7 s, in 6 significant digits."""
+    row = dict.fromkeys(record.CSV_COLUMNS, "") | {"setting": "a", "env_id": "E-v0", "seed": 1, "budget": 150_000}
+    row |= {"total_timesteps": 150_000, "final_return": 149.0, "wall_seconds": 123456.7, "sps": 1.2, "complete": True}
+    row["episodes"] = 150
+    row["history"] = [(1000 * (i + 1), float(i)) for i in range(150)]
+    record.write_record(pd.DataFrame([row]), tmp_path, "s")
+    [written] = csv_rows(tmp_path / "s.csv")
+    assert (written["final_return"], written["wall_seconds"], written["episodes"]) == ("99.5", "123457", "150")
+    assert record.fmt(123456.7) == "123457" and record.fmt(float("nan")) == "nan"

@@ -80,7 +80,7 @@ def test_publish_writes_into_the_record(tmp_path, monkeypatch):
     assert "`python benchmark/report.py --suite classic --publish` from 1 runs" in paths["md"].read_text()
 
 
-def test_runs_of_two_sessions_add_up_and_the_record_alone_gives_the_same_report(tmp_path):
+def test_runs_of_two_sessions_add_up_and_the_record_alone_gives_the_same_report(tmp_path, monkeypatch):
     runs_dir, results = tmp_path / "runs", tmp_path / "results"
     flags = ["--suite", "mujoco", "--runs-dir", runs_dir, "--results-dir", results, "--last-episodes", "2"]
     first = make_folder(runs_dir / "mujoco", "Hopper-v4__ppo_continuous-8192__1", 100, total=8192, global_step=8192)
@@ -110,12 +110,41 @@ def test_runs_of_two_sessions_add_up_and_the_record_alone_gives_the_same_report(
     with pytest.raises(report.ReportError, match=r"no runs in .*run.py --suite atari --runs-dir \S+\)"):
         make("--suite", "atari", "--runs-dir", runs_dir, "--results-dir", tmp_path / "empty")  # not recorded
     # (the hint keeps the --runs-dir given: before, it sent the user to run the suite into the default one)
+    # A stand-in for the published record: were the refusal gone, the report would be written there, not into
+    # benchmark/results.
+    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path / "published")
     with pytest.raises(report.ReportError, match="is the published record: pass --publish to write the report there"):
-        make("--suite", "classic", "--runs-dir", tmp_path, "--results-dir", RESULTS)
+        make("--suite", "classic", "--runs-dir", tmp_path, "--results-dir", tmp_path / "published")
+    assert not (tmp_path / "published").exists()
     with pytest.raises(report.ReportError, match="--last-episodes must be at least 1"):
         make(*flags[:-1], "0")
     with pytest.raises(report.ReportError, match="--points-every must be 0"):
         make(*flags, "--points-every", "-1")
+
+
+def test_a_run_recorded_at_two_budgets_is_kept_at_both(tmp_path, monkeypatch):
+    """The same setting, environment and seed at 300k (a hand-made run under the same name) and at 1M are two
+    runs: with no run folders, the report keeps both rows, in the order of their budgets."""
+    monkeypatch.setattr(plots, "plot_curves", lambda *args: {})
+    results = tmp_path / "results"
+    results.mkdir()
+    header = ",".join(record.CSV_COLUMNS)
+    (results / "mujoco.csv").write_text(
+        f"{header}\nppo_continuous.py,ppo_continuous,Hopper-v4,1,999424,2600,400,2500,abc,True,1000000,900,1,m\n"
+        "ppo_continuous.py,ppo_continuous,Hopper-v4,1,299008,900,120,2500,abc,True,300000,300,1,m\n"
+    )
+    rows = csv_rows(make("--suite", "mujoco", "--runs-dir", tmp_path / "runs", "--results-dir", results)["csv"])
+    assert [(row["budget"], row["final_return"]) for row in rows] == [("300000", "900"), ("1000000", "2600")]
+
+
+def test_main_exits_2_on_a_users_mistake_and_writes_nothing(tmp_path, capsys):
+    """--last-episodes 0: one line on stderr and exit 2 (a user's error, as the other scripts' are), before any
+    folder is made."""
+    with pytest.raises(SystemExit) as stopped:
+        report.main(["--suite", "classic", "--last-episodes", "0", "--runs-dir", str(tmp_path / "runs")])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "report.py: error: --last-episodes must be at least 1\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_further(tmp_path, capsys):

@@ -224,6 +224,36 @@ def test_run_state_one_batch_short_is_not_complete(tmp_path):
     assert state(tmp_path).action == "resume"
 
 
+def test_run_state_complete_only_past_one_batch_short(tmp_path):
+    """1M with batches of 2048 is 488 iterations, 999,424 steps; 997,952 is exactly one batch short (487): not
+    done, whether summary.json or a checkpoint without one says so."""
+    make_folder(tmp_path, KEY, 100, global_step=997_952)
+    assert state(tmp_path).action == "resume"
+    make_folder(tmp_path / "cut", KEY, 100)
+    assert state(tmp_path / "cut", checkpoint_step=lambda path: 997_952).action == "resume"
+
+
+def test_run_state_an_interrupted_summary_is_not_complete_even_at_the_budget(tmp_path):
+    """The module's rule: complete is a summary with `interrupted` null (the scripts write null when the signal
+    came in the last iteration). A summary that says interrupted is resumed, whatever its step, and its
+    checkpoint's step is not asked: the summary has the last word."""
+    make_folder(tmp_path, KEY, 100, global_step=999_424, interrupted="SIGTERM")
+    assert state(tmp_path).action == "resume"
+    assert state(tmp_path, checkpoint_step=lambda path: 999_424).action == "resume"
+
+
+def test_state_of_asks_a_checkpoint_without_a_summary_its_step(tmp_path):
+    """A run that finished its last iteration but died before writing summary.json: its model.pt says 999,424,
+    so it is complete, not resumed for nothing."""
+    import torch
+
+    options = cli("--suite", "mujoco", "--envs", "Hopper", "--seeds", "1", runs_dir=tmp_path)
+    [run] = runner.expand(options)
+    folder = make_folder(tmp_path / "mujoco", run.key, 100)
+    torch.save({"global_step": 999_424}, folder / "model.pt")
+    assert runner.state_of(run, options, jobs={}).action == "complete"
+
+
 def test_run_state_resumes_a_run_killed_a_minute_ago(tmp_path):
     # Written a minute ago, no summary: killed hard, since a live run's process would hold its lock
     # (tests/test_run_lock.py), which run.py asks first. The newest checkpoint is resumed.
@@ -437,6 +467,25 @@ def test_a_slurm_task_exits_with_the_runners_codes(tmp_path, monkeypatch, capsys
     assert "Killed-v0__fake__1: failed (exit 137; " in capsys.readouterr().out  # 128 + SIGKILL, as a shell says
 
 
+def test_a_slurm_task_whose_run_another_process_holds_fails(tmp_path, capsys):
+    """run.py --run on a run that a process holds (a local runner, an earlier task still alive): skipped, and
+    not a success (exit 0 would let a Slurm array count it done)."""
+    options = cli("--suite", "mujoco", runs_dir=tmp_path / "runs")
+    run = runner.Run("mujoco", suites.Setting("fake", str(tmp_path / "never_started.py")), "A-v0", 1, 1024, "fake")
+    held = runner.RunLock(run, options.runs_dir)
+    assert held.acquire() is None
+    try:
+        assert runner.run_one(run, options) == 1
+    finally:
+        held.release()
+    assert "A-v0__fake__1: busy (run.py (pid " in capsys.readouterr().out
+
+
+def test_the_exit_code_of_a_stopped_runner_is_its_signals():
+    """As a shell reports a process its signal ended: 128 + 2 for Ctrl-C, 128 + 15 for SIGTERM."""
+    assert (runner.final_report([], signal.SIGINT), runner.final_report([], signal.SIGTERM)) == (130, 143)
+
+
 def test_sigterm_reaches_each_run_once_and_the_run_is_resumed_next_time(tmp_path):
     # One worker, two runs: seed 2 waits behind seed 1 and, once the runner is stopped, is not started (no log).
     fake = tmp_path / "fake_script.py"
@@ -458,6 +507,7 @@ def test_sigterm_reaches_each_run_once_and_the_run_is_resumed_next_time(tmp_path
     assert proc.returncode == 143, out + err
     assert "run the same command again to resume" in out
     assert "Slow-v0__fake__2: not started" in out
+    assert "run.py: 1 interrupted, 1 not started" in out  # exit 143 with a checkpoint: not "failed"
     assert [log.name.split("__")[2] for log in (runs_dir / "mujoco" / "logs").iterdir()] == ["1"]
     [folder] = run_folders.scan(runs_dir / "mujoco")["Slow-v0__fake__1"]
     assert folder.summary["signals"] == 1 and folder.summary["interrupted"] == "SIGTERM"

@@ -86,3 +86,46 @@ def test_a_run_without_a_finished_episode_writes_strict_json_which_reads_back_as
     summary = json.loads((folder / "summary.json").read_text(), parse_constant=refuse)
     assert (summary["episodes"], summary["mean_return"]) == (0, None)
     assert math.isnan(run_folders.read_folder(folder).summary["mean_return"])
+
+
+def test_a_run_at_two_budgets_is_two_rows(tmp_path):
+    """One name, run complete at 8192 and again at 4096 (a hand-made shorter run under the same name): two runs,
+    not only the newest folder's budget."""
+    key = "Hopper-v4__ppo_continuous__1"
+    make_folder(tmp_path, key, 100, total=8192, global_step=8192)
+    make_folder(tmp_path, key, 200, total=4096, global_step=4096)
+    table = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"])
+    assert list(zip(table["budget"], table["total_timesteps"], table["complete"], strict=True)) == [
+        (8192, 8192, True),
+        (4096, 4096, True),
+    ]
+
+
+def test_a_complete_run_is_not_replaced_by_a_later_fresh_start(tmp_path):
+    """A run complete in one folder, then started afresh (its checkpoint not resumed) in a later folder that has
+    no summary yet: the run is the complete one, scored from its episodes (1 and 2), not the newer folder's 9."""
+    key = "Hopper-v4__ppo_continuous-8192__1"
+    done = make_folder(tmp_path, key, 100, total=8192, global_step=8192)
+    write_events(done, [(3000, 1.0), (8000, 2.0)], [4096, 8192])
+    fresh = make_folder(tmp_path, key, 200, total=8192)
+    write_events(fresh, [(1000, 9.0)], [2048])
+    [run] = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).to_dict("records")
+    assert (run["final_return"], run["total_timesteps"], run["complete"], run["pieces"]) == (1.5, 8192, True, 1)
+
+
+def test_a_resumed_runs_wall_time_adds_up_its_pieces(tmp_path):
+    """The first piece was killed (no summary): its time is the span of its events, 130 - 100 = 30 s; the
+    resumed piece's summary says 2 s. The run took 32 s, 8192 steps: 256 steps/s."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    key = "Hopper-v4__ppo_continuous-8192__1"
+    first = make_folder(tmp_path, key, 100, total=8192)
+    writer = SummaryWriter(str(first))
+    writer.add_scalar("charts/episodic_return", 1.0, 1000, walltime=100.0)
+    writer.add_scalar("charts/SPS", 1000.0, 4096, walltime=130.0)
+    writer.close()
+    second = make_folder(tmp_path, key, 200, total=8192, global_step=8192, resume=f"elsewhere/{first.name}/model.pt")
+    summary = json.loads((second / "summary.json").read_text()) | {"start_step": 4096, "wall_seconds": 2.0}
+    (second / "summary.json").write_text(json.dumps(summary))
+    [run] = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).to_dict("records")
+    assert (run["pieces"], run["wall_seconds"], run["sps"]) == (2, 32.0, 256.0)

@@ -115,3 +115,48 @@ def test_table1_at_each_budget_the_papers_first():
 
 def test_ranks_share_a_rank_when_equal():
     assert stats.ranks({"a": 0.9, "b": 0.5, "c": 0.5, "d": 0.1}) == {"a": 1, "b": 2, "c": 2, "d": 4}
+
+
+def test_interval_pools_the_strata_it_resamples():
+    """The statistic is the mean of all the values, not the mean of the strata's means: [0, 1] resamples to
+    (0, 0), (0, 1) or (1, 1) (probabilities 1/4, 1/2, 1/4) beside four 1s, so the pooled mean is 4/6, 5/6 or 1,
+    each with probability at least 1/4 > 2.5% (the mean of the two strata's means would give 0.5 to 1)."""
+    assert stats.interval([[0.0, 1.0], [1.0, 1.0, 1.0, 1.0]]) == pytest.approx((2 / 3, 1.0))
+
+
+def test_a_setting_only_as_good_as_random_gives_no_scale():
+    """Swimmer's best setting, cpi, has mean -40; a random policy scoring -40 too leaves nothing to divide by."""
+    with pytest.raises(ReportError, match="on Swimmer-v4 no setting beats the random policy"):
+        table1(SCORES, {"Hopper-v4": 0.0, "Swimmer-v4": -40.0})
+
+
+def test_table1_figure_is_the_mean_over_runs_not_over_environments():
+    """Random 0. Hopper: cpi 10, 30, 20 (mean 20), clip0.2 40: best 40, cpi 0.25, 0.75, 0.5. Swimmer: both 20,
+    best 20, cpi 1. cpi's figure: (0.25 + 0.75 + 0.5 + 1) / 4 = 0.625 (the mean of its two environments' means
+    would be (0.5 + 1) / 2 = 0.75)."""
+    t = table1(
+        {
+            "cpi": {"Hopper-v4": [10.0, 30.0, 20.0], "Swimmer-v4": [20.0]},
+            "clip0.2": {"Hopper-v4": [40.0], "Swimmer-v4": [20.0]},
+        }
+    )
+    assert t.score("cpi") == pytest.approx(0.625)
+
+
+def test_table1_is_incomplete_while_a_setting_has_no_runs():
+    """Ten of the eleven settings with the paper's 21 runs each: the eleventh, never run, leaves Table 1
+    incomplete."""
+    suite = suites.SUITES["table1"]
+    scores = {s.slug: {env: [1.0, 2.0, 3.0] for env in suite.env_ids} for s in suite.settings[:-1]}
+    t = table1(scores)
+    assert (t.total, len(t.missing_settings()), t.complete) == (210, 1, False)
+
+
+def test_table1_at_leaves_out_runs_without_a_score():
+    """A run with no episode finished (NaN) is not one of Table 1's runs: not counted at 1M, and a budget whose
+    only run has no score has no table (it has no best to normalize by)."""
+    nan = float("nan")
+    scores = SCORES | {"cpi": SCORES["cpi"] | {"Hopper-v4": [10.0, 20.0, nan]}}  # cpi's seed 3 on Hopper: no score
+    used = pd.concat([runs(scores), runs({"cpi": {"Hopper-v4": [nan]}}, 300_000).assign(setting="cpi-300k")])
+    tables = stats.table1_at(suites.SUITES["table1"], used, RANDOM)
+    assert [(t.budget, t.total) for t in tables] == [(1_000_000, 8)]

@@ -47,11 +47,12 @@ def test_scores_table_beside_the_papers_figures():
 
 def test_peer_table_sets_the_peer_beside_ours_with_the_interval_of_the_difference():
     """SB3: five 0s and five 100s; ours: 50 on every seed. The difference's interval is the SB3 mean's, [20, 80],
-    less 50 (see test_stats); an incomplete run of ours is not a score."""
+    less 50 (see test_stats); an incomplete run of ours is not a score, nor one at another budget."""
     peer = runs([("sb3_ppo", "Swimmer-v4", s, 1_000_000, 0.0 if s <= 5 else 100.0) for s in range(10, 0, -1)])
     peer = pd.concat([peer, runs([("sb3_ppo", "Hopper-v4", 1, 1_000_000, 2000.0)])])
     ours = runs([("ppo_continuous", "Swimmer-v4", s, 1_000_000, 50.0) for s in range(1, 11)])
     ours = pd.concat([ours, runs([("ppo_continuous", "Swimmer-v4", 11, 1_000_000, 5.0)], complete=False)])
+    ours = pd.concat([ours, runs([("ppo_continuous-300k", "Swimmer-v4", 12, 300_000, 7.0)])])  # another budget's
     lines = tables.peer_table(suites.SUITES["mujoco_sb3"], peer, ours)
     assert lines[0] == "## Beside ours"
     swimmer, hopper = lines[-3:-1]
@@ -187,3 +188,17 @@ def test_atari_tables_give_both_of_the_papers_metrics_per_seed_and_beside_the_re
     assert whole == [["BreakoutNoFrameskip-v4", "ppo_shared_backbone", "3", "50.5 / 101.0 / 151.5", "101.0 ± 41.2"]]
     assert "| BreakoutNoFrameskip-v4 | ppo_shared_backbone-2M | 1 (paper 3) | 23.0 | 23.0 | 274.8 |" in reduced
     assert "| BreakoutNoFrameskip-v4 | ppo_shared_backbone-2M | 1 (paper 3) | 4.0 | 4.0 |" in reduced
+
+
+def test_a_tie_is_not_in_the_papers_order_and_an_interval_touching_0_is_noise():
+    """The paper has clip0.2 (0.82) above cpi (-0.39). Level with it (both 1 on every seed) is not in the paper's
+    order. Normalized by clip0.2's 100: clip0.2 1 and 1, cpi 1 and 0: the difference resamples to 0, 0.5 or 1,
+    an interval [0, 1] that does not leave out 0."""
+    level = tables.pairs(table1({"clip0.2": {"Hopper-v4": [50.0, 50.0]}, "cpi": {"Hopper-v4": [50.0, 50.0]}}))
+    assert (level["ours"].tolist(), level["in_order"].tolist()) == ([0.0], [False])
+    p = tables.pairs(table1({"clip0.2": {"Hopper-v4": [100.0, 100.0]}, "cpi": {"Hopper-v4": [100.0, 0.0]}}))
+    assert (p["interval"].tolist(), p["in_order"].tolist(), p["beyond_noise"].tolist()) == (
+        [(0.0, 1.0)],
+        [True],
+        [False],
+    )
