@@ -358,6 +358,10 @@ if a.env_id == "Killed-v0":  # killed from outside (the out-of-memory killer, a 
     os.kill(os.getpid(), signal.SIGKILL)
 summary = {"global_step": a.total_timesteps, "start_step": 0, "mean_return": 1.0, "episodes": 1,
            "wall_seconds": 0.1, "sps": 1.0, "interrupted": None}
+if a.env_id == "Stopped-v0":  # a signal sent to the script alone (kill of its pid): saved, and says so
+    summary |= {"global_step": 512, "interrupted": "SIGTERM"}
+    json.dump(summary, open(os.path.join(run_dir, "summary.json"), "w"))
+    sys.exit(143)
 if a.env_id == "Slow-v0":  # trains until a signal, like the scripts: count the signals, then stop
     while not received:
         time.sleep(0.05)
@@ -423,6 +427,18 @@ def test_a_refused_checkpoint_starts_afresh_but_an_error_under_way_keeps_the_run
     groups = run_folders.scan(runs_dir / "mujoco")
     assert [f.args["resume"] is None for f in groups["Refuse-v0__fake__1"]] == [True, True]  # the cut one, afresh
     assert [f.args["resume"] is None for f in groups["Diverge-v0__fake__1"]] == [True, False]
+
+
+def test_a_run_stopped_on_its_own_is_interrupted_not_done(tmp_path, capsys):
+    """The script alone got the signal (a kill of its pid, not of run.py's): it saved, its summary says
+    interrupted, it exited 143. The runner, not asked to stop, reports it interrupted and exits 1: not done."""
+    fake = tmp_path / "fake_script.py"
+    fake.write_text(FAKE_SCRIPT)
+    run = runner.Run("mujoco", suites.Setting("fake", str(fake)), "Stopped-v0", 1, 1024, "fake")
+    assert runner.run_locally([run], cli("--suite", "mujoco", runs_dir=tmp_path / "runs")) == 1
+    out = capsys.readouterr().out
+    assert "Stopped-v0__fake__1: interrupted (exit 143; " in out and "done" not in out
+    assert "run.py: 1 interrupted" in out
 
 
 def popen_then(signum: int):
