@@ -619,10 +619,11 @@ def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, fragment):
     assert not any(tmp_path.iterdir())  # refused before anything started
 
 
-def test_validate_takes_the_edges_and_refuses_what_main_cannot_reach():
+@pytest.mark.parametrize("script", ["ppo_continuous", "ppo_penalty"])  # the others share ppo_continuous's text
+def test_validate_takes_the_edges_and_refuses_what_main_cannot_reach(script):
     """The edges are allowed: minibatches of 2, γ = 1 (undiscounted), a thread per core. What the command line
     refuses before validate() sees it (a missing checkpoint) still gets validate's line from your code."""
-    pendulum = dict(env_id="Pendulum-v1")
+    ppo, pendulum = load_script(script), dict(env_id="Pendulum-v1")
     ppo.validate(ppo.Args(**pendulum, num_steps=64, num_minibatches=32))
     ppo.validate(ppo.Args(**pendulum, gamma=1.0))
     ppo.validate(ppo.Args(**pendulum, torch_threads=os.cpu_count()))
