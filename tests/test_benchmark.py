@@ -1,15 +1,19 @@
 """benchmark/'s other tools: the Stable-Baselines3 peer (sb3_ppo.py) on its own, speed.py's report,
-penalty_beta.py's summary and compare_losses.py's statistics (their arithmetic, on made-up figures)."""
+penalty_beta.py's summary, random_policy.py's scores, trunk_features.py's rows and compare_losses.py's
+statistics (their arithmetic, on made-up figures)."""
 
 import json
+import math
 import re
 import signal
 import subprocess
 import sys
+import types
 
 import pytest
+import torch.nn as nn
 from test_run import SB3_FAST, SB3_SUMMARY_KEYS, needs_sb3
-from util import ROOT, assert_one_line_error, run_script, script_env
+from util import ROOT, assert_one_line_error, read_scalars, run_script, script_env
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import run_folders  # noqa: E402
@@ -442,3 +446,108 @@ def test_speed_starts_sb3s_clock_after_its_first_reset(monkeypatch):
     monkeypatch.setattr(time, "perf_counter", lambda: perf_counter() + skipped[0])
     assert speed.measure_sb3(dataclasses.replace(speed.CASES["cartpole"], steps=2048))["sps"] > 20
     assert skipped[0] == 1000.0  # the reset was made (once) inside learn()
+
+
+def test_random_policy_measures_seeded_episodes_and_writes_their_mean_and_std(tmp_path, monkeypatch):
+    """CartPole-v1, seed 1 (gymnasium 1.x): returns 29, 10, 11, 36, 13; mean 19.8 (median 13), std 10.6471."""
+    import random_policy
+
+    assert random_policy.random_returns("CartPole-v1", 5, 1) == [29.0, 10.0, 11.0, 36.0, 13.0]
+    monkeypatch.setattr(random_policy, "REPO", tmp_path)
+    random_policy.main(["--envs", "CartPole-v1", "--episodes", "5"])
+    text = (tmp_path / "benchmark" / "runs" / "results" / "random_policy.csv").read_text()
+    assert "\nCartPole-v1,5,19.8000,10.6471,1," in text
+
+
+def test_penalty_beta_band_is_closed_and_return_comes_from_the_episodes(tmp_path):
+    """d_targ = 0.375: band [0.25, 0.5625], both ends exact in float32; d = 0.25 and 0.5625 inside, 0.1 below,
+    1.0 above. β's largest is the last update's; the return is the mean of the logged episodes (15), not the
+    summary's (1)."""
+    import penalty_beta
+    from torch.utils.tensorboard import SummaryWriter
+
+    run_dir = tmp_path / "Hopper-v4__klpen__1__1"
+    writer = SummaryWriter(str(run_dir))
+    for step, beta, kl in [(1, 2.0, 0.25), (2, 0.5, 0.5625), (3, 1.0, 0.1), (4, 4.0, 1.0)]:
+        writer.add_scalar("charts/beta", beta, step)
+        writer.add_scalar("losses/kl", kl, step)
+    for step, value in [(1, 10.0), (3, 20.0)]:
+        writer.add_scalar("charts/episodic_return", value, step)
+    writer.close()
+    args = {"kl_target": 0.375, "seed": 1, "total_timesteps": 4, "num_envs": 1, "num_steps": 1}
+    (run_dir / "args.json").write_text(json.dumps(args))
+    (run_dir / "summary.json").write_text(json.dumps({"global_step": 4, "mean_return": 1.0, "beta": 8.0}))
+    [pieces] = penalty_beta.finished_runs((run_dir,))
+    row = penalty_beta.describe(pieces)
+    assert (row["below"], row["inside"], row["above"]) == (0.25, 0.5, 0.25)
+    assert (row["beta_min"], row["beta_max"], row["beta_final"], row["mean_return"]) == (0.5, 4.0, 8.0, 15.0)
+
+
+def test_trunk_features_of_ppo_discrete_are_its_last_tanh_layers(tmp_path):
+    """ppo_discrete.py: the actor's last hidden layer set to tanh(0.995) = 0.76 in half its units and tanh(1.832)
+    = 0.95 in the other half (not saturated: |h| ≤ 0.99; constant over states, not over units); the critic's to
+    tanh(10) (saturated). The states of the random policy are the same on every call (seeded)."""
+    import torch
+    import trunk_features
+    from repo import load_script
+
+    states = trunk_features.visited_states("CartPole-v1", n=200)
+    assert torch.equal(states, trunk_features.visited_states("CartPole-v1", n=200))
+    agent = load_script("ppo_discrete").Agent(4, 2)
+    with torch.no_grad():
+        agent.actor[2].weight.zero_()
+        agent.actor[2].bias.copy_(torch.tensor([0.995] * 32 + [1.832] * 32))
+        agent.critic[2].weight.zero_()
+        agent.critic[2].bias.fill_(10.0)
+    folder = tmp_path / "CartPole-v1__ppo_discrete__1__1"
+    folder.mkdir()
+    torch.save({"model": agent.state_dict()}, folder / "model.pt")
+    (folder / "summary.json").write_text(json.dumps({"mean_return": 12.5}))
+    row = trunk_features.row(run_folders.read_folder(folder), states, 2)
+    assert row[:7] == ["CartPole-v1", "ppo_discrete.py", "1", "12.5", "0% (critic's: 100%)", "0.000", "0.0000"]
+
+
+@needs_sb3
+def test_sb3_peer_gives_sb3_every_flag_away_from_its_defaults(tmp_path):
+    """Every flag at a value of neither ours' nor SB3's defaults, read back from the PPO that make_model builds
+    (a flag not passed would show SB3's default); the policy and VecNormalize as the docstring says."""
+    import sb3_ppo
+
+    args = sb3_ppo.Args(env_id="Pendulum-v1", num_envs=2, num_steps=128, num_minibatches=4, update_epochs=3)
+    args = sb3_ppo.dataclasses.replace(args, gamma=0.9, gae_lambda=0.8, clip_coef=0.3, norm_adv=False)
+    args = sb3_ppo.dataclasses.replace(args, ent_coef=0.02, vf_coef=0.4, max_grad_norm=0.7, norm_reward=False)
+    args = sb3_ppo.dataclasses.replace(args, anneal_lr=False, learning_rate=1e-3, total_timesteps=1000)
+    envs = sb3_ppo.make_envs(args)
+    assert (envs.norm_obs, envs.norm_reward, envs.gamma, envs.clip_obs, envs.clip_reward) == (True, False, 0.9, 10, 10)
+    model = sb3_ppo.make_model(args, envs, 768)
+    assert (model.n_envs, model.n_steps, model.batch_size, model.n_epochs) == (2, 128, 64, 3)
+    assert (model.gamma, model.gae_lambda, model.clip_range(1.0), model.clip_range_vf(1.0)) == (0.9, 0.8, 0.3, 0.3)
+    assert (model.normalize_advantage, model.ent_coef, model.vf_coef, model.max_grad_norm) == (False, 0.02, 0.4, 0.7)
+    assert model.lr_schedule(0.5) == 1e-3 and model.policy.optimizer.defaults["eps"] == 1e-5
+    policy = model.policy
+    assert (policy.ortho_init, policy.activation_fn) == (True, nn.Tanh)  # net_arch: the step-for-step test
+    assert policy.log_std.tolist() == [0.0]
+    envs = sb3_ppo.make_envs(sb3_ppo.dataclasses.replace(args, norm_obs=False, norm_reward=True))
+    assert (envs.norm_obs, envs.norm_reward) == (False, True)
+    assert sb3_ppo.Run(sb3_ppo.Args()).learn_steps == 999_424  # 1M rounded down to 488 rollouts of 2048
+
+
+@needs_sb3
+def test_sb3_peer_summary_is_the_mean_of_the_last_100_raw_returns_and_diagnostics_keep_their_sign(tmp_path):
+    """150 episodes with returns 0, 1, 4, ..., 149²: the last 100 are 50²..149², mean 10,733.5 (median 9,900.5)."""
+    import sb3_ppo
+
+    with sb3_ppo.Run(sb3_ppo.Args(env_id="Pendulum-v1", runs_dir=str(tmp_path))) as run:
+        run.start_time, run.last_print = 0.0, math.inf
+        names = {theirs: 0.5 for theirs in sb3_ppo.DIAGNOSTICS} | {"train/n_updates": 10, "train/entropy_loss": -1.4}
+        run.model = types.SimpleNamespace(num_timesteps=0, logger=types.SimpleNamespace(name_to_value=names))
+        for k in range(150):
+            run.model.num_timesteps = 10 * (k + 1)
+            run.locals = {"infos": [{"episode": {"r": float(k * k), "l": 10, "t": 0.0}}, {}]}
+            assert run._on_step()
+        run.log_update()
+        summary = run.finish(run.model)
+    assert (summary["mean_return"], summary["episodes"], summary["global_step"]) == (10_733.5, 100, 1500)
+    scalars = read_scalars(run.dir)
+    assert scalars["charts/episodic_return"][-1] == (1500, 149.0**2) and len(scalars["charts/episodic_return"]) == 150
+    assert scalars["losses/entropy"] == [(1500, pytest.approx(1.4))]
