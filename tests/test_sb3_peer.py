@@ -1,10 +1,13 @@
-"""ppo_continuous.py, ppo_discrete.py and Stable-Baselines3's PPO at the same settings: one algorithm, step for step.
+"""ppo_continuous.py, ppo_discrete.py, ppo_shared_backbone.py and Stable-Baselines3's PPO at the same settings:
+one algorithm, step for step.
 
 benchmark/sb3_ppo.py gives SB3 our hyperparameters (the peer of issue 15). Its docstring lists where the
 two differ: value clipping's form, and the random streams (action noise, minibatch order, initialization).
 With the value loss unclipped, nothing else should: the rollout (observation and reward normalization, the
 bootstrap at a time limit, actions clipped only on their way to the environment), GAE, the annealed
-stepsize, the entropy bonus and the minibatch updates, for a Gaussian policy and for a categorical one.
+stepsize, the entropy bonus and the minibatch updates, for a Gaussian policy and for a categorical one; and
+for ppo_shared_backbone.py, Eq. (9)'s sum on one trunk (SB3's shared features extractor, here its MLP trunk
+for vector observations: the Atari CNN is the same update on another trunk) with Table 5's c1 = 1 and ε = 0.1 × α.
 This test takes the random streams away and checks that claim: SB3 learns for three iterations; then our
 train() runs from SB3's initial weights, takes SB3's actions and its minibatches, and must reach the same
 observations, actions, log-probs, values, advantages, returns and final parameters, up to float32 rounding
@@ -15,7 +18,10 @@ rollout's forward pass in numpy and in torch, and a step-for-step comparison say
 
 Each of these changes fails it (tried): in ppo_continuous.py a time-limit cut bootstrapped from 0 instead
 of V(final observation), the reward scaler's ε 1e-2 instead of 1e-8, the stepsize annealed by one step
-more; in ppo_discrete.py the time-limit bootstrap from 0, the entropy bonus 0.9·c2.
+more; in ppo_discrete.py the time-limit bootstrap from 0, the entropy bonus 0.9·c2; in ppo_shared_backbone.py
+the value loss halved (c1 = 0.5 in effect), ε not annealed, ε's upper bound 1.05·ε, the entropy bonus 0.9·c2,
+no gradient clipping, the stepsize annealed by one step more, the time-limit bootstrap from 0, the advantage
+normalization's 1e-8 as 1e-3.
 """
 
 import copy
@@ -29,8 +35,9 @@ from util import load_script, only_run_dir, read_scalars
 pytest.importorskip("stable_baselines3", reason="compares with SB3's PPO: pip install -r requirements-dev.txt")
 import sb3_ppo  # noqa: E402  (benchmark/, on the path through util)
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor  # noqa: E402
 
-SCRIPTS = {name: load_script(name) for name in ("ppo_continuous", "ppo_discrete")}
+SCRIPTS = {name: load_script(name) for name in ("ppo_continuous", "ppo_discrete", "ppo_shared_backbone")}
 BUFFER = {"obs": "observations", "actions": "actions", "logprobs": "log_probs", "values": "values"}
 BUFFER |= {"advantages": "advantages", "returns": "returns"}
 # CartPole cut at 15 steps: episodes that end by termination and by the time limit, in the same rollout.
@@ -39,9 +46,27 @@ gym.register(
 )
 
 
+class Trunk(BaseFeaturesExtractor):
+    """ppo_shared_backbone.py's trunk for vector observations, 2×64 tanh, as SB3's features extractor: shared by
+    SB3's policy and value heads (share_features_extractor), which have no layers of their own (net_arch=[])."""
+
+    def __init__(self, observation_space):
+        super().__init__(observation_space, 64)
+        self.net = torch.nn.Sequential(torch.nn.Linear(observation_space.shape[0], 64), torch.nn.Tanh())
+        self.net.extend([torch.nn.Linear(64, 64), torch.nn.Tanh()])
+
+    def forward(self, obs):
+        return self.net(obs)
+
+
 def ours_from_sb3(state: dict) -> dict:
-    """SB3 MlpPolicy's parameters (separate 2×64 networks) under our names: ppo_continuous.py's Gaussian
-    (a mean network and a log-std) or ppo_discrete.py's categorical (a logits network)."""
+    """SB3's parameters under our names: MlpPolicy's separate 2×64 networks as ppo_continuous.py's Gaussian
+    (a mean network and a log-std) or ppo_discrete.py's categorical (a logits network); the shared Trunk and
+    the two heads on it as ppo_shared_backbone.py's Agent."""
+    if "features_extractor.net.0.weight" in state:
+        layers = {"trunk.0": "features_extractor.net.0", "trunk.2": "features_extractor.net.2"}
+        layers |= {"actor": "action_net", "critic": "value_net"}
+        return {f"{o}.{w}": state[f"{s}.{w}"].clone() for o, s in layers.items() for w in ("weight", "bias")}
     actor = "actor_mean" if "log_std" in state else "actor"
     layers = {"critic.0": "mlp_extractor.value_net.0", "critic.2": "mlp_extractor.value_net.2", "critic.4": "value_net"}
     layers |= {f"{actor}.0": "mlp_extractor.policy_net.0", f"{actor}.2": "mlp_extractor.policy_net.2"}
@@ -71,10 +96,11 @@ class Record(BaseCallback):
         self.params.append(copy.deepcopy(self.model.policy.state_dict()))
 
 
-def learn_sb3(settings: dict, monkeypatch) -> tuple[Record, list[np.ndarray]]:
-    """SB3 set up by benchmark/sb3_ppo.py; returns what it did and the permutations its minibatches came from."""
+def learn_sb3(settings: dict, monkeypatch, **overrides) -> tuple[Record, list[np.ndarray]]:
+    """SB3 set up by benchmark/sb3_ppo.py (`overrides`: SB3's arguments it sets otherwise); returns what it did
+    and the permutations its minibatches came from."""
     args = sb3_ppo.Args(**settings)
-    model = sb3_ppo.make_model(args, sb3_ppo.make_envs(args), args.total_timesteps)
+    model = sb3_ppo.make_model(args, sb3_ppo.make_envs(args), args.total_timesteps, **overrides)
     record, permutations, permutation = Record(), [], np.random.permutation
 
     def recorded_permutation(n):  # SB3's RolloutBuffer.get draws each epoch's order from numpy's global stream
@@ -94,7 +120,7 @@ def train_ours_as_sb3(ppo, settings: dict, sb3: Record, permutations: list, tmp_
     agents, batches, actions = [], [], iter(a for rollout in sb3.rollouts for a in rollout["actions"])
     make_agent, flatten_batch = ppo.Agent, ppo.flatten_batch
     continuous = hasattr(ppo, "sample_gaussian")
-    sample = ppo.sample_gaussian if continuous else ppo.sample_categorical
+    sample = ppo.sample_gaussian if continuous else getattr(ppo, "sample_categorical", None)
 
     def sb3_agent(*dims):
         agents.append(make_agent(*dims))
@@ -112,6 +138,9 @@ def train_ours_as_sb3(ppo, settings: dict, sb3: Record, permutations: list, tmp_
         assert (chosen == action).all()
         return chosen, logprob
 
+    def sb3_draw(probs, num_samples, replacement):  # ppo_shared_backbone.py's Agent.act draws with torch
+        return torch.as_tensor(next(actions)[:, :1].astype(np.int64))
+
     def sb3_minibatches(size, device=None):  # SB3 flattens env-major (sample i·T + t); ours is time-major
         env, t = np.divmod(next(orders), t_steps)
         return torch.as_tensor(t * n + env, device=device)
@@ -124,8 +153,10 @@ def train_ours_as_sb3(ppo, settings: dict, sb3: Record, permutations: list, tmp_
     monkeypatch.setattr(ppo, "Agent", sb3_agent)
     if continuous:
         monkeypatch.setattr(ppo, "sample_gaussian", sb3_action)
-    else:
+    elif sample:
         monkeypatch.setattr(ppo, "sample_categorical", sb3_choice)
+    else:  # our log-prob of SB3's action, from the logits as ours computes them
+        monkeypatch.setattr(torch, "multinomial", sb3_draw)
     monkeypatch.setattr(ppo, "flatten_batch", recorded_batch)
     monkeypatch.setattr(torch, "randperm", sb3_minibatches)
     summary = ppo.train(ppo.Args(**settings, runs_dir=str(tmp_path)))
@@ -161,6 +192,15 @@ CASES = {  # script, its settings (beyond the defaults both share), SB3's own (n
         | dict(num_minibatches=4, ent_coef=0.01),
         dict(norm_obs=False, norm_reward=False),
     ),
+    # ppo_shared_backbone.py's defaults, Table 5's: N = 8, T = 128, K = 3, 4 minibatches, ε = 0.1 × α, c1 = 1 on
+    # the unhalved squared error (SB3's vf_coef on its MSE), c2 = 0.01; one trunk under both heads. The stepsize
+    # 10× Table 5's 2.5e-4 × α, so that in three iterations the annealed ε clips ratios (at 2.5e-4 none moves that far).
+    "SharedTrunk": (
+        "ppo_shared_backbone",
+        dict(env_id="tests/CartPole15-v0", num_envs=8, num_steps=128, learning_rate=2.5e-3, update_epochs=3)
+        | dict(num_minibatches=4, clip_coef=0.1, ent_coef=0.01, vf_coef=1.0),
+        dict(norm_obs=False, norm_reward=False),
+    ),
 }
 
 
@@ -169,7 +209,13 @@ def test_ours_is_sb3_step_for_step(case, tmp_path, monkeypatch):
     script, settings, sb3_only = CASES[case]
     settings = dict(num_minibatches=8) | settings | dict(seed=3, clip_vloss=False)
     settings |= dict(total_timesteps=3 * settings["num_envs"] * settings["num_steps"])  # 3 iterations
-    sb3, permutations = learn_sb3(settings | sb3_only, monkeypatch)
+    overrides = {}
+    if script == "ppo_shared_backbone":  # SB3's heads on one shared Trunk; ε annealed as the stepsize (Table 5)
+        n_t, steps = settings["num_envs"] * settings["num_steps"], settings["total_timesteps"]
+        overrides["clip_range"] = sb3_ppo.Annealed(settings["clip_coef"], n_t, steps, steps)
+        kwargs = dict(features_extractor_class=Trunk, share_features_extractor=True, net_arch=[])
+        overrides["policy_kwargs"] = kwargs | dict(optimizer_kwargs=dict(eps=1e-5))
+    sb3, permutations = learn_sb3(settings | sb3_only, monkeypatch, **overrides)
     ppo = SCRIPTS[script]
     agent, batches, summary = train_ours_as_sb3(ppo, settings, sb3, permutations, tmp_path, monkeypatch)
 
@@ -189,5 +235,8 @@ def test_ours_is_sb3_step_for_step(case, tmp_path, monkeypatch):
         assert any((np.abs(rollout["actions"]) > 2.0).any() for rollout in sb3.rollouts)  # clipped for the env
     elif case == "IDP":  # the benchmark's environment: a fresh policy falls within ~10 steps
         assert len(lengths) > 20 and max(lengths) < 1000
-    else:  # four actors, episodes that terminate and episodes cut at 15 steps
+    else:  # the actors' episodes terminate and are cut at 15 steps
         assert 15 in lengths and min(lengths) < 15
+    if case == "SharedTrunk":  # the annealed ε (0.1 × 2/3, 0.1 × 1/3) clipped ratios in the 2nd and 3rd updates
+        clipfracs = [clipfrac for _, clipfrac in read_scalars(only_run_dir(tmp_path))["losses/clipfrac"]]
+        assert len(clipfracs) == 3 and min(clipfracs[1:]) > 0
