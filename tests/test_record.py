@@ -6,7 +6,7 @@ import sys
 
 import pandas as pd
 import pytest
-from util import ROOT, csv_rows
+from util import ROOT, csv_rows, load_script, only_run_dir, read_scalars
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import record  # noqa: E402
@@ -80,3 +80,21 @@ def test_the_record_keeps_the_papers_score_the_mean_of_the_last_100_episodes(tmp
     [written] = csv_rows(tmp_path / "s.csv")
     assert (written["final_return"], written["wall_seconds"], written["episodes"]) == ("99.5", "123457", "150")
     assert record.fmt(123456.7) == "123457" and record.fmt(float("nan")) == "nan"
+
+
+def test_the_records_hopper_run_is_made_again_here_until_its_first_update(tmp_path):
+    """The record is what this code makes with the packages the requirements install: ppo_continuous.py's first
+    rollout on Hopper-v4, seed 1 (no update yet, so no float rounding of another CPU's kernels parts the two),
+    ends the same 100 episodes, at the same steps with the same returns, as mujoco.csv's run (commit 60837cc, on
+    the Intel machine). A MuJoCo or gymnasium release that changed Hopper's dynamics or reset noise, or a change
+    to our seeding, initialization or sampling, fails it: the record would then no longer be what a user's run
+    makes. (So far: the same on three machines, and with MuJoCo 4.0.1.)"""
+    ppo = load_script("ppo_continuous")
+    ppo.train(ppo.Args(env_id="Hopper-v4", seed=1, total_timesteps=2048, runs_dir=str(tmp_path)))
+    ours = read_scalars(only_run_dir(tmp_path))["charts/episodic_return"]
+    runs = record.read_record(RESULTS, "mujoco")
+    history = runs[(runs["env_id"] == "Hopper-v4") & (runs["seed"] == 1)]["history"].item()
+    recorded = [(step, value) for step, value in history if step <= 2048]
+    assert len(ours) == len(recorded) == 100
+    assert [step for step, _ in ours] == [step for step, _ in recorded]
+    assert [value for _, value in ours] == pytest.approx([value for _, value in recorded], rel=1e-5)  # 6 digits
