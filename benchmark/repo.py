@@ -38,13 +38,21 @@ def git_commit() -> str:
         return "unknown"
 
 
-def machine() -> str:
-    """'<cpu model>, <n> cores', as meta.json records it."""
-    try:
-        models = re.findall(r"^model name.*?:(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
-    except OSError:  # not Linux
-        models = []
-    model = models[0].strip() if models else platform.processor() or platform.machine()
+def machine(cpuinfo: str | None = None) -> str:
+    """'<cpu model> family <f> model <m>, <n> cores', as meta.json records it (from /proc/cpuinfo's text). A
+    virtual machine may name its CPU only 'AMD EPYC': the family and model tell two generations apart."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:  # not Linux
+            cpuinfo = ""
+
+    def field(name: str) -> str:
+        return next(iter(re.findall(rf"^{name}\s*:(.*)$", cpuinfo, re.MULTILINE)), "").strip()
+
+    model = field("model name") or platform.processor() or platform.machine()
+    if field("cpu family"):
+        model += f" family {field('cpu family')} model {field('model')}"
     return f"{model}, {os.cpu_count()} cores"
 
 
