@@ -216,8 +216,10 @@ CASES = {  # script, its settings (beyond the defaults both share), SB3's own (n
     ),
     # Breakout at Table 5's settings, as the Atari campaign runs it: the Nature CNN as the trunk (SB3's CnnPolicy),
     # baselines' Atari wrappers on both sides (lives lost as terminations, rewards' signs, frames / 255). The
-    # CNN's float rounding (channels-last kernels here) grows through Adam: the parameters agree to 1e-4 after
-    # three updates (1.5e-5 to 3.5e-5 seen, oneDNN's SSE4.1, AVX2 and AVX-512 kernels), the rollouts to 1e-5.
+    # CNN's float rounding (channels-last kernels here, x * (1/255) where SB3 divides) grows through Adam: after
+    # three updates the two differ by up to 3.5e-5 with AVX2 or AVX-512 kernels, 1.5e-4 with none (ATen's
+    # default, MKL's SSE4.2, oneDNN's SSE4.1), against 1.1e-3 (parameters) and 1.7e-3 (rollouts) for the
+    # smallest mutant tried (c2 0.9×): both are held to 3e-4.
     "SharedTrunkBreakout": (
         "ppo_shared_backbone",
         dict(env_id="BreakoutNoFrameskip-v4", num_envs=8, num_steps=128, learning_rate=2.5e-4, update_epochs=3)
@@ -247,13 +249,14 @@ def test_ours_is_sb3_step_for_step(case, tmp_path, monkeypatch):
     agent, batches, summary = train_ours_as_sb3(ppo, settings, sb3, permutations, tmp_path, monkeypatch)
 
     assert len(batches) == len(sb3.rollouts) == 3
+    rollout_atol, params_atol = (3e-4, 3e-4) if "Breakout" in case else (1e-5, 1e-6)  # Breakout: see CASES
     for batch, rollout in zip(batches, sb3.rollouts, strict=True):
         for key, theirs in rollout.items():  # (T, N, ...) flattened time-major, as ours
             theirs = torch.as_tensor(theirs.reshape(batch[key].shape), dtype=torch.float32)
-            assert torch.allclose(batch[key].float(), theirs, rtol=0, atol=1e-5), key
-    theirs, atol = ours_from_sb3(sb3.params[-1]), 1e-4 if "Breakout" in case else 1e-6
+            assert torch.allclose(batch[key].float(), theirs, rtol=0, atol=rollout_atol), key
+    theirs = ours_from_sb3(sb3.params[-1])
     for name, value in agent.state_dict().items():
-        assert torch.allclose(value, theirs[name], rtol=0, atol=atol), name
+        assert torch.allclose(value, theirs[name], rtol=0, atol=params_atol), name
 
     # What the comparison went through, else it would prove less than it says.
     lengths = [length for _, length in read_scalars(only_run_dir(tmp_path))["charts/episodic_length"]]
