@@ -56,8 +56,8 @@ class Trunk(BaseFeaturesExtractor):
 
     def __init__(self, observation_space):
         super().__init__(observation_space, 64)
-        self.net = torch.nn.Sequential(torch.nn.Linear(observation_space.shape[0], 64), torch.nn.Tanh())
-        self.net.extend([torch.nn.Linear(64, 64), torch.nn.Tanh()])
+        nn = torch.nn
+        self.net = nn.Sequential(nn.Linear(observation_space.shape[0], 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh())
 
     def forward(self, obs):
         return self.net(obs)
