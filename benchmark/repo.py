@@ -4,6 +4,8 @@ and the environment they run in when a tool measures them."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -54,6 +56,19 @@ def machine(cpuinfo: str | None = None) -> str:
     if field("cpu family"):
         model += f" family {field('cpu family')} model {field('model')}"
     return f"{model}, {os.cpu_count()} cores"
+
+
+# What a run's numbers depend on besides our code and the CPU: a MuJoCo or ALE release can change the dynamics.
+PACKAGES = ("torch", "gymnasium", "mujoco", "ale-py", "numpy", "stable-baselines3")
+
+
+def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """The installed version of each package (those not installed left out), as meta.json records them."""
+    found = {}
+    for package in packages:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[package] = importlib.metadata.version(package)
+    return found
 
 
 def script_env() -> dict:

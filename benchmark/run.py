@@ -31,7 +31,7 @@ from itertools import product
 from pathlib import Path
 
 import tyro
-from repo import REPO, UserError, display, git_commit, machine
+from repo import REPO, UserError, display, git_commit, machine, versions
 from run_folders import RunState, checkpoint_step, folders_of, recorded_runs, run_key, run_state, scan
 from slurm import slurm_jobs, take_over, write_slurm
 from suites import SUITES, Setting, Suite, SuiteName, exp_name
@@ -293,14 +293,15 @@ def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome
 
 def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Path | None, lock: RunLock) -> Outcome:
     """Start the script (it inherits the run's lock), wait for it, and write meta.json into the folder it made:
-    the command, the commit (and whether the script differs from it), the machine, the exit code and times."""
+    the command, the commit (and whether the script differs from it), the machine, the packages' versions, the
+    exit code and times."""
     cmd = run.command(cli.python, cli.runs_dir, resume)
     command = shlex.join([display(cmd[0]) if Path(cmd[0]).is_absolute() else cmd[0], *cmd[1:]])
     runs_dir = cli.runs_dir / run.suite
     before = {f.path for f in scan(runs_dir).get(run.key, [])}
     diff = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", run.setting.script], cwd=REPO, capture_output=True)
     meta = {"command": command, "commit": git_commit(), "machine": machine(), "script_modified": diff.returncode != 0}
-    meta["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    meta |= {"packages": versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     with open(log, "a") if log else contextlib.nullcontext() as out:  # no log: this process's stdout
         print(f"$ {command}", file=out, flush=True)
         stderr = subprocess.STDOUT if out else None

@@ -2,6 +2,7 @@
 without a cluster), a tiny real run through the runner and the report, and the Stable-Baselines3 peer
 (sb3_ppo.py) through the same runner and report. Moved as they were from tests/test_benchmark.py."""
 
+import importlib.metadata
 import json
 import os
 import re
@@ -398,6 +399,8 @@ def test_local_runner_runs_resumes_records_meta_and_skips_on_the_second_pass(tmp
     )
     assert shlex.split(a.meta["command"])[1:3] == [str(fake), "--env-id"]
     assert " cores" in a.meta["machine"]
+    assert a.meta["packages"]["torch"] == importlib.metadata.version("torch")  # what the run depended on
+    assert a.meta["packages"]["gymnasium"] == importlib.metadata.version("gymnasium")
     resumed = groups["B-v0__fake__1"][-1]
     assert resumed.args["resume"] == str(cut / "model.pt")
     assert (runs_dir / "mujoco" / "logs").is_dir()
