@@ -91,6 +91,17 @@ def compare_distributions(before: list[dict], now: list[dict]) -> dict[str, tupl
     return {key: (a[key].mean(), b[key].mean(), np.nan_to_num(t[i])) for i, key in enumerate(keys)}  # 0/0: 0
 
 
+def repo_script(script: str) -> str:
+    """The script as git names it at a commit, its path from the repository's root: given from the current
+    folder, from the root (as this module's examples give it), or absolute."""
+    path = Path(script) if Path(script).is_file() else REPO / script
+    if path.is_file() and path.resolve().is_relative_to(REPO):
+        return path.resolve().relative_to(REPO).as_posix()
+    raise SystemExit(
+        f"compare_losses.py: {script}: the script must be a file of the repository {REPO}, e.g. ppo_discrete.py"
+    )
+
+
 def main() -> None:
     cli = tyro.cli(Cli)
     if cli.num_seeds < 0 or cli.num_seeds == 1:
@@ -100,6 +111,10 @@ def main() -> None:
         )
     if cli.out and not cli.num_seeds:
         raise SystemExit("compare_losses.py: --out writes the means of --num-seeds runs: give --num-seeds too")
+    out = Path(cli.out)
+    if cli.out and (out.is_dir() or not out.parent.is_dir()):  # said now, not after all the runs
+        wrong = f"{out} is a folder" if out.is_dir() else f"no folder {out.parent}"
+        raise SystemExit(f"compare_losses.py: --out {cli.out}: {wrong}; give a file in an existing folder")
     try:
         given = shlex.split(cli.flags)
     except ValueError as e:  # an unclosed quote
@@ -110,6 +125,7 @@ def main() -> None:
         )
     if not cli.before:
         raise SystemExit("compare_losses.py: --before needs a commit, e.g. HEAD~1")
+    cli.script = repo_script(cli.script)  # `git show` takes it from the root only
     seeds, runs = range(cli.first_seed, cli.first_seed + cli.num_seeds), {"before": [], "now": []}
     with tempfile.TemporaryDirectory() as tmp:
         scripts = {"before": script_at(cli.before, cli.script, Path(tmp) / "before"), "now": REPO / cli.script}

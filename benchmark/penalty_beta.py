@@ -72,14 +72,26 @@ def main() -> None:
     cli = tyro.cli(Cli)
     if cli.output and not cli.output.parent.is_dir():
         raise SystemExit(f"penalty_beta.py: --output {cli.output}: no folder {cli.output.parent}")
+    if cli.output and cli.output.is_dir():  # before the tables are made, not an IsADirectoryError after
+        raise SystemExit(
+            f"penalty_beta.py: --output {cli.output} is a folder: give a file, e.g. {cli.output / 'beta.md'}"
+        )
     runs = finished_runs(cli.run_dirs)
     adaptive = [pieces[-1].args.get("adaptive_beta", "kl_target" in pieces[-1].args) for pieces in runs]
     if not runs or not all(adaptive):  # a fixed β has no band to be in
-        # A shell pattern that matched nothing comes as it was typed (…__klpen_adaptive_0.01__*).
-        absent = [str(path) for path in cli.run_dirs if not path.exists()] if not runs else []
-        absent_text = f"; no such folder: {', '.join(absent)}" if absent else ""
+        # Each folder at fault named. A shell pattern that matched nothing comes as it was typed
+        # (…__klpen_adaptive_0.01__*); a suite's folder (benchmark/runs/table1) holds runs but is none.
+        absent = [str(path) for path in cli.run_dirs if not path.exists()]
+        other = [str(path) for path in cli.run_dirs if path.exists() and read_folder(path) is None]
+        fixed = [str(pieces[-1].path) for pieces, is_adaptive in zip(runs, adaptive, strict=True) if not is_adaptive]
+        named = (
+            ("no such folder", absent),
+            ("not a run folder (env__exp-name__seed__time)", other),
+            ("a fixed β", fixed),
+        )
+        faults = "".join(f"; {what}: {', '.join(paths)}" for what, paths in named if paths)
         raise SystemExit(
-            f"penalty_beta.py: give the folders of finished ppo_penalty.py runs with an adaptive β{absent_text}"
+            f"penalty_beta.py: give the folders of finished ppo_penalty.py runs with an adaptive β{faults}"
         )
     used = {folder.path for pieces in runs for folder in pieces}
     if left_out := [str(path) for path in cli.run_dirs if path not in used]:  # a typo, or a run still going

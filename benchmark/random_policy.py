@@ -11,6 +11,7 @@ reads; else into benchmark/runs/results/ (a look, which leaves the record as it 
 
 from __future__ import annotations
 
+import importlib.util
 import shlex
 import sys
 import time
@@ -75,8 +76,18 @@ def main(argv: list[str] | None = None) -> None:
     cli = tyro.cli(Cli, args=argv)
     if cli.episodes < 1:
         fail("--episodes must be at least 1")
-    # gymnasium's "Hopper-v4 is out of date": v4 is the suites' choice, and it would precede Hopper-v3's one line.
+    if not cli.envs:  # else nothing measured, and the CSV written as it was
+        fail("--envs needs at least one gymnasium id, e.g. --envs CartPole-v1")
+    if not 0 <= cli.seed < 2**32:  # else refused by the env's reset, as if the env were at fault
+        fail(f"--seed {cli.seed}: give a seed from 0 to 2**32 - 1")
+    # gymnasium's "Hopper-v4 is out of date": v4 is the suites' choice, and it would precede Hopper-v3's one line;
+    # its "Using the latest versioned environment" would precede --envs Hopper's.
     warnings.filterwarnings("ignore", ".*is out of date", DeprecationWarning)
+    warnings.filterwarnings("ignore", ".*Using the latest versioned environment", UserWarning)
+    if importlib.util.find_spec("ale_py") is not None:  # the Atari games' ids (PongNoFrameskip-v4), as the scripts
+        import ale_py
+
+        gym.register_envs(ale_py)
     command = shlex.join(["python", "benchmark/random_policy.py", *(sys.argv[1:] if argv is None else argv)])
     out = REPO / "benchmark" / ("results" if cli.publish else "runs/results") / "random_policy.csv"
     # Read as the text it was written as, so that the rows not measured now are written back unchanged.

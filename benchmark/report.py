@@ -97,6 +97,8 @@ def report(cli: Cli) -> dict[str, Path]:
     # --results-dir benchmark/results, or --runs-dir benchmark (whose results/ is the record), without --publish
     if not cli.publish and out.resolve() == RESULTS_DIR.resolve():
         raise ReportError(f"{display(out)} is the published record: pass --publish to write the report there")
+    if out.exists() and not out.is_dir():  # else mkdir's bare "[Errno 17] File exists", after the reading
+        raise ReportError(f"--results-dir {display(out)} is a file, not a folder: give a folder (made if missing)")
     runs = gather(cli, suite, out)
     used = runs[runs["complete"] | cli.include_incomplete]
     tables = table1_at(suite, used, read_random(cli.random_csv)) if suite.name == "table1" and len(used) else []

@@ -36,6 +36,7 @@ Where SB3 (2.9.2, as read in its source) still differs from ppo_continuous.py:
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -201,6 +202,11 @@ class Run(BaseCallback):
         self.dir, self.last_print, self.updates_logged = os.path.join(args.runs_dir, name), 0.0, 0
 
     def __enter__(self) -> Run:
+        try:  # here, not in SummaryWriter: a --runs-dir that is a file is one line, as ppo_continuous.py says it
+            os.makedirs(self.dir, exist_ok=True)
+        except OSError as e:
+            what = "a shorter --exp-name" if e.errno == errno.ENAMETOOLONG else "another --runs-dir"
+            raise UserError(f"cannot make the run folder {self.dir}: {e.strerror}; pass {what}") from None
         self.writer, hyperparameters = SummaryWriter(self.dir), dataclasses.asdict(self.args)
         table = "".join(f"\n|{key}|{value}|" for key, value in hyperparameters.items())
         self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|{table}")
@@ -293,6 +299,8 @@ def validate(args: Args) -> None:
 def main(argv: list[str] | None = None) -> None:
     try:
         summary = train(tyro.cli(Args, args=argv))
+    except BrokenPipeError:  # output piped into head & co. (--help | head -1): no traceback, as run.py
+        return sys.stderr.close()
     except UserError as e:
         print(f"{SCRIPT}: error: {e}", file=sys.stderr)
         sys.exit(2)

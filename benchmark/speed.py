@@ -410,6 +410,8 @@ def main() -> None:
     cli = tyro.cli(Cli)
     if cli.rounds < 1 or not cli.cases:
         raise SystemExit("speed.py: --rounds must be at least 1, and --cases name at least one case")
+    if cli.before == "":  # else taken as no --before: SB3 measured, and with --publish the record written
+        raise SystemExit("speed.py: --before needs a commit, e.g. HEAD~1")
     if cli.before and (cli.publish or cli.memory):
         raise SystemExit("speed.py: --before only prints a comparison; leave out --publish and --memory")
     os.environ.update(script_env())  # what every measurement's fresh process inherits: one thread

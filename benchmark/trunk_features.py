@@ -6,13 +6,14 @@ saturated (|h| > 0.99), the features' standard deviation across the states (mean
 action probabilities, and the value's mean and standard deviation. For ppo_shared_backbone.py the features are
 its one trunk's, under both heads; for ppo_discrete.py the actor's own (its critic's saturation beside them).
 
-    python benchmark/trunk_features.py --runs-dir /path/to/runs             # a look: benchmark/runs/results/
+    python benchmark/trunk_features.py --runs-dir /path/to/runs             # a look: /path/to/runs/results/
     python benchmark/trunk_features.py --runs-dir /path/to/runs --publish   # benchmark/results/classic_trunk.md
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 import gymnasium as gym
@@ -35,7 +36,8 @@ class Cli:
     runs_dir: Path = REPO / "benchmark" / "runs"
     """root of the run folders; the suite's are in <runs-dir>/classic (run with --save-model, as run.py does)"""
     publish: bool = False
-    """write classic_trunk.md into benchmark/results/, the record; else into benchmark/runs/results/"""
+    """write classic_trunk.md into benchmark/results/, the record (from every run of the suite); else into
+    <runs-dir>/results/"""
 
 
 def visited_states(env_id: str, n: int = 3000) -> torch.Tensor:
@@ -84,11 +86,22 @@ def main() -> None:
     cli = tyro.cli(Cli)
     suite = SUITES["classic"]
     runs = [folders[-1] for folders in scan(cli.runs_dir / suite.name).values()]
+    # The suite's own runs: its settings on its environments (run.py also runs any id it is given), complete.
+    slugs, where = {s.slug for s in suite.settings}, cli.runs_dir / "classic"
+    runs = [f for f in runs if f.env_id in suite.env_ids and f.exp_name in slugs]
     runs = [f for f in runs if f.is_complete(suite.total_timesteps) and f.checkpoint]
     if not runs:
-        where, budget = cli.runs_dir / "classic", f"{suite.total_timesteps:,}"
+        budget = f"{suite.total_timesteps:,}"
         raise SystemExit(
             f"trunk_features.py: no classic run complete at the suite's {budget} steps, with its model.pt, in {where}"
+        )
+    found = {(f.exp_name, f.env_id, f.seed) for f in runs}
+    missing = [run for run in product(sorted(slugs), suite.env_ids, suite.seeds) if run not in found]
+    if cli.publish and missing:  # the record is the whole suite's: never replaced by fewer runs
+        raise SystemExit(
+            f"trunk_features.py: --publish needs every run of the classic suite; {len(missing)} are not complete "
+            f"with their model.pt in {where}, e.g. {' seed '.join(map(str, missing[0][1:]))} ({missing[0][0]}). "
+            f"Without --publish the table goes to {display(cli.runs_dir / 'results')}"
         )
     rows = []
     for env_id in suite.env_ids:

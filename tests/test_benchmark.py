@@ -13,7 +13,7 @@ import types
 import pytest
 import torch.nn as nn
 from test_run import SB3_FAST, SB3_SUMMARY_KEYS, needs_sb3
-from util import ROOT, assert_one_line_error, read_scalars, run_script, script_env
+from util import ROOT, assert_one_line_error, csv_rows, read_scalars, run_script, script_env
 
 sys.path.insert(0, str(ROOT / "benchmark"))
 import run_folders  # noqa: E402
@@ -68,6 +68,28 @@ def test_sb3_peer_refuses_bad_input_in_one_line():
         sb3_ppo.validate(sb3_ppo.Args(num_minibatches=3))
     with pytest.raises(sb3_ppo.UserError, match="--total-timesteps must be at least"):
         sb3_ppo.validate(sb3_ppo.Args(total_timesteps=1000))
+
+
+@needs_sb3
+def test_sb3_peer_refuses_a_runs_dir_that_is_a_file_in_one_line(tmp_path):
+    """As ppo_continuous.py says it (before: SummaryWriter's NotADirectoryError traceback)."""
+    (tmp_path / "runs").write_text("")
+    result = run_script("benchmark/sb3_ppo.py", "--runs-dir", tmp_path / "runs", "--total-timesteps", "2048")
+    assert result.returncode == 2
+    assert_one_line_error(
+        result, f"cannot make the run folder {tmp_path / 'runs'}/", "Not a directory; pass another --runs-dir"
+    )
+
+
+@needs_sb3
+def test_sb3_peer_help_piped_into_a_reader_gone_is_no_traceback():
+    """`--help | head -1`: head gone before the help is written (here: the pipe closed at once), as run.py
+    (before: tyro's BrokenPipeError traceback)."""
+    script = [sys.executable, str(ROOT / "benchmark" / "sb3_ppo.py"), "--help"]
+    with subprocess.Popen(script, cwd=ROOT, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +221,15 @@ def test_penalty_beta_summary_of_a_resumed_run(tmp_path):
     fixed = folder("Hopper-v4__klpen_fixed_1__1__4", [(4, 1.0, 0.01)], {"adaptive_beta": False}, {"global_step": 4})
     result = run_script("benchmark/penalty_beta.py", fixed)
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
-        "penalty_beta.py: give the folders of finished ppo_penalty.py runs with an adaptive β"
+        f"penalty_beta.py: give the folders of finished ppo_penalty.py runs with an adaptive β; a fixed β: {fixed}"
+    ]
+    # Among others, or a suite's folder for its runs: the folder at fault named (before: only the line above).
+    result = run_script("benchmark/penalty_beta.py", first, resumed, fixed)
+    assert result.returncode == 1 and result.stderr.strip().endswith(f"runs with an adaptive β; a fixed β: {fixed}")
+    result = run_script("benchmark/penalty_beta.py", tmp_path)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"penalty_beta.py: give the folders of finished ppo_penalty.py runs with an adaptive β; not a run folder "
+        f"(env__exp-name__seed__time): {tmp_path}"
     ]
     # A folder that is no run's (a typo) is named, not silently dropped; an --output it cannot write, before any work.
     result = run_script("benchmark/penalty_beta.py", first, resumed, tmp_path / "Typo__klpen__2__9")
@@ -209,6 +239,10 @@ def test_penalty_beta_summary_of_a_resumed_run(tmp_path):
     result = run_script("benchmark/penalty_beta.py", first, resumed, "--output", tmp_path / "no" / "x.md")
     assert result.returncode == 1 and result.stderr.strip() == (
         f"penalty_beta.py: --output {tmp_path / 'no' / 'x.md'}: no folder {tmp_path / 'no'}"
+    )
+    result = run_script("benchmark/penalty_beta.py", first, resumed, "--output", tmp_path)  # before: IsADirectoryError
+    assert result.returncode == 1 and result.stderr.strip() == (
+        f"penalty_beta.py: --output {tmp_path} is a folder: give a file, e.g. {tmp_path / 'beta.md'}"
     )
 
 
@@ -318,6 +352,12 @@ def test_compare_losses_runs_the_script_at_both_commits(monkeypatch, capsys):
             ["--before", "no_such_commit"],
             "compare_losses.py: --before no_such_commit: fatal: invalid object name 'no_such_commit'; ",
         ),
+        # Before: a NotADirectoryError or IsADirectoryError traceback, once every run had finished.
+        (
+            ["--num-seeds", "2", "--out", f"{ROOT / 'README.md'}/x.json"],
+            f"--out {ROOT / 'README.md'}/x.json: no folder {ROOT / 'README.md'}; give a file in an existing folder",
+        ),
+        (["--num-seeds", "2", "--out", str(ROOT)], f"--out {ROOT}: {ROOT} is a folder; give a file in an existing"),
     ],
 )
 def test_compare_losses_refuses_what_it_cannot_run_in_one_line(monkeypatch, flags, message):
@@ -328,6 +368,32 @@ def test_compare_losses_refuses_what_it_cannot_run_in_one_line(monkeypatch, flag
     monkeypatch.setattr(compare_losses, "run", lambda *args: pytest.fail("nothing may run"))
     monkeypatch.setattr(sys, "argv", ["compare_losses.py", "ppo_discrete.py", *flags])
     with pytest.raises(SystemExit, match=re.escape(message)):
+        compare_losses.main()
+
+
+def test_compare_losses_takes_the_script_by_any_path_in_the_repository(tmp_path, monkeypatch, capsys):
+    """From the current folder, from the root or absolute: git is given it from the root (before: ../ppo_discrete.py
+    or an absolute path blamed --before HEAD, as not in that commit). A file elsewhere is refused in one line."""
+    import compare_losses
+
+    scripts = []
+
+    def run(script, flags, runs_dir):  # a stand-in: the same losses each way
+        scripts.append(script)
+        return {key: [(512, 1.0)] for key in compare_losses.KEYS}
+
+    monkeypatch.setattr(compare_losses, "run", run)
+    monkeypatch.chdir(ROOT / "benchmark")
+    for given in ("../ppo_discrete.py", str(ROOT / "ppo_discrete.py"), "ppo_discrete.py"):  # the last: from the root
+        monkeypatch.setattr(sys, "argv", ["compare_losses.py", given])
+        compare_losses.main()
+        assert json.loads(capsys.readouterr().out.splitlines()[0])["script"] == "ppo_discrete.py"
+        before, now = scripts[-2:]
+        assert (before.parent.name, before.name, now) == ("before", "ppo_discrete.py", ROOT / "ppo_discrete.py")
+    outside = tmp_path / "ppo_discrete.py"
+    outside.write_text("")
+    monkeypatch.setattr(sys, "argv", ["compare_losses.py", str(outside)])
+    with pytest.raises(SystemExit, match=f"^compare_losses.py: {outside}: the script must be a file of the repository"):
         compare_losses.main()
 
 
@@ -351,6 +417,20 @@ def test_speed_writes_the_record_only_with_publish(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["speed.py", "--before", "HEAD", "--publish"])  # before: --publish ignored
     with pytest.raises(SystemExit, match="--before only prints a comparison; leave out --publish and --memory"):
         speed.main()
+
+
+def test_speed_refuses_an_empty_before_in_one_line(tmp_path, monkeypatch):
+    """Before: --before '' was no --before: SB3 measured, and with --publish the record written."""
+    import speed
+
+    monkeypatch.setattr(speed, "measure_case", lambda *args: pytest.fail("nothing may be measured"))
+    monkeypatch.setattr(speed, "RESULTS", tmp_path / "record")
+    monkeypatch.setattr(speed, "SCRATCH", tmp_path / "scratch")
+    for flags in (["--before", ""], ["--before=", "--publish"]):
+        monkeypatch.setattr(sys, "argv", ["speed.py", "--cases", "cartpole", *flags])
+        with pytest.raises(SystemExit, match=r"^speed.py: --before needs a commit, e.g. HEAD~1$"):
+            speed.main()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_trunk_features_measure_saturation_and_what_varies_across_states(tmp_path):
@@ -430,6 +510,35 @@ def test_random_policy_writes_the_record_only_with_publish_and_refuses_bad_ids_i
         result = run_script("benchmark/random_policy.py", "--envs", "CartPole-v1", env_id, "--episodes", "1")
         assert_one_line_error(result, message)
         assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--envs"], "--envs needs at least one gymnasium id, e.g. --envs CartPole-v1"),  # before: "wrote …", exit 0
+        (["--envs", "CartPole-v1", "--seed", "-1"], "--seed -1: give a seed from 0 to 2**32 - 1"),  # before: blamed
+        (["--envs", "CartPole-v1", "--seed", str(2**32)], f"--seed {2**32}: give a seed"),  # CartPole-v1
+        (["--envs", "Hopper"], "--envs Hopper has no version"),  # before: after gymnasium's two warning lines
+    ],
+)
+def test_random_policy_refuses_bad_flags_in_one_line_before_measuring(flags, message):
+    env = {key: value for key, value in script_env().items() if key != "PYTHONWARNINGS"}  # warnings as a user sees
+    script = [sys.executable, str(ROOT / "benchmark" / "random_policy.py"), *flags]
+    result = subprocess.run(script, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert_one_line_error(result, message)
+    assert result.stdout == ""
+
+
+def test_random_policy_measures_atari_games(tmp_path, monkeypatch):
+    """Their ids are ale_py's to register, as the scripts do (before: "Environment `PongNoFrameskip` doesn't
+    exist"). A random policy loses Pong 21-0, or nearly."""
+    pytest.importorskip("ale_py", reason="needs ale-py for the Atari games (pip install ale-py)")
+    import random_policy
+
+    monkeypatch.setattr(random_policy, "REPO", tmp_path)
+    random_policy.main(["--envs", "PongNoFrameskip-v4", "--episodes", "1"])
+    [row] = csv_rows(tmp_path / "benchmark" / "runs" / "results" / "random_policy.csv")
+    assert row["env_id"] == "PongNoFrameskip-v4" and -21 <= float(row["mean_return"]) <= -18
 
 
 @needs_sb3
@@ -566,3 +675,25 @@ def test_sb3_peer_summary_is_the_mean_of_the_last_100_raw_returns_and_diagnostic
     scalars = read_scalars(run.dir)
     assert scalars["charts/episodic_return"][-1] == (1500, 149.0**2) and len(scalars["charts/episodic_return"]) == 150
     assert scalars["losses/entropy"] == [(1500, pytest.approx(1.4))]
+
+
+def test_trunk_features_publishes_only_the_whole_suite(tmp_path, monkeypatch):
+    """Before: --publish with one run of one's own on disk replaced classic_trunk.md's 18 rows by that run's row
+    (and counted a run of CartPole-v0, outside the suite). Now --publish is refused until every run of the suite
+    is there, and the record is left as it is."""
+    import trunk_features
+
+    record = ROOT / "benchmark" / "results" / "classic_trunk.md"
+    before = record.read_bytes()
+    for env_id in ("CartPole-v1", "CartPole-v0"):
+        folder = tmp_path / "classic" / f"{env_id}__ppo_discrete__1__1"
+        folder.mkdir(parents=True)
+        args = {"env_id": env_id, "total_timesteps": 500_000, "num_envs": 4, "num_steps": 128}
+        (folder / "args.json").write_text(json.dumps(args))
+        summary = {"global_step": 500_000, "interrupted": None, "mean_return": 500.0}
+        (folder / "summary.json").write_text(json.dumps(summary))
+        (folder / "model.pt").touch()
+    monkeypatch.setattr(sys, "argv", ["trunk_features.py", "--runs-dir", str(tmp_path), "--publish"])
+    with pytest.raises(SystemExit, match="--publish needs every run of the classic suite; 17 are not complete"):
+        trunk_features.main()
+    assert record.read_bytes() == before

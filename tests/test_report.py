@@ -147,6 +147,18 @@ def test_main_exits_2_on_a_users_mistake_and_writes_nothing(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_results_dir_that_is_a_file_is_said_to_be_one(tmp_path, capsys):
+    """Before: "report.py: error: [Errno 17] File exists: '…'" (mkdir's, once the runs were read)."""
+    (tmp_path / "results").write_text("")
+    with pytest.raises(SystemExit) as stopped:
+        report.main(["--suite", "classic", "--runs-dir", str(tmp_path), "--results-dir", str(tmp_path / "results")])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        f"report.py: error: --results-dir {tmp_path / 'results'} is a file, not a folder: give a folder (made if "
+        "missing)\n"
+    )
+
+
 def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_further(tmp_path, capsys):
     """A run recorded complete, run again (--rerun-recorded): while the rerun's folder is short of the record's
     steps the record's run stays, score and all; once it is complete, the rerun replaces it."""
