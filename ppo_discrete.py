@@ -473,24 +473,56 @@ class NonFiniteLossError(UserError):
 
 
 def check_env(env_id: str) -> None:
-    """Fail early, in one line, on an id gymnasium does not know or spaces this script cannot handle."""
+    """Fail early, in one line, on an id gymnasium does not know, spaces this script cannot handle, or an
+    environment that fails its first reset or step."""
     if looks_like_atari(env_id):
         raise UserError(f"{env_id} is an Atari game; use ppo_shared_backbone.py for it")
     env = make_probe_env(env_id)
     obs_space, act_space = env.observation_space, env.action_space
-    env.close()
-    if not isinstance(act_space, gym.spaces.Discrete) and len(obs_space.shape or ()) == 3:
+    try:
+        if not isinstance(act_space, gym.spaces.Discrete) and len(obs_space.shape or ()) == 3:
+            raise UserError(
+                f"{env_id} has image observations and action space {act_space}: no script here handles that "
+                "combination (ppo_shared_backbone.py takes Atari frames with discrete actions)"
+            )
+        # The observations first: ppo_continuous.py, where Box actions are sent, takes the same ones.
+        if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1 or not obs_space.shape[0]:
+            hint = "; ppo_shared_backbone.py takes Atari frames" if len(obs_space.shape or ()) == 3 else ""
+            raise UserError(f"{env_id} has observation space {obs_space}; this script needs a non-empty 1-D Box{hint}")
+        if isinstance(act_space, gym.spaces.Box):
+            raise UserError(f"{env_id} has a continuous (Box) action space; use ppo_continuous.py for it")
+        if not isinstance(act_space, gym.spaces.Discrete):
+            raise UserError(f"{env_id} has action space {act_space}; this script needs a Discrete one")
+        check_reset_and_step(env, env_id)
+    finally:
+        env.close()
+
+
+def check_reset_and_step(env: gym.Env, env_id: str) -> None:
+    """One reset and one random step, before training starts: an environment of yours that raises in them, or
+    answers in another API than gymnasium's, fails here in one line rather than inside the first rollout. The
+    environment's own methods, without gymnasium's wrappers, whose checks would blame something else (a 4-tuple
+    of the old gym API is "info must be a dictionary" to the PassiveEnvChecker)."""
+    try:
+        obs, _ = env.unwrapped.reset(seed=0)
+        result = env.unwrapped.step(env.action_space.sample())
+    except Exception as e:
+        made = f"env = gym.make('{env_id}'); env.reset(seed=0); env.step(env.action_space.sample())"
         raise UserError(
-            f"{env_id} has image observations and action space {act_space}: no script here handles that "
-            "combination (ppo_shared_backbone.py takes Atari frames with discrete actions)"
+            f"{env_id} raised {type(e).__name__} in its first reset or step: {str(e)[:150]}; its traceback: "
+            f'python -c "import gymnasium as gym; {made}"'
+        ) from e
+    if not isinstance(result, tuple) or len(result) != 5:
+        got = f"{len(result)} values" if isinstance(result, tuple) else type(result).__name__
+        raise UserError(
+            f"{env_id}'s step returns {got}; gymnasium's returns 5: obs, reward, terminated, truncated, info"
         )
-    if isinstance(act_space, gym.spaces.Box):
-        raise UserError(f"{env_id} has a continuous (Box) action space; use ppo_continuous.py for it")
-    if not isinstance(act_space, gym.spaces.Discrete):
-        raise UserError(f"{env_id} has action space {act_space}; this script needs a Discrete one")
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1 or not obs_space.shape[0]:
-        hint = "; ppo_shared_backbone.py takes Atari frames" if len(obs_space.shape or ()) == 3 else ""
-        raise UserError(f"{env_id} has observation space {obs_space}; this script needs a non-empty 1-D Box{hint}")
+    for name, observation in (("reset", obs), ("step", result[0])):
+        if np.shape(observation) != env.observation_space.shape:
+            raise UserError(
+                f"{env_id}'s {name} returns an observation of shape {np.shape(observation)}, where its observation "
+                f"space says {env.observation_space.shape}"
+            )
 
 
 def looks_like_atari(env_id: str) -> bool:
@@ -533,7 +565,8 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
         own = f"is it registered in {module}?" if module else f"one of yours? --env-id your_module:{env_id}"
         own = f" ({own})" if isinstance(e, gym.error.NameNotFound) else ""
         v4 = env_id.rpartition("-v")[0] + "-v4"  # Hopper-v1 is "deprecated, use Hopper-v5": -v4 runs here too
-        if isinstance(e, gym.error.DeprecatedEnv) and v4 in gym.registry and v4 != env_id:
+        mujoco_v4 = v4 in gym.registry and "mujoco" in str(gym.registry[v4].entry_point)  # not Taxi-v3's Taxi-v4
+        if isinstance(e, gym.error.DeprecatedEnv) and mujoco_v4 and v4 != env_id:
             own = f"; {v4} runs here too"
         raise UserError(f"unknown environment id {env_id!r}: {str(e).rstrip('.')}{own}") from None
     except ImportError as e:
@@ -568,13 +601,19 @@ def validate(args: Args) -> None:
     positive += ["clip_coef", "max_grad_norm", "save_interval", "torch_threads", "eval_episodes"]
     batch_size = args.num_envs * args.num_steps
     n_t = f"--num-envs × --num-steps = {batch_size}"
-    checks = [(getattr(args, name) > 0, f"--{name.replace('_', '-')} must be positive") for name in positive] + [
+    # Finiteness first: a NaN fails the range checks too, whose messages would not say what is wrong with it.
+    floats = {key: x for key, x in dataclasses.asdict(args).items() if isinstance(x, float)}
+    checks = [(math.isfinite(x), f"--{key.replace('_', '-')} must be a finite number") for key, x in floats.items()]
+    checks += [(getattr(args, name) > 0, f"--{name.replace('_', '-')} must be positive") for name in positive] + [
         (0.0 <= args.gamma <= 1.0, "--gamma must be in [0, 1]"),
         (0.0 <= args.gae_lambda <= 1.0, "--gae-lambda must be in [0, 1]"),
         (args.ent_coef >= 0 and args.vf_coef >= 0, "--ent-coef and --vf-coef must be non-negative"),
         (args.target_kl is None or args.target_kl > 0, "--target-kl must be positive (or None)"),
         (not (args.resume and args.eval_checkpoint), "give --resume or --eval-checkpoint, not both"),
-        ("" not in (args.resume, args.eval_checkpoint), "--resume and --eval-checkpoint need a path"),
+        (
+            "" not in (args.runs_dir, args.resume, args.eval_checkpoint),
+            "--runs-dir, --resume and --eval-checkpoint need a path",
+        ),
         (0 <= args.seed < 2**32, "--seed must be in [0, 2**32), the range np.random.seed takes"),
         (
             args.torch_threads <= (os.cpu_count() or 1),
@@ -592,8 +631,6 @@ def validate(args: Args) -> None:
         # resumed: Run says how far the checkpoint is, and the --total-timesteps that goes on from it
         (args.total_timesteps >= batch_size or bool(args.resume), f"--total-timesteps must be at least {n_t}"),
     ]
-    floats = {key: x for key, x in dataclasses.asdict(args).items() if isinstance(x, float)}
-    checks += [(math.isfinite(x), f"--{key.replace('_', '-')} must be a finite number") for key, x in floats.items()]
     if failed := [message for ok, message in checks if not ok]:
         raise UserError(failed[0])
     check_env(args.env_id)
@@ -762,7 +799,7 @@ class Run:
             raise NonFiniteLossError(
                 "the loss or its gradient became non-finite in the update at global step "
                 f"{self.global_step + self.batch_size:,}; training stopped ({kept}); try a lower --learning-rate or "
-                "check the environment's rewards"
+                "check the environment's observations and rewards for NaN or inf"
             ) from None
         if exc_type is not None and issubclass(exc_type, MemoryError):  # numpy's, for a rollout buffer too large
             raise UserError(

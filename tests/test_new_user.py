@@ -91,6 +91,32 @@ class EmptyAction(Line):
     action_space = gym.spaces.Box(-1.0, 1.0, (0,), np.float32)
 
 
+class Labelled(Line):
+    """Box actions on a Dict observation: no script here takes it."""
+
+    observation_space = gym.spaces.Dict({"x": Line.observation_space})
+
+
+class ResetRaises(Line):
+    def reset(self, *, seed=None, options=None):
+        raise RuntimeError("a bug in reset")
+
+
+class OldApi(Line):
+    def step(self, action):
+        return super().step(action)[:4]  # gym's old (obs, reward, done, info); gymnasium's has 5
+
+
+class WrongShape(Line):
+    def step(self, action):
+        return np.zeros(2, np.float32), *super().step(action)[1:]
+
+
+for broken in (ResetRaises, OldApi, WrongShape):  # with Box actions, and with 2 discrete ones as Steps-...
+    steps = type(f"{broken.__name__}Steps", (broken,), {"action_space": Steps.action_space})
+    for env_class in (broken, steps):  # OldApi without a TimeLimit: its 4-tuple reaches the probe as it is
+        gym.register(f"{env_class.__name__}-v0", entry_point=env_class, max_episode_steps=None if broken is OldApi else 20)
+gym.register("Labelled-v0", entry_point=Labelled, max_episode_steps=20)
 gym.register("EmptyObs-v0", entry_point=EmptyObs, max_episode_steps=20)
 gym.register("EmptyAction-v0", entry_point=EmptyAction, max_episode_steps=20)
 gym.register("Line-v0", entry_point=Line, max_episode_steps=20)
@@ -196,6 +222,52 @@ def test_12d_empty_spaces_are_refused_in_one_line(script, my_envs, monkeypatch):
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
+def test_12e_an_environment_that_fails_its_first_reset_or_step_is_one_line(script, my_envs, monkeypatch):
+    """Before: a traceback from inside the first rollout (the vector env's unpacking, or its observation buffer)."""
+    monkeypatch.syspath_prepend(str(my_envs))
+    ppo = load_script(script.removesuffix(".py"))
+    steps = "" if script in ("ppo_continuous.py", "ppo_penalty.py") else "Steps"
+    for env, message in [
+        (
+            f"ResetRaises{steps}",
+            " raised RuntimeError in its first reset or step: a bug in reset; its traceback: python",
+        ),
+        (
+            f"OldApi{steps}",
+            "'s step returns 4 values; gymnasium's returns 5: obs, reward, terminated, truncated, info$",
+        ),
+        (
+            f"WrongShape{steps}",
+            "'s step returns an observation of shape \\(2,\\), where its observation space says \\(1,\\)$",
+        ),
+    ]:
+        with pytest.raises(ppo.UserError, match=f"^my_envs:{env}-v0{message}"):
+            ppo.check_env(f"my_envs:{env}-v0")
+
+
+def test_12e_the_command_line_says_it_in_one_line_before_anything_starts(my_envs):
+    flags = ["--env-id", "my_envs:ResetRaisesSteps-v0", "--runs-dir", my_envs / "runs"]
+    result = run_script("ppo_discrete.py", *flags, pythonpath=my_envs)
+    assert_exit_2_in_one_line(result, "raised RuntimeError in its first reset or step: a bug in reset")
+    assert not (my_envs / "runs").exists()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_12f_a_script_points_to_another_only_when_that_one_takes_the_observations(script, my_envs, monkeypatch):
+    """Before: FrozenLake (Discrete observations) was sent to ppo_discrete.py, a Dict observation with Box actions
+    to ppo_continuous.py, and Taxi-v3 told "Taxi-v4 runs here too": each of them refused it in turn."""
+    monkeypatch.syspath_prepend(str(my_envs))
+    ppo = load_script(script.removesuffix(".py"))
+    for env_id in ("FrozenLake-v1", "my_envs:Labelled-v0"):
+        with pytest.raises(
+            ppo.UserError, match=f"^{env_id} has observation space (Discrete|Dict).*; this script needs"
+        ):
+            ppo.check_env(env_id)
+    with pytest.raises(ppo.UserError, match="Please use `Taxi-v4` instead$"):  # no "Taxi-v4 runs here too"
+        ppo.check_env("Taxi-v3")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_12c_more_torch_threads_than_cpus_is_refused(script):
     # Before: libgomp's "Thread creation failed" (exit 1), or a segfault, after the run folder was made.
     ppo = load_script(script.removesuffix(".py"))
@@ -242,8 +314,10 @@ def test_15_flags_no_run_can_take_are_refused_before_anything_starts(script, tmp
     cases = {
         "--seed must be in [0, 2**32)": [dict(seed=-1), dict(seed=2**32)],
         "--ent-coef must be a finite number": [dict(ent_coef=float("inf"))],
-        "--gamma must be in [0, 1]": [dict(gamma=float("nan"))],
-        "--resume and --eval-checkpoint need a path": [dict(resume=""), dict(eval_checkpoint="")],
+        "--gamma must be a finite number": [dict(gamma=float("nan"))],  # before: "must be in [0, 1]"
+        "--learning-rate must be a finite number": [dict(learning_rate=float("nan"))],  # before: "must be positive"
+        "--runs-dir, --resume and --eval-checkpoint need a path": [dict(runs_dir=""), dict(resume="")]
+        + [dict(eval_checkpoint="")],  # --runs-dir '' (an unset variable): before, run folders in the current one
     }
     for message, flags in cases.items():
         for flag in flags:

@@ -44,6 +44,7 @@ REQUIRED = {
     "UserError",
     "NonFiniteLossError",
     "make_probe_env",
+    "check_reset_and_step",
     "looks_like_atari",
     "make_vector_env",
     "layer_init",
