@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 import tyro
-from repo import REPO, run_script, script_at
+from repo import REPO, quiet_on_closed_pipe, run_script, script_at
 from run_folders import read_scalars
 
 OWN_FLAGS = ("--runs-dir", "--resume", "--eval-checkpoint", "-h", "--help")  # what this tool sets, or no run makes
@@ -162,4 +162,4 @@ def by_distribution(cli: Cli, seeds: range, runs: dict[str, list[dict]]) -> None
 
 
 if __name__ == "__main__":
-    main()
+    quiet_on_closed_pipe(main)

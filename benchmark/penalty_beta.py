@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import tyro
+from repo import quiet_on_closed_pipe
 from run_folders import RunFolder, chain, final_score, read_folder, read_scalars, start_step, stitch
 
 HEADER = (
@@ -106,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    quiet_on_closed_pipe(main)

@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 import tyro
-from repo import REPO, git_commit
+from repo import REPO, git_commit, quiet_on_closed_pipe
 from suites import MUJOCO_ENVS
 
 COLUMNS = ("episodes", "mean_return", "std_return", "seed", "seconds", "gymnasium", "command", "commit")
@@ -111,4 +111,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    quiet_on_closed_pipe(main)

@@ -22,6 +22,15 @@ class UserError(Exception):
     """A problem the user can fix: the tools print it as one line and exit 2."""
 
 
+def quiet_on_closed_pipe(main) -> None:
+    """A tool's main(), its output piped into a reader gone before it is written (`--help | head -1`): it ends
+    silently, as a shell tool does, not in a BrokenPipeError traceback."""
+    try:
+        main()
+    except BrokenPipeError:
+        sys.stderr.close()  # also silences Python's "Exception ignored" on flushing stdout at exit
+
+
 def display(path: Path | str) -> str:
     """A path as the commands show it: relative to the repository's root when inside it."""
     path = Path(path).absolute()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import tyro
 from record import CSV_COLUMNS, KEY, ReportError, read_random, read_record, write_record  # noqa: F401 (tests)
-from repo import REPO, display
+from repo import REPO, display, quiet_on_closed_pipe
 from run_folders import read_runs
 from stats import table1_at
 from suites import SUITES, Suite, SuiteName, budget_label, split_exp_name
@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli = tyro.cli(Cli, args=argv)
         paths = report(cli)
+    except BrokenPipeError:  # a reader gone (| head): quiet_on_closed_pipe's to end, not an error of the report
+        raise
     except (ReportError, OSError) as e:  # OSError: a --results-dir it cannot make or write
         print(f"report.py: error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -180,4 +182,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    quiet_on_closed_pipe(main)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Literal
 
 import tyro
-from repo import REPO, git_commit, load_script, machine, run_script, script_at, script_env
+from repo import REPO, git_commit, load_script, machine, quiet_on_closed_pipe, run_script, script_at, script_env
 
 RESULTS = REPO / "benchmark" / "results"  # the record: only --publish writes there
 SCRATCH = REPO / "benchmark" / "runs" / "results"  # a look (git-ignored), as report.py's
@@ -445,4 +445,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    quiet_on_closed_pipe(main)

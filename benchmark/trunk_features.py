@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 import tyro
-from repo import REPO, display, git_commit, load_script, machine
+from repo import REPO, display, git_commit, load_script, machine, quiet_on_closed_pipe
 from run_folders import scan
 from suites import SUITES, split_exp_name
 from tables import markdown_table
@@ -129,4 +129,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    quiet_on_closed_pipe(main)
