@@ -42,6 +42,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
@@ -150,8 +151,10 @@ def make_envs(args: Args) -> VecEnv:
     """The N actors as SB3 has them: a DummyVecEnv of Monitor-wrapped environments (each episode's raw return
     and length in infos["episode"]), under VecNormalize when normalizing. VecNormalize's defaults are ours:
     statistics from mean 0, variance 1, count 1e-4; ε 1e-8; observations and rewards clipped to ±10."""
-    # A callable, not the id: SB3 would make the id with render_mode="rgb_array".
-    envs = make_vec_env(partial(gym.make, args.env_id), n_envs=args.num_envs, seed=args.seed)
+    with warnings.catch_warnings():  # gymnasium's "Hopper-v4 is out of date": -v4 is the suites' choice
+        warnings.filterwarnings("ignore", ".*is out of date", DeprecationWarning)
+        # A callable, not the id: SB3 would make the id with render_mode="rgb_array".
+        envs = make_vec_env(partial(gym.make, args.env_id), n_envs=args.num_envs, seed=args.seed)
     if args.norm_obs or args.norm_reward:
         envs = VecNormalize(envs, norm_obs=args.norm_obs, norm_reward=args.norm_reward, gamma=args.gamma)
     return envs
