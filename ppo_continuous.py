@@ -542,9 +542,8 @@ def check_env(env_id: str) -> None:
     environment that fails its first reset or step."""
     if looks_like_atari(env_id):
         raise UserError(f"{env_id} is an Atari game; use ppo_shared_backbone.py for it")
-    env = make_probe_env(env_id)
-    obs_space, act_space = env.observation_space, env.action_space
-    try:
+    with closing(make_probe_env(env_id)) as env:
+        obs_space, act_space = env.observation_space, env.action_space
         if len(obs_space.shape or ()) == 3 and not isinstance(act_space, gym.spaces.Discrete):
             raise UserError(
                 f"{env_id} has image observations and action space {act_space}: no script here handles that "
@@ -563,8 +562,6 @@ def check_env(env_id: str) -> None:
         if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1 or not act_space.shape[0]:
             raise UserError(f"{env_id} has action space {act_space}; this script needs a non-empty 1-D Box")
         check_reset_and_step(env, env_id)
-    finally:
-        env.close()
 
 
 def check_reset_and_step(env: gym.Env, env_id: str) -> None:

@@ -620,10 +620,9 @@ def check_env(env_id: str) -> None:
     if importlib.util.find_spec("ale_py") is None and looks_like_atari(env_id):
         raise UserError(f"{env_id} is an Atari game and needs the Arcade Learning Environment: pip install ale-py")
     register_ale()
-    env = make_probe_env(env_id)
-    obs_space, act_space, atari = env.observation_space, env.action_space, hasattr(env.unwrapped, "ale")
-    image = isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3 and obs_space.dtype == np.uint8
-    try:
+    with closing(make_probe_env(env_id)) as env:
+        obs_space, act_space, atari = env.observation_space, env.action_space, hasattr(env.unwrapped, "ale")
+        image = isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3 and obs_space.dtype == np.uint8
         if not isinstance(act_space, gym.spaces.Discrete) and len(obs_space.shape or ()) == 3:
             raise UserError(
                 f"{env_id} has image observations and action space {act_space}: no script here handles that "
@@ -644,8 +643,6 @@ def check_env(env_id: str) -> None:
         if not isinstance(act_space, gym.spaces.Discrete):
             raise UserError(f"{env_id} has action space {act_space}; this script needs a Discrete one")
         check_reset_and_step(env, env_id)
-    finally:
-        env.close()
 
 
 def check_reset_and_step(env: gym.Env, env_id: str) -> None:

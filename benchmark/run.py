@@ -31,7 +31,7 @@ from itertools import product
 from pathlib import Path
 
 import tyro
-from repo import REPO, UserError, display, git_commit, machine, versions
+from repo import REPO, UserError, display, git_commit, machine, quiet_on_closed_pipe, versions
 from run_folders import RunState, checkpoint_step, folders_of, recorded_runs, run_key, run_state, scan
 from slurm import slurm_jobs, take_over, write_slurm
 from suites import SUITES, Setting, Suite, SuiteName, exp_name
@@ -441,8 +441,8 @@ def main(argv: list[str] | None = None) -> None:
             if code in (130, 143):  # stopped: ended by the signal, as the scripts are, so a shell loop stops too
                 end_by(signal.SIGINT if code == 130 else signal.SIGTERM)
             sys.exit(code)
-    except BrokenPipeError:  # output piped into head & co. (before OSError, of which it is one)
-        sys.stderr.close()
+    except BrokenPipeError:  # a reader gone (| head): quiet_on_closed_pipe's to end, not an error of the run
+        raise
     except (UserError, OSError) as e:  # OSError: a --runs-dir or --results-dir it may not write to
         print(f"run.py: error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -458,4 +458,4 @@ def end_by(sig: signal.Signals) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    quiet_on_closed_pipe(main)

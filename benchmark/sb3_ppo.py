@@ -52,7 +52,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import tyro
-from repo import load_script
+from repo import load_script, quiet_on_closed_pipe
 from torch.utils.tensorboard import SummaryWriter
 
 SCRIPT = "sb3_ppo"
@@ -302,8 +302,6 @@ def validate(args: Args) -> None:
 def main(argv: list[str] | None = None) -> None:
     try:
         summary = train(tyro.cli(Args, args=argv))
-    except BrokenPipeError:  # output piped into head & co. (--help | head -1): no traceback, as run.py
-        return sys.stderr.close()
     except UserError as e:
         print(f"{SCRIPT}: error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -315,4 +313,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    quiet_on_closed_pipe(main)
