@@ -695,6 +695,8 @@ def make_probe_env(env_id: str, **kwargs) -> gym.Env:
             ) from None
         message = str(e).splitlines()[0].rstrip(".")  # e.g. Hopper-v3: gymnasium moved its mujoco-py envs out
         hint = "; the MuJoCo -v4 and -v5 ids run here" if "mujoco" in message.lower() else ""
+        if "mujoco<3" in message:  # Pusher-v4: the one -v4 id that needs an older MuJoCo
+            hint = f"; {env_id.rpartition('-v')[0]}-v5 runs here"
         raise UserError(f"{env_id} cannot be made here: {message}{hint}") from None
     except Exception as e:  # your module or your environment raised: one line here, its traceback on request
         given = "".join(f", {key}={value!r}" for key, value in kwargs.items())  # e.g. render_mode='rgb_array'
