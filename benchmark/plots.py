@@ -15,7 +15,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from stats import Table1
-from suites import TABLE6, Suite, budget_label, split_exp_name
+from suites import TABLE6, Suite, budget_label, is_atari, split_exp_name
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -52,7 +52,7 @@ def plot_curves(suite: Suite, used: pd.DataFrame, path: Path) -> dict[str, tuple
     if used.empty:
         return {}
     colors = setting_colors(suite)
-    atari = suite.name in ("atari", "atari3")  # the seeds' range (3 seeds: a std says little), the paper's score
+    atari = is_atari(suite)  # the seeds' range (3 seeds: a std says little), the paper's score
     envs = list(dict.fromkeys(used["env_id"]))
     cols = min(len(envs), 7 if len(envs) > 16 else 4)
     rows = math.ceil(len(envs) / cols)

@@ -19,7 +19,7 @@ from record import CSV_COLUMNS, KEY, ReportError, read_random, read_record, writ
 from repo import REPO, display, quiet_on_closed_pipe
 from run_folders import read_runs
 from stats import table1_at
-from suites import SUITES, Suite, SuiteName, budget_label, split_exp_name
+from suites import SUITES, Suite, SuiteName, budget_label, is_atari, split_exp_name
 from tables import atari_tables, curve_points, peer_table, scores_table, table1_sections
 
 RESULTS_DIR = REPO / "benchmark" / "results"
@@ -128,7 +128,7 @@ def report(cli: Cli) -> dict[str, Path]:
         f"Made by {made} from {len(runs)} runs ({int(runs['complete'].sum())} complete; {incomplete})"
         f"{bare_note if no_curve else ''}. A run's score is the mean return of its last {cli.last_episodes} "
         "episodes, as the paper scores; ± is the standard deviation across seeds (divided by n, numpy's default)"
-        + ("" if tables or suite.name in ("atari", "atari3") else INTERVAL)
+        + ("" if tables or is_atari(suite) else INTERVAL)
         + ".",
         "",
         f"Commits: {', '.join(commits) or 'unknown'}. Machines: {'; '.join(machines) or 'unknown'}.",
@@ -145,7 +145,7 @@ def report(cli: Cli) -> dict[str, Path]:
         lines += ["No complete runs yet.", ""]
     elif tables:
         lines += table1_sections(tables, cli.last_episodes)
-    elif suite.name in ("atari", "atari3"):
+    elif is_atari(suite):
         lines += atari_tables(suite, used, cli.last_episodes)
     else:
         lines += scores_table(suite, used, cli.last_episodes) + [""]

@@ -95,6 +95,15 @@ NO_CLIP_VLOSS = Setting("no_clip_vloss", "ppo_continuous.py", ("--no-clip-vloss"
 SB3_NO_CLIP_VLOSS = Setting(
     "sb3_ppo_no_clip_vloss", "benchmark/sb3_ppo.py", ("--no-clip-vloss",), "Stable-Baselines3 PPO (peer), unclipped"
 )
+# An ablation, not the paper's setting: baselines ppo2's shipped Atari settings, which CleanRL's ppo_atari.py copies,
+# where they differ from Table 5: K = 4 epochs, the squared value error weighted 0.25 (vf_coef 0.5 on half of it),
+# ε constant at 0.1. Does that explain Breakout's gap between ours (and the paper's) and CleanRL's figure?
+PPO2_ATARI = Setting(
+    "ppo2_settings",
+    "ppo_shared_backbone.py",
+    (*ATARI_SETTING.flags, "--update-epochs", "4", "--vf-coef", "0.25", "--no-anneal-clip"),
+    "PPO, ppo2's Atari settings (K = 4, c1 = 0.25, ε constant)",
+)
 
 SUITES: dict[str, Suite] = {
     suite.name: suite
@@ -165,6 +174,20 @@ SUITES: dict[str, Suite] = {
             slurm_mem="6G",
         ),
         Suite(
+            "atari3_ppo2",
+            "An ablation, not the paper's setting: ppo_shared_backbone.py with baselines ppo2's Atari settings "
+            "(--update-epochs 4 --vf-coef 0.25 --no-anneal-clip, as CleanRL's ppo_atari.py), beside the atari3 suite: "
+            "Breakout, 10M steps, one seed",
+            (PPO2_ATARI,),
+            ("BreakoutNoFrameskip-v4",),
+            10_000_000,
+            seeds=(1,),
+            slurm_time="24:00:00",
+            slurm_mem="6G",
+            beside="atari3",
+            who="ppo2's settings",
+        ),
+        Suite(
             "classic",
             "Classic control (no paper figure): ppo_discrete.py and ppo_shared_backbone.py, 500k steps, 3 seeds",
             (
@@ -219,10 +242,21 @@ ATARI_PEERS = {
 }
 
 
+def base_of(suite: str) -> str:
+    """The suite of ours a peer's or an ablation's suite is set beside (a suite of ours: itself)."""
+    while suite in SUITES and SUITES[suite].beside:
+        suite = SUITES[suite].beside
+    return suite
+
+
+def is_atari(suite: Suite) -> bool:
+    """An Atari suite, or one beside it: its report gives Table 6's two metrics and the seeds' range."""
+    return base_of(suite.name) in ("atari", "atari3")
+
+
 def paper_columns(suite: str, env_id: str) -> dict[str, str]:
     """The paper's (and baselines') figures for one environment of a suite, as printed table cells."""
-    while suite in SUITES and SUITES[suite].beside:  # a peer's or an ablation's figures are those of its base
-        suite = SUITES[suite].beside
+    suite = base_of(suite)  # a peer's or an ablation's figures are those of its base
     if suite in ("mujoco", "table1"):
         reading, ppo2 = FIGURE3.get(env_id, ("—", None))
         ppo2 = "—" if ppo2 is None else f"{ppo2:g}"

@@ -254,3 +254,21 @@ def test_an_incomplete_run_is_scored_only_when_asked(tmp_path):
     text = make(*flags, "--include-incomplete")["md"].read_text()
     assert "Incomplete, included in the tables: CartPole-v1 ppo_discrete-8192 seed 1 at 4,096 steps." in text
     assert any(line.startswith(row) for line in text.splitlines()), text
+
+
+def test_an_atari_ablation_is_reported_as_atari_beside_ours(tmp_path, monkeypatch):
+    """atari3_ppo2 (ppo2's settings) gets Table 6's two metrics beside the paper's figures, as atari3 does, and the
+    table beside atari3's runs; its plot gives the seeds' range and the paper's score."""
+    drawn = []
+    monkeypatch.setattr(plots, "plot_curves", lambda suite, used, path: drawn.append(suite.name) or {})
+    runs_dir, results = tmp_path / "runs", tmp_path / "results"
+    for suite, slug in (("atari3", "ppo_shared_backbone"), ("atari3_ppo2", "ppo2_settings")):
+        folder = make_folder(runs_dir / suite, f"BreakoutNoFrameskip-v4__{slug}-8192__1", 100, 8192, 8192)
+        write_events(folder, [(2000, 10.0), (8000, 30.0 if suite == "atari3" else 50.0)], [8192])
+        make("--suite", suite, "--runs-dir", runs_dir, "--results-dir", results)
+    text = (results / "atari3_ppo2.md").read_text()
+    assert "## 8192 steps, reduced (paper 10M)" in text and "Mean return of all episodes of training" in text
+    assert "| BreakoutNoFrameskip-v4 | ppo2_settings-8192 | 1 | 30.0 | 30.0 | 274.8 | 303 |" in text
+    assert "| BreakoutNoFrameskip-v4 | 8192 | 30.0 (1) | 20.0 (1) | — | 30.0 | 20.0 |" in text  # beside atari3's
+    assert "95% CI of the mean" not in text  # Atari: 3 seeds, no interval of one mean
+    assert drawn == ["atari3", "atari3_ppo2"]

@@ -80,6 +80,7 @@ def test_suites_expand_into_the_papers_runs():
         "table1": 11 * 7 * 3,
         "atari": 49 * 3,
         "atari3": 3 * 3,
+        "atari3_ppo2": 1,
         "classic": 2 * 3 * 3,
     }
     runs = runner.expand(cli("--suite", "mujoco"))
@@ -730,6 +731,26 @@ def test_value_loss_ablation_suite_is_ppo_continuous_unclipped_beside_ours():
     assert suites.SUITES["mujoco_sb3_no_clip_vloss"].beside == "mujoco_no_clip_vloss"
     sb3 = suites.paper_columns("mujoco_sb3_no_clip_vloss", "Hopper-v4")
     assert sb3 == suites.paper_columns("mujoco", "Hopper-v4") and sb3["baselines ppo2 at 1M"] != "—"
+
+
+def test_atari_ablation_suite_is_table5_but_for_ppo2s_three_settings():
+    """Breakout with baselines ppo2's (and CleanRL's) Atari settings where they differ from Table 5 (K = 4, the
+    squared value error weighted 0.25, ε constant), checkpointed as atari3's runs, beside atari3 and its figures."""
+    [ours] = runner.expand(cli("--suite", "atari3", "--envs", "Breakout", "--seeds", "1"))
+    [run] = runner.expand(cli("--suite", "atari3_ppo2"))
+    command = run.command("python", Path("runs"))
+    assert command[:2] == ours.command("python", Path("runs"))[:2] == ["python", "ppo_shared_backbone.py"]
+    assert (run.env_id, run.seed, run.total_timesteps) == ("BreakoutNoFrameskip-v4", 1, 10_000_000)
+    flags = ours.command("python", Path("runs"))[command.index("--save-model") + 1 :]
+    assert command[command.index("--save-model") + 1 :] == [
+        *flags,
+        *("--update-epochs", "4", "--vf-coef", "0.25", "--no-anneal-clip"),
+    ]
+    assert flags == ["--save-interval", "100000"]
+    suite = suites.SUITES["atari3_ppo2"]
+    assert suite.beside == "atari3" and suites.is_atari(suite) and not suites.is_atari(suites.SUITES["mujoco_sb3"])
+    breakout = "BreakoutNoFrameskip-v4"
+    assert suites.paper_columns("atari3_ppo2", breakout) == suites.paper_columns("atari3", breakout)
 
 
 @needs_sb3
