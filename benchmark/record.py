@@ -15,7 +15,7 @@ from repo import read_csv
 from run_folders import final_score
 
 CSV_COLUMNS = ["script", "setting", "env_id", "seed", "total_timesteps", "final_return", "wall_seconds", "sps"]
-CSV_COLUMNS += ["commit", "complete", "budget", "episodes", "pieces", "machine"]  # episodes: how many
+CSV_COLUMNS += ["commit", "complete", "budget", "episodes", "pieces", "machine", "packages"]  # episodes: how many
 KEY = ["setting", "env_id", "seed", "budget"]  # one run
 EPISODE_COLUMNS = [*KEY, "step", "return"]
 FLOATS = ["final_return", "wall_seconds", "sps"]
@@ -33,7 +33,7 @@ def read_record(results_dir: Path, suite: str, last: int = 100) -> pd.DataFrame:
     path, episodes = results_dir / f"{suite}.csv", results_dir / f"{suite}_episodes.csv.gz"
     if not path.is_file():
         return pd.DataFrame(columns=[*CSV_COLUMNS, "history", "recorded_return"])
-    text = dict.fromkeys(["script", "setting", "env_id", "commit", "complete", "machine"], str)
+    text = dict.fromkeys(["script", "setting", "env_id", "commit", "complete", "machine", "packages"], str)
     runs = read_csv(
         path,
         FLOATS,
@@ -43,6 +43,7 @@ def read_record(results_dir: Path, suite: str, last: int = 100) -> pd.DataFrame:
         na_values=dict.fromkeys(FLOATS, ["nan"]),
     )
     runs["complete"] = runs["complete"] == "True"
+    runs["packages"] = runs.get("packages", "")  # a record written before versions were kept
     history = {}
     if episodes.is_file():
         text = {"setting": str, "env_id": str}

@@ -110,6 +110,9 @@ def report(cli: Cli) -> dict[str, Path]:
     # A resumed run's commits and machines are joined by "+".
     commits = [c[:10] for c in dict.fromkeys("+".join(runs["commit"]).split("+")) if c]
     machines = [m for m in dict.fromkeys("+".join(runs["machine"]).split("+")) if m]
+    versions = [v for v in dict.fromkeys("; ".join(runs["packages"]).split("; ")) if v]
+    unknown = (runs["packages"] == "").sum()
+    versions += [f"not recorded for {unknown} run{'s' if unknown > 1 else ''}"] if unknown else []
     no_curve = [f"{r.env_id} seed {r.seed} ({r.setting})" for r in runs.itertuples() if r.episodes and not r.history]
     made = f"`python benchmark/report.py --suite {suite.name}{' --publish' if cli.publish else ''}`"
     incomplete = "incomplete runs included" if cli.include_incomplete else "incomplete runs are in the CSV only"
@@ -131,7 +134,8 @@ def report(cli: Cli) -> dict[str, Path]:
         + ("" if tables or is_atari(suite) else INTERVAL)
         + ".",
         "",
-        f"Commits: {', '.join(commits) or 'unknown'}. Machines: {'; '.join(machines) or 'unknown'}.",
+        f"Commits: {', '.join(commits) or 'unknown'}. Machines: {'; '.join(machines) or 'unknown'}. "
+        f"Packages: {'; '.join(versions) or 'unknown'}.",
         "",
         " ".join(notes),
         "",

@@ -219,9 +219,14 @@ def final_score(episodes: list[tuple[int, float]], last: int = 100) -> float:
     return float(np.mean([value for _, value in episodes[-last:]])) if episodes else math.nan
 
 
-def joined(values) -> str:
+def joined(values, by: str = "+") -> str:
     """Distinct non-empty values in order, joined by '+'."""
-    return "+".join(dict.fromkeys(v for v in values if v))
+    return by.join(dict.fromkeys(v for v in values if v))
+
+
+def packages(meta: dict) -> str:
+    """The versions meta.json records, as pip writes them: 'torch==2.13.0+cpu gymnasium==1.4.0 ...'."""
+    return " ".join(f"{name}=={version}" for name, version in (meta.get("packages") or {}).items())
 
 
 def read_run(folders: list[RunFolder], budget: int, suite: Suite, last: int) -> dict:
@@ -260,6 +265,7 @@ def read_run(folders: list[RunFolder], budget: int, suite: Suite, last: int) -> 
         "episodes": len(history),
         "pieces": len(pieces),
         "machine": joined(f.meta.get("machine") for f in pieces),
+        "packages": joined((packages(f.meta) for f in pieces), "; "),  # a piece with other versions: after a ;
         "history": history,
     }
 

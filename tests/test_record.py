@@ -21,8 +21,8 @@ def test_a_recorded_run_is_scored_from_its_episodes_and_written_back_as_recorded
     CSV score and no history."""
     header = ",".join(record.CSV_COLUMNS)
     (tmp_path / "s.csv").write_text(
-        f'{header}\r\nx.py,a,E-v0,1,100,8522.95,1,100,c,True,100,2,1,"m, 2 cores"\r\n'
-        "x.py,a,E-v0,2,100,7,1,100,,False,100,9,1,m\r\n"
+        f'{header}\r\nx.py,a,E-v0,1,100,8522.95,1,100,c,True,100,2,1,"m, 2 cores",torch==2.13.0+cpu\r\n'
+        "x.py,a,E-v0,2,100,7,1,100,,False,100,9,1,m,\r\n"
     )
     (tmp_path / "s_episodes.csv.gz").write_bytes(
         gzip.compress(
@@ -39,6 +39,14 @@ def test_a_recorded_run_is_scored_from_its_episodes_and_written_back_as_recorded
     assert (tmp_path / "out" / "s.csv").read_bytes() == (tmp_path / "s.csv").read_bytes()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["s.csv", "s_episodes.csv.gz"]  # no .tmp left
     assert record.read_record(tmp_path, "none").empty
+    # A record written before versions were kept: read with none, written back with the column, empty.
+    (tmp_path / "old.csv").write_text(
+        f"{header.removesuffix(',packages')}\r\nx.py,a,E-v0,2,100,7,1,100,,False,100,9,1,m\r\n"
+    )
+    old = record.read_record(tmp_path, "old")
+    assert old["packages"].tolist() == [""]
+    record.write_record(old, tmp_path / "out", "old")
+    assert (tmp_path / "out" / "old.csv").read_text().splitlines()[1].endswith(",m,")
 
 
 @pytest.mark.parametrize("damage", ["empty", "cut", "row", "conflict", "episodes"])

@@ -3,6 +3,7 @@ leaves benchmark/results/ as it is, runs of several sessions adding up, and the 
 were kept."""
 
 import hashlib
+import json
 import shutil
 import sys
 
@@ -265,8 +266,12 @@ def test_an_atari_ablation_is_reported_as_atari_beside_ours(tmp_path, monkeypatc
     for suite, slug in (("atari3", "ppo_shared_backbone"), ("atari3_ppo2", "ppo2_settings")):
         folder = make_folder(runs_dir / suite, f"BreakoutNoFrameskip-v4__{slug}-8192__1", 100, 8192, 8192)
         write_events(folder, [(2000, 10.0), (8000, 30.0 if suite == "atari3" else 50.0)], [8192])
+        if suite == "atari3_ppo2":  # run.py's meta.json: the ablation's packages are known, ours are not
+            (folder / "meta.json").write_text(json.dumps({"commit": "c", "packages": {"torch": "2.13.0+cpu"}}))
         make("--suite", suite, "--runs-dir", runs_dir, "--results-dir", results)
+    assert "Machines: unknown. Packages: not recorded for 1 run." in (results / "atari3.md").read_text()
     text = (results / "atari3_ppo2.md").read_text()
+    assert "Commits: c. Machines: unknown. Packages: torch==2.13.0+cpu." in text
     assert "## 8192 steps, reduced (paper 10M)" in text and "Mean return of all episodes of training" in text
     assert "| BreakoutNoFrameskip-v4 | ppo2_settings-8192 | 1 | 30.0 | 30.0 | 274.8 | 303 |" in text
     assert "| BreakoutNoFrameskip-v4 | 8192 | 30.0 (1) | 20.0 (1) | — | 30.0 | 20.0 |" in text  # beside atari3's

@@ -28,12 +28,16 @@ def test_read_runs_stitches_a_run_resumed_from_a_checkpoint(tmp_path):
     second = make_folder(tmp_path, key, 200, total=8192, global_step=8192, resume=f"elsewhere/{first.name}/model.pt")
     summary = json.loads((second / "summary.json").read_text()) | {"start_step": 4096, "wall_seconds": 2.0}
     (second / "summary.json").write_text(json.dumps(summary))
-    (second / "meta.json").write_text(json.dumps({"command": "c", "commit": "abc", "machine": "m, 2 cores"}))
+    versions = {"torch": "2.13.0+cpu", "gymnasium": "1.4.0"}
+    (first / "meta.json").write_text(json.dumps({"command": "c", "commit": "abc", "packages": versions}))
+    meta = {"command": "c", "commit": "abc", "machine": "m, 2 cores", "packages": versions | {"gymnasium": "1.5.0"}}
+    (second / "meta.json").write_text(json.dumps(meta))
     write_events(second, [(6000, 4.0), (8000, 5.0)], [6144, 8192])
     [run] = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).to_dict("records")
     assert run["history"] == [(1000, 1.0), (3000, 2.0), (6000, 4.0), (8000, 5.0)]
     assert (run["final_return"], run["total_timesteps"], run["pieces"], run["complete"]) == (3.0, 8192, 2, True)
     assert (run["episodes"], run["budget"], run["commit"], run["machine"]) == (4, 8192, "abc", "m, 2 cores")
+    assert run["packages"] == "torch==2.13.0+cpu gymnasium==1.4.0; torch==2.13.0+cpu gymnasium==1.5.0"
     assert (run["script"], run["setting"], run["seed"]) == ("ppo_continuous.py", "ppo_continuous-8192", 1)
     # Without the resumed run's summary, its start is one batch before its first update.
     (second / "summary.json").unlink()
