@@ -220,7 +220,7 @@ def final_score(episodes: list[tuple[int, float]], last: int = 100) -> float:
 
 
 def joined(values, by: str = "+") -> str:
-    """Distinct non-empty values in order, joined by '+'."""
+    """Distinct non-empty values in order, joined by `by`."""
     return by.join(dict.fromkeys(v for v in values if v))
 
 
