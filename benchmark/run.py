@@ -294,7 +294,8 @@ def execute(run: Run, cli: Cli, children: Children, log: Path | None) -> Outcome
 def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Path | None, lock: RunLock) -> Outcome:
     """Start the script (it inherits the run's lock), wait for it, and write meta.json into the folder it made:
     the command, the commit (and whether the script differs from it), the machine, the packages' versions, the
-    exit code and times."""
+    times, and once it has ended its exit code. The first meta.json goes in as soon as the folder is made, so that
+    a report made while the run goes on, or a run killed with its machine, still says what made it."""
     cmd = run.command(cli.python, cli.runs_dir, resume)
     command = shlex.join([display(cmd[0]) if Path(cmd[0]).is_absolute() else cmd[0], *cmd[1:]])
     runs_dir = cli.runs_dir / run.suite
@@ -302,8 +303,8 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
     diff = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", run.setting.script], cwd=REPO, capture_output=True)
     meta = {"command": command, "commit": git_commit(), "machine": machine(), "script_modified": diff.returncode != 0}
     meta |= {"packages": versions(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    with open(log, "a") if log else contextlib.nullcontext() as out:  # no log: this process's stdout
-        print(f"$ {command}", file=out, flush=True)
+    with meta_once_made(runs_dir, run.key, dict(meta)), open(log, "a") if log else contextlib.nullcontext() as out:
+        print(f"$ {command}", file=out, flush=True)  # no log: to this process's stdout
         stderr = subprocess.STDOUT if out else None
         returncode = children.run(cmd, stdout=out, stderr=stderr, pass_fds=(lock.file.fileno(),))
     if returncode is None:
@@ -317,7 +318,7 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
     if not new:
         return Outcome(run, "failed", f"exit {returncode} before making a run folder{said}", returncode)
     folder = new[-1]
-    (folder.path / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_meta(folder.path, meta)
     if folder.is_complete(run.total_timesteps):
         summary = folder.summary
         detail = f"return {summary['mean_return']:.1f} (last {summary['episodes']} episodes)"
@@ -326,6 +327,31 @@ def launch(run: Run, cli: Cli, children: Children, log: Path | None, resume: Pat
     if returncode in (130, 143):
         return Outcome(run, "interrupted", f"exit {returncode}; {display(folder.path)}", returncode, folder.path)
     return Outcome(run, "failed", f"exit {returncode}; {display(folder.path)}{said}", returncode, folder.path)
+
+
+def write_meta(folder: Path, meta: dict) -> None:
+    """meta.json written whole, then renamed into place: a report never reads half of it."""
+    (folder / "meta.json.tmp").write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(folder / "meta.json.tmp", folder / "meta.json")
+
+
+@contextlib.contextmanager
+def meta_once_made(runs_dir: Path, key: str, meta: dict):
+    """While the script runs: meta.json into the run folder it makes, once made (a few seconds after it starts)."""
+    made, ended = set(runs_dir.glob(f"{key}__*")), threading.Event()  # the key's folders so far, runs or not
+
+    def watch() -> None:
+        while not ended.wait(2.0):
+            if new := sorted(set(runs_dir.glob(f"{key}__*")) - made):
+                return write_meta(new[-1], meta)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield
+    finally:
+        ended.set()
+        watcher.join()
 
 
 def run_locally(runs: list[Run], cli: Cli) -> int:

@@ -522,6 +522,11 @@ def test_sigterm_reaches_each_run_once_and_the_run_is_resumed_next_time(tmp_path
     deadline = time.time() + 30
     while not list((runs_dir / "mujoco").glob("Slow-v0__*/model.pt")) and time.time() < deadline:
         time.sleep(0.05)
+    # While it runs, its folder already says what made it (a report now, or a machine lost, keeps that).
+    while not (running := run_folders.scan(runs_dir / "mujoco")["Slow-v0__fake__1"][0]).meta and time.time() < deadline:
+        time.sleep(0.1)
+    assert running.meta["command"].split()[1] == str(fake) and "returncode" not in running.meta
+    assert proc.poll() is None and {"commit", "machine", "packages", "started"} <= running.meta.keys()
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, out + err
