@@ -572,8 +572,8 @@ def atari_wrappers(env: gym.Env) -> gym.Env:
     AtariPreprocessing is not used because it differs in two places: it takes the max of two grey frames, where
     baselines greys the max of two RGB frames (OpenCV's RGB->grey equals ALE's grey screen exactly, but the grey
     of a max is not the max of the greys: in Pong up to 18 grey levels apart in 3,000 random steps), and it
-    returns before storing the frame on which a game ends inside the skip. FrameStackObservation's default padding differs too (copies of
-    the first frame where baselines has zeros).
+    returns before storing the frame on which a game ends inside the skip. FrameStackObservation's default
+    padding differs too (copies of the first frame where baselines has zeros).
 
     RecordEpisodeStatistics sits where baselines' Monitor sat: above the frame skip, below the life-loss
     and reward-sign wrappers, so info["episode"] holds the whole game's raw score and length (agent
