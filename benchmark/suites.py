@@ -249,9 +249,12 @@ def base_of(suite: str) -> str:
     return suite
 
 
+ATARI_SUITES = ("atari", "atari3")  # ours on Atari; a suite beside one is reported as Atari too
+
+
 def is_atari(suite: Suite) -> bool:
     """An Atari suite, or one beside it: its report gives Table 6's two metrics and the seeds' range."""
-    return base_of(suite.name) in ("atari", "atari3")
+    return base_of(suite.name) in ATARI_SUITES
 
 
 def paper_columns(suite: str, env_id: str) -> dict[str, str]:
@@ -261,7 +264,7 @@ def paper_columns(suite: str, env_id: str) -> dict[str, str]:
         reading, ppo2 = FIGURE3.get(env_id, ("—", None))
         ppo2 = "—" if ppo2 is None else f"{ppo2:g}"
         return {"paper Fig. 3 (PPO, plot reading)": reading, "baselines ppo2 at 1M": ppo2}
-    if suite in ("atari", "atari3"):
+    if suite in ATARI_SUITES:
         a2c, acer, ppo = (f"{x:g}" for x in TABLE6[env_id]) if env_id in TABLE6 else ("—",) * 3
         cleanrl, baselines = ATARI_PEERS.get(env_id, ("—", "—"))
         names = ("paper PPO", "paper A2C", "paper ACER", "CleanRL ppo_atari", "baselines ppo2 (CleanRL's docs)")
