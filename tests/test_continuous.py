@@ -183,16 +183,21 @@ def test_minibatch_loss_by_hand():
         "logprobs": -0.5 * math.log(2 * math.pi) - ratio.log(),  # log π_θ(0) - log r: the ratios above
         # mean 3, sample std s = √(14/3): Â = (-2, -1, 0, 3) / s
         "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),
-        "values": torch.full((4,), 3.0),
-        "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),  # (V - V^targ)² = 4, 0, 1, 0: L^VF = 1.25
+        # V_old: the first value moves by -0.5, clipped to -ε = -0.2 (value clipping is on by default)
+        "values": torch.tensor([3.5, 3.0, 3.0, 3.0]),
+        # max((V - V^targ)², (V_old + clip(V - V_old, ±ε) - V^targ)²) = 3.3 - 1 = 2.3², 0, 1, 0: L^VF = 1.5725
+        # (unclipped: 2², 0, 1, 0, so 1.25)
+        "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),
     }
     loss, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args())
     # min(r·Â, clip(r)·Â): 0.8·(-2) (clipped: r = 0.5 with Â < 0), -1, 0, 1.2·3 (clipped): (-1.6 - 1 + 3.6)/s
     policy_loss = -1.0 / (4 * math.sqrt(14 / 3))
     kl = ((-0.5 - math.log(0.5)) + (0.5 - math.log(1.5))) / 4  # k3: mean((r - 1) - log r)
-    expected = [policy_loss, 1.25, 0.5 * (1 + math.log(2 * math.pi)), kl, 0.5]  # clipfrac: 2 of 4
+    expected = [policy_loss, 1.5725, 0.5 * (1 + math.log(2 * math.pi)), kl, 0.5]  # clipfrac: 2 of 4
     torch.testing.assert_close(diagnostics, torch.tensor(expected))
-    torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.25))
+    torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.5725))
+    _, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(clip_vloss=False))
+    torch.testing.assert_close(diagnostics[1], torch.tensor(1.25))
     # --no-norm-adv: the raw advantages, min(r·A, clip(r)·A) = 0.5, 2, 3, 7.2 (clipped at 1.2): mean 3.175
     _, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(norm_adv=False))
     torch.testing.assert_close(diagnostics[0], torch.tensor(-3.175))
@@ -315,6 +320,16 @@ def test_running_mean_std_matches_numpy_over_batches():
     everything = np.concatenate(batches)
     np.testing.assert_allclose(rms.mean, everything.mean(0), rtol=1e-5)
     np.testing.assert_allclose(rms.var, everything.var(0), rtol=1e-5)
+
+
+def test_obs_normalizer_standardizes_and_clips_at_ten():
+    normalizer = ppo.ObsNormalizer((1,), enabled=True)
+    # Two observations, 1 and 3: mean 2, variance 1 (count starts at 1e-4, which moves them by ~1e-4).
+    np.testing.assert_allclose(normalizer(np.array([[1.0], [3.0]])), [[-1.0], [1.0]], rtol=1e-3)
+    # Frozen (update=False, as evaluation uses it): 100 and -50 are 98 and -52 std away, clipped to ±10.
+    frozen = normalizer(np.array([[100.0], [-50.0], [2.5]]), update=False)
+    np.testing.assert_allclose(frozen, [[10.0], [-10.0], [0.5]], rtol=1e-3)
+    assert normalizer.rms.mean == pytest.approx(2.0, rel=1e-3)  # the frozen call left the statistics alone
 
 
 def test_reward_scaler_divides_by_the_discounted_return_std():

@@ -83,16 +83,23 @@ def test_minibatch_loss_by_hand():
         "actions": torch.tensor([0, 1, 0, 1]),
         "logprobs": float(np.log(0.5)) - ratio.log(),  # log π_θ(a) - log r: the ratios above
         "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),  # mean 3, sample std s = √(14/3): Â = (-2, -1, 0, 3) / s
-        "values": torch.full((4,), 3.0),
-        "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),  # (V - V^targ)² = 4, 0, 1, 0: L^VF = 1.25
+        # V_old: the first value moves by -0.5, clipped to -ε = -0.2 (value clipping is on by default)
+        "values": torch.tensor([3.5, 3.0, 3.0, 3.0]),
+        # max((V - V^targ)², (V_old + clip(V - V_old, ±ε) - V^targ)²) = 3.3 - 1 = 2.3², 0, 1, 0: L^VF = 1.5725
+        # (unclipped: 2², 0, 1, 0, so 1.25)
+        "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),
     }
     loss, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args())
     # min(r·Â, clip(r)·Â): 0.8·(-2) (clipped), -1, 0, 1.2·3 (clipped): (-1.6 - 1 + 3.6) / s
     policy_loss = -1.0 / (4 * np.sqrt(14 / 3))
     kl = ((-0.5 - np.log(0.5)) + (0.5 - np.log(1.5))) / 4  # k3: mean((r - 1) - log r)
-    expected = [policy_loss, 1.25, np.log(2.0), kl, 0.5]  # clipfrac: 2 of 4
+    expected = [policy_loss, 1.5725, np.log(2.0), kl, 0.5]  # clipfrac: 2 of 4
     torch.testing.assert_close(diagnostics, torch.tensor(expected, dtype=torch.float32))
-    torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.25 - 0.01 * np.log(2.0), dtype=torch.float32))
+    torch.testing.assert_close(
+        loss, torch.tensor(policy_loss + 0.25 * 1.5725 - 0.01 * np.log(2.0), dtype=torch.float32)
+    )
+    _, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(clip_vloss=False))
+    torch.testing.assert_close(diagnostics[1], torch.tensor(1.25))
     # --no-norm-adv: the raw advantages, min(r·A, clip(r)·A) = 0.5, 2, 3, 7.2 (clipped at 1.2): mean 3.175
     _, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(norm_adv=False))
     torch.testing.assert_close(diagnostics[0], torch.tensor(-3.175))

@@ -107,22 +107,29 @@ def test_minibatch_loss_by_hand():
         "old_log_std": torch.ones(4, 1),
         # mean 3, sample std s = √(14/3): Â = (-2, -1, 0, 3) / s
         "advantages": torch.tensor([1.0, 2.0, 3.0, 6.0]),
-        "values": torch.full((4,), 3.0),
-        "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),  # (V - V^targ)² = 4, 0, 1, 0: L^VF = 1.25
+        # V_old: the first value moves by -0.5, clipped to -ε = -0.2 (value clipping is on by default)
+        "values": torch.tensor([3.5, 3.0, 3.0, 3.0]),
+        # max((V - V^targ)², (V_old + clip(V - V_old, ±ε) - V^targ)²) = 3.3 - 1 = 2.3², 0, 1, 0: L^VF = 1.5725
+        # (unclipped: 2², 0, 1, 0, so 1.25)
+        "returns": torch.tensor([1.0, 3.0, 4.0, 3.0]),
     }
     s, kl = math.sqrt(14 / 3), math.exp(2.0) / 2 - 1
     loss, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(), beta=2.0)
     # -(E[r·Â] - β·E[KL]) = -(0.5·(-2) - 1 + 0 + 1.5·3) / (4s) + 2·(e²/2 - 1): no clipping in L^KLPEN
     policy_loss = -2.5 / (4 * s) + 2 * kl
     torch.testing.assert_close(diagnostics[ppo.DIAGNOSTICS.index("policy_loss")], torch.tensor(policy_loss))
+    torch.testing.assert_close(diagnostics[ppo.DIAGNOSTICS.index("value_loss")], torch.tensor(1.5725))
+    torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.5725))
+    _, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(clip_vloss=False), beta=2.0)
     torch.testing.assert_close(diagnostics[ppo.DIAGNOSTICS.index("value_loss")], torch.tensor(1.25))
-    torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.25))
     # --no-norm-adv: E[r·A] = (0.5 + 2 + 3 + 9) / 4 = 3.625
     _, diagnostics = ppo.minibatch_loss(agent, mb, ppo.Args(norm_adv=False), beta=2.0)
     torch.testing.assert_close(diagnostics[0], torch.tensor(-3.625 + 2 * kl))
     # c2 = 0.01: the entropy of N(0, 1), ½(1 + log 2π), is a bonus
     loss, _ = ppo.minibatch_loss(agent, mb, ppo.Args(ent_coef=0.01), beta=2.0)
-    torch.testing.assert_close(loss, torch.tensor(policy_loss + 0.25 * 1.25 - 0.01 * 0.5 * (1 + math.log(2 * math.pi))))
+    torch.testing.assert_close(
+        loss, torch.tensor(policy_loss + 0.25 * 1.5725 - 0.01 * 0.5 * (1 + math.log(2 * math.pi)))
+    )
     # Equal advantages (std 0) normalize to 0, not 0/0: only the penalty is left.
     _, diagnostics = ppo.minibatch_loss(agent, mb | {"advantages": torch.full((4,), 2.0)}, ppo.Args(), beta=2.0)
     torch.testing.assert_close(diagnostics[0], torch.tensor(2 * kl))
