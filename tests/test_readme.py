@@ -1,8 +1,11 @@
 """The numbers README.md and the notes beside the reports quote are the generated tables' (the reports
 benchmark/report.py and benchmark/speed.py write into benchmark/results/): copied, never typed in, never
 left behind when the results move on. Each passage is held to the reports it links to, not to all of them,
-and only to generated ones. A number is checked by its presence there, so a quote that went stale may
-still pass when its new value happens to be another figure of the same report (table1.md has hundreds)."""
+and only to generated ones (and to the records of earlier measurements it names, `speed_earlier_runs.txt`).
+A number is a decimal (84.7) or a whole number written with thousands separators as the reports write them
+(4,033; 8,708,096); round figures and counts (about 1400, 3 seeds) are not checked. A number is checked by its
+presence there, so a quote that went stale may still pass when its new value happens to be another figure of
+the same report (table1.md has hundreds)."""
 
 import re
 
@@ -17,9 +20,13 @@ GENERATED = {
     for path in sorted(RESULTS.glob("*.md"))
     if "Made by `python benchmark/" in path.read_text()
 }
-NUMBER = r"(?<![\d.\w])-?\d+\.\d+(?![.\d])"  # 84.7, -0.39; not a version (2.9.2), not part of a name (v4)
+DECIMAL = r"(?<![\d.\w])-?\d+\.\d+(?![.\d])"  # 84.7, -0.39; not a version (2.9.2), not part of a name (v4)
+GROUPED = r"(?<![\d.,\w])\d{1,3}(?:,\d{3})+(?![\w]|[.,]\d)"  # 4,033 steps/s, 8,708,096 steps
+NUMBER = f"{DECIMAL}|{GROUPED}"
 SETTING = r"(?:[γλεβα]|d_targ) = \d+\.\d+"  # a hyperparameter named in the prose (γ = 0.99), not a result
 LINK = r"\]\((?:benchmark/results/)?([\w.]+\.md)\)"  # [mujoco.md](benchmark/results/mujoco.md)
+# Records of measurements whose reports a later run replaced, as the console printed them.
+RECORDS = {path.name: path.read_text() for path in sorted(RESULTS.glob("*.txt"))}
 
 
 def passages() -> dict[str, str]:
@@ -35,7 +42,8 @@ PASSAGES = passages()
 def linked_reports(text: str) -> str:
     names = [name for name in re.findall(LINK, text) if name in GENERATED]
     assert names, "links to no generated report: the test would hold nothing"
-    return "\n".join(GENERATED[name] for name in names)
+    records = [RECORDS[name] for name in RECORDS if f"`{name}`" in text]
+    return "\n".join([GENERATED[name] for name in names] + records)
 
 
 def test_the_readme_has_a_results_section_with_its_tables():
