@@ -21,6 +21,16 @@ def test_stitch_drops_the_episodes_a_resumed_run_played_again():
     assert run_folders.final_score(stitched, last=2) == 4.5
 
 
+def test_stitch_cuts_each_piece_where_the_next_one_resumed():
+    """Resumed twice (a Slurm job cut by its time limit twice): each piece counts up to the next one's start,
+    not up to the last one's."""
+    first = [(1000, 1.0), (4096, 2.0), (5000, 99.0)]  # 5000: played again by the second piece
+    second = [(5500, 3.0), (8192, 4.0), (9000, 98.0)]  # 9000: played again by the third
+    third = [(10000, 5.0)]
+    stitched = run_folders.stitch([(0, first), (4096, second), (8192, third)])
+    assert stitched == [(1000, 1.0), (4096, 2.0), (5500, 3.0), (8192, 4.0), (10000, 5.0)]
+
+
 def test_read_runs_stitches_a_run_resumed_from_a_checkpoint(tmp_path):
     key = "Hopper-v4__ppo_continuous-8192__1"
     first = make_folder(tmp_path, key, 100, total=8192)  # killed: no summary; last checkpoint at 4096
@@ -115,6 +125,32 @@ def test_a_complete_run_is_not_replaced_by_a_later_fresh_start(tmp_path):
     write_events(fresh, [(1000, 9.0)], [2048])
     [run] = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).to_dict("records")
     assert (run["final_return"], run["total_timesteps"], run["complete"], run["pieces"]) == (1.5, 8192, True, 1)
+
+
+def test_of_two_complete_folders_of_a_run_the_newer_counts(tmp_path):
+    """A run complete, then run again to the end (--rerun-recorded, --no-resume): the rerun is the run."""
+    key = "Hopper-v4__ppo_continuous-8192__1"
+    write_events(make_folder(tmp_path, key, 100, total=8192, global_step=8192), [(8000, 1.0)], [8192])
+    write_events(make_folder(tmp_path, key, 200, total=8192, global_step=8192), [(8000, 2.0)], [8192])
+    [run] = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).to_dict("records")
+    assert (run["final_return"], run["complete"], run["pieces"]) == (2.0, True, 1)
+
+
+@pytest.mark.parametrize(
+    ("budget", "updates", "complete"),
+    [
+        (8192, [2048, 4096, 6144, 8192], True),  # killed after its last update, before its summary
+        (8192, [2048, 4096, 6144], False),  # one batch short
+        (7000, [2048, 4096, 6144], True),  # a budget that is no multiple of the batch: 3 batches are all of it
+        (7000, [2048, 4096], False),
+    ],
+)
+def test_a_run_without_a_summary_is_complete_once_within_a_batch_of_its_budget(tmp_path, budget, updates, complete):
+    """A complete run is skipped by run.py for good, so one batch (2048 steps) short must not count."""
+    folder = make_folder(tmp_path, f"Hopper-v4__ppo_continuous-{budget}__1", 100, total=budget)
+    write_events(folder, [(1000, 1.0)], updates)
+    [run] = run_folders.read_runs(tmp_path, suites.SUITES["mujoco"]).to_dict("records")
+    assert (run["total_timesteps"], run["complete"]) == (updates[-1], complete)
 
 
 def test_a_resumed_runs_wall_time_adds_up_its_pieces(tmp_path):

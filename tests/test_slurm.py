@@ -93,7 +93,7 @@ def state(runs_dir: Path) -> run_folders.RunState:
     return runner.state_of(runner.expand(cli)[0], cli)
 
 
-def test_slurm_decides_whether_a_run_without_summary_is_running(tmp_path, monkeypatch):
+def test_slurm_decides_whether_a_run_without_summary_is_running(tmp_path, monkeypatch, capsys):
     runs_dir = tmp_path / "runs"
     folder = killed_hard(runs_dir)
     bin_dir = fake_slurm(tmp_path / "bin", queue="5_0 RUNNING\n5_1 PENDING\n")
@@ -104,6 +104,16 @@ def test_slurm_decides_whether_a_run_without_summary_is_running(tmp_path, monkey
         "Slurm job 5_0 is RUNNING with it (scancel 5_0 to stop it)",
     )
     assert (bin_dir / "squeue.args").read_text() == "--noheader --array --format=%i %T --jobs=5_0\n"
+    # A runner that reaches the run skips it: nothing is started beside the job's task.
+    cli = options(runs_dir, "--seeds", "1")
+
+    def never(run, *args):
+        raise AssertionError(f"started {run.key} while Slurm runs it")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "launch", never)
+        assert runner.run_one(runner.expand(cli)[0], cli) == 1
+    assert f"{KEY}: busy (Slurm job 5_0 is RUNNING with it" in capsys.readouterr().out
     # The job has ended: the folder is a minute old, but nothing runs it any more.
     fake_slurm(bin_dir, queue="5_1 PENDING\n")
     assert (state(runs_dir).action, state(runs_dir).checkpoint) == ("resume", folder / "model.pt")
