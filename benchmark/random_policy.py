@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     table = pd.DataFrame(columns=COLUMNS)
     if out.is_file():
         table = pd.read_csv(out, dtype=str, keep_default_na=False, index_col="env_id")
+    for env_id in cli.envs if cli.publish else ():  # a record is never replaced by less
+        if env_id in table.index and (recorded := int(table.loc[env_id, "episodes"])) > cli.episodes:
+            fail(f"--publish: {env_id}'s row has {recorded} episodes; give --episodes {recorded} or more")
     for env_id in cli.envs:  # each made first: an id that cannot be made does not cost the others' measurements
         made = measure(lambda env_id=env_id: made_id(env_id), env_id)
         if made != env_id.rpartition(":")[2]:  # Hopper: gymnasium makes Hopper-v5, which the row would not say

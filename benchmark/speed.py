@@ -406,6 +406,16 @@ def compare_commits(cli: Cli) -> None:
             print(f"{name}: now {row['ours']:,.0f} steps/s, at {cli.before} {row['sb3']:,.0f} steps/s: {ratio:.2f}×")
 
 
+def less_than_recorded(cli: Cli) -> str:
+    """What the published speed.json has that these measurements would not: cases, or rounds."""
+    if not (RESULTS / "speed.json").exists():
+        return ""
+    cases = json.loads((RESULTS / "speed.json").read_text())["cases"]
+    rounds = max(len(case["ours_all"]) for case in cases.values())
+    less = [f"no {name}" for name in cases if name not in cli.cases]
+    return ", ".join(less + ([f"{cli.rounds} rounds, not {rounds}"] if cli.rounds < rounds else []))
+
+
 def main() -> None:
     cli = tyro.cli(Cli)
     if cli.rounds < 1 or not cli.cases:
@@ -414,6 +424,8 @@ def main() -> None:
         raise SystemExit("speed.py: --before needs a commit, e.g. HEAD~1")
     if cli.before and (cli.publish or cli.memory):
         raise SystemExit("speed.py: --before only prints a comparison; leave out --publish and --memory")
+    if cli.publish and not cli.memory and (less := less_than_recorded(cli)):  # a record is never replaced by less
+        raise SystemExit(f"speed.py: --publish would replace the record by less ({less}): measure all of it")
     os.environ.update(script_env())  # what every measurement's fresh process inherits: one thread
     if cli.before:
         return compare_commits(cli)

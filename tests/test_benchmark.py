@@ -423,6 +423,26 @@ def test_speed_writes_the_record_only_with_publish(tmp_path, monkeypatch):
         speed.main()
 
 
+def test_speed_never_replaces_the_record_by_fewer_cases_or_rounds(tmp_path, monkeypatch, capsys):
+    """Before: `speed.py --publish --cases hopper` rewrote speed.md with the Hopper row only."""
+    import speed
+
+    monkeypatch.setattr(speed, "measure_case", lambda *args: pytest.fail("nothing may be measured"))
+    monkeypatch.setattr(speed, "RESULTS", tmp_path)
+    three = {"ours": 2.0, "ours_all": [2.0, 2.1, 1.9], "sb3": 1.0, "sb3_all": [1.0, 1.0, 1.0]}
+    (tmp_path / "speed.json").write_text(json.dumps({"cases": {"hopper": three, "cartpole": three}}))
+    refused = {
+        ("--cases", "hopper"): "no cartpole",
+        ("--cases", "hopper", "cartpole", "--rounds", "2"): "2 rounds, not 3",
+        ("--cases", "hopper", "--rounds", "1"): "no cartpole, 1 rounds, not 3",
+    }
+    for flags, less in refused.items():
+        monkeypatch.setattr(sys, "argv", ["speed.py", *flags, "--publish"])
+        with pytest.raises(SystemExit, match=rf"^speed.py: --publish would replace the record by less \({less}\): "):
+            speed.main()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["speed.json"]
+
+
 def test_speed_refuses_an_empty_before_in_one_line(tmp_path, monkeypatch):
     """Before: --before '' was no --before: SB3 measured, and with --publish the record written."""
     import speed
@@ -494,7 +514,9 @@ def test_machine_tells_apart_cpus_a_virtual_machine_names_alike():
     )
 
 
-def test_random_policy_writes_the_record_only_with_publish_and_refuses_bad_ids_in_one_line(tmp_path, monkeypatch):
+def test_random_policy_writes_the_record_only_with_publish_and_refuses_bad_ids_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
     import random_policy
 
     monkeypatch.setattr(random_policy, "REPO", tmp_path)
@@ -504,6 +526,12 @@ def test_random_policy_writes_the_record_only_with_publish_and_refuses_bad_ids_i
     random_policy.main(["--envs", "Pendulum-v1", "--episodes", "2", "--publish"])
     record = (tmp_path / "benchmark" / "results" / "random_policy.csv").read_text()
     assert "CartPole-v1,3," in look and "Pendulum-v1,2," in record and "CartPole" not in record
+    with pytest.raises(SystemExit) as refused:  # a record is never replaced by less: 1 episode for 2
+        random_policy.main(["--envs", "Pendulum-v1", "--episodes", "1", "--publish"])
+    assert refused.value.code == 2 and (tmp_path / "benchmark" / "results" / "random_policy.csv").read_text() == record
+    assert capsys.readouterr().err == (
+        "random_policy.py: error: --publish: Pendulum-v1's row has 2 episodes; give --episodes 2 or more\n"
+    )
     own = "gymnasium.envs.classic_control:CartPole-v1"  # an id with its module, as for your own env: versioned
     random_policy.main(["--envs", own, "--episodes", "1"])
     assert f"{own},1," in (tmp_path / "benchmark" / "runs" / "results" / "random_policy.csv").read_text()
