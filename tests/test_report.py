@@ -160,14 +160,16 @@ def test_a_results_dir_that_is_a_file_is_said_to_be_one(tmp_path, capsys):
     )
 
 
-def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_further(tmp_path, capsys):
-    """A run recorded complete, run again (--rerun-recorded): while the rerun's folder is short of the record's
-    steps the record's run stays, score and all; once it is complete, the rerun replaces it."""
+@pytest.mark.parametrize(("steps", "complete"), [(8192, "True"), (4096, "False")], ids=["complete", "under-way"])
+def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_further(steps, complete, tmp_path, capsys):
+    """A run recorded complete, run again (--rerun-recorded), or recorded under way and started again from 0 (its
+    checkpoint lost with a machine): while the rerun's folder is short of the record's steps the record's run
+    stays, score and all; once it is complete, the rerun replaces it."""
     runs_dir, results = tmp_path / "runs", tmp_path / "results"
     results.mkdir()
     header = ",".join(record.CSV_COLUMNS)
     (results / "classic.csv").write_text(
-        f"{header}\nppo_discrete.py,ppo_discrete-8192,CartPole-v1,1,8192,500,100,5000,abc,True,8192,900,1,m\n"
+        f"{header}\nppo_discrete.py,ppo_discrete-8192,CartPole-v1,1,{steps},500,100,5000,abc,{complete},8192,900,1,m\n"
     )
     key = "CartPole-v1__ppo_discrete-8192__1"
     rerun = make_folder(runs_dir / "classic", key, 100, total=8192, global_step=2048, interrupted="SIGTERM")
@@ -176,8 +178,8 @@ def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_furth
     [row] = csv_rows(make(*flags)["csv"])
     assert (row["final_return"], row["total_timesteps"], row["complete"], row["commit"]) == (
         "500",
-        "8192",
-        "True",
+        str(steps),
+        complete,
         "abc",
     )
     assert "CartPole-v1 ppo_discrete-8192 seed 1: the record's run is kept, the run folders' has 2,048 steps" in (
@@ -188,32 +190,6 @@ def test_a_rerun_under_way_does_not_replace_the_recorded_run_until_it_goes_furth
     write_events(done, [(4000, 40.0), (8000, 60.0)], [8192])
     [row] = csv_rows(make(*flags)["csv"])
     assert (row["final_return"], row["complete"], row["commit"]) == ("50", "True", "")
-
-
-def test_a_rerun_under_way_does_not_replace_a_recorded_run_under_way_that_went_further(tmp_path, capsys):
-    """Both under way: the record's run at 4,096 steps (its checkpoint lost with a machine) and a rerun from step 0
-    at 2,048. The record's stays until the rerun passes it."""
-    runs_dir, results = tmp_path / "runs", tmp_path / "results"
-    results.mkdir()
-    header = ",".join(record.CSV_COLUMNS)
-    (results / "classic.csv").write_text(
-        f"{header}\nppo_discrete.py,ppo_discrete-8192,CartPole-v1,1,4096,500,100,5000,abc,False,8192,900,1,m\n"
-    )
-    key = "CartPole-v1__ppo_discrete-8192__1"
-    rerun = make_folder(runs_dir / "classic", key, 100, total=8192, global_step=2048, interrupted="SIGTERM")
-    write_events(rerun, [(1000, 10.0), (2000, 30.0)], [2048])
-    flags = ("--suite", "classic", "--runs-dir", runs_dir, "--results-dir", results)
-    [row] = csv_rows(make(*flags)["csv"])
-    assert (row["final_return"], row["total_timesteps"], row["complete"]) == ("500", "4096", "False")
-    assert "the record's run is kept, the run folders' has 2,048 steps" in capsys.readouterr().out
-    # The rerun resumed from its checkpoint at 2,048 and stopped again at 6,144: now past the record's run.
-    resumed = f"elsewhere/{rerun.name}/model.pt"
-    further = make_folder(runs_dir / "classic", key, 200, total=8192, resume=resumed)
-    summary = {"global_step": 6144, "start_step": 2048, "interrupted": "SIGTERM", "wall_seconds": 1.0}
-    (further / "summary.json").write_text(json.dumps(summary))
-    write_events(further, [(5000, 50.0)], [4096, 6144])
-    [row] = csv_rows(make(*flags)["csv"])
-    assert (row["final_return"], row["total_timesteps"], row["complete"]) == ("30", "6144", "False")
 
 
 def test_runs_recorded_before_episodes_were_kept_are_named_and_the_curves_drawn_then_pointed_to(tmp_path):
