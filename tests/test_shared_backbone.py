@@ -317,6 +317,35 @@ def test_evaluation_returns_the_raw_score_of_whole_games(monkeypatch):
     assert returns == [score] and score >= 50
 
 
+class ScriptedLives(gym.Env):
+    """A game whose lives counter follows a script, one entry per step, over at its last; nothing else happens."""
+
+    observation_space = gym.spaces.Box(0, 255, (1,), np.uint8)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, lives: list[int]):
+        self.script, self.t, self.ale = lives, 0, self  # EpisodicLife reads unwrapped.ale.lives()
+
+    def lives(self) -> int:
+        return self.script[self.t]
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return np.zeros(1, np.uint8), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(1, np.uint8), 0.0, self.t == len(self.script) - 1, False, {}
+
+
+def test_a_life_lost_after_a_bonus_life_ends_the_training_episode():
+    """3 lives, a bonus life (4), then lost (3), then 2, then the game ends at 0: the loss from the bonus life
+    is a lost life too (baselines counts from the lives of the step before, not of the reset)."""
+    env = ppo.EpisodicLife(ScriptedLives([3, 4, 3, 3, 2, 0]))
+    env.reset()
+    assert [env.step(0)[2] for _ in range(5)] == [False, True, False, True, True]
+
+
 @needs_ale
 def test_fire_is_pressed_on_reset_and_after_a_lost_life_in_games_that_need_it():
     env, raw = logged_atari_env("BreakoutNoFrameskip-v4")
@@ -368,9 +397,13 @@ def test_rollout_treats_a_lost_life_as_terminal_and_logs_only_whole_games():
         and 5 * len(games) <= lost < 5 * (len(games) + 1)
         and all(rollout.terminations[t, 0] == 1 for t, _, _ in games)
     )
-    assert all(length > 20 for _, _, length in games)
-    scores = [sum(raw.rewards[raw.actions.index(1, start) : end]) for start, end in itertools.pairwise(raw.starts)]
+    games_frames = [(raw.actions.index(1, start), end) for start, end in itertools.pairwise(raw.starts)]
+    scores = [sum(raw.rewards[first:end]) for first, end in games_frames]
     assert [ret for _, ret, _ in games] == scores[: len(games)] and min(scores) >= 50
+    # Its length counts agent steps of 4 frames (the last may be cut short by the game's end), from the first FIRE
+    # on, the FIRE steps and a lost life's no-op included: not the emulator's frames.
+    lengths = [math.ceil((end - first) / 4) for first, end in games_frames]
+    assert [length for _, _, length in games] == lengths[: len(games)] and min(lengths) > 20
 
 
 def test_time_limit_bootstraps_from_the_final_observation():
